@@ -1,0 +1,228 @@
+"""How settings are read: defaults, then `$DOSSIER_HOME/config.toml`, then `DOSSIER_*` variables.
+
+A wrong value stops start-up with a `SettingsError` that names the setting and where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SECRECY_LEVELS = ("public", "internal", "confidential", "secret")
+DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
+DEFAULT_RETENTION_YEARS: dict[str, int | None] = {
+    "contract": 30,
+    "license": 30,
+    "credit_report": 10,
+    "correspondence": 10,
+    "id_proof": 10,
+    "invoice": 30,
+    "other": 10,
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path("var")
+    database_url: str = ""  # default: sqlite under home
+    blob_backend: str = "local"  # local | s3
+    blob_dir: Path | None = None  # default: home/blobs
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_bucket: str = "dossier-vault"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    keyring_path: Path | None = None  # default: home/keyring.json
+    index_dir: Path | None = None  # default: home/index
+    secret_key_path: Path | None = None  # default: home/secret_key
+    max_upload_bytes: int = 200 * 1024 * 1024
+    required_doc_types: tuple[str, ...] = ("license", "contract", "credit_report")
+    credit_report_validity_days: int = 365
+    token_ttl_hours: int = 12
+    login_max_failures: int = 5
+    login_failure_window_s: int = 900
+    extract_timeout_s: int = 120
+    extract_memory_mb: int = 1024
+    ocr_languages: str = "chi_sim+eng"
+    worker_poll_interval_s: float = 1.0
+    worker_max_attempts: int = 3
+    checkout_max_days: int = 30
+    session_cookie_secure: bool = False
+    session_idle_minutes: int = 30
+    default_locale: str = "zh"
+    log_level: str = "INFO"
+    retention_years: Mapping[str, int | None] = field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_YEARS)
+    )
+
+    # -- derived paths -------------------------------------------------------------------------
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'dossier.db').resolve()}"
+
+    @property
+    def blob_path(self) -> Path:
+        return self.blob_dir or self.home / "blobs"
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.keyring_path or self.home / "keyring.json"
+
+    @property
+    def index_path(self) -> Path:
+        return self.index_dir or self.home / "index"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.secret_key_path or self.home / "secret_key"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_HINTS = typing.get_type_hints(Settings)
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turn a raw value (TOML value or environment string) into the field's type."""
+    hint = _HINTS[name]
+    text = raw if isinstance(raw, str) else None
+
+    def fail(expected: str) -> SettingsError:
+        return SettingsError(f"setting '{name}' from {source}: expected {expected}, got {raw!r}")
+
+    if hint in (Path, Path | None):
+        if not isinstance(raw, str | Path) or str(raw) == "":
+            raise fail("a path")
+        return Path(raw)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        if text is not None and text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text is not None and text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise fail("true or false")
+    if hint is int:
+        if isinstance(raw, bool):
+            raise fail("a whole number")
+        if isinstance(raw, int):
+            return raw
+        try:
+            return int(str(raw).replace("_", ""))
+        except ValueError:
+            raise fail("a whole number") from None
+    if hint is float:
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+    if hint == tuple[str, ...]:
+        if isinstance(raw, str):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+        if isinstance(raw, list | tuple) and all(isinstance(p, str) for p in raw):
+            return tuple(raw)
+        raise fail("a list of names")
+    if name == "retention_years":
+        if isinstance(raw, str):
+            import json
+
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise fail('a JSON table like {"contract": 30, "other": "permanent"}') from None
+        if not isinstance(raw, Mapping):
+            raise fail("a table of document type -> years")
+        merged: dict[str, int | None] = dict(DEFAULT_RETENTION_YEARS)
+        for key, value in raw.items():
+            if key not in DOC_TYPES:
+                raise SettingsError(f"setting 'retention_years' from {source}: unknown document type {key!r}")
+            if value in ("permanent", None):
+                merged[key] = None
+            elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                merged[key] = value
+            else:
+                raise SettingsError(
+                    f"setting 'retention_years.{key}' from {source}: expected years > 0 or 'permanent'"
+                )
+        return merged
+    if not isinstance(raw, str):
+        raise fail("text")
+    return raw
+
+
+def _validate(s: Settings) -> None:
+    def bad(name: str, why: str) -> SettingsError:
+        return SettingsError(f"setting '{name}': {why}")
+
+    if s.blob_backend not in ("local", "s3"):
+        raise bad("blob_backend", f"must be 'local' or 's3', got {s.blob_backend!r}")
+    if s.blob_backend == "s3" and not (s.s3_access_key and s.s3_secret_key):
+        raise bad("s3_access_key", "the s3 blob backend needs s3_access_key and s3_secret_key")
+    if s.max_upload_bytes <= 0:
+        raise bad("max_upload_bytes", "must be positive")
+    for t in s.required_doc_types:
+        if t not in DOC_TYPES:
+            raise bad("required_doc_types", f"unknown document type {t!r}; known: {', '.join(DOC_TYPES)}")
+    for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
+                 "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "checkout_max_days",
+                 "session_idle_minutes", "login_failure_window_s"):
+        if getattr(s, name) <= 0:
+            raise bad(name, "must be positive")
+    if s.default_locale not in ("zh", "en"):
+        raise bad("default_locale", "must be 'zh' or 'en'")
+    if not (s.db_url.startswith("sqlite") or s.db_url.startswith("postgresql")):
+        raise bad("database_url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings in order: defaults, config.toml in the home, DOSSIER_* variables, overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    overrides = dict(overrides or {})
+    home_raw = overrides.get("home") or env.get("DOSSIER_HOME") or "var"
+    home = Path(home_raw)
+    values["home"] = home
+
+    config_file = home / "config.toml"
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file}: not valid TOML ({exc})") from None
+        for key, raw in data.items():
+            if key not in _FIELDS or key == "home":
+                raise SettingsError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, str(config_file))
+
+    for key in _FIELDS:
+        if key == "home":
+            continue
+        env_name = f"DOSSIER_{key.upper()}"
+        if env_name in env:
+            values[key] = _coerce(key, env[env_name], f"environment variable {env_name}")
+
+    for key, raw in overrides.items():
+        if key not in _FIELDS:
+            raise SettingsError(f"unknown setting {key!r} in overrides")
+        if key == "home":
+            continue
+        values[key] = raw if not isinstance(raw, str) else _coerce(key, raw, "overrides")
+
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
