@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import SettingsError, load_settings
+
+
+def test_environment_variables_override_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('max_upload_bytes = 1000\nblob_backend = "local"\n')
+    settings = load_settings({"home": str(tmp_path)}, environ={"DOSSIER_MAX_UPLOAD_BYTES": "2000"})
+    assert settings.max_upload_bytes == 2000
+
+
+def test_config_file_values_apply_when_no_variable_is_set(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('required_doc_types = ["license"]\ncredit_report_validity_days = 30\n')
+    settings = load_settings({"home": str(tmp_path)}, environ={})
+    assert settings.required_doc_types == ("license",)
+    assert settings.credit_report_validity_days == 30
+
+
+def test_a_wrong_value_names_the_setting_and_its_source(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="max_upload_bytes.*DOSSIER_MAX_UPLOAD_BYTES"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_MAX_UPLOAD_BYTES": "lots"})
+
+
+def test_an_unknown_setting_in_the_config_file_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("max_uplod_bytes = 5\n")
+    with pytest.raises(SettingsError, match="unknown setting 'max_uplod_bytes'"):
+        load_settings({"home": str(tmp_path)}, environ={})
+
+
+def test_an_unknown_blob_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="blob_backend"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_BLOB_BACKEND": "ftp"})
+
+
+def test_an_unknown_required_document_type_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="required_doc_types"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_REQUIRED_DOC_TYPES": "license,passport"})
+
+
+def test_the_default_database_is_sqlite_under_the_home(tmp_path: Path) -> None:
+    settings = load_settings({"home": str(tmp_path)}, environ={})
+    assert settings.db_url == f"sqlite:///{(tmp_path / 'dossier.db').resolve()}"
+    assert settings.blob_path == tmp_path / "blobs"

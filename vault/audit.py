@@ -1,0 +1,154 @@
+"""The audit trail: append-only, gap-free, each event hashed with the previous event's hash.
+
+Details never carry document text, keys, tokens or passwords: callers pass ids, names, values.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vault.models import AuditEvent, AuditHead, Document, Dossier, User
+
+GENESIS = "0" * 64
+_FORBIDDEN_KEYS = {"password", "token", "key", "secret", "text", "content", "wrapped_key", "data_key"}
+
+client_addr_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_addr", default=None)
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + "\n" + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+def _fields(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor_id": e.actor_id,
+        "actor_name": e.actor_name,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "dossier_id": e.dossier_id,
+        "document_id": e.document_id,
+        "client_addr": e.client_addr,
+        "details": e.details,
+    }
+
+
+def _describe(obj: object | None) -> tuple[str | None, str | None, int | None, int | None]:
+    if obj is None:
+        return None, None, None, None
+    if isinstance(obj, Dossier):
+        return "dossier", str(obj.id), obj.id, None
+    if isinstance(obj, Document):
+        return "document", str(obj.id), obj.dossier_id, obj.id
+    if isinstance(obj, User):
+        return "user", str(obj.id), None, None
+    name = type(obj).__name__.lower()
+    obj_id = getattr(obj, "id", None)
+    dossier_id = getattr(obj, "dossier_id", None)
+    document_id = getattr(obj, "document_id", None)
+    return name, None if obj_id is None else str(obj_id), dossier_id, document_id
+
+
+def record(
+    session: Session,
+    actor: User | None,
+    action: str,
+    obj: object | None = None,
+    *,
+    now: datetime,
+    dossier_id: int | None = None,
+    document_id: int | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction."""
+    leaked = _FORBIDDEN_KEYS.intersection(details)
+    if leaked:
+        raise ValueError(f"audit details may not carry {sorted(leaked)}")
+    session.flush()  # ids of new objects are known before they are described
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    object_type, object_id, obj_dossier, obj_document = _describe(obj)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        at=now.replace(microsecond=(now.microsecond // 1000) * 1000),
+        actor_id=None if actor is None else actor.id,
+        actor_name="system" if actor is None else actor.username,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        dossier_id=dossier_id if dossier_id is not None else obj_dossier,
+        document_id=document_id if document_id is not None else obj_document,
+        client_addr=client_addr_var.get(),
+        details=canonical_json(details),
+        prev_hash=head.hash,
+        hash="",
+    )
+    event.hash = _event_hash(head.hash, _fields(event))
+    head.seq, head.hash = event.seq, event.hash
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    head: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "events": self.events, "head": self.head}
+        if not self.ok:
+            out["first_bad"] = {"seq": self.first_bad_seq, "problem": self.problem}
+        return out
+
+
+def _iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify_chain(session: Session) -> ChainReport:
+    """Recompute the chain; name the first event that was edited, deleted, reordered or cut off."""
+    prev_hash, expected_seq, count = GENESIS, 1, 0
+    for e in _iter_events(session):
+        if e.seq != expected_seq:
+            return ChainReport(False, count, prev_hash, expected_seq,
+                               f"event {expected_seq} is missing (next present is {e.seq})")
+        if e.prev_hash != prev_hash:
+            return ChainReport(False, count, prev_hash, e.seq,
+                               f"event {e.seq} does not follow event {e.seq - 1} (chain link broken)")
+        if _event_hash(prev_hash, _fields(e)) != e.hash:
+            return ChainReport(False, count, prev_hash, e.seq, f"event {e.seq} was altered after it was written")
+        prev_hash, expected_seq, count = e.hash, expected_seq + 1, count + 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != count or head.hash != prev_hash):
+        return ChainReport(False, count, prev_hash, count + 1,
+                           f"the chain ends at event {count} but {head.seq} were written (events removed from the end)")
+    return ChainReport(True, count, prev_hash)

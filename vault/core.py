@@ -1,0 +1,70 @@
+"""The composition of the domain: settings, database, blob store, keyring and clock, opened once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from vault.clock import Clock, SystemClock
+from vault.crypto import Keyring
+from vault.db import make_engine, make_sessionmaker, migrate, unit_of_work
+from vault.storage import BlobStore, make_blob_store
+
+
+@dataclass
+class Vault:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    keyring: Keyring
+    clock: Clock = field(default_factory=SystemClock)
+    # engines the upper layers attach (the search index lives in `indexer`, which vault never imports)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = False) -> Vault:
+        """Connect to what the settings name; the keyring must exist (`dossier init` creates it)."""
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.db_url)
+        if migrate_schema:
+            migrate(engine)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            blobs=make_blob_store(settings),
+            keyring=Keyring.load(settings.keyring_file),
+            clock=clock or SystemClock(),
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: commit at the end of the block, roll back on error."""
+        with unit_of_work(self.sessions) as s:
+            yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def ensure_home(settings: Settings) -> tuple[Keyring, bool]:
+    """Create the home, keyring (0600) and Flask secret key if missing; returns (keyring, created)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.home, 0o700)
+    settings.keyring_file.parent.mkdir(parents=True, exist_ok=True)
+    keyring, created = Keyring.load_or_create(settings.keyring_file)
+    secret_file = settings.secret_key_file
+    if not secret_file.exists():
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return keyring, created

@@ -1,0 +1,333 @@
+"""Typed SQLAlchemy 2 models: the database holds metadata and wrapped keys, never plaintext."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns timezone-aware UTC on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e],
+                validate_strings=True, name=cls.__name__.lower())
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    ARCHIVIST = "archivist"
+    EMPLOYEE = "employee"
+    LEGAL = "legal"
+    MANAGER = "manager"
+    SYSTEM = "system"  # the command line acting on the operator's authority; never logs in
+
+
+class Secrecy(enum.StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    SECRET = "secret"
+
+    @property
+    def rank(self) -> int:
+        return list(Secrecy).index(self)
+
+
+class CustomerType(enum.StrEnum):
+    SUPPLIER = "supplier"
+    CLIENT = "client"
+    PARTNER = "partner"
+
+
+class Grade(enum.StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class DossierStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+    DESTROYED = "destroyed"
+
+
+class DocType(enum.StrEnum):
+    CONTRACT = "contract"
+    LICENSE = "license"
+    CREDIT_REPORT = "credit_report"
+    CORRESPONDENCE = "correspondence"
+    ID_PROOF = "id_proof"
+    INVOICE = "invoice"
+    OTHER = "other"
+
+
+class DocumentStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DESTROYED = "destroyed"
+
+
+class IndexStatus(enum.StrEnum):
+    QUEUED = "queued"
+    EXTRACTING = "extracting"
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    clearance: Mapped[Secrecy] = mapped_column(_enum(Secrecy), default=Secrecy.INTERNAL)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # bumped on password change / deactivation: every session and token issued before ends
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    email: Mapped[str | None] = mapped_column(String(256))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None]
+
+    # flask-login's user protocol, spelled out so the domain needs no web import
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}>"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of a 256-bit random token
+    session_epoch: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_time", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime]
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+class ArchiveCounter(Base):
+    """Last archive number handed out per year: numbers are never reused, even after destruction."""
+
+    __tablename__ = "archive_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Dossier(Base):
+    __tablename__ = "dossiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    archive_no: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_name: Mapped[str] = mapped_column(String(200), index=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    customer_type: Mapped[CustomerType] = mapped_column(_enum(CustomerType))
+    grade: Mapped[Grade] = mapped_column(_enum(Grade), default=Grade.B)
+    industry: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secrecy: Mapped[Secrecy] = mapped_column(_enum(Secrecy), default=Secrecy.INTERNAL)
+    status: Mapped[DossierStatus] = mapped_column(_enum(DossierStatus), default=DossierStatus.ACTIVE)
+    next_review_date: Mapped[date | None] = mapped_column(Date)
+    location: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="dossier", order_by="Document.id", foreign_keys="Document.dossier_id"
+    )
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    doc_type: Mapped[DocType] = mapped_column(_enum(DocType))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)  # credit reports go stale
+    status: Mapped[DocumentStatus] = mapped_column(_enum(DocumentStatus), default=DocumentStatus.ACTIVE)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("document_versions.id", use_alter=True, name="fk_documents_current_version")
+    )
+    created_at: Mapped[datetime]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    destroyed_at: Mapped[datetime | None]
+
+    dossier: Mapped[Dossier] = relationship(back_populates="documents", foreign_keys=[dossier_id])
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.version_no",
+        foreign_keys="DocumentVersion.document_id",
+    )
+    current_version: Mapped[DocumentVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "version_no"),
+        Index("ix_document_versions_fingerprint", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)  # hex UUID, bound into the ciphertext
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    version_no: Mapped[int] = mapped_column(Integer)
+    blob_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    key_id: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # erased by destruction
+    plaintext_size: Mapped[int] = mapped_column(BigInteger)
+    ciphertext_size: Mapped[int] = mapped_column(BigInteger)
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # HMAC-SHA256 with a dedicated key
+    mime: Mapped[str] = mapped_column(String(100))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    pages: Mapped[int | None] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]
+    index_status: Mapped[IndexStatus] = mapped_column(_enum(IndexStatus), default=IndexStatus.QUEUED)
+    index_error: Mapped[str | None] = mapped_column(Text)
+    indexed_at: Mapped[datetime | None]
+    # extracted text, encrypted with the version's data key (no OCR re-run for highlights/reindex)
+    text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    document: Mapped[Document] = relationship(back_populates="versions", foreign_keys=[document_id])
+    uploaded_by: Mapped[User] = relationship()
+
+
+class AuditHead(Base):
+    """One row: the chain's last sequence number and hash (locked by every writer, detects truncation)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_dossier", "dossier_id"),
+        Index("ix_audit_document", "document_id"),
+        Index("ix_audit_action", "action"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    dossier_id: Mapped[int | None] = mapped_column(Integer)
+    document_id: Mapped[int | None] = mapped_column(Integer)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Transactional outbox: written in the same transaction as the change that needs it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    run_after: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,287 @@
+"""Documents: streamed, encrypted upload; new versions; audited, streamed, decrypted reads.
+
+An upload is two short transactions around the stream, so a long upload never holds the database:
+`prepare_upload` checks who may add to which dossier, `stage_upload` inspects + encrypts + stores the
+blob, `commit_upload` writes version row + audit event + index job in one transaction. Any failure
+after the blob was stored deletes it; a crash leaves an orphan that the sweep removes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vault import audit, policy
+from vault.core import Vault
+from vault.crypto import decrypt_iter, encrypt_iter, new_data_key
+from vault.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from vault.filetypes import ContentInspector, Inspection, filename_problem, sanitize_filename
+from vault.models import (
+    DocType,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    Dossier,
+    DossierStatus,
+    IndexStatus,
+    Job,
+    JobStatus,
+    Role,
+    User,
+)
+from vault.services.dossiers import get_dossier
+from vault.storage import new_blob_key
+
+DOC_TYPES_TEXT = "contract, license, credit_report, correspondence, id_proof, invoice, other"
+
+
+@dataclass
+class StagedBlob:
+    """An encrypted blob in the store that no row points at yet."""
+
+    blob_key: str
+    version_uid: str
+    key_id: int
+    wrapped_key: bytes
+    plaintext_size: int
+    ciphertext_size: int
+    ciphertext_sha256: str
+    fingerprint: str
+    inspection: Inspection
+    filename: str
+
+
+def _writable_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
+    dossier = get_dossier(session, actor, dossier_id)
+    policy.require(actor, "document.upload")
+    if dossier.status is not DossierStatus.ACTIVE:
+        raise Conflict(f"dossier {dossier.archive_no} is {dossier.status.value}; documents can be added only "
+                       "to an active dossier", code="dossier_not_active")
+    return dossier
+
+
+def prepare_upload(session: Session, actor: User, dossier_id: int) -> Dossier:
+    """Check, before any byte is read, that the actor may add documents to this dossier."""
+    return _writable_dossier(session, actor, dossier_id)
+
+
+def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None) -> StagedBlob:
+    """Inspect the type by content while encrypting and storing; nothing remains if anything fails."""
+    raw_name = filename if filename is not None else ""
+    problem = filename_problem(raw_name)
+    if problem:
+        raise Invalid("file", problem, code="invalid_filename")
+    inspector = ContentInspector(v.settings.max_upload_bytes)
+    result: dict[str, Inspection] = {}
+
+    def inspected() -> Iterator[bytes]:
+        for chunk in chunks:
+            inspector.feed(chunk)
+            yield chunk
+        result["inspection"] = inspector.finish()  # raising here aborts the put: no blob remains
+
+    data_key = new_data_key()
+    uid = uuid.uuid4()
+    key_id, wrapped = v.keyring.wrap(data_key, uid.bytes)
+    stream = encrypt_iter(inspected(), data_key, key_id, uid.bytes, fingerprint_key=v.keyring.fingerprint_key)
+    blob_key = new_blob_key()
+    v.blobs.put(blob_key, stream)
+    stats = stream.stats
+    inspection = result["inspection"]
+    assert stats is not None and stats.fingerprint is not None
+    return StagedBlob(
+        blob_key=blob_key, version_uid=uid.hex, key_id=key_id, wrapped_key=wrapped,
+        plaintext_size=stats.plaintext_size, ciphertext_size=stats.ciphertext_size,
+        ciphertext_sha256=stats.ciphertext_sha256, fingerprint=stats.fingerprint, inspection=inspection,
+        filename=sanitize_filename(raw_name, inspection.extension),
+    )
+
+
+def discard_staged(v: Vault, staged: StagedBlob) -> None:
+    """Delete a staged blob whose rows were never committed."""
+    v.blobs.delete(staged.blob_key)
+
+
+def _parse_doc_type(raw: Any) -> DocType:
+    try:
+        return DocType(raw)
+    except ValueError:
+        raise Invalid("doc_type", f"doc_type must be one of {DOC_TYPES_TEXT}, got {raw!r}") from None
+
+
+def _parse_date(field: str, raw: Any) -> date | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise Invalid(field, f"{field} must be a date like 2024-03-09, got {raw!r}") from None
+
+
+def _find_duplicate(session: Session, dossier_id: int, fingerprint: str) -> Document | None:
+    return session.scalar(
+        select(Document).join(DocumentVersion, DocumentVersion.document_id == Document.id)
+        .where(Document.dossier_id == dossier_id, DocumentVersion.fingerprint == fingerprint,
+               Document.status == DocumentStatus.ACTIVE).limit(1)
+    )
+
+
+def _new_version(v: Vault, actor: User, document: Document, staged: StagedBlob, version_no: int) -> DocumentVersion:
+    return DocumentVersion(
+        uid=staged.version_uid, document=document, version_no=version_no, blob_key=staged.blob_key,
+        key_id=staged.key_id, wrapped_key=staged.wrapped_key, plaintext_size=staged.plaintext_size,
+        ciphertext_size=staged.ciphertext_size, ciphertext_sha256=staged.ciphertext_sha256,
+        fingerprint=staged.fingerprint, mime=staged.inspection.mime, original_filename=staged.filename,
+        pages=staged.inspection.pages, uploaded_by_id=actor.id, uploaded_at=v.clock.now(),
+        index_status=IndexStatus.QUEUED,
+    )
+
+
+def _queue_index_job(v: Vault, session: Session, version: DocumentVersion) -> None:
+    session.flush()
+    now = v.clock.now()
+    session.add(Job(kind="index", version_id=version.id, payload={}, status=JobStatus.QUEUED, attempts=0,
+                    run_after=now, created_at=now))
+
+
+def _expiry(v: Vault, doc_type: DocType, doc_date: date | None) -> date | None:
+    if doc_type is not DocType.CREDIT_REPORT:
+        return None
+    start = doc_date or v.clock.now().date()
+    return start + timedelta(days=v.settings.credit_report_validity_days)
+
+
+def commit_upload(
+    v: Vault,
+    session: Session,
+    actor: User,
+    dossier_id: int,
+    staged: StagedBlob,
+    *,
+    doc_type: Any,
+    title: Any = None,
+    doc_date: Any = None,
+) -> Document:
+    """Record a staged blob as a new document: rows, audit event and index job in one transaction."""
+    dossier = _writable_dossier(session, actor, dossier_id)
+    dtype = _parse_doc_type(doc_type)
+    ddate = _parse_date("doc_date", doc_date)
+    if title is not None and not isinstance(title, str):
+        raise Invalid("title", "title must be text")
+    clean_title = " ".join((title or "").split())[:300] or PurePosixPath(staged.filename).stem[:300]
+    existing = _find_duplicate(session, dossier.id, staged.fingerprint)
+    if existing is not None:
+        raise Conflict(f"the same file is already in this dossier as document {existing.id} ({existing.title})",
+                       code="duplicate_document", existing_id=existing.id)
+    now = v.clock.now()
+    document = Document(dossier=dossier, doc_type=dtype, title=clean_title, doc_date=ddate,
+                        expires_on=_expiry(v, dtype, ddate), status=DocumentStatus.ACTIVE, created_at=now,
+                        created_by_id=actor.id)
+    session.add(document)
+    version = _new_version(v, actor, document, staged, 1)
+    session.add(version)
+    session.flush()
+    document.current_version = version
+    _queue_index_job(v, session, version)
+    audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
+                 mime=staged.inspection.mime, size=staged.plaintext_size,
+                 ciphertext_sha256=staged.ciphertext_sha256, doc_type=dtype.value, title=clean_title)
+    return document
+
+
+def get_document(session: Session, actor: User, document_id: int) -> Document:
+    """A document whose dossier the actor may see (metadata only), else NotFound."""
+    document = session.get(Document, document_id)
+    if document is None or not policy.can_see(actor, document.dossier):
+        raise NotFound(f"document {document_id} not found", code="document_not_found")
+    return document
+
+
+def prepare_new_version(session: Session, actor: User, document_id: int) -> Document:
+    document = get_document(session, actor, document_id)
+    _writable_dossier(session, actor, document.dossier_id)
+    if document.status is not DocumentStatus.ACTIVE:
+        raise Gone(f"document {document_id} was destroyed", code="document_destroyed")
+    return document
+
+
+def commit_new_version(v: Vault, session: Session, actor: User, document_id: int, staged: StagedBlob) -> Document:
+    """A new scan replaces the current one; older versions stay readable to archivists."""
+    document = prepare_new_version(session, actor, document_id)
+    for old in document.versions:
+        if old.fingerprint == staged.fingerprint:
+            raise Conflict(f"this file is already version {old.version_no} of document {document.id}",
+                           code="duplicate_document", existing_id=document.id)
+    duplicate = _find_duplicate(session, document.dossier_id, staged.fingerprint)
+    if duplicate is not None:
+        raise Conflict(f"the same file is already in this dossier as document {duplicate.id}",
+                       code="duplicate_document", existing_id=duplicate.id)
+    number = max((x.version_no for x in document.versions), default=0) + 1
+    version = _new_version(v, actor, document, staged, number)
+    session.add(version)
+    session.flush()
+    document.current_version = version
+    _queue_index_job(v, session, version)
+    audit.record(session, actor, "document.version_added", document, now=v.clock.now(), version=number,
+                 filename=staged.filename, mime=staged.inspection.mime, size=staged.plaintext_size,
+                 ciphertext_sha256=staged.ciphertext_sha256)
+    return document
+
+
+@dataclass
+class Content:
+    """Decrypted bytes on their way to a reader: pulled lazily, the blob is never held whole."""
+
+    document: Document
+    version: DocumentVersion
+    mime: str
+    filename: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def decrypt_version(v: Vault, version: DocumentVersion) -> Iterator[bytes]:
+    """Plaintext of one version, streamed and authenticated segment by segment."""
+    if version.wrapped_key is None or version.blob_key is None:
+        raise Gone("this version's key was erased (destroyed)", code="document_destroyed")
+    data_key = v.keyring.unwrap(version.key_id, version.wrapped_key, uuid.UUID(hex=version.uid).bytes)
+    return decrypt_iter(v.blobs.get(version.blob_key), data_key, uuid.UUID(hex=version.uid).bytes,
+                        expected_key_id=version.key_id)
+
+
+def select_version(document: Document, version_no: int | None) -> DocumentVersion:
+    if version_no is None:
+        if document.current_version is None:
+            raise NotFound("this document has no content yet")
+        return document.current_version
+    for version in document.versions:
+        if version.version_no == version_no:
+            return version
+    raise NotFound(f"document {document.id} has no version {version_no}", code="version_not_found")
+
+
+def open_content(
+    v: Vault, session: Session, actor: User, document_id: int, *, version_no: int | None = None,
+    purpose: str = "download",
+) -> Content:
+    """Check the reader may read it, audit the read, and return the decrypting stream."""
+    document = get_document(session, actor, document_id)
+    now = v.clock.now()
+    policy.require_read(session, actor, document, now)
+    if document.status is DocumentStatus.DESTROYED:
+        raise Gone(f"document {document_id} was destroyed; only its tombstone and certificate remain",
+                   code="document_destroyed")
+    version = select_version(document, version_no)
+    if document.current_version is not None and version.id != document.current_version.id \
+            and actor.role is not Role.ARCHIVIST:
+        raise Forbidden("older versions are readable to archivists only", code="forbidden")
+    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose)
+    return Content(document=document, version=version, mime=version.mime, filename=version.original_filename,
+                   size=version.plaintext_size, chunks=decrypt_version(v, version))

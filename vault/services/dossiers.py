@@ -1,0 +1,282 @@
+"""Dossiers (一户一档): create with an archive number, update with audited changes, find, completeness."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vault import audit, policy
+from vault.core import Vault
+from vault.creditcode import credit_code_problem, normalize_credit_code
+from vault.errors import Conflict, Invalid, NotFound
+from vault.models import (
+    ArchiveCounter,
+    CustomerType,
+    DocType,
+    Document,
+    DocumentStatus,
+    Dossier,
+    DossierStatus,
+    Grade,
+    Role,
+    Secrecy,
+    User,
+)
+
+EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
+            "secrecy", "location", "status", "next_review_date")
+
+
+def _enum_value(enum_cls: Any, field: str, raw: Any, allowed: str) -> Any:
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        raise Invalid(field, f"{field} must be one of {allowed}, got {raw!r}") from None
+
+
+def _text(field: str, raw: Any, *, required: bool = False, max_len: int = 200) -> str:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise Invalid(field, f"{field} must be text")
+    value = " ".join(raw.split())
+    if required and not value:
+        raise Invalid(field, f"{field} is required")
+    if len(value) > max_len:
+        raise Invalid(field, f"{field} is longer than {max_len} characters")
+    return value
+
+
+def _owner(session: Session, raw: Any) -> User:
+    if not isinstance(raw, str) or not raw:
+        raise Invalid("owner", "owner must be a username")
+    user = session.scalar(select(User).where(User.username == raw))
+    if user is None or not user.active or user.role in (Role.ADMIN, Role.SYSTEM):
+        raise Invalid("owner", f"no active employee named {raw!r} can own a dossier")
+    return user
+
+
+def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """Validate the given fields into model values; unknown fields are refused by name."""
+    unknown = set(data) - set(EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise Invalid(name, f"unknown field {name!r}")
+    out: dict[str, Any] = {}
+    if creating or "customer_name" in data:
+        out["customer_name"] = _text("customer_name", data.get("customer_name"), required=True)
+    if "credit_code" in data and data["credit_code"] not in (None, ""):
+        if not isinstance(data["credit_code"], str):
+            raise Invalid("credit_code", "credit_code must be text")
+        code = normalize_credit_code(data["credit_code"])
+        problem = credit_code_problem(code)
+        if problem:
+            raise Invalid("credit_code", f"统一社会信用代码无效 / invalid credit code: {problem}",
+                          code="invalid_credit_code")
+        out["credit_code"] = code
+    elif "credit_code" in data:
+        out["credit_code"] = None
+    if creating or "customer_type" in data:
+        out["customer_type"] = _enum_value(CustomerType, "customer_type", data.get("customer_type"),
+                                           "supplier, client, partner")
+    if "grade" in data:
+        out["grade"] = _enum_value(Grade, "grade", data["grade"], "A, B, C, D")
+    if "secrecy" in data:
+        out["secrecy"] = _enum_value(Secrecy, "secrecy", data["secrecy"],
+                                     "public, internal, confidential, secret")
+    if "status" in data and not creating:
+        status = _enum_value(DossierStatus, "status", data["status"], "active, closed")
+        if status is DossierStatus.DESTROYED:
+            raise Invalid("status", "a dossier is destroyed only through a destruction batch")
+        out["status"] = status
+    for name in ("industry", "region", "location"):
+        if name in data:
+            out[name] = _text(name, data[name])
+    if "next_review_date" in data:
+        raw = data["next_review_date"]
+        if raw in (None, ""):
+            out["next_review_date"] = None
+        else:
+            try:
+                out["next_review_date"] = date.fromisoformat(str(raw))
+            except ValueError:
+                raise Invalid("next_review_date", "next_review_date must be a date like 2027-01-31") from None
+    if "owner" in data:
+        out["owner_id"] = _owner(session, data["owner"]).id
+    return out
+
+
+def _next_archive_no(session: Session, year: int) -> str:
+    """KH-<year>-<6 digits>: taken from a per-year counter row, so a number is never handed out twice."""
+    for _ in range(3):
+        bumped = session.execute(
+            update(ArchiveCounter).where(ArchiveCounter.year == year)
+            .values(last_value=ArchiveCounter.last_value + 1).returning(ArchiveCounter.last_value)
+        ).scalar_one_or_none()
+        if bumped is not None:
+            return f"KH-{year}-{bumped:06d}"
+        try:
+            with session.begin_nested():
+                session.add(ArchiveCounter(year=year, last_value=0))
+        except IntegrityError:
+            continue
+    raise Conflict("could not allocate an archive number; try again")
+
+
+def _check_code_free(session: Session, code: str | None, exclude_id: int | None = None) -> None:
+    if code is None:
+        return
+    q = select(Dossier).where(Dossier.credit_code == code)
+    if exclude_id is not None:
+        q = q.where(Dossier.id != exclude_id)
+    other = session.scalar(q)
+    if other is not None:
+        raise Conflict(f"a dossier for credit code {code} exists already ({other.archive_no}): one customer, "
+                       "one dossier", code="duplicate_credit_code", existing_id=other.id)
+
+
+def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) -> Dossier:
+    """Open a new dossier; owner defaults to the creator."""
+    policy.require(actor, "dossier.create")
+    fields = _clean(session, data, creating=True)
+    if "owner_id" not in fields:
+        if actor.role is Role.SYSTEM:
+            raise Invalid("owner", "owner is required")
+        fields["owner_id"] = actor.id
+    _check_code_free(session, fields.get("credit_code"))
+    now = v.clock.now()
+    secrecy = fields.get("secrecy", Secrecy.INTERNAL)
+    if actor.role is not Role.SYSTEM and secrecy.rank > actor.clearance.rank:
+        raise Invalid("secrecy", "you cannot create a dossier above your own clearance")
+    dossier = Dossier(archive_no=_next_archive_no(session, now.year), created_at=now, updated_at=now,
+                      created_by_id=actor.id, **fields)
+    session.add(dossier)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("a dossier with this credit code exists already", code="duplicate_credit_code") from None
+    audit.record(session, actor, "dossier.created", dossier, now=now, archive_no=dossier.archive_no,
+                 customer_name=dossier.customer_name, credit_code=dossier.credit_code,
+                 secrecy=dossier.secrecy.value)
+    return dossier
+
+
+def get_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
+    """A dossier the actor may see, else NotFound (whether it exists or not)."""
+    dossier = session.get(Dossier, dossier_id)
+    if dossier is None or not policy.can_see(actor, dossier):
+        raise NotFound(f"dossier {dossier_id} not found", code="dossier_not_found")
+    return dossier
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "value"):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, data: Mapping[str, Any]) -> Dossier:
+    """Change fields; each change is audited with its old and new value."""
+    dossier = get_dossier(session, actor, dossier_id)
+    policy.require(actor, "dossier.update")
+    if dossier.status is DossierStatus.DESTROYED:
+        raise Conflict("this dossier was destroyed and cannot change", code="dossier_destroyed")
+    fields = _clean(session, data, creating=False)
+    if "credit_code" in fields:
+        _check_code_free(session, fields["credit_code"], exclude_id=dossier.id)
+    if "secrecy" in fields and actor.role is not Role.SYSTEM and fields["secrecy"].rank > actor.clearance.rank:
+        raise Invalid("secrecy", "you cannot raise a dossier above your own clearance")
+    changes: dict[str, dict[str, Any]] = {}
+    for name, new in fields.items():
+        old = getattr(dossier, name)
+        if old != new:
+            key = "owner" if name == "owner_id" else name
+            if name == "owner_id":
+                old_user, new_user = session.get(User, old), session.get(User, new)
+                changes[key] = {"old": old_user.username if old_user else None,
+                                "new": new_user.username if new_user else None}
+            else:
+                changes[key] = {"old": _plain(old), "new": _plain(new)}
+            setattr(dossier, name, new)
+    if changes:
+        now = v.clock.now()
+        dossier.updated_at = now
+        audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes)
+    return dossier
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def paging(page: Any, per_page: Any) -> tuple[int, int]:
+    try:
+        p, k = int(page or 1), int(per_page or 50)
+    except (TypeError, ValueError):
+        raise Invalid("page", "page and per_page must be whole numbers") from None
+    if p < 1:
+        raise Invalid("page", "page starts at 1")
+    if not 1 <= k <= 200:
+        raise Invalid("per_page", "per_page must be between 1 and 200")
+    return p, k
+
+
+def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], page: int = 1,
+                  per_page: int = 50) -> Page:
+    """Dossiers within the actor's clearance, filtered by name/number/code, grade, type, owner, status."""
+    levels = [s for s in Secrecy if s.rank <= actor.clearance.rank] if actor.role is not Role.SYSTEM \
+        else list(Secrecy)
+    q = select(Dossier).where(Dossier.secrecy.in_(levels))
+    text = (filters.get("q") or "").strip()
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(Dossier.customer_name.like(like, escape="\\"), Dossier.archive_no.like(like, escape="\\"),
+                        Dossier.credit_code.like(like.upper(), escape="\\")))
+    if filters.get("grade"):
+        q = q.where(Dossier.grade == _enum_value(Grade, "grade", filters["grade"], "A, B, C, D"))
+    if filters.get("customer_type"):
+        q = q.where(Dossier.customer_type == _enum_value(CustomerType, "customer_type", filters["customer_type"],
+                                                           "supplier, client, partner"))
+    if filters.get("status"):
+        q = q.where(Dossier.status == _enum_value(DossierStatus, "status", filters["status"],
+                                                  "active, closed, destroyed"))
+    if filters.get("owner"):
+        owner = session.scalar(select(User).where(User.username == filters["owner"]))
+        q = q.where(Dossier.owner_id == (owner.id if owner else -1))
+    if filters.get("secrecy"):
+        q = q.where(Dossier.secrecy == _enum_value(Secrecy, "secrecy", filters["secrecy"],
+                                                   "public, internal, confidential, secret"))
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    items = session.scalars(q.order_by(Dossier.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(items), total, page, per_page)
+
+
+def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:
+    """Which required document types the dossier lacks, and which credit reports have gone stale."""
+    today = v.clock.now().date()
+    present = {d.doc_type.value for d in dossier.documents if d.status is DocumentStatus.ACTIVE}
+    missing = [t for t in v.settings.required_doc_types if t not in present]
+    stale = [str(d.id) for d in dossier.documents
+             if d.status is DocumentStatus.ACTIVE and d.doc_type is DocType.CREDIT_REPORT
+             and d.expires_on is not None and d.expires_on < today]
+    return {"missing": missing, "stale_credit_reports": stale}
+
+
+def is_stale(v: Vault, document: Document) -> bool:
+    return document.expires_on is not None and document.expires_on < v.clock.now().date()
+
+
+ARCHIVE_NO_RE = re.compile(r"^KH-\d{4}-\d{6}$")

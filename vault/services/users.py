@@ -1,0 +1,201 @@
+"""Users, passwords (argon2), sign-in throttling and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vault import audit, policy
+from vault.core import Vault
+from vault.errors import Conflict, Invalid, NotAuthenticated, NotFound, TooManyAttempts
+from vault.models import ApiToken, LoginAttempt, Role, Secrecy, User
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+MIN_PASSWORD = 10
+WRONG_CREDENTIALS = "wrong username or password"
+SYSTEM_USERNAME = "system"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid("password", f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def system_user(session: Session, now: datetime) -> User:
+    """The command line's own account: audited as `system`, never signs in, reads no content."""
+    user = session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
+    if user is None:
+        user = User(username=SYSTEM_USERNAME, display_name="System (CLI)", role=Role.SYSTEM,
+                    clearance=Secrecy.SECRET, password_hash=None, active=True, created_at=now)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", code="user_not_found")
+    return user
+
+
+def create_user(
+    v: Vault,
+    session: Session,
+    actor: User,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    clearance: str = "internal",
+    display_name: str = "",
+    email: str | None = None,
+) -> User:
+    """Add a user; only admins (or the CLI) may."""
+    policy.require(actor, "user.manage")
+    if not USERNAME_RE.match(username) or username == SYSTEM_USERNAME:
+        raise Invalid("username", "use 2-64 letters, digits, '.', '_' or '-' (and not 'system')")
+    try:
+        role_v = Role(role)
+    except ValueError:
+        raise Invalid("role", "role must be one of admin, archivist, employee, legal, manager") from None
+    if role_v is Role.SYSTEM:
+        raise Invalid("role", "role must be one of admin, archivist, employee, legal, manager")
+    try:
+        clearance_v = Secrecy(clearance)
+    except ValueError:
+        raise Invalid("clearance", "clearance must be public, internal, confidential or secret") from None
+    _check_password_strength(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} exists already", code="user_exists")
+    now = v.clock.now()
+    user = User(username=username, display_name=display_name or username, role=role_v, clearance=clearance_v,
+                password_hash=hash_password(password), active=True, email=email, created_at=now,
+                password_changed_at=now)
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.created", user, now=now, username=username, role=role_v.value,
+                 clearance=clearance_v.value)
+    return user
+
+
+def check_credentials(
+    v: Vault, session: Session, username: str, password: str, client_addr: str | None
+) -> User | None:
+    """Check a password and record the attempt; None when wrong. The caller commits, then refuses.
+
+    Repeated failures for a name lock it out for a while (429), whether the name exists or not.
+    """
+    now = v.clock.now()
+    window_start = now - timedelta(seconds=v.settings.login_failure_window_s)
+    failures = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= window_start
+        )
+    ) or 0
+    if failures >= v.settings.login_max_failures:
+        raise TooManyAttempts(
+            "too many failed sign-ins for this account; wait 15 minutes and try again",
+            retry_after=v.settings.login_failure_window_s,
+        )
+    user = session.scalar(select(User).where(User.username == username))
+    ok = False
+    try:
+        if user is not None and user.password_hash and user.active:
+            ok = _hasher.verify(user.password_hash, password)
+        else:
+            _hasher.verify(_DUMMY_HASH, password)  # same cost whether the name exists or not
+    except (VerificationError, InvalidHashError):
+        ok = False
+    session.add(LoginAttempt(username=username[:64], client_addr=client_addr, at=now, success=ok))
+    if not ok or user is None:
+        audit.record(session, None, "user.login_failed", None, now=now, username=username[:64])
+        return None
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    audit.record(session, user, "user.logged_in", user, now=now)
+    return user
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(v: Vault, session: Session, user: User) -> tuple[str, datetime]:
+    """A new bearer token; only its SHA-256 is stored."""
+    token = "dvt_" + secrets.token_urlsafe(32)
+    now = v.clock.now()
+    expires = now + timedelta(hours=v.settings.token_ttl_hours)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_digest(token), session_epoch=user.session_epoch,
+                         created_at=now, expires_at=expires))
+    audit.record(session, user, "token.issued", user, now=now, expires_at=expires.isoformat())
+    return token, expires
+
+
+def user_for_token(v: Vault, session: Session, token: str) -> User | None:
+    """The active user a token belongs to, or None when unknown, expired, revoked or outdated."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= v.clock.now():
+        return None
+    user = row.user
+    if not user.active or user.session_epoch != row.session_epoch:
+        return None
+    return user
+
+
+def user_for_session(session: Session, session_id: str) -> User | None:
+    """The user behind a sign-in session id (`<id>:<epoch>`), or None when it no longer holds."""
+    try:
+        uid, epoch = (int(p) for p in session_id.split(":", 1))
+    except ValueError:
+        return None
+    user = session.get(User, uid)
+    if user is None or not user.active or user.session_epoch != epoch or user.role is Role.SYSTEM:
+        return None
+    return user
+
+
+def change_password(v: Vault, session: Session, user: User, old: str, new: str) -> None:
+    """Change one's own password; every other session and token ends."""
+    try:
+        _hasher.verify(user.password_hash or _DUMMY_HASH, old)
+    except (VerificationError, InvalidHashError):
+        raise Invalid("old_password", "the current password is wrong") from None
+    _check_password_strength(new)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = v.clock.now()
+    user.session_epoch += 1
+    audit.record(session, user, "user.password_changed", user, now=v.clock.now())
+
+
+def set_active(v: Vault, session: Session, actor: User, username: str, active: bool) -> User:
+    policy.require(actor, "user.manage")
+    user = get_user(session, username)
+    user.active = active
+    user.session_epoch += 1
+    audit.record(session, actor, "user.activated" if active else "user.deactivated", user, now=v.clock.now())
+    return user
+
+
+def authenticate(v: Vault, session: Session, username: str, password: str, client_addr: str | None) -> User:
+    """Sign in or raise NotAuthenticated; the failure is recorded only if the caller commits first.
+
+    Handlers use check_credentials + commit + raise, so failed attempts count toward the lock-out.
+    """
+    user = check_credentials(v, session, username, password, client_addr)
+    if user is None:
+        raise NotAuthenticated(WRONG_CREDENTIALS, code="invalid_credentials")
+    return user

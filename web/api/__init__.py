@@ -1,0 +1,45 @@
+"""The JSON API v1 (../shared/API.md): handlers parse input, call one service, serialise the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from vault.errors import VaultError
+from web.security import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+_PUBLIC = {"api.health", "api.issue_token", "api.openapi"}
+
+
+class BadJson(VaultError):
+    status = 400
+    code = "malformed_json"
+
+
+@bp.before_request
+def _require_auth_and_csrf() -> None:
+    from web.deps import actor
+
+    if request.endpoint in _PUBLIC:
+        return
+    actor()  # 401 unless signed in
+    # cookie-authenticated writes (the pages' own scripts) must carry the CSRF token header
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("auth_via_token"):
+        csrf.protect()
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 that says what to send."""
+    if not request.is_json:
+        raise BadJson("send a JSON object with Content-Type: application/json", code="expected_json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadJson("the body is not a JSON object")
+    return data
+
+
+from web.api import audit_routes, core, documents, dossiers  # noqa: E402,F401

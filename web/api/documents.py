@@ -1,0 +1,134 @@
+"""Document endpoints: streamed upload, metadata, streamed download, new versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+from flask import Response, jsonify, request, stream_with_context
+
+from vault.errors import Invalid, TooLarge
+from vault.services import documents
+from vault.services.documents import Content, StagedBlob
+from web.api import bp
+from web.deps import actor, get_vault, unit_of_work
+from web.multipart import StreamingForm
+from web.serialize import document_json
+
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def _check_declared_length() -> None:
+    """Refuse before reading a byte when the declared body is larger than any allowed file."""
+    limit = get_vault().settings.max_upload_bytes
+    length = request.content_length
+    if length is not None and length > limit + MULTIPART_OVERHEAD:
+        raise TooLarge(f"the file is larger than the limit of {limit // (1024 * 1024)} MiB; split or compress "
+                       "the scan and try again", limit=limit)
+
+
+def _receive(finish_commit: Callable[[StagedBlob, dict[str, str]], Response]) -> Response:
+    """Stream the multipart body into the vault; remove the blob if anything after staging fails."""
+    v = get_vault()
+    form = StreamingForm(request.stream, request.content_type)
+    part = form.next_file()
+    if part is None or part.name != "file":
+        raise Invalid("file", "attach the document as the multipart part named 'file'", code="file_missing")
+    staged = documents.stage_upload(v, part.chunks, part.filename)
+    try:
+        fields = form.finish()
+        return finish_commit(staged, fields)
+    except BaseException:
+        documents.discard_staged(v, staged)
+        raise
+
+
+@bp.post("/dossiers/<int:dossier_id>/documents")
+def upload_document(dossier_id: int) -> Response:
+    v = get_vault()
+    user = actor()
+    with unit_of_work() as session:
+        documents.prepare_upload(session, user, dossier_id)
+    _check_declared_length()
+
+    def commit(staged: StagedBlob, fields: dict[str, str]) -> Response:
+        with unit_of_work() as session:
+            doc = documents.commit_upload(v, session, user, dossier_id, staged,
+                                          doc_type=fields.get("doc_type"), title=fields.get("title"),
+                                          doc_date=fields.get("doc_date"))
+            out = document_json(v, doc, with_versions=True)
+        resp = jsonify(out)
+        resp.status_code = 201
+        return resp
+
+    return _receive(commit)
+
+
+@bp.post("/documents/<int:document_id>/versions")
+def add_version(document_id: int) -> Response:
+    v = get_vault()
+    user = actor()
+    with unit_of_work() as session:
+        documents.prepare_new_version(session, user, document_id)
+    _check_declared_length()
+
+    def commit(staged: StagedBlob, fields: dict[str, str]) -> Response:
+        with unit_of_work() as session:
+            doc = documents.commit_new_version(v, session, user, document_id, staged)
+            out = document_json(v, doc, with_versions=True)
+        resp = jsonify(out)
+        resp.status_code = 201
+        return resp
+
+    return _receive(commit)
+
+
+@bp.get("/documents/<int:document_id>")
+def get_document(document_id: int) -> Response:
+    v = get_vault()
+    with unit_of_work() as session:
+        out = document_json(v, documents.get_document(session, actor(), document_id), with_versions=True)
+    return jsonify(out)
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name; no quote, CR or LF can get through."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "document"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def stream_content(content: Content, *, inline: bool = False) -> Response:
+    """A streamed response for decrypted content; the first segment is checked before headers go out."""
+    chunks = content.chunks
+    first = next(chunks, b"")  # an integrity failure here becomes a clean error, not a cut-off body
+
+    def body() -> Iterator[bytes]:
+        try:
+            if first:
+                yield first
+            yield from chunks
+        finally:
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+
+    resp = Response(stream_with_context(body()), mimetype=content.mime)
+    resp.headers["Content-Length"] = str(content.size)
+    resp.headers["Content-Disposition"] = content_disposition("inline" if inline else "attachment",
+                                                              content.filename)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return resp
+
+
+@bp.get("/documents/<int:document_id>/content")
+def document_content(document_id: int) -> Response:
+    v = get_vault()
+    version = request.args.get("version", type=int)
+    inline = request.args.get("disposition") == "inline"
+    opener = v.extensions.get("open_content", documents.open_content)
+    with unit_of_work() as session:
+        content = opener(v, session, actor(), document_id, version_no=version,
+                         purpose="view" if inline else "download")
+    return stream_content(content, inline=inline)

@@ -1,0 +1,48 @@
+"""Dossier endpoints."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from vault.services import dossiers
+from web.api import bp, json_body
+from web.deps import actor, get_vault, unit_of_work
+from web.serialize import dossier_json, page_json
+
+
+@bp.post("/dossiers")
+def create_dossier() -> tuple[Response, int]:
+    body = json_body()
+    v = get_vault()
+    with unit_of_work() as session:
+        dossier = dossiers.create_dossier(v, session, actor(), body)
+        out = dossier_json(v, dossier, with_documents=True)
+    return jsonify(out), 201
+
+
+@bp.get("/dossiers")
+def list_dossiers() -> Response:
+    v = get_vault()
+    page, per_page = dossiers.paging(request.args.get("page"), request.args.get("per_page"))
+    with unit_of_work() as session:
+        result = dossiers.list_dossiers(session, actor(), request.args, page, per_page)
+        items = [dossier_json(v, d) for d in result.items]
+    return jsonify(page_json(items, result.total, page, per_page))
+
+
+@bp.get("/dossiers/<int:dossier_id>")
+def get_dossier(dossier_id: int) -> Response:
+    v = get_vault()
+    with unit_of_work() as session:
+        out = dossier_json(v, dossiers.get_dossier(session, actor(), dossier_id), with_documents=True)
+    return jsonify(out)
+
+
+@bp.patch("/dossiers/<int:dossier_id>")
+def update_dossier(dossier_id: int) -> Response:
+    body = json_body()
+    v = get_vault()
+    with unit_of_work() as session:
+        dossier = dossiers.update_dossier(v, session, actor(), dossier_id, body)
+        out = dossier_json(v, dossier, with_documents=True)
+    return jsonify(out)

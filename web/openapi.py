@@ -1,0 +1,139 @@
+"""The project's OpenAPI 3 document: extends ../shared/API.md, never contradicts it.
+
+Every route under /api/v1 has an entry in OPERATIONS; a test checks the two match exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Op = dict[str, Any]
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _err(*codes: int) -> dict[str, Any]:
+    text = {400: "malformed request", 401: "not signed in", 403: "not allowed", 404: "not found",
+            409: "state conflict", 410: "destroyed", 413: "too large", 415: "unsupported file type",
+            422: "invalid field", 429: "too many attempts", 503: "a backing service is down"}
+    return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
+
+
+def _json(schema: dict[str, Any] | None = None, description: str = "OK") -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+def _body(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _q(name: str, schema: dict[str, Any] | None = None, description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema or {"type": "string"},
+            "description": description}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+PAGING = [_q("page", {"type": "integer", "minimum": 1}), _q("per_page", {"type": "integer", "minimum": 1,
+                                                                        "maximum": 200})]
+S = {"type": "string"}
+ENUM = lambda *v: {"type": "string", "enum": list(v)}  # noqa: E731
+DOSSIER_FIELDS = {
+    "customer_name": S, "credit_code": {"type": "string", "description": "统一社会信用代码, GB 32100-2015"},
+    "customer_type": ENUM("supplier", "client", "partner"), "grade": ENUM("A", "B", "C", "D"),
+    "industry": S, "region": S, "owner": {"type": "string", "description": "username"},
+    "secrecy": ENUM("public", "internal", "confidential", "secret"), "location": S,
+}
+DOC_TYPE = ENUM("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
+UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}, "doc_type": DOC_TYPE, "title": S,
+                   "doc_date": {"type": "string", "format": "date"}}}}}}
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("get", "/api/v1/health"): {"summary": "Health of database, storage and index", "security": [],
+                                "responses": {"200": _json(), "503": _json(description="a part is down")}},
+    ("post", "/api/v1/auth/token"): {
+        "summary": "Exchange username and password for a bearer token", "security": [],
+        "requestBody": _body({"username": S, "password": S}, ["username", "password"]),
+        "responses": {"201": _json(), **_err(400, 401, 422, 429)}},
+    ("get", "/api/v1/me"): {"summary": "The signed-in user", "responses": {"200": _json(), **_err(401)}},
+    ("get", "/api/v1/openapi.json"): {"summary": "This document", "security": [],
+                                      "responses": {"200": _json()}},
+    ("post", "/api/v1/dossiers"): {
+        "summary": "Create a dossier (archivist)", "requestBody": _body(DOSSIER_FIELDS, ["customer_name",
+                                                                                      "customer_type"]),
+        "responses": {"201": _json(), **_err(400, 401, 403, 409, 422)}},
+    ("get", "/api/v1/dossiers"): {
+        "summary": "List visible dossiers",
+        "parameters": [_q("q"), _q("grade"), _q("customer_type"), _q("owner"), _q("status"), *PAGING],
+        "responses": {"200": _json(), **_err(401, 422)}},
+    ("get", "/api/v1/dossiers/{dossier_id}"): {
+        "summary": "A dossier, its documents and completeness", "parameters": [_path("dossier_id")],
+        "responses": {"200": _json(), **_err(401, 404)}},
+    ("patch", "/api/v1/dossiers/{dossier_id}"): {
+        "summary": "Change fields (archivist); each change audited", "parameters": [_path("dossier_id")],
+        "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM("active", "closed"),
+                              "next_review_date": {"type": "string", "format": "date"}}),
+        "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}},
+    ("post", "/api/v1/dossiers/{dossier_id}/documents"): {
+        "summary": "Upload a document (archivist); streamed, type sniffed from content, encrypted",
+        "parameters": [_path("dossier_id")], "requestBody": UPLOAD,
+        "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 413, 415, 422, 503)}},
+    ("get", "/api/v1/documents/{document_id}"): {
+        "summary": "Document metadata and versions", "parameters": [_path("document_id")],
+        "responses": {"200": _json(), **_err(401, 404)}},
+    ("get", "/api/v1/documents/{document_id}/content"): {
+        "summary": "The original bytes (audited); stamped PDF for copy checkouts",
+        "parameters": [_path("document_id"), _q("version", {"type": "integer", "minimum": 1}),
+                       _q("disposition", ENUM("inline", "attachment"))],
+        "responses": {"200": {"description": "file body",
+                              "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                  "format": "binary"}}}},
+                      **_err(401, 403, 404, 410)}},
+    ("post", "/api/v1/documents/{document_id}/versions"): {
+        "summary": "Upload a new version (archivist)", "parameters": [_path("document_id")],
+        "requestBody": UPLOAD, "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 410, 413, 415, 422)}},
+    ("get", "/api/v1/audit"): {
+        "summary": "Audit events (admin, legal, manager)",
+        "parameters": [_q("dossier_id"), _q("document_id"), _q("actor"), _q("action"), _q("since"), *PAGING],
+        "responses": {"200": _json(), **_err(401, 403, 422)}},
+    ("get", "/api/v1/audit/verify"): {
+        "summary": "Verify the hash chain (admin, legal)", "responses": {"200": _json(), **_err(401, 403)}},
+}
+
+
+def register(method: str, path: str, op: Op) -> None:
+    """Let other modules (search, workflows) document the routes they add."""
+    OPERATIONS[(method.lower(), path)] = op
+
+
+def build_spec() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), op in sorted(OPERATIONS.items()):
+        entry = dict(op)
+        entry.setdefault("operationId", f"{method}_{path.removeprefix('/api/v1/').replace('/', '_')}"
+                         .replace("{", "").replace("}", ""))
+        entry.setdefault("responses", {"200": _json()})
+        paths.setdefault(path, {})[method] = entry
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Dossier Vault API", "version": "1",
+                 "description": "Customer-dossier archive. Contract: ../shared/API.md. Errors are "
+                                "{\"error\": {\"code\", \"message\", \"field\"?}}."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": S, "message": S, "field": S}}}}},
+        },
+    }
