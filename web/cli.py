@@ -264,5 +264,19 @@ def import_cmd(directory: Path, manifest_path: Path, owner: str | None) -> None:
         raise SystemExit(1)
 
 
+def _load_commands() -> None:
+    """Command groups of other features live in their own modules and attach themselves to `main`."""
+    import importlib
+
+    for module in ("web.cli_index", "web.cli_workflows", "web.cli_ops"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+_load_commands()
+
 if __name__ == "__main__":
     main()
