@@ -1,0 +1,115 @@
+"""What the rest of the system knows about full-text search: the data it gives and gets back.
+
+Engine-agnostic: an implementation (Whoosh today) lives in its own module and is chosen in the
+composition root. Access control is the caller's ``ReadScope``, applied inside the engine's query,
+so nothing the caller may not read is matched, counted or ranked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from indexer.query import ParsedQuery
+
+__all__ = ["Hit", "IndexDoc", "ParsedQuery", "ReadScope", "SearchFilters", "SearchIndex", "SearchResult"]
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """One document's searchable text and the metadata search filters and access checks need."""
+
+    document_id: int
+    dossier_id: int
+    archive_no: str
+    doc_type: str
+    doc_date: date | None
+    secrecy: str
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """Whose content the caller may read; built by the service layer from role, clearance, grants."""
+
+    # secrecy levels the caller may read in every dossier (archivist, legal, manager), or None
+    all_dossiers_up_to: tuple[str, ...] | None
+    # dossiers readable wholly (the owner's)
+    dossier_ids: frozenset[int]
+    # single documents readable (checkout grants)
+    document_ids: frozenset[int]
+
+    def is_empty(self) -> bool:
+        """Whether the caller may read nothing at all."""
+        return not self.all_dossiers_up_to and not self.dossier_ids and not self.document_ids
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrowing the caller chose; ``date_from``/``date_to`` are inclusive, on the document date."""
+
+    doc_type: str | None = None
+    dossier_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching document, best first."""
+
+    document_id: int
+    dossier_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of hits; ``total`` counts readable matches only; ``partial`` when time ran out."""
+
+    total: int
+    hits: list[Hit]
+    partial: bool
+
+
+class SearchIndex(Protocol):
+    """A full-text index over documents; derived data that can always be rebuilt."""
+
+    def add(self, docs: Sequence[IndexDoc]) -> None:
+        """Add or replace (by ``document_id``) the documents, in one commit."""
+        ...
+
+    def delete(self, document_ids: Sequence[int]) -> None:
+        """Purge the documents: afterwards their terms are gone from the index files themselves."""
+        ...
+
+    def search(
+        self,
+        query: ParsedQuery,
+        scope: ReadScope,
+        filters: SearchFilters,
+        page: int,
+        per_page: int,
+        time_limit_s: float = 2.0,
+    ) -> SearchResult:
+        """The ``page``-th page (from 1) of documents within ``scope`` and ``filters`` matching ``query``."""
+        ...
+
+    def doc_count(self) -> int:
+        """How many documents the index holds."""
+        ...
+
+    def clear(self) -> None:
+        """Remove every document (before a rebuild)."""
+        ...
+
+    def check(self) -> None:
+        """Health probe: raises ``vault.errors.Unavailable`` when the index cannot be read."""
+        ...
+
+    def document_ids(self) -> set[int]:
+        """The ids of every indexed document (to reconcile with the database)."""
+        ...

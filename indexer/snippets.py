@@ -1,0 +1,137 @@
+"""A short, safe HTML excerpt of a document's plain text around the query's matches.
+
+Matches follow the search's own rule: each query term is found as a substring after NFKC and
+casefolding, with runs of whitespace counted as one space and whitespace between two CJK
+characters (a line break inside a Chinese sentence) counted as nothing; a term that starts or ends
+with an ASCII letter or digit must not touch another one there. Everything is HTML-escaped; only
+the ``<mark>`` tags around matches are markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+from indexer.analyzer import CJK_CLASS, is_cjk
+from indexer.query import ParsedQuery
+
+ELLIPSIS = "…"
+MAX_SCAN = 100_000  # characters searched for matches; a later match leaves the excerpt at the start
+_MAX_MATCHES = 500  # enough to choose a window; stops a pathological text from costing more
+_SPACES = re.compile(r"\s+")
+_CJK_GAP = re.compile(rf"(?<=[{CJK_CLASS}])\s+(?=[{CJK_CLASS}])")
+
+
+def make_snippet(text: str, query: ParsedQuery, *, width: int = 160) -> str:
+    """About ``width`` characters of ``text`` where most query terms match, matches in ``<mark>``."""
+    folded, origin = _fold(text[:MAX_SCAN])
+    spans: list[tuple[int, int, int]] = []  # (start, end) in ``text``, index of the term
+    for n, term in enumerate(query.terms):
+        needle, _ = _fold(term.text)
+        needle = needle.strip()
+        if needle:
+            spans.extend((origin[s], origin[e - 1] + 1, n) for s, e in _find(folded, needle))
+    spans.sort()
+    start, end = _window(spans, len(text), width)
+    marks = _merge([(s, e) for s, e, _ in spans if start <= s and e <= end])
+    out = [ELLIPSIS] if start > 0 else []
+    pos = start
+    for s, e in marks:
+        out.append(_escape(text[pos:s]))
+        out.append(f"<mark>{_escape(text[s:e])}</mark>")
+        pos = e
+    out.append(_escape(text[pos:end]))
+    if end < len(text):
+        out.append(ELLIPSIS)
+    return "".join(out).strip()
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch).casefold()
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    """The matching form of ``text`` and, for each of its characters, the index it came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    space_at: int | None = None
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if space_at is None:
+                space_at = i
+            continue
+        folded = _fold_char(ch)
+        if not folded:
+            continue
+        if space_at is not None:
+            if chars and not (is_cjk(chars[-1]) and is_cjk(folded[0])):
+                chars.append(" ")
+                origin.append(space_at)
+            space_at = None
+        for c in folded:
+            chars.append(c)
+            origin.append(i)
+    return "".join(chars), origin
+
+
+def _is_ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _find(haystack: str, needle: str) -> list[tuple[int, int]]:
+    found: list[tuple[int, int]] = []
+    check_start = _is_ascii_alnum(needle[0])
+    check_end = _is_ascii_alnum(needle[-1])
+    i = haystack.find(needle)
+    while i >= 0 and len(found) < _MAX_MATCHES:
+        j = i + len(needle)
+        if not (check_start and i > 0 and _is_ascii_alnum(haystack[i - 1])) and not (
+            check_end and j < len(haystack) and _is_ascii_alnum(haystack[j])
+        ):
+            found.append((i, j))
+        i = haystack.find(needle, i + 1)
+    return found
+
+
+def _window(spans: list[tuple[int, int, int]], length: int, width: int) -> tuple[int, int]:
+    """The ``width``-character window holding the most distinct terms, then the most matches."""
+    if length <= width:
+        return 0, length
+    if not spans:
+        return 0, width
+    best = (0, 0)
+    best_first, best_last = 0, 0
+    last = 0
+    for first in range(len(spans)):
+        last = max(last, first)
+        while last + 1 < len(spans) and spans[last + 1][1] - spans[first][0] <= width:
+            last += 1
+        inside = spans[first : last + 1]
+        score = (len({n for _, _, n in inside}), len(inside))
+        if score > best:
+            best, best_first, best_last = score, first, last
+    covered_start = spans[best_first][0]
+    covered_end = max(e for _, e, _ in spans[best_first : best_last + 1])
+    # centre the matches in the window, within the text
+    start = max(0, covered_start - max(0, width - (covered_end - covered_start)) // 2)
+    start = min(start, length - width)
+    start = min(start, covered_start)
+    return start, max(start + width, covered_end)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _escape(fragment: str) -> str:
+    # an excerpt reads as one line: a line break inside a Chinese sentence is nothing, others a space
+    return html.escape(_SPACES.sub(" ", _CJK_GAP.sub("", fragment)))
