@@ -10,7 +10,8 @@ HMAC-SHA256 over the plaintext and a plain memory copy. Target: streaming >= 0.8
 Memory: the ciphertext is kept in memory once (about --size-mib) so that decryption can be timed
 on its own; everything else is streamed.
 
-# TODO(http): the HTTP upload/download peak-RSS measurement will be added here by someone else.
+Then (unless --http-mib 0) the peak RSS of a real `dossier serve` while a 2 GiB file is uploaded
+and downloaded over HTTP (bench/serve_rss.py). Target: < 200 MB.
 """
 
 from __future__ import annotations
@@ -228,10 +229,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="plaintext size (default 1024)")
     parser.add_argument("--repeat", type=int, default=2, help="keep the best of N rounds per figure")
+    parser.add_argument("--http-mib", type=int, default=2048, help="HTTP round trip size; 0 skips it")
     args = parser.parse_args(argv)
     figures = run(args.size_mib, args.repeat)
     print(report(figures))
     passed = min(figures["encrypt_ratio"], figures["decrypt_ratio"]) >= figures["target_ratio"]
+    if args.http_mib:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import serve_rss
+
+        http = serve_rss.run(args.http_mib)
+        print(serve_rss.report(http))
+        passed = passed and http["peak_rss_mb"] < serve_rss.TARGET_MB and http["roundtrip_ok"]
     return 0 if passed else 1
 
 

@@ -1,0 +1,1 @@
+"""bytes -> text -> index: extraction (pypdf, python-docx, OCR), analyzer (jieba), Whoosh, worker."""

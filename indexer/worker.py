@@ -1,0 +1,281 @@
+"""The index worker: takes jobs from the jobs table, extracts text in a sandbox, stores it, indexes it.
+
+Jobs are claimed atomically (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE), so several
+workers never take the same job. A claimed job carries a lease: if its worker dies, another takes it
+again once the lease runs out. A file that cannot be read fails at once with its reason; a passing
+fault (store down, index locked) is retried with back-off and given up after `worker_max_attempts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+
+from indexer.service import attach_index, index_doc
+from indexer.textstore import seal_text
+from vault.core import Vault
+from vault.models import DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
+from vault.services.checkouts import run_overdue
+from vault.services.documents import decrypt_version
+
+log = logging.getLogger("dossier.worker")
+BACKOFF_BASE_S = 5
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def lease_seconds(v: Vault) -> int:
+    return v.settings.extract_timeout_s * 2 + 120
+
+
+@dataclass
+class Claimed:
+    job_id: int
+    kind: str
+    version_id: int | None
+    payload: dict[str, object]
+    attempts: int
+
+
+def claim_job(v: Vault, me: str) -> Claimed | None:
+    """Take the oldest runnable job (or one whose worker's lease ran out) for this worker."""
+    now = v.clock.now()
+    stale = now - timedelta(seconds=lease_seconds(v))
+    with v.session() as s:
+        job = s.scalars(
+            select(Job).where(or_(
+                (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING) & (Job.locked_at < stale),
+            )).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if job is None:
+            return None
+        job.status = JobStatus.RUNNING
+        job.locked_by, job.locked_at = me, now
+        job.attempts += 1
+        if job.version_id is not None:
+            version = s.get(DocumentVersion, job.version_id)
+            if version is not None and version.index_status is not IndexStatus.INDEXED:
+                version.index_status = IndexStatus.EXTRACTING
+        return Claimed(job.id, job.kind, job.version_id, dict(job.payload or {}), job.attempts)
+
+
+@contextmanager
+def private_tmpdir() -> Iterator[Path]:
+    """A 0700 directory for the one decrypted copy extraction needs: in RAM (/dev/shm) when there is one."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix="dossier-extract-", dir=base))
+    os.chmod(path, 0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _finish(
+    v: Vault, job_id: int, status: JobStatus, error: str | None = None, retry_in_s: float | None = None
+) -> None:
+    with v.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return
+        job.last_error = error
+        job.locked_by = job.locked_at = None
+        if retry_in_s is not None:
+            job.status = JobStatus.QUEUED
+            job.run_after = v.clock.now() + timedelta(seconds=retry_in_s)
+        else:
+            job.status = status
+            job.finished_at = v.clock.now()
+
+
+def _mark_version(v: Vault, version_id: int, status: IndexStatus, error: str | None) -> None:
+    with v.session() as s:
+        version = s.get(DocumentVersion, version_id)
+        if version is not None:
+            version.index_status = status
+            version.index_error = error
+
+
+def _index_version(v: Vault, version_id: int) -> None:
+    """Decrypt, extract (sandboxed), seal the text, index it, mark the version indexed."""
+    with v.session() as s:
+        version = s.get(DocumentVersion, version_id)
+        if version is None or version.wrapped_key is None:
+            return  # destroyed meanwhile: nothing to index
+        document = version.document
+        if document.status is not DocumentStatus.ACTIVE:
+            return
+        mime = version.mime
+        s.expunge_all()
+    with private_tmpdir() as tmp:
+        plain = tmp / ("input" + {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg",
+                                  "image/tiff": ".tif"}.get(mime, ".docx"))
+        fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in decrypt_version(v, version):
+                fh.write(chunk)
+        from indexer.extract import extract  # pypdf, docx, PIL, pypdfium2: loaded with the first job, not idle
+
+        result = extract(plain, mime, timeout_s=v.settings.extract_timeout_s,
+                         memory_mb=v.settings.extract_memory_mb, ocr_languages=v.settings.ocr_languages)
+    with v.session() as s:
+        version = s.get(DocumentVersion, version_id)
+        if version is None or version.wrapped_key is None:
+            return
+        document = version.document
+        version.text_ciphertext = seal_text(v, version, result.text)
+        if result.pages is not None:
+            version.pages = result.pages
+        is_current = document.current_version_id == version.id
+        doc = index_doc(document, result.text) if is_current and document.status is DocumentStatus.ACTIVE else None
+    if doc is not None:
+        attach_index(v).add([doc])
+    with v.session() as s:
+        version = s.get(DocumentVersion, version_id)
+        if version is not None:
+            version.index_status = IndexStatus.INDEXED
+            version.index_error = None
+            version.indexed_at = v.clock.now()
+
+
+def _reindex_dossier(v: Vault, dossier_id: int) -> None:
+    """Re-add a dossier's documents (its secrecy changed: the index filters on it)."""
+    from indexer.textstore import open_text
+
+    docs = []
+    with v.session() as s:
+        dossier = s.get(Dossier, dossier_id)
+        if dossier is None:
+            return
+        for document in dossier.documents:
+            version = document.current_version
+            if document.status is DocumentStatus.ACTIVE and version is not None \
+                    and version.index_status is IndexStatus.INDEXED:
+                text = open_text(v, version)
+                if text is not None:
+                    docs.append(index_doc(document, text))
+    if docs:
+        attach_index(v).add(docs)
+
+
+def process(v: Vault, claimed: Claimed) -> None:
+    """Run one claimed job to its end state; never raises for a bad file."""
+    from indexer.extract import ExtractionFailed
+
+    try:
+        if claimed.kind == "index" and claimed.version_id is not None:
+            _index_version(v, claimed.version_id)
+        elif claimed.kind == "reindex_dossier":
+            _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
+        else:
+            raise ExtractionFailed(f"unknown job kind {claimed.kind!r}")
+    except ExtractionFailed as exc:
+        # the file itself is the problem: retrying would not help
+        log.info("job %s: extraction failed: %s", claimed.job_id, exc.reason)
+        if claimed.version_id is not None:
+            _mark_version(v, claimed.version_id, IndexStatus.FAILED, exc.reason)
+        _finish(v, claimed.job_id, JobStatus.FAILED, exc.reason)
+        return
+    except Exception as exc:  # noqa: BLE001 - a passing fault: retry with back-off, then give up and say why
+        reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
+        log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
+        if claimed.attempts >= v.settings.worker_max_attempts:
+            message = f"gave up after {claimed.attempts} attempts: {reason}"
+            if claimed.version_id is not None:
+                _mark_version(v, claimed.version_id, IndexStatus.FAILED, message)
+            _finish(v, claimed.job_id, JobStatus.FAILED, message)
+        else:
+            if claimed.version_id is not None:
+                _mark_version(v, claimed.version_id, IndexStatus.QUEUED, f"retrying: {reason}")
+            _finish(v, claimed.job_id, JobStatus.QUEUED, reason,
+                    retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
+        return
+    _finish(v, claimed.job_id, JobStatus.DONE)
+
+
+def run_pending(v: Vault, *, limit: int | None = None) -> int:
+    """Process runnable jobs until none is left (or `limit`); returns how many were processed."""
+    me = worker_id()
+    done = 0
+    while limit is None or done < limit:
+        claimed = claim_job(v, me)
+        if claimed is None:
+            break
+        process(v, claimed)
+        done += 1
+    return done
+
+
+def check_overdue(v: Vault) -> None:
+    """Mark overdue checkouts and notify their people; an error is logged, never raised into the loop."""
+    try:
+        newly, _ = run_overdue(v)
+    except Exception:  # noqa: BLE001 - the jobs matter more: log, try again at the next interval
+        log.exception("overdue check failed; trying again in %ss", v.settings.overdue_check_interval_s)
+        return
+    if newly:
+        log.info("%s checkout(s) newly overdue: %s", len(newly), newly)
+
+
+def work_loop(v: Vault, stop: threading.Event) -> None:
+    """Run jobs as they come and check overdue checkouts every `overdue_check_interval_s`, until `stop`."""
+    next_overdue_check = time.monotonic()
+    while not stop.is_set():
+        if time.monotonic() >= next_overdue_check:
+            check_overdue(v)
+            next_overdue_check = time.monotonic() + v.settings.overdue_check_interval_s
+        try:
+            if run_pending(v, limit=10) == 0:
+                stop.wait(min(v.settings.worker_poll_interval_s,
+                              max(next_overdue_check - time.monotonic(), 0)))
+        except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
+            log.exception("worker loop error; retrying")
+            stop.wait(5)
+
+
+class BackgroundWorker:
+    """A worker thread inside `dossier serve`."""
+
+    def __init__(self, v: Vault) -> None:
+        self._v = v
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dossier-index-worker", daemon=True)
+
+    def start(self) -> BackgroundWorker:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        attach_index(self._v)
+        work_loop(self._v, self._stop)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+def start_background_worker(v: Vault) -> BackgroundWorker:
+    return BackgroundWorker(v).start()
+
+
+def run_forever(v: Vault, stop: threading.Event | None = None) -> None:
+    """`dossier worker`: poll for jobs (and overdue checkouts) until stopped."""
+    stop = stop or threading.Event()
+    attach_index(v)
+    log.info("index worker %s started", worker_id())
+    work_loop(v, stop)

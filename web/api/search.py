@@ -1,0 +1,46 @@
+"""Full-text search over what the caller may read."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from indexer import service
+from web.api import bp
+from web.deps import actor, get_vault, unit_of_work
+from web.openapi import register
+from web.serialize import iso
+
+
+@bp.get("/search")
+def search() -> Response:
+    v = get_vault()
+    filters = service.parse_filters(request.args)
+    with unit_of_work() as session:
+        result = service.search(v, session, actor(), request.args.get("q", ""), filters,
+                                request.args.get("page", 1), request.args.get("per_page", 20))
+    return jsonify({
+        "total": result.total, "page": result.page, "per_page": result.per_page, "partial": result.partial,
+        "query": result.query,
+        "items": [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
+                   "title": i.title, "doc_type": i.doc_type, "doc_date": iso(i.doc_date), "score": i.score,
+                   "snippet": i.snippet} for i in result.items],
+    })
+
+
+register("get", "/api/v1/search", {
+    "summary": "Full-text search (Chinese and English) over documents the caller may read; audited",
+    "parameters": [
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200},
+         "description": "words are ANDed; \"quoted text\" is a phrase; no wildcards or regex"},
+        {"name": "doc_type", "in": "query", "schema": {"type": "string"}},
+        {"name": "dossier_id", "in": "query", "schema": {"type": "integer"}},
+        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+    ],
+    "responses": {"200": {"description": "hits with <mark> snippets",
+                          "content": {"application/json": {"schema": {"type": "object"}}}},
+                  "400": {"description": "malformed"}, "401": {"description": "not signed in"},
+                  "422": {"description": "invalid query or filter"}},
+})

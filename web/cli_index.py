@@ -1,0 +1,73 @@
+"""`dossier worker`, `dossier reindex`, `dossier search`: the indexer from the command line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+from sqlalchemy import select
+
+from vault.errors import VaultError
+from vault.models import User
+from web.cli import main, open_vault
+
+
+@main.command()
+def worker() -> None:
+    """Run a standalone index worker until interrupted (several may run at once)."""
+    from indexer.worker import run_forever
+
+    v = open_vault()
+    stop = threading.Event()
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo("index worker running (Ctrl+C to stop)")
+    run_forever(v, stop)
+
+
+@main.command()
+def reindex() -> None:
+    """Rebuild the search index from the database and the stored encrypted text (progress bar)."""
+    from indexer.service import reindex_all
+
+    v = open_vault()
+    with click.progressbar(length=1, label="Reindexing", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        count = reindex_all(v, progress)
+    click.echo(f"reindexed {count} documents")
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--as", "username", required=True, help="search with this user's rights (audited as them)")
+@click.option("--doc-type", default=None)
+@click.option("--limit", default=20, show_default=True, type=int)
+def search_cmd(query: str, username: str, doc_type: str | None, limit: int) -> None:
+    """Search documents as a given user; prints archive no, title and snippet."""
+    import re
+
+    from indexer import service
+
+    v = open_vault()
+    try:
+        with v.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise click.ClickException(f"no user named {username!r}")
+            result = service.search(v, s, user, query, service.parse_filters({"doc_type": doc_type}), 1, limit)
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{result.total} documents match {result.query!r}" + (" (partial)" if result.partial else ""))
+    for item in result.items:
+        snippet = re.sub(r"</?mark>", "*", item.snippet)
+        click.echo(f"- [{item.archive_no}] #{item.document_id} {item.title} ({item.doc_type})\n    {snippet}")
