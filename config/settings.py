@@ -65,6 +65,15 @@ class Settings:
     retention_years: Mapping[str, int | None] = field(
         default_factory=lambda: dict(DEFAULT_RETENTION_YEARS)
     )
+    # e-mail copies of notifications (overdue checkouts); nothing is sent while smtp_host is empty
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "dossier-vault@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    # the worker marks overdue checkouts (and sends their notifications) this often
+    overdue_check_interval_s: float = 60.0
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -181,6 +190,8 @@ def _validate(s: Settings) -> None:
                  "session_idle_minutes", "login_failure_window_s"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
+    if s.overdue_check_interval_s <= 0:
+        raise bad("overdue_check_interval_s", "must be positive")
     if s.default_locale not in ("zh", "en"):
         raise bad("default_locale", "must be 'zh' or 'en'")
     if not (s.db_url.startswith("sqlite") or s.db_url.startswith("postgresql")):

@@ -280,6 +280,15 @@ class DocumentVersion(Base):
     uploaded_by: Mapped[User] = relationship()
 
 
+class PendingBlob(Base):
+    """A blob being written for an upload not yet committed: the orphan sweep leaves these alone while young."""
+
+    __tablename__ = "pending_blobs"
+
+    blob_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    created_at: Mapped[datetime]
+
+
 class AuditHead(Base):
     """One row: the chain's last sequence number and hash (locked by every writer, detects truncation)."""
 
@@ -331,3 +340,212 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+# -- workflows: checkout (借阅), legal hold, retention, destruction (销毁), notifications ------------
+
+
+class CheckoutKind(enum.StrEnum):
+    VIEW = "view"  # read in the browser
+    COPY = "copy"  # download a stamped copy
+    PHYSICAL = "physical"  # the paper file leaves the room
+
+    @property
+    def electronic(self) -> bool:
+        return self is not CheckoutKind.PHYSICAL
+
+
+class CheckoutStatus(enum.StrEnum):
+    """Stored states; `overdue` is derived from the due date and never stored."""
+
+    PENDING = "pending"
+    APPROVED = "approved"  # physical only: waiting for the handover
+    REJECTED = "rejected"
+    ACTIVE = "active"
+    RETURNED = "returned"  # electronic: access ended; physical: the requester says it is back
+    CLOSED = "closed"  # physical: receipt confirmed; any kind: closed at a hand-over (员工调离)
+
+
+class Checkout(Base):
+    __tablename__ = "checkouts"
+    __table_args__ = (Index("ix_checkouts_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    kind: Mapped[CheckoutKind] = mapped_column(_enum(CheckoutKind))
+    days: Mapped[int] = mapped_column(Integer)
+    status: Mapped[CheckoutStatus] = mapped_column(_enum(CheckoutStatus), default=CheckoutStatus.PENDING)
+    requested_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    handed_over_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    active_from: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime | None]
+    condition: Mapped[str | None] = mapped_column(Text)
+    pages_complete: Mapped[bool | None] = mapped_column(Boolean)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    overdue_notified_at: Mapped[datetime | None]
+
+    dossier: Mapped[Dossier] = relationship()
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    handed_over_by: Mapped[User | None] = relationship(foreign_keys=[handed_over_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    items: Mapped[list[CheckoutDocument]] = relationship(
+        back_populates="checkout", cascade="all, delete-orphan", order_by="CheckoutDocument.document_id"
+    )
+
+    @property
+    def document_ids(self) -> list[int]:
+        """The chosen documents; empty means the whole dossier."""
+        return [i.document_id for i in self.items]
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status is CheckoutStatus.ACTIVE and self.due_at is not None and self.due_at <= now
+
+    def display_status(self, now: datetime) -> str:
+        return "overdue" if self.is_overdue(now) else self.status.value
+
+
+class CheckoutDocument(Base):
+    """One chosen document of a checkout (none chosen = the whole dossier)."""
+
+    __tablename__ = "checkout_documents"
+
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True, index=True)
+
+    checkout: Mapped[Checkout] = relationship(back_populates="items")
+
+
+class LegalHold(Base):
+    """Freezes a dossier (all its documents) or one document: no destruction, deletion, pruning, key erasure."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime]
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+    placed_by: Mapped[User] = relationship(foreign_keys=[placed_by_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+class RetentionRule(Base):
+    """An admin's override of settings.retention_years for one document type (years None = permanent)."""
+
+    __tablename__ = "retention_rules"
+
+    doc_type: Mapped[DocType] = mapped_column(_enum(DocType), primary_key=True)
+    years: Mapped[int | None] = mapped_column(Integer)
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]
+
+
+class DestructionStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"  # by a manager and by legal
+    EXECUTED = "executed"
+
+
+class DestructionBatch(Base):
+    """A destruction register (销毁清册) entry: kept for ever, with its certificate."""
+
+    __tablename__ = "destruction_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[DestructionStatus] = mapped_column(_enum(DestructionStatus), default=DestructionStatus.PROPOSED)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime]
+    manager_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    manager_approved_at: Mapped[datetime | None]
+    manager_comment: Mapped[str | None] = mapped_column(Text)
+    legal_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    legal_approved_at: Mapped[datetime | None]
+    legal_comment: Mapped[str | None] = mapped_column(Text)
+    executed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    executed_at: Mapped[datetime | None]
+    audit_head_seq: Mapped[int | None] = mapped_column(BigInteger)
+    audit_head_hash: Mapped[str | None] = mapped_column(String(64))
+    certificate_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    proposed_by: Mapped[User] = relationship(foreign_keys=[proposed_by_id])
+    manager_approver: Mapped[User | None] = relationship(foreign_keys=[manager_approver_id])
+    legal_approver: Mapped[User | None] = relationship(foreign_keys=[legal_approver_id])
+    executed_by: Mapped[User | None] = relationship(foreign_keys=[executed_by_id])
+    items: Mapped[list[DestructionItem]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", order_by="DestructionItem.document_id"
+    )
+
+
+class DestructionItem(Base):
+    """One document of a batch, with the facts the certificate lists (copied: they outlive the content)."""
+
+    __tablename__ = "destruction_items"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("destruction_batches.id"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True, index=True)
+    archive_no: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    doc_type: Mapped[DocType] = mapped_column(_enum(DocType))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    retention_basis: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    ciphertext_sha256: Mapped[str] = mapped_column(Text)  # every version's, newline-separated, oldest first
+
+    batch: Mapped[DestructionBatch] = relationship(back_populates="items")
+    document: Mapped[Document] = relationship()
+
+
+class BlobErasure(Base):
+    """Outbox of blobs to delete after a destruction commits; a failure stays here to be retried.
+
+    The data key is erased in the same transaction that writes this row, so a blob left behind is
+    unreadable ciphertext (crypto-shredded) until the retry deletes it.
+    """
+
+    __tablename__ = "blob_erasures"
+
+    blob_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("destruction_batches.id"))
+    queued_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Notification(Base):
+    """An in-app message to one user (copied to e-mail when SMTP is configured)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("destruction_batches.id"))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -27,6 +27,22 @@ _ALLOWED: dict[str, frozenset[Role]] = {
     "audit.list": frozenset({Role.ADMIN, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
     "audit.verify": frozenset({Role.ADMIN, Role.LEGAL, Role.SYSTEM}),
     "search": frozenset({Role.ADMIN, Role.ARCHIVIST, Role.EMPLOYEE, Role.LEGAL, Role.MANAGER}),
+    # workflows (checkout, legal hold, retention, destruction, reports)
+    "checkout.request": frozenset({Role.ARCHIVIST, Role.EMPLOYEE, Role.LEGAL, Role.MANAGER}),
+    "checkout.handover": frozenset({Role.ARCHIVIST}),
+    "checkout.receive": frozenset({Role.ARCHIVIST}),
+    "checkout.list_all": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "checkout.process_overdue": frozenset({Role.ARCHIVIST, Role.SYSTEM}),
+    "hold.manage": frozenset({Role.LEGAL}),
+    "hold.list": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "retention.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.ADMIN, Role.SYSTEM}),
+    "retention.due": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "retention.edit": frozenset({Role.ADMIN, Role.SYSTEM}),
+    "destruction.propose": frozenset({Role.ARCHIVIST}),
+    "destruction.approve": frozenset({Role.MANAGER, Role.LEGAL}),
+    "destruction.execute": frozenset({Role.ARCHIVIST}),
+    "destruction.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "report.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
 }
 
 
@@ -116,3 +132,19 @@ def read_scope(session: Session, actor: User, now: datetime) -> Scope:
             .where(Document.id.in_(grants.document_ids), Dossier.secrecy.in_(levels))
         ).all())
     return Scope(None, frozenset(owned) | frozenset(visible_granted), frozenset(doc_ids))
+
+
+def checkout_approver_role(dossier: Dossier) -> Role:
+    """Who approves a checkout of this dossier: an archivist; a manager for a secret dossier."""
+    return Role.MANAGER if dossier.secrecy is Secrecy.SECRET else Role.ARCHIVIST
+
+
+def require_checkout_approver(actor: User, requester_id: int, dossier: Dossier) -> None:
+    """Forbidden for the requester (nobody approves their own request) and for the wrong role."""
+    require_see(actor, dossier)
+    if actor.id == requester_id:
+        raise Forbidden("nobody approves or rejects their own request; ask a colleague", code="own_request")
+    needed = checkout_approver_role(dossier)
+    if not actor.active or actor.role is not needed:
+        raise Forbidden(f"a checkout of a {dossier.secrecy.value} dossier is decided by a {needed.value}",
+                        code="forbidden")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,10 @@ def audit_verify() -> None:
 @main.command()
 @click.option("--deep", is_flag=True, help="also decrypt and authenticate every blob")
 @click.option("--orphans", "remove_orphans", is_flag=True,
-              help="remove blobs no document owns (left by a crash mid-upload); run while no upload is in flight")
-def verify(deep: bool, remove_orphans: bool) -> None:
+              help="remove blobs no document owns (left by a crash mid-upload)")
+@click.option("--grace-minutes", default=60, show_default=True, type=int,
+              help="an upload younger than this is taken to be in flight, not orphaned")
+def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
     """Fixity of every blob, orphans, audit chain; non-zero exit on any finding."""
     from vault.services.fixity import verify_all
 
@@ -182,11 +185,12 @@ def verify(deep: bool, remove_orphans: bool) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
-        report = verify_all(v, deep=deep, remove_orphans=remove_orphans, progress=progress)
+        report = verify_all(v, deep=deep, remove_orphans=remove_orphans, progress=progress,
+                            grace=timedelta(minutes=grace_minutes))
     click.echo(f"versions checked: {report.versions_checked}, bytes: {report.bytes_checked}, "
                f"audit events: {report.audit_events}, orphans removed: {report.orphans_removed}")
-    for f in report.findings:
-        click.echo(f"FINDING {f.kind}: {f.subject}: {f.detail}")
+    for line in report.lines(deep=deep):  # 四性: authenticity, integrity, usability, security
+        click.echo(line)
     if not report.ok:
         raise SystemExit(1)
     click.echo("OK: no findings")
@@ -279,4 +283,8 @@ def _load_commands() -> None:
 _load_commands()
 
 if __name__ == "__main__":
-    main()
+    # under `python -m web.cli` this module is __main__: the feature modules attached their commands to
+    # web.cli.main, so run that one
+    from web.cli import main as _main
+
+    _main()

@@ -37,11 +37,12 @@ def _q(name: str, schema: dict[str, Any] | None = None, description: str = "") -
 
 
 def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
 
 
-PAGING = [_q("page", {"type": "integer", "minimum": 1}), _q("per_page", {"type": "integer", "minimum": 1,
-                                                                        "maximum": 200})]
+PAGING = [_q("page", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+          _q("per_page", {"type": "integer", "minimum": 1, "maximum": 200})]
 S = {"type": "string"}
 ENUM = lambda *v: {"type": "string", "enum": list(v)}  # noqa: E731
 DOSSIER_FIELDS = {
@@ -50,6 +51,8 @@ DOSSIER_FIELDS = {
     "industry": S, "region": S, "owner": {"type": "string", "description": "username"},
     "secrecy": ENUM("public", "internal", "confidential", "secret"), "location": S,
 }
+FILE_TYPES = ("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "image/png", "image/jpeg", "image/tiff")  # vault.filetypes.ALLOWED
 DOC_TYPE = ENUM("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
@@ -93,9 +96,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "summary": "The original bytes (audited); stamped PDF for copy checkouts",
         "parameters": [_path("document_id"), _q("version", {"type": "integer", "minimum": 1}),
                        _q("disposition", ENUM("inline", "attachment"))],
-        "responses": {"200": {"description": "file body",
-                              "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                  "format": "binary"}}}},
+        "responses": {"200": {"description": "file body, of the type sniffed at upload (a stamped PDF for copies)",
+                              "content": {mime: {"schema": {"type": "string", "format": "binary"}}
+                                          for mime in FILE_TYPES}},
                       **_err(401, 403, 404, 410)}},
     ("post", "/api/v1/documents/{document_id}/versions"): {
         "summary": "Upload a new version (archivist)", "parameters": [_path("document_id")],

@@ -6,8 +6,21 @@ from datetime import date, datetime
 from typing import Any
 
 from vault.core import Vault
-from vault.models import AuditEvent, Document, DocumentVersion, Dossier, User
+from vault.models import (
+    AuditEvent,
+    Checkout,
+    DestructionBatch,
+    DestructionItem,
+    DestructionStatus,
+    Document,
+    DocumentVersion,
+    Dossier,
+    LegalHold,
+    Notification,
+    User,
+)
 from vault.services.dossiers import completeness, is_stale
+from vault.services.retention import DueDocument
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -27,6 +40,7 @@ def dossier_json(v: Vault, d: Dossier, *, with_documents: bool = False) -> dict[
         "next_review_date": iso(d.next_review_date), "location": d.location,
         "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
     }
+    out.update(dossier_workflow_json(d))
     if with_documents:
         out["documents"] = [document_json(v, doc) for doc in d.documents]
         out["completeness"] = completeness(v, d)
@@ -55,6 +69,7 @@ def document_json(v: Vault, doc: Document, *, with_versions: bool = False) -> di
         "index_error": cur.index_error if cur else None,
         "created_at": iso(doc.created_at), "destroyed_at": iso(doc.destroyed_at),
     }
+    out.update(document_workflow_json(doc))
     if with_versions:
         out["versions"] = [version_json(x) for x in doc.versions]
     return out
@@ -71,3 +86,106 @@ def event_json(e: AuditEvent) -> dict[str, Any]:
 
 def page_json(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
     return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+# -- workflows: checkouts, legal holds, retention, destruction, notifications --------------------
+
+
+def _username(user: User | None) -> str | None:
+    return None if user is None else user.username
+
+
+def hold_json(h: LegalHold) -> dict[str, Any]:
+    return {"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id, "reason": h.reason,
+            "active": h.active, "placed_by": h.placed_by.username, "placed_at": iso(h.placed_at),
+            "released_by": _username(h.released_by), "released_at": iso(h.released_at),
+            "release_reason": h.release_reason}
+
+
+def dossier_workflow_json(d: Dossier) -> dict[str, Any]:
+    """Holds on a dossier (its own and its documents') and who has the paper file now."""
+    from sqlalchemy.orm import object_session
+
+    from vault.services.checkouts import paper_holder
+    from vault.services.holds import holds_on_dossier
+
+    session = object_session(d)
+    if session is None:
+        return {}
+    holder = paper_holder(session, d.id)
+    return {
+        "legal_holds": [hold_json(h) for h in holds_on_dossier(session, d.id)],
+        "paper_out": None if holder is None else {
+            "checkout_id": holder.id, "with": holder.requester.username, "since": iso(holder.active_from),
+            "due_at": iso(holder.due_at), "status": holder.status.value},
+    }
+
+
+def document_workflow_json(doc: Document) -> dict[str, Any]:
+    """Holds covering a document (its own or its dossier's); the destruction batch of a tombstone."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import object_session
+
+    from vault.services.holds import holds_covering
+
+    session = object_session(doc)
+    if session is None:
+        return {}
+    holds = holds_covering(session, [doc]).get(doc.id, [])
+    out: dict[str, Any] = {"under_legal_hold": bool(holds), "legal_holds": [hold_json(h) for h in holds]}
+    if doc.destroyed_at is not None:
+        out["destruction_batch_id"] = session.scalar(
+            select(DestructionItem.batch_id).join(DestructionBatch, DestructionBatch.id == DestructionItem.batch_id)
+            .where(DestructionItem.document_id == doc.id, DestructionBatch.status == DestructionStatus.EXECUTED))
+    return out
+
+
+def checkout_json(v: Vault, c: Checkout) -> dict[str, Any]:
+    now = v.clock.now()
+    return {
+        "id": c.id, "dossier_id": c.dossier_id, "archive_no": c.dossier.archive_no, "document_ids": c.document_ids,
+        "purpose": c.purpose, "kind": c.kind.value, "days": c.days, "status": c.display_status(now),
+        "overdue": c.is_overdue(now), "requester": c.requester.username, "requested_at": iso(c.requested_at),
+        "decided_by": _username(c.decided_by), "decided_at": iso(c.decided_at), "comment": c.decision_comment,
+        "handed_over_by": _username(c.handed_over_by), "active_from": iso(c.active_from), "due_at": iso(c.due_at),
+        "returned_at": iso(c.returned_at), "received_by": _username(c.received_by),
+        "received_at": iso(c.received_at), "condition": c.condition, "pages_complete": c.pages_complete,
+        "closed_reason": c.closed_reason,
+    }
+
+
+def due_json(x: DueDocument) -> dict[str, Any]:
+    d = x.document
+    return {"document_id": d.id, "dossier_id": d.dossier_id, "archive_no": d.dossier.archive_no, "title": d.title,
+            "doc_type": d.doc_type.value, "doc_date": iso(d.doc_date), "uploaded_at": iso(d.created_at),
+            "retention_years": x.years, "retention_basis": x.basis, "due_on": iso(x.due_on),
+            "under_legal_hold": bool(x.holds), "hold_ids": [h.id for h in x.holds],
+            "destruction_batch_id": x.open_batch_id}
+
+
+def batch_json(b: DestructionBatch) -> dict[str, Any]:
+    executed = b.status is DestructionStatus.EXECUTED
+    return {
+        "id": b.id, "status": b.status.value, "reason": b.reason,
+        "proposed_by": b.proposed_by.username, "proposed_at": iso(b.proposed_at),
+        "approvals": {
+            "manager": None if b.manager_approver is None else {
+                "by": b.manager_approver.username, "at": iso(b.manager_approved_at), "comment": b.manager_comment},
+            "legal": None if b.legal_approver is None else {
+                "by": b.legal_approver.username, "at": iso(b.legal_approved_at), "comment": b.legal_comment},
+        },
+        "executed_by": _username(b.executed_by), "executed_at": iso(b.executed_at),
+        "audit_head": {"seq": b.audit_head_seq, "hash": b.audit_head_hash} if executed else None,
+        "certificate_url": f"/api/v1/destructions/{b.id}/certificate" if executed else None,
+        "certificate_sha256": b.certificate_sha256,
+        "documents": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
+                       "doc_type": i.doc_type.value, "doc_date": iso(i.doc_date),
+                       "retention_basis": i.retention_basis, "due_on": iso(i.due_on),
+                       "ciphertext_sha256": i.ciphertext_sha256.split("\n") if i.ciphertext_sha256 else []}
+                      for i in b.items],
+    }
+
+
+def notification_json(n: Notification) -> dict[str, Any]:
+    return {"id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "checkout_id": n.checkout_id,
+            "batch_id": n.batch_id, "created_at": iso(n.created_at), "read_at": iso(n.read_at)}

@@ -12,7 +12,7 @@ from tests.conftest import Api, People
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from tests.support.multipart import post_file
 from vault.core import Vault
-from vault.models import AuditEvent, Document, DocumentVersion, Job
+from vault.models import AuditEvent, Document, DocumentVersion, Job, PendingBlob
 
 SYN = manifest(SYNTHETIC)["files"]
 REAL = manifest(REALWORLD)["files"]
@@ -21,6 +21,7 @@ BAD_FILES = manifest(BAD)["files"]
 
 def _counts(vault: Vault) -> tuple[int, int, int, int]:
     with vault.session() as s:
+        assert (s.scalar(select(func.count()).select_from(PendingBlob)) or 0) == 0, "an upload intent was left"
         return (s.scalar(select(func.count()).select_from(Document)) or 0,
                 s.scalar(select(func.count()).select_from(DocumentVersion)) or 0,
                 s.scalar(select(func.count()).select_from(Job)) or 0,
@@ -237,3 +238,20 @@ def test_health_reports_each_part(client) -> None:  # type: ignore[no-untyped-de
     assert r.get_json() == {"status": "ok", "database": "ok", "storage": "ok", "index": "ok"}
 
 
+
+
+def test_a_crash_between_blob_write_and_commit_leaves_an_orphan_that_verify_sweeps(vault: Vault, people: People,
+                                                                                 clock: Any) -> None:
+    from datetime import timedelta
+
+    from vault.services import documents
+    from vault.services.fixity import find_orphans, verify_all
+
+    path = SYNTHETIC / SYN[1]["path"]
+    staged = documents.stage_upload(vault, [path.read_bytes()], path.name)  # ... and the process dies here
+    assert find_orphans(vault) == [], "a young upload is in flight, not an orphan"
+    clock.advance(hours=2)
+    assert find_orphans(vault) == [staged.blob_key]
+    report = verify_all(vault, remove_orphans=True, grace=timedelta(hours=1))
+    assert report.orphans_removed == 1 and not vault.blobs.exists(staged.blob_key)
+    assert _counts(vault) == (0, 0, 0, 0)

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -24,6 +24,7 @@ from vault.crypto import decrypt_iter, encrypt_iter, new_data_key
 from vault.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from vault.filetypes import ContentInspector, Inspection, filename_problem, sanitize_filename
 from vault.models import (
+    CheckoutKind,
     DocType,
     Document,
     DocumentStatus,
@@ -33,6 +34,7 @@ from vault.models import (
     IndexStatus,
     Job,
     JobStatus,
+    PendingBlob,
     Role,
     User,
 )
@@ -92,7 +94,14 @@ def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None
     key_id, wrapped = v.keyring.wrap(data_key, uid.bytes)
     stream = encrypt_iter(inspected(), data_key, key_id, uid.bytes, fingerprint_key=v.keyring.fingerprint_key)
     blob_key = new_blob_key()
-    v.blobs.put(blob_key, stream)
+    with v.session() as s:  # intent first: a crash mid-put leaves a blob the sweep can recognise
+        s.add(PendingBlob(blob_key=blob_key, created_at=v.clock.now()))
+    try:
+        v.blobs.put(blob_key, stream)
+    except BaseException:
+        with v.session() as s:
+            s.execute(delete(PendingBlob).where(PendingBlob.blob_key == blob_key))
+        raise
     stats = stream.stats
     inspection = result["inspection"]
     assert stats is not None and stats.fingerprint is not None
@@ -107,6 +116,13 @@ def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None
 def discard_staged(v: Vault, staged: StagedBlob) -> None:
     """Delete a staged blob whose rows were never committed."""
     v.blobs.delete(staged.blob_key)
+    with v.session() as s:
+        s.execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
+
+
+def _settle(session: Session, staged: StagedBlob) -> None:
+    """The blob now belongs to a version row: it is no longer pending (same transaction)."""
+    session.execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
 
 
 def _parse_doc_type(raw: Any) -> DocType:
@@ -190,6 +206,7 @@ def commit_upload(
     session.flush()
     document.current_version = version
     _queue_index_job(v, session, version)
+    _settle(session, staged)
     audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
                  mime=staged.inspection.mime, size=staged.plaintext_size,
                  ciphertext_sha256=staged.ciphertext_sha256, doc_type=dtype.value, title=clean_title)
@@ -229,6 +246,7 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     session.flush()
     document.current_version = version
     _queue_index_job(v, session, version)
+    _settle(session, staged)
     audit.record(session, actor, "document.version_added", document, now=v.clock.now(), version=number,
                  filename=staged.filename, mime=staged.inspection.mime, size=staged.plaintext_size,
                  ciphertext_sha256=staged.ciphertext_sha256)
@@ -252,8 +270,11 @@ def decrypt_version(v: Vault, version: DocumentVersion) -> Iterator[bytes]:
     if version.wrapped_key is None or version.blob_key is None:
         raise Gone("this version's key was erased (destroyed)", code="document_destroyed")
     data_key = v.keyring.unwrap(version.key_id, version.wrapped_key, uuid.UUID(hex=version.uid).bytes)
-    return decrypt_iter(v.blobs.get(version.blob_key), data_key, uuid.UUID(hex=version.uid).bytes,
-                        expected_key_id=version.key_id)
+    # No expected_key_id: the blob header records the master key that wrapped the data key at upload,
+    # and `dossier keys rotate` re-wraps data keys without touching blobs, so after a rotation the
+    # header and version.key_id differ by design. The header is still authenticated (it is part of
+    # every segment's associated data); the wrapped key is bound to the version uid and its key id.
+    return decrypt_iter(v.blobs.get(version.blob_key), data_key, uuid.UUID(hex=version.uid).bytes)
 
 
 def select_version(document: Document, version_no: int | None) -> DocumentVersion:
@@ -282,6 +303,36 @@ def open_content(
     if document.current_version is not None and version.id != document.current_version.id \
             and actor.role is not Role.ARCHIVIST:
         raise Forbidden("older versions are readable to archivists only", code="forbidden")
-    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose)
+    checkout = None
+    if actor.role not in policy.CONTENT_ROLES and document.dossier.owner_id != actor.id:
+        from vault.services.checkouts import checkout_granting  # access comes from a checkout
+
+        checkout = checkout_granting(session, actor, document, now)
+        if checkout is not None and checkout.kind is CheckoutKind.VIEW and purpose == "download":
+            raise Forbidden("your checkout is for viewing in the browser; request a copy checkout to download",
+                            code="view_only")
+    if checkout is not None and checkout.kind is CheckoutKind.COPY:
+        from vault.services import stamping
+
+        if stamping.can_stamp(version.mime):
+            return _stamped_copy(v, session, actor, document, version, checkout.id, purpose)
+    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose,
+                 checkout_id=None if checkout is None else checkout.id)
     return Content(document=document, version=version, mime=version.mime, filename=version.original_filename,
                    size=version.plaintext_size, chunks=decrypt_version(v, version))
+
+
+def _stamped_copy(v: Vault, session: Session, actor: User, document: Document, version: DocumentVersion,
+                  checkout_id: int, purpose: str) -> Content:
+    """A copy checkout's download: a PDF stamped on every page with reader, checkout id and time."""
+    from vault.services import stamping
+
+    now = v.clock.now()
+    label = (f"借阅复制件 COPY · {actor.display_name or actor.username} ({actor.username}) · "
+             f"checkout #{checkout_id} · {now.isoformat(timespec='seconds')}")
+    data = stamping.stamped_copy(b"".join(decrypt_version(v, version)), version.mime, label)
+    stem = PurePosixPath(version.original_filename).stem or "document"
+    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose,
+                 checkout_id=checkout_id, stamped=True)
+    return Content(document=document, version=version, mime="application/pdf",
+                   filename=f"{stem}_copy-{checkout_id}.pdf", size=len(data), chunks=iter([data]))

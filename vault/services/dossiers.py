@@ -25,6 +25,8 @@ from vault.models import (
     Dossier,
     DossierStatus,
     Grade,
+    Job,
+    JobStatus,
     Role,
     Secrecy,
     User,
@@ -211,6 +213,10 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
         now = v.clock.now()
         dossier.updated_at = now
         audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes)
+        if "secrecy" in changes:
+            # the search index filters on secrecy: re-add this dossier's documents with the new level
+            session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
+                            status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
     return dossier
 
 
@@ -222,13 +228,16 @@ class Page:
     per_page: int
 
 
+MAX_PAGE = 100_000  # an OFFSET beyond this is no use to anyone and overflows SQLite's integers
+
+
 def paging(page: Any, per_page: Any) -> tuple[int, int]:
     try:
         p, k = int(page or 1), int(per_page or 50)
     except (TypeError, ValueError):
         raise Invalid("page", "page and per_page must be whole numbers") from None
-    if p < 1:
-        raise Invalid("page", "page starts at 1")
+    if not 1 <= p <= MAX_PAGE:
+        raise Invalid("page", f"page must be between 1 and {MAX_PAGE}")
     if not 1 <= k <= 200:
         raise Invalid("per_page", "per_page must be between 1 and 200")
     return p, k

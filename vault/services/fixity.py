@@ -6,14 +6,18 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vault import audit
 from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import VaultError
-from vault.models import DocumentVersion
+from vault.models import DocumentVersion, PendingBlob
+
+# an upload that has not committed within this long is taken for dead
+DEFAULT_GRACE = timedelta(hours=1)
 
 
 @dataclass
@@ -21,6 +25,21 @@ class Finding:
     kind: str  # missing_blob | fixity_mismatch | decrypt_failed | orphan_blob | audit_chain
     subject: str
     detail: str
+
+
+#: 四性检测: each finding kind belongs to one of the four properties an archive must keep.
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "authenticity": ("真实性", "content is what was stored: ciphertext SHA-256 as at upload, audit chain intact"),
+    "integrity": ("完整性", "nothing missing, nothing extra: every version's blob present, no orphan blobs"),
+    "usability": ("可用性", "content can be read: every data key unwraps and every blob decrypts and authenticates"),
+    "security": ("安全性", "what must be gone is gone: destroyed versions keep no key, text or blob"),
+}
+KIND_CATEGORY = {
+    "fixity_mismatch": "authenticity", "audit_chain": "authenticity",
+    "missing_blob": "integrity", "orphan_blob": "integrity",
+    "decrypt_failed": "usability",
+    "destroyed_residue": "security",
+}
 
 
 @dataclass
@@ -35,16 +54,37 @@ class FixityReport:
     def ok(self) -> bool:
         return not self.findings
 
+    def by_category(self) -> dict[str, list[Finding]]:
+        """Findings grouped by the four properties (四性), every category present even when clean."""
+        out: dict[str, list[Finding]] = {c: [] for c in CATEGORIES}
+        for f in self.findings:
+            out[KIND_CATEGORY.get(f.kind, "integrity")].append(f)
+        return out
+
+    def lines(self, *, deep: bool = False) -> list[str]:
+        """The report as printed by `dossier verify`: one block per category, then OK or the count."""
+        out = []
+        for category, findings in self.by_category().items():
+            zh, what = CATEGORIES[category]
+            state = "OK" if not findings else f"{len(findings)} finding(s)"
+            note = " (decryption not checked: use --deep)" if category == "usability" and not deep else ""
+            out.append(f"{category} {zh}: {state} - {what}{note}")
+            out.extend(f"  FINDING {f.kind}: {f.subject}: {f.detail}" for f in findings)
+        return out
+
 
 def referenced_blob_keys(v: Vault) -> set[str]:
     with v.session() as s:
         return {k for k in s.scalars(select(DocumentVersion.blob_key)).all() if k}
 
 
-def find_orphans(v: Vault) -> list[str]:
-    """Blob keys no version row points at (a crash between blob write and commit leaves these)."""
+def find_orphans(v: Vault, grace: timedelta = DEFAULT_GRACE) -> list[str]:
+    """Blob keys no version row owns, except uploads still in flight (pending and younger than `grace`)."""
     referenced = referenced_blob_keys(v)
-    return [k for k in v.blobs.keys() if k not in referenced]
+    cutoff = v.clock.now() - grace
+    with v.session() as s:
+        in_flight = set(s.scalars(select(PendingBlob.blob_key).where(PendingBlob.created_at > cutoff)).all())
+    return [k for k in v.blobs.keys() if k not in referenced and k not in in_flight]
 
 
 def sweep_orphans(v: Vault, orphans: list[str]) -> int:
@@ -54,6 +94,7 @@ def sweep_orphans(v: Vault, orphans: list[str]) -> int:
         with v.session() as s:
             if s.scalar(select(DocumentVersion.id).where(DocumentVersion.blob_key == key)) is not None:
                 continue
+            s.execute(delete(PendingBlob).where(PendingBlob.blob_key == key))
         v.blobs.delete(key)
         removed += 1
     return removed
@@ -61,7 +102,7 @@ def sweep_orphans(v: Vault, orphans: list[str]) -> int:
 
 def verify_all(
     v: Vault, *, deep: bool = False, remove_orphans: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, grace: timedelta = DEFAULT_GRACE,
 ) -> FixityReport:
     """Check every live version's blob (exists, SHA-256; `deep`: decrypts and authenticates), orphans, chain."""
     report = FixityReport()
@@ -89,21 +130,39 @@ def verify_all(
                 try:
                     vuid = uuid.UUID(hex=uid).bytes
                     data_key = v.keyring.unwrap(key_id, wrapped, vuid)
-                    for _ in decrypt_iter(v.blobs.get(blob_key), data_key, vuid, expected_key_id=key_id):
+                    # no expected_key_id: after `dossier keys rotate` the header keeps the upload-time key id
+                    for _ in decrypt_iter(v.blobs.get(blob_key), data_key, vuid):
                         pass
                 except VaultError as exc:
                     report.findings.append(Finding("decrypt_failed", subject, exc.message))
         report.versions_checked += 1
         if progress:
             progress(i, total)
-    orphans = find_orphans(v)
+    orphans = find_orphans(v, grace)
     if remove_orphans:
         report.orphans_removed = sweep_orphans(v, orphans)
     else:
         report.findings.extend(Finding("orphan_blob", k, "no document version owns this blob") for k in orphans)
+    report.findings.extend(_destroyed_residue(v))
     with v.session() as s:
         chain = audit.verify_chain(s)
     report.audit_events = chain.events
     if not chain.ok:
         report.findings.append(Finding("audit_chain", f"event {chain.first_bad_seq}", chain.problem or ""))
     return report
+
+
+def _destroyed_residue(v: Vault) -> list[Finding]:
+    """Versions of destroyed documents that still hold a wrapped key, extracted text or a blob key."""
+    from vault.models import Document, DocumentStatus
+
+    with v.session() as s:
+        rows = s.execute(
+            select(DocumentVersion.id, DocumentVersion.wrapped_key.is_not(None), DocumentVersion.blob_key)
+            .join(Document, DocumentVersion.document_id == Document.id)
+            .where(Document.status == DocumentStatus.DESTROYED,
+                   DocumentVersion.wrapped_key.is_not(None) | DocumentVersion.text_ciphertext.is_not(None)
+                   | DocumentVersion.blob_key.is_not(None))
+        ).all()
+    why = "the document was destroyed but this version still holds its key, text or blob"
+    return [Finding("destroyed_residue", f"version {vid}", why) for vid, *_ in rows]

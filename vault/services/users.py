@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,11 +19,20 @@ from vault.errors import Conflict, Invalid, NotAuthenticated, NotFound, TooManyA
 from vault.models import ApiToken, LoginAttempt, Role, Secrecy, User
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 MIN_PASSWORD = 10
 WRONG_CREDENTIALS = "wrong username or password"
 SYSTEM_USERNAME = "system"
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to verify against when there is none, so a wrong name costs what a wrong password does.
+
+    Made on first use, not at import: one argon2 hash takes 64 MiB for a moment, which would add to
+    the peak memory of every process that imports this module.
+    """
+    return _hasher.hash("not-a-real-password-0")
 
 
 def hash_password(password: str) -> str:
@@ -117,7 +127,7 @@ def check_credentials(
         if user is not None and user.password_hash and user.active:
             ok = _hasher.verify(user.password_hash, password)
         else:
-            _hasher.verify(_DUMMY_HASH, password)  # same cost whether the name exists or not
+            _hasher.verify(_dummy_hash(), password)  # same cost whether the name exists or not
     except (VerificationError, InvalidHashError):
         ok = False
     session.add(LoginAttempt(username=username[:64], client_addr=client_addr, at=now, success=ok))
@@ -171,7 +181,7 @@ def user_for_session(session: Session, session_id: str) -> User | None:
 def change_password(v: Vault, session: Session, user: User, old: str, new: str) -> None:
     """Change one's own password; every other session and token ends."""
     try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, old)
+        _hasher.verify(user.password_hash or _dummy_hash(), old)
     except (VerificationError, InvalidHashError):
         raise Invalid("old_password", "the current password is wrong") from None
     _check_password_strength(new)

@@ -27,8 +27,9 @@ class StorageCredentialsRefused(StorageError):
 
 
 class StorageFull(StorageError):
-    """The store has no space left for the blob being written."""
+    """The store has no space left for the blob being written (507 Insufficient Storage)."""
 
+    status = 507
     code = "storage_full"
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from vault.errors import VaultError
+from vault.errors import NotFound, VaultError
 from web.security import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,7 +29,30 @@ def _require_auth_and_csrf() -> None:
     actor()  # 401 unless signed in
     # cookie-authenticated writes (the pages' own scripts) must carry the CSRF token header
     if request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("auth_via_token"):
-        csrf.protect()
+        _check_csrf_header()
+
+
+def _check_csrf_header() -> None:
+    """The token from the X-CSRFToken header only: csrf.protect() would read request.form first, which
+    parses (and uses up) a streamed multipart upload before the handler can read it."""
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+    except ValidationError as exc:
+        raise CSRFError(str(exc.args[0]) if exc.args else "CSRF token missing") from None
+
+
+MAX_ID = 2**63 - 1  # the largest key a database column holds: a larger id exists nowhere
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An id too large for the database is simply not found (the driver would raise OverflowError: a 500)."""
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise NotFound(f"{name.removesuffix('_id')} {value} not found")
 
 
 def json_body() -> dict[str, Any]:

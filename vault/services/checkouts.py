@@ -1,0 +1,392 @@
+"""Checkout (借阅): request -> approve | reject -> active -> returned -> closed; overdue from the due date.
+
+An electronic checkout (view, copy) is active from its approval until its due date: access ends by
+itself then (vault.grants). A physical one becomes active when the archivist hands the paper over,
+and is closed when the archivist confirms it came back (归还注销).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from vault import audit, policy
+from vault.core import Vault
+from vault.errors import Conflict, Forbidden, Invalid, NotFound
+from vault.grants import granting_checkouts
+from vault.models import (
+    Checkout,
+    CheckoutDocument,
+    CheckoutKind,
+    CheckoutStatus,
+    Document,
+    DocumentStatus,
+    Dossier,
+    DossierStatus,
+    Role,
+    Secrecy,
+    User,
+)
+from vault.services.dossiers import Page, get_dossier
+from vault.services.notifications import notify, send_pending_email
+from vault.services.users import system_user
+
+OPEN_STATES = (CheckoutStatus.PENDING, CheckoutStatus.APPROVED, CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED)
+STATUS_FILTERS = ("pending", "approved", "rejected", "active", "returned", "closed", "overdue")
+
+
+def _text(field: str, raw: Any, *, required: bool, max_len: int = 2000) -> str:
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise Invalid(field, f"{field} must be text")
+    value = " ".join(raw.split())
+    if required and not value:
+        raise Invalid(field, f"{field} is required")
+    if len(value) > max_len:
+        raise Invalid(field, f"{field} is longer than {max_len} characters")
+    return value
+
+
+def _kind(raw: Any) -> CheckoutKind:
+    try:
+        return CheckoutKind(raw)
+    except ValueError:
+        raise Invalid("kind", f"kind must be view, copy or physical, got {raw!r}") from None
+
+
+def _days(v: Vault, raw: Any) -> int:
+    cap = v.settings.checkout_max_days
+    if raw is None:
+        return min(7, cap)
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= cap:
+        raise Invalid("days", f"days must be a whole number from 1 to {cap}", max_days=cap)
+    return raw
+
+
+def _chosen_documents(session: Session, dossier: Dossier, raw: Any) -> list[Document]:
+    if raw in (None, []):
+        return []
+    if not isinstance(raw, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
+        raise Invalid("document_ids", "document_ids must be a list of document ids of this dossier")
+    docs = []
+    for doc_id in sorted(set(raw)):
+        doc = session.get(Document, doc_id)
+        if doc is None or doc.dossier_id != dossier.id:
+            raise Invalid("document_ids", f"document {doc_id} is not in dossier {dossier.archive_no}")
+        if doc.status is not DocumentStatus.ACTIVE:
+            raise Invalid("document_ids", f"document {doc_id} was destroyed", code="document_destroyed")
+        docs.append(doc)
+    return docs
+
+
+def request_checkout(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) -> Checkout:
+    """Ask to read, copy or take out a dossier (or some of its documents) for a purpose and a number of days."""
+    unknown = set(data) - {"dossier_id", "document_ids", "purpose", "kind", "days"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise Invalid(name, f"unknown field {name!r}")
+    policy.require(actor, "checkout.request")
+    raw_id = data.get("dossier_id")
+    if not isinstance(raw_id, int) or isinstance(raw_id, bool):
+        raise Invalid("dossier_id", "dossier_id must be a dossier's id")
+    dossier = get_dossier(session, actor, raw_id)
+    if dossier.status is DossierStatus.DESTROYED:
+        raise Conflict(f"dossier {dossier.archive_no} was destroyed", code="dossier_destroyed")
+    kind = _kind(data.get("kind"))
+    purpose = _text("purpose", data.get("purpose"), required=True)
+    days = _days(v, data.get("days"))
+    docs = _chosen_documents(session, dossier, data.get("document_ids"))
+    now = v.clock.now()
+    checkout = Checkout(dossier_id=dossier.id, requester_id=actor.id, purpose=purpose, kind=kind, days=days,
+                        status=CheckoutStatus.PENDING, requested_at=now,
+                        items=[CheckoutDocument(document_id=d.id) for d in docs])
+    session.add(checkout)
+    session.flush()
+    audit.record(session, actor, "checkout.requested", checkout, now=now, dossier_id=dossier.id,
+                 kind=kind.value, days=days, purpose=purpose, document_ids=[d.id for d in docs])
+    return checkout
+
+
+def get_checkout(session: Session, actor: User, checkout_id: int) -> Checkout:
+    """The requester's own checkout, or any checkout of a visible dossier for archivist, legal, manager."""
+    checkout = session.get(Checkout, checkout_id)
+    if checkout is None or not (
+        checkout.requester_id == actor.id
+        or (policy.allowed(actor, "checkout.list_all") and policy.can_see(actor, checkout.dossier))
+    ):
+        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+    return checkout
+
+
+def _decidable(session: Session, actor: User, checkout_id: int) -> Checkout:
+    checkout = session.get(Checkout, checkout_id)
+    if checkout is None or not policy.can_see(actor, checkout.dossier):
+        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+    policy.require_checkout_approver(actor, checkout.requester_id, checkout.dossier)
+    if checkout.status is not CheckoutStatus.PENDING:
+        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not pending", code="not_pending")
+    return checkout
+
+
+def approve_checkout(v: Vault, session: Session, actor: User, checkout_id: int, comment: Any = None) -> Checkout:
+    """Approve a pending request: an electronic checkout opens now until its due date; paper waits for handover."""
+    checkout = _decidable(session, actor, checkout_id)
+    text = _text("comment", comment, required=False)
+    now = v.clock.now()
+    checkout.decided_by_id, checkout.decided_at, checkout.decision_comment = actor.id, now, text or None
+    if checkout.kind.electronic:
+        checkout.status = CheckoutStatus.ACTIVE
+        checkout.active_from, checkout.due_at = now, now + timedelta(days=checkout.days)
+    else:
+        checkout.status = CheckoutStatus.APPROVED
+    audit.record(session, actor, "checkout.approved", checkout, now=now, dossier_id=checkout.dossier_id,
+                 comment=text, kind=checkout.kind.value,
+                 due_at=checkout.due_at.isoformat() if checkout.due_at else None)
+    notify(v, session, checkout.requester, "checkout.approved",
+           f"借阅已批准 / Checkout #{checkout.id} approved: {checkout.dossier.archive_no}",
+           (f"due {checkout.due_at.isoformat()}" if checkout.due_at else "collect the paper file from the archive")
+           + (f" — {text}" if text else ""), checkout_id=checkout.id)
+    return checkout
+
+
+def reject_checkout(v: Vault, session: Session, actor: User, checkout_id: int, comment: Any) -> Checkout:
+    """Refuse a pending request, saying why."""
+    checkout = _decidable(session, actor, checkout_id)
+    text = _text("comment", comment, required=True)
+    now = v.clock.now()
+    checkout.status = CheckoutStatus.REJECTED
+    checkout.decided_by_id, checkout.decided_at, checkout.decision_comment = actor.id, now, text
+    audit.record(session, actor, "checkout.rejected", checkout, now=now, dossier_id=checkout.dossier_id,
+                 comment=text)
+    notify(v, session, checkout.requester, "checkout.rejected",
+           f"借阅未批准 / Checkout #{checkout.id} rejected: {checkout.dossier.archive_no}", text,
+           checkout_id=checkout.id)
+    return checkout
+
+
+def paper_holder(session: Session, dossier_id: int) -> Checkout | None:
+    """The active physical checkout of a dossier: who has the paper file now."""
+    return session.scalar(select(Checkout).where(
+        Checkout.dossier_id == dossier_id, Checkout.kind == CheckoutKind.PHYSICAL,
+        Checkout.status.in_((CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED))).order_by(Checkout.id).limit(1))
+
+
+def hand_over(v: Vault, session: Session, actor: User, checkout_id: int, note: Any = None) -> Checkout:
+    """The archivist gives the paper file to the requester: the checkout is active until the due date."""
+    policy.require(actor, "checkout.handover")
+    checkout = session.get(Checkout, checkout_id)
+    if checkout is None or not policy.can_see(actor, checkout.dossier):
+        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+    if checkout.kind is not CheckoutKind.PHYSICAL:
+        raise Conflict("only a physical checkout is handed over; an electronic one opens at approval",
+                       code="not_physical")
+    if checkout.status is not CheckoutStatus.APPROVED:
+        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not approved", code="not_approved")
+    if checkout.requester_id == actor.id:
+        raise Forbidden("another archivist hands the file over to you", code="own_request")
+    holder = paper_holder(session, checkout.dossier_id)
+    if holder is not None:
+        raise Conflict(f"the paper file is out with {holder.requester.username} (checkout {holder.id})",
+                       code="paper_out", checkout_id=holder.id)
+    text = _text("note", note, required=False)
+    now = v.clock.now()
+    checkout.status = CheckoutStatus.ACTIVE
+    checkout.handed_over_by_id = actor.id
+    checkout.active_from, checkout.due_at = now, now + timedelta(days=checkout.days)
+    audit.record(session, actor, "checkout.handed_over", checkout, now=now, dossier_id=checkout.dossier_id,
+                 to=checkout.requester.username, location=checkout.dossier.location,
+                 due_at=checkout.due_at.isoformat(), note=text)
+    return checkout
+
+
+def return_checkout(v: Vault, session: Session, actor: User, checkout_id: int) -> Checkout:
+    """The requester ends electronic access at once, or says the paper file is back (the archivist confirms)."""
+    checkout = get_checkout(session, actor, checkout_id)
+    if checkout.requester_id != actor.id:
+        raise Forbidden("only the requester returns a checkout; archivists confirm paper with /receive",
+                        code="not_requester")
+    if checkout.status is not CheckoutStatus.ACTIVE:
+        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not active", code="not_active")
+    now = v.clock.now()
+    late = checkout.is_overdue(now)
+    checkout.status = CheckoutStatus.RETURNED
+    checkout.returned_at = now
+    audit.record(session, actor, "checkout.returned", checkout, now=now, dossier_id=checkout.dossier_id,
+                 kind=checkout.kind.value, late=late)
+    return checkout
+
+
+def receive(v: Vault, session: Session, actor: User, checkout_id: int, condition: Any,
+            pages_complete: Any = None) -> Checkout:
+    """The archivist confirms the paper file came back and notes its condition (pages complete or not)."""
+    policy.require(actor, "checkout.receive")
+    checkout = session.get(Checkout, checkout_id)
+    if checkout is None or not policy.can_see(actor, checkout.dossier):
+        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+    if checkout.kind is not CheckoutKind.PHYSICAL:
+        raise Conflict("only a physical checkout is received back", code="not_physical")
+    if checkout.status not in (CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED):
+        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}: the paper is not out",
+                       code="not_out")
+    text = _text("condition", condition, required=True)
+    if pages_complete is not None and not isinstance(pages_complete, bool):
+        raise Invalid("pages_complete", "pages_complete must be true or false")
+    now = v.clock.now()
+    late = checkout.due_at is not None and (checkout.returned_at or now) > checkout.due_at
+    checkout.status = CheckoutStatus.CLOSED
+    checkout.received_by_id, checkout.received_at = actor.id, now
+    checkout.returned_at = checkout.returned_at or now
+    checkout.condition, checkout.pages_complete = text, pages_complete
+    audit.record(session, actor, "checkout.received", checkout, now=now, dossier_id=checkout.dossier_id,
+                 condition=text, pages_complete=pages_complete, late=late)
+    return checkout
+
+
+def list_checkouts(v: Vault, session: Session, actor: User, filters: Mapping[str, Any], page: int,
+                   per_page: int) -> Page:
+    """Own checkouts; archivist, legal and manager see every checkout of a dossier within clearance."""
+    now = v.clock.now()
+    q = select(Checkout).join(Dossier, Dossier.id == Checkout.dossier_id)
+    mine = str(filters.get("mine") or "") in ("1", "true", "yes")
+    if mine or not policy.allowed(actor, "checkout.list_all"):
+        q = q.where(Checkout.requester_id == actor.id)
+    if actor.role is not Role.SYSTEM:
+        q = q.where(Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+    status = filters.get("status")
+    if status:
+        if status not in STATUS_FILTERS:
+            raise Invalid("status", f"status must be one of {', '.join(STATUS_FILTERS)}")
+        if status == "overdue":
+            q = q.where(Checkout.status == CheckoutStatus.ACTIVE, Checkout.due_at <= now)
+        elif status == "active":
+            q = q.where(Checkout.status == CheckoutStatus.ACTIVE, or_(Checkout.due_at.is_(None), Checkout.due_at > now))
+        else:
+            q = q.where(Checkout.status == CheckoutStatus(status))
+    if filters.get("dossier_id"):
+        try:
+            q = q.where(Checkout.dossier_id == int(filters["dossier_id"]))
+        except ValueError:
+            raise Invalid("dossier_id", "dossier_id must be a number") from None
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(Checkout.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(rows), total, page, per_page)
+
+
+def overdue_checkouts(v: Vault, session: Session, actor: User) -> list[Checkout]:
+    """Active checkouts past their due date, oldest due first, within the actor's clearance."""
+    q = (select(Checkout).join(Dossier, Dossier.id == Checkout.dossier_id)
+         .where(Checkout.status == CheckoutStatus.ACTIVE, Checkout.due_at <= v.clock.now()))
+    if actor.role is not Role.SYSTEM:
+        q = q.where(Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+    return list(session.scalars(q.order_by(Checkout.due_at, Checkout.id)).all())
+
+
+def process_overdue(v: Vault, session: Session, actor: User) -> list[Checkout]:
+    """Mark checkouts that passed their due date: audit once, notify the requester and the approver.
+
+    Access already ended at the due date (grants stop there); this records it and tells people.
+    Idempotent: each checkout is processed once. The worker and `dossier overdue` call it.
+    """
+    policy.require(actor, "checkout.process_overdue")
+    now = v.clock.now()
+    newly = [c for c in overdue_checkouts(v, session, actor) if c.overdue_notified_at is None]
+    for checkout in newly:
+        checkout.overdue_notified_at = now
+        assert checkout.due_at is not None
+        due = checkout.due_at.isoformat()
+        action = "checkout.overdue" if checkout.kind is CheckoutKind.PHYSICAL else "checkout.expired"
+        audit.record(session, actor, action, checkout, now=now, dossier_id=checkout.dossier_id,
+                     kind=checkout.kind.value, due_at=due, requester=checkout.requester.username)
+        subject = f"借阅逾期 / Checkout #{checkout.id} overdue: {checkout.dossier.archive_no} was due {due[:10]}"
+        body = ("the paper file has not come back; return it to the archive" if checkout.kind is
+                CheckoutKind.PHYSICAL else "electronic access ended at the due date; return the checkout")
+        recipients = {checkout.requester_id: checkout.requester}
+        for approver in (checkout.decided_by, checkout.handed_over_by):
+            if approver is not None:
+                recipients.setdefault(approver.id, approver)
+        for user in recipients.values():
+            notify(v, session, user, "checkout.overdue", subject, body, checkout_id=checkout.id)
+    return newly
+
+
+def run_overdue(v: Vault) -> tuple[list[int], list[int]]:
+    """Process overdue checkouts as the system account, then e-mail pending notifications.
+
+    Returns (ids processed now, ids of every overdue checkout). `dossier overdue` calls it, and the
+    index worker about once a minute (`overdue_check_interval_s`).
+    """
+    with v.session() as s:
+        newly = [c.id for c in process_overdue(v, s, system_user(s, v.clock.now()))]
+    with v.session() as s:
+        every = [c.id for c in overdue_checkouts(v, s, system_user(s, v.clock.now()))]
+    send_pending_email(v)  # after the commit: a mail server that is down delays mail, never the marking
+    return newly, every
+
+
+def checkout_granting(session: Session, user: User, document: Document, now: datetime) -> Checkout | None:
+    """The active electronic checkout through which `user` reads `document` (a copy checkout first)."""
+    found: Checkout | None = None
+    for checkout in granting_checkouts(session, user, now):
+        chosen = checkout.document_ids
+        if (not chosen and checkout.dossier_id == document.dossier_id) or document.id in chosen:
+            if checkout.kind is CheckoutKind.COPY:
+                return checkout
+            found = found or checkout
+    return found
+
+
+def close_open_checkouts(v: Vault, session: Session, actor: User, user: User, reason: str) -> list[Checkout]:
+    """Close every open checkout of a user (pending, approved, active, returned), each audited."""
+    now = v.clock.now()
+    open_ones = session.scalars(select(Checkout).where(Checkout.requester_id == user.id,
+                                                       Checkout.status.in_(OPEN_STATES))
+                                .order_by(Checkout.id)).all()
+    for checkout in open_ones:
+        paper_out = checkout.kind is CheckoutKind.PHYSICAL and checkout.status in (
+            CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED)
+        previous = checkout.status.value
+        checkout.status = CheckoutStatus.CLOSED
+        checkout.closed_reason = reason
+        checkout.returned_at = checkout.returned_at or now
+        audit.record(session, actor, "checkout.closed", checkout, now=now, dossier_id=checkout.dossier_id,
+                     reason=reason, previous_status=previous, paper_not_received=paper_out)
+    return list(open_ones)
+
+
+def deactivate_with_handover(v: Vault, session: Session, actor: User, username: str,
+                             handover_to: str) -> dict[str, Any]:
+    """An employee leaves (员工调离交接): open checkouts closed, owned dossiers to a colleague, account off."""
+    policy.require(actor, "user.manage")
+    from vault.services.users import get_user
+
+    leaving = get_user(session, username)
+    successor = get_user(session, handover_to)
+    if successor.id == leaving.id:
+        raise Invalid("handover_to", "hand over to someone else than the person leaving")
+    if not successor.active or successor.role in (Role.ADMIN, Role.SYSTEM):
+        raise Invalid("handover_to", f"{handover_to} is not an active employee who can own dossiers")
+    if leaving.role is Role.SYSTEM:
+        raise Invalid("username", "the system account cannot be deactivated")
+    now = v.clock.now()
+    closed = close_open_checkouts(v, session, actor, leaving, f"{username} left; handed over to {handover_to}")
+    owned = session.scalars(select(Dossier).where(Dossier.owner_id == leaving.id).order_by(Dossier.id)).all()
+    for dossier in owned:
+        if dossier.secrecy.rank > successor.clearance.rank and successor.clearance is not Secrecy.SECRET:
+            raise Conflict(f"{handover_to} (clearance {successor.clearance.value}) cannot own "
+                           f"{dossier.archive_no} ({dossier.secrecy.value}); choose someone cleared for it",
+                           code="clearance_too_low")
+        dossier.owner_id = successor.id
+        dossier.updated_at = now
+        audit.record(session, actor, "dossier.owner_changed", dossier, now=now, old=leaving.username,
+                     new=successor.username, reason="handover")
+    leaving.active = False
+    leaving.session_epoch += 1
+    audit.record(session, actor, "user.deactivated", leaving, now=now, handover_to=successor.username,
+                 checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned])
+    return {"user": leaving.username, "handover_to": successor.username,
+            "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned]}

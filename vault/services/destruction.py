@@ -1,0 +1,285 @@
+"""Destruction (销毁): proposed by an archivist -> approved by a manager and by legal (two distinct people,
+neither the proposer) -> executed by an archivist, with a certificate kept for ever.
+
+Execution is one transaction that repeats the hold and due checks, erases every version's wrapped data
+key and extracted text (crypto-shredding: the blob is unreadable from that commit on), purges the index,
+marks the document a tombstone and stores the certificate. Blob deletion follows the commit from an
+outbox (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
+`retry_blob_erasures` (and `dossier verify --orphans`) remove later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vault import audit, policy
+from vault.core import Vault
+from vault.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, VaultError
+from vault.models import (
+    AuditHead,
+    BlobErasure,
+    DestructionBatch,
+    DestructionItem,
+    DestructionStatus,
+    Document,
+    DocumentStatus,
+    Job,
+    JobStatus,
+    Role,
+    User,
+)
+from vault.services import retention
+from vault.services.certificate import render_certificate
+from vault.services.dossiers import Page
+from vault.services.holds import holds_covering
+
+log = logging.getLogger("dossier.destruction")
+
+
+def _reason(raw: Any, field: str) -> str:
+    if not isinstance(raw, str) or not " ".join(raw.split()):
+        raise Invalid(field, f"{field} is required")
+    return " ".join(raw.split())[:2000]
+
+
+def _problems(v: Vault, session: Session, documents: Sequence[Document], *, batch_id: int | None) -> list[
+        dict[str, Any]]:
+    """Why each document may not be destroyed now: destroyed, legal hold, not yet due, in another batch."""
+    rules = retention.effective_rules(v, session)
+    today = v.clock.now().date()
+    holds = holds_covering(session, documents)
+    other_batches = retention.open_batches_of(session, [d.id for d in documents])
+    out: list[dict[str, Any]] = []
+    for d in documents:
+        if d.status is DocumentStatus.DESTROYED:
+            out.append({"document_id": d.id, "problem": "destroyed",
+                        "message": f"document {d.id} was destroyed already"})
+            continue
+        if holds.get(d.id):
+            out.append({"document_id": d.id, "problem": "legal_hold", "hold_ids": [h.id for h in holds[d.id]],
+                        "message": f"document {d.id} ({d.title}) is under legal hold "
+                                   f"{', '.join(str(h.id) for h in holds[d.id])}"})
+        years = rules[d.doc_type]
+        due = retention.due_on(d, years)
+        if due is None:
+            out.append({"document_id": d.id, "problem": "not_due", "due_on": None,
+                        "message": f"document {d.id} ({d.title}) is kept permanently ({d.doc_type.value})"})
+        elif due > today:
+            out.append({"document_id": d.id, "problem": "not_due", "due_on": due.isoformat(),
+                        "message": f"document {d.id} ({d.title}) is not due before {due.isoformat()}"})
+        other = other_batches.get(d.id)
+        if other is not None and other != batch_id:
+            out.append({"document_id": d.id, "problem": "in_batch", "batch_id": other,
+                        "message": f"document {d.id} is in destruction batch {other} already"})
+    return out
+
+
+def _raise_problems(problems: list[dict[str, Any]], action: str) -> None:
+    if problems:
+        raise Conflict(f"{action} refused: " + "; ".join(p["message"] for p in problems),
+                       code="not_destroyable", documents=[{k: val for k, val in p.items() if k != "message"}
+                                                          for p in problems])
+
+
+def propose(v: Vault, session: Session, actor: User, document_ids: Any, reason: Any) -> DestructionBatch:
+    """An archivist proposes destroying documents whose retention ended; 409 names each one that may not go."""
+    policy.require(actor, "destruction.propose")
+    if not isinstance(document_ids, list) or not document_ids or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in document_ids):
+        raise Invalid("document_ids", "document_ids must be a non-empty list of document ids")
+    text = _reason(reason, "reason")
+    docs = []
+    for doc_id in sorted(set(document_ids)):
+        doc = session.get(Document, doc_id)
+        if doc is None or not policy.can_see(actor, doc.dossier):
+            raise NotFound(f"document {doc_id} not found", code="document_not_found")
+        docs.append(doc)
+    _raise_problems(_problems(v, session, docs, batch_id=None), "destruction")
+    rules = retention.effective_rules(v, session)
+    now = v.clock.now()
+    batch = DestructionBatch(reason=text, status=DestructionStatus.PROPOSED, proposed_by_id=actor.id,
+                             proposed_at=now)
+    for d in docs:
+        years = rules[d.doc_type]
+        batch.items.append(DestructionItem(
+            document_id=d.id, archive_no=d.dossier.archive_no, title=d.title, doc_type=d.doc_type,
+            doc_date=d.doc_date, retention_basis=retention.basis_text(d, years), due_on=retention.due_on(d, years),
+            ciphertext_sha256="\n".join(ver.ciphertext_sha256 for ver in d.versions)))
+    session.add(batch)
+    session.flush()
+    audit.record(session, actor, "destruction.proposed", batch, now=now, reason=text,
+                 document_ids=[d.id for d in docs])
+    return batch
+
+
+def get_batch(session: Session, actor: User, batch_id: int) -> DestructionBatch:
+    policy.require(actor, "destruction.view")
+    batch = session.get(DestructionBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"destruction batch {batch_id} not found", code="batch_not_found")
+    return batch
+
+
+def _require_sees_all(actor: User, batch: DestructionBatch) -> None:
+    for item in batch.items:
+        if not policy.can_see(actor, item.document.dossier):
+            raise Forbidden(f"batch {batch.id} holds documents above your clearance", code="clearance_too_low")
+
+
+def approve(v: Vault, session: Session, actor: User, batch_id: int, comment: Any = None) -> DestructionBatch:
+    """A manager and legal each approve once; neither may be the proposer, nor the same person twice."""
+    policy.require(actor, "destruction.approve")
+    batch = get_batch(session, actor, batch_id)
+    if actor.id == batch.proposed_by_id:
+        raise Forbidden("nobody approves a batch they proposed", code="own_batch")
+    if batch.status is not DestructionStatus.PROPOSED:
+        raise Conflict(f"batch {batch.id} is {batch.status.value}, not waiting for approval", code="not_proposed")
+    _require_sees_all(actor, batch)
+    if actor.id in (batch.manager_approver_id, batch.legal_approver_id):
+        raise Forbidden("the two approvals come from two different people", code="same_approver")
+    text = " ".join(comment.split())[:2000] if isinstance(comment, str) else ""
+    now = v.clock.now()
+    if actor.role is Role.MANAGER:
+        if batch.manager_approver_id is not None:
+            raise Conflict(f"batch {batch.id} is approved by a manager already", code="already_approved")
+        batch.manager_approver_id, batch.manager_approved_at, batch.manager_comment = actor.id, now, text or None
+    else:
+        if batch.legal_approver_id is not None:
+            raise Conflict(f"batch {batch.id} is approved by legal already", code="already_approved")
+        batch.legal_approver_id, batch.legal_approved_at, batch.legal_comment = actor.id, now, text or None
+    if batch.manager_approver_id is not None and batch.legal_approver_id is not None:
+        batch.status = DestructionStatus.APPROVED
+    audit.record(session, actor, "destruction.approved", batch, now=now, role=actor.role.value, comment=text,
+                 fully_approved=batch.status is DestructionStatus.APPROVED)
+    return batch
+
+
+def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> DestructionBatch:
+    """The executing transaction: checks repeated, keys and text erased, index purged, certificate stored."""
+    policy.require(actor, "destruction.execute")
+    batch = get_batch(session, actor, batch_id)
+    if batch.status is not DestructionStatus.APPROVED:
+        raise Conflict(f"batch {batch.id} is {batch.status.value}; it is executed once a manager and legal "
+                       "have approved it", code="not_approved")
+    _require_sees_all(actor, batch)
+    docs = [item.document for item in batch.items]
+    _raise_problems(_problems(v, session, docs, batch_id=batch.id), "execution")
+    now = v.clock.now()
+    version_ids = []
+    for d in docs:
+        for ver in d.versions:
+            version_ids.append(ver.id)
+            if ver.blob_key:
+                session.add(BlobErasure(blob_key=ver.blob_key, batch_id=batch.id, queued_at=now, attempts=0))
+            ver.wrapped_key = None
+            ver.text_ciphertext = None
+            ver.fingerprint = None  # keyed hash of the plaintext: no longer needed, not kept
+            ver.blob_key = None
+        d.status = DocumentStatus.DESTROYED
+        d.destroyed_at = now
+        audit.record(session, actor, "document.destroyed", d, now=now, batch_id=batch.id,
+                     versions=len(d.versions), ciphertext_sha256=[ver.ciphertext_sha256 for ver in d.versions])
+    if version_ids:
+        for job in session.scalars(select(Job).where(Job.version_id.in_(version_ids),
+                                                     Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))):
+            job.status, job.last_error, job.finished_at = JobStatus.FAILED, "document destroyed", now
+    index = v.extensions.get("index")
+    if index is not None:
+        try:
+            index.delete([d.id for d in docs])
+        except Exception as exc:  # noqa: BLE001 - any index failure aborts the whole execution
+            raise Unavailable(f"the search index could not be purged ({type(exc).__name__}); nothing was "
+                              "destroyed; try again", code="index_unavailable") from exc
+    batch.status = DestructionStatus.EXECUTED
+    batch.executed_by_id, batch.executed_at = actor.id, now
+    audit.record(session, actor, "destruction.executed", batch, now=now, document_ids=[d.id for d in docs],
+                 purged_from_index=index is not None)
+    head = session.get(AuditHead, 1)
+    assert head is not None
+    batch.audit_head_seq, batch.audit_head_hash = head.seq, head.hash
+    session.flush()
+    pdf = render_certificate(batch)
+    batch.certificate_pdf, batch.certificate_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+    return batch
+
+
+def execute(v: Vault, actor: User, batch_id: int) -> int:
+    """Execute an approved batch (its own transaction), then delete the blobs and checkpoint SQLite's WAL."""
+    with v.session() as session:
+        batch = _execute_in(v, session, actor, batch_id)
+        executed_id = batch.id
+    retry_blob_erasures(v, batch_id=executed_id)
+    checkpoint(v)
+    return executed_id
+
+
+def retry_blob_erasures(v: Vault, *, batch_id: int | None = None) -> int:
+    """Delete the blobs of destroyed versions; failures stay queued with their error. Returns how many remain."""
+    with v.session() as session:
+        q = select(BlobErasure.blob_key)
+        if batch_id is not None:
+            q = q.where(BlobErasure.batch_id == batch_id)
+        keys = list(session.scalars(q).all())
+    for key in keys:
+        error: str | None = None
+        try:
+            v.blobs.delete(key)
+        except (VaultError, OSError) as exc:
+            error = getattr(exc, "message", None) or type(exc).__name__
+            log.warning("could not delete blob %s of a destroyed version: %s (will retry)", key, error)
+        with v.session() as session:
+            row = session.get(BlobErasure, key)
+            if row is None:
+                continue
+            if error is None:
+                session.delete(row)
+            else:
+                row.attempts += 1
+                row.last_error = error
+    with v.session() as session:
+        return session.scalar(select(func.count()).select_from(BlobErasure)) or 0
+
+
+def checkpoint(v: Vault) -> None:
+    """SQLite: move the WAL into the database file and truncate it, so erased bytes leave the WAL too."""
+    if v.engine.dialect.name != "sqlite":
+        return
+    raw = v.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cur.close()
+    finally:
+        raw.close()
+
+
+def list_batches(session: Session, actor: User, page: int, per_page: int) -> Page:
+    """The destruction register (销毁清册): every batch, newest first."""
+    policy.require(actor, "destruction.view")
+    q = select(DestructionBatch)
+    total = session.scalar(select(func.count()).select_from(DestructionBatch)) or 0
+    rows = session.scalars(q.order_by(DestructionBatch.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return Page(list(rows.all()), total, page, per_page)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    batch_id: int
+    pdf: bytes
+    sha256: str
+
+
+def certificate(session: Session, actor: User, batch_id: int) -> Certificate:
+    """The stored certificate of an executed batch."""
+    batch = get_batch(session, actor, batch_id)
+    if batch.status is not DestructionStatus.EXECUTED or batch.certificate_pdf is None:
+        raise Conflict(f"batch {batch.id} is {batch.status.value}; its certificate exists once executed",
+                       code="not_executed")
+    return Certificate(batch.id, batch.certificate_pdf, batch.certificate_sha256 or "")

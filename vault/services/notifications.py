@@ -1,0 +1,88 @@
+"""In-app notifications (the list a user sees), copied by e-mail when SMTP is configured."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vault.core import Vault
+from vault.errors import NotFound
+from vault.models import Notification, User
+from vault.services.dossiers import Page
+
+log = logging.getLogger("dossier.notifications")
+
+
+def notify(v: Vault, session: Session, user: User, kind: str, subject: str, body: str = "", *,
+           checkout_id: int | None = None, batch_id: int | None = None) -> Notification:
+    """Put a message in the user's list (inside the caller's transaction)."""
+    note = Notification(user_id=user.id, kind=kind, subject=subject[:300], body=body, checkout_id=checkout_id,
+                        batch_id=batch_id, created_at=v.clock.now())
+    session.add(note)
+    return note
+
+
+def list_notifications(session: Session, actor: User, *, unread_only: bool, page: int, per_page: int) -> Page:
+    """The actor's own notifications, newest first."""
+    q = select(Notification).where(Notification.user_id == actor.id)
+    if unread_only:
+        q = q.where(Notification.read_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(rows), total, page, per_page)
+
+
+def mark_read(v: Vault, session: Session, actor: User, notification_id: int) -> Notification:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != actor.id:
+        raise NotFound(f"notification {notification_id} not found", code="notification_not_found")
+    if note.read_at is None:
+        note.read_at = v.clock.now()
+    return note
+
+
+def send_pending_email(v: Vault) -> int:
+    """E-mail every notification not yet sent to users with an address; no-op without smtp_host.
+
+    Runs after the notifications were committed, so a mail server that is down delays mail, never the
+    workflow; what failed is retried on the next run.
+    """
+    s = v.settings
+    if not s.smtp_host:
+        return 0
+    with v.session() as session:
+        pending = session.execute(
+            select(Notification.id, User.email, Notification.subject, Notification.body)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.emailed_at.is_(None), User.email.is_not(None), User.active.is_(True))
+            .order_by(Notification.id).limit(500)
+        ).all()
+    if not pending:
+        return 0
+    sent: list[int] = []
+    try:
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=20) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password)
+            for note_id, email, subject, body in pending:
+                msg = EmailMessage()
+                msg["From"] = s.smtp_from
+                msg["To"] = email
+                msg["Subject"] = subject
+                msg.set_content(body or subject)
+                smtp.send_message(msg)
+                sent.append(note_id)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.warning("sending notification e-mail failed (%s); will retry", type(exc).__name__)
+    if sent:
+        with v.session() as session:
+            now = v.clock.now()
+            for note in session.scalars(select(Notification).where(Notification.id.in_(sent))):
+                note.emailed_at = now
+    return len(sent)
