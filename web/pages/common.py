@@ -1,0 +1,92 @@
+"""What every page blueprint shares: labels for domain values, optional services, paging, form errors."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from vault.errors import Invalid
+
+DOC_TYPES = {
+    "contract": _l("Contract"), "license": _l("Business license"), "credit_report": _l("Credit report"),
+    "correspondence": _l("Correspondence"), "id_proof": _l("ID proof"), "invoice": _l("Invoice"),
+    "other": _l("Other"),
+}
+INDEX_STATUS = {"queued": _l("queued"), "extracting": _l("extracting"), "indexed": _l("indexed"),
+                "failed": _l("failed")}
+SECRECY = {"public": _l("public"), "internal": _l("internal"), "confidential": _l("confidential"),
+           "secret": _l("secret")}
+CUSTOMER_TYPES = {"supplier": _l("supplier"), "client": _l("client"), "partner": _l("partner")}
+DOSSIER_STATUS = {"active": _l("active"), "closed": _l("closed"), "destroyed": _l("destroyed")}
+ROLES = {"admin": _l("administrator"), "archivist": _l("archivist"), "employee": _l("employee"),
+         "legal": _l("legal"), "manager": _l("manager"), "system": _l("system")}
+CHECKOUT_STATUS = {"pending": _l("pending"), "approved": _l("approved"), "rejected": _l("rejected"),
+                   "active": _l("active"), "returned": _l("returned"), "closed": _l("closed"),
+                   "overdue": _l("overdue"), "cancelled": _l("cancelled")}
+CHECKOUT_KINDS = {"view": _l("view"), "copy": _l("copy"), "physical": _l("physical (paper)")}
+GRADES = ("A", "B", "C", "D")
+
+# service messages are English; these say the same for the fields a person fills in, in their language
+FIELD_MESSAGES = {
+    "invalid_credit_code": _l("Invalid unified social credit code (check digit does not match)."),
+    "duplicate_credit_code": _l("A dossier for this credit code exists already: one customer, one dossier."),
+    "old_password": _l("The current password is wrong."),
+    "password": _l("A password needs at least 10 characters."),
+    "customer_name": _l("Enter the customer's name."),
+    "owner": _l("No active employee with this username can own a dossier."),
+    "secrecy": _l("You cannot set a secrecy level above your own clearance."),
+    "username": _l("Use 2-64 letters, digits, '.', '_' or '-'."),
+}
+
+
+def label(table: dict[str, Any], value: Any) -> str:
+    key = getattr(value, "value", value)
+    return str(table.get(key, key)) if key is not None else ""
+
+
+def field_message(exc: Invalid) -> str:
+    """A field error in the reader's language where we know it, else the service's own words."""
+    for key in (exc.code, exc.field):
+        if key in FIELD_MESSAGES:
+            return str(FIELD_MESSAGES[key])
+    return exc.message
+
+
+def optional_module(name: str) -> ModuleType | None:
+    """A module that another part of the project may not have delivered yet, or None."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return None
+        raise
+
+
+def page_args(default_per_page: int = 20) -> tuple[int, int]:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        per_page = min(200, max(1, int(request.args.get("per_page", default_per_page))))
+    except ValueError:
+        per_page = default_per_page
+    return page, per_page
+
+
+def highlight(snippet: str | None) -> Markup:
+    """Escape a search snippet but keep its <mark> hit markers."""
+    text = str(escape(snippet or ""))
+    return Markup(text.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
+
+
+def attr(obj: Any, name: str, default: Any = None) -> Any:
+    """Read a field from a model or a dict (services of other areas may answer either)."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)

@@ -1,0 +1,110 @@
+"""Retention due, destruction batches (propose, approve, execute, certificate) and the register (销毁清册)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from vault import policy
+from vault.errors import Conflict, Forbidden, Invalid
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import field_message, optional_module, page_args
+from web.pages.views import document_row
+
+bp = Blueprint("destructions", __name__)
+MODULE = "vault.services.destruction"
+
+
+def available() -> bool:
+    return optional_module(MODULE) is not None and optional_module("vault.services.retention") is not None
+
+
+def _svc() -> Any:
+    return optional_module(MODULE)
+
+
+@bp.get("/destructions")
+def list_page() -> ResponseReturnValue:
+    svc = _svc()
+    retention: Any = optional_module("vault.services.retention")
+    v = get_vault()
+    me = actor()
+    page, per_page = page_args()
+    due: list[dict[str, Any]] = []
+    with unit_of_work() as s:
+        result = svc.list_batches(s, me, page, per_page)
+        batches = [{
+            "id": b.id, "status": b.status.value, "reason": b.reason, "proposed_by": b.proposed_by.username,
+            "proposed_at": b.proposed_at, "executed_at": b.executed_at,
+            "manager": b.manager_approver.username if b.manager_approver else None,
+            "legal": b.legal_approver.username if b.legal_approver else None,
+            "items": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
+                       "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
+            "can_approve": policy.allowed(me, "destruction.approve") and b.status.value == "proposed"
+            and me.id not in (b.proposed_by_id, b.manager_approver_id, b.legal_approver_id),
+            "can_execute": policy.allowed(me, "destruction.execute") and b.status.value == "approved",
+        } for b in result.items]
+        if policy.allowed(me, "retention.due"):
+            due = [{"document": document_row(v, d.document), "due_on": d.due_on, "basis": d.basis,
+                    "held": bool(d.holds), "batch_id": d.open_batch_id} for d in retention.list_due(v, s, me)]
+    pages = max(1, -(-result.total // per_page))
+    return render_template("pages/destructions.html", batches=batches, due=due, total=result.total, page=page,
+                           pages=pages, can_propose=policy.allowed(me, "destruction.propose"))
+
+
+def _flash_refusal(exc: Exception) -> None:
+    if isinstance(exc, Invalid):
+        flash(field_message(exc), "error")
+    elif isinstance(exc, Conflict | Forbidden):
+        flash(exc.message, "error")
+
+
+@bp.post("/destructions")
+def propose() -> ResponseReturnValue:
+    ids = [int(x) for x in request.form.getlist("document_ids") if x.isdigit()]
+    try:
+        with unit_of_work() as s:
+            batch = _svc().propose(get_vault(), s, actor(), ids, request.form.get("reason", ""))
+            batch_id = batch.id
+    except (Invalid, Conflict, Forbidden) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(_("Destruction batch %(id)s proposed; it needs a manager's and legal's approval.", id=batch_id),
+              "success")
+    return redirect(url_for("destructions.list_page"))
+
+
+@bp.post("/destructions/<int:batch_id>/approve")
+def approve(batch_id: int) -> ResponseReturnValue:
+    try:
+        with unit_of_work() as s:
+            _svc().approve(get_vault(), s, actor(), batch_id, request.form.get("comment", ""))
+    except (Invalid, Conflict, Forbidden) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(_("Destruction batch %(id)s approved.", id=batch_id), "success")
+    return redirect(url_for("destructions.list_page"))
+
+
+@bp.post("/destructions/<int:batch_id>/execute")
+def execute(batch_id: int) -> ResponseReturnValue:
+    try:
+        _svc().execute(get_vault(), actor(), batch_id)
+    except (Invalid, Conflict, Forbidden) as exc:
+        _flash_refusal(exc)
+    else:
+        flash(_("Destruction batch %(id)s executed; the certificate is ready.", id=batch_id), "success")
+    return redirect(url_for("destructions.list_page"))
+
+
+@bp.get("/destructions/<int:batch_id>/certificate.pdf")
+def certificate(batch_id: int) -> ResponseReturnValue:
+    with unit_of_work() as s:
+        cert = _svc().certificate(s, actor(), batch_id)
+    resp = Response(cert.pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'attachment; filename="destruction-certificate-{batch_id}.pdf"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

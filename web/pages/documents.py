@@ -1,0 +1,104 @@
+"""The document page: metadata, versions, an inline viewer (page images rendered here), download."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Blueprint, Response, render_template
+from flask.typing import ResponseReturnValue
+
+from vault import policy
+from vault.errors import NotFound, TooLarge
+from vault.grants import active_grants
+from vault.services import documents
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import optional_module
+from web.pages.views import document_row
+
+bp = Blueprint("documents", __name__)
+
+VIEWABLE = ("application/pdf", "image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp", "image/bmp")
+MAX_VIEW_BYTES = 80 * 1024 * 1024
+PAGE_WIDTH = 1200
+
+
+@bp.get("/documents/<int:document_id>")
+def detail(document_id: int) -> ResponseReturnValue:
+    v = get_vault()
+    me = actor()
+    now = v.clock.now()
+    with unit_of_work() as s:
+        doc = documents.get_document(s, me, document_id)
+        row = document_row(v, doc)
+        can_read = doc.status.value == "active" and policy.can_read(s, me, doc, now)
+        grants = active_grants(s, me, now)
+        may_download = can_read and (me.role in policy.CONTENT_ROLES or doc.dossier.owner_id == me.id
+                                     or doc.id in grants.copy_document_ids
+                                     or doc.dossier_id in grants.copy_dossier_ids)
+        show_old = policy.allowed(me, "document.read_old_versions")
+        versions = [{"version": x.version_no, "filename": x.original_filename, "mime": x.mime,
+                     "size": x.plaintext_size, "pages": x.pages, "uploaded_by": x.uploaded_by.username,
+                     "uploaded_at": x.uploaded_at, "index_status": x.index_status.value,
+                     "index_error": x.index_error, "sha256": x.ciphertext_sha256} for x in doc.versions]
+        holds_svc = optional_module("vault.services.holds")
+        holds: list[dict[str, Any]] = []
+        if holds_svc is not None:
+            holds = [{"id": h.id, "reason": h.reason, "placed_at": h.placed_at}
+                     for h in holds_svc.holds_covering(s, [doc]).get(doc.id, [])]
+        can_hold = policy.allowed(me, "hold.manage") if holds_svc is not None else False
+    viewable = can_read and (row["mime"] or "") in VIEWABLE
+    pages = list(range(1, (row["pages"] or 1) + 1)) if viewable else []
+    return render_template("pages/document.html", doc=row, versions=versions, can_read=can_read,
+                           may_download=may_download, show_old=show_old, viewable=viewable, pages=pages,
+                           holds=holds, can_hold=can_hold)
+
+
+def _render_page(data: bytes, mime: str, page_no: int) -> bytes:
+    """One page as PNG: PDFs through pdfium, images re-encoded (drops metadata, normalises the format)."""
+    from PIL import Image
+
+    if mime == "application/pdf":
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(data)
+        try:
+            if not 1 <= page_no <= len(pdf):
+                raise NotFound(f"no page {page_no}", code="page_not_found")
+            page = pdf[page_no - 1]
+            scale = min(3.0, PAGE_WIDTH / max(1.0, page.get_width()))
+            image = page.render(scale=scale).to_pil()
+            page.close()
+        finally:
+            pdf.close()
+    else:
+        if page_no != 1:
+            raise NotFound(f"no page {page_no}", code="page_not_found")
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if image.width > PAGE_WIDTH:
+            image = image.resize((PAGE_WIDTH, round(image.height * PAGE_WIDTH / image.width)))
+        if image.mode not in ("RGB", "L", "RGBA"):
+            image = image.convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=False)
+    return out.getvalue()
+
+
+@bp.get("/documents/<int:document_id>/pages/<int:page_no>.png")
+def page_image(document_id: int, page_no: int) -> ResponseReturnValue:
+    """A page of the current version, for reading in the browser; every call is an audited read."""
+    v = get_vault()
+    opener = v.extensions.get("open_content", documents.open_content)
+    with unit_of_work() as s:
+        content = opener(v, s, actor(), document_id, purpose="view")
+        if content.size > MAX_VIEW_BYTES:
+            raise TooLarge("this file is too large to show in the browser; download it instead")
+        data = b"".join(content.chunks)
+        mime = content.mime
+    if mime not in VIEWABLE:
+        raise NotFound("this file type has no inline view", code="no_preview")
+    png = _render_page(data, mime, page_no)
+    resp = Response(png, mimetype="image/png")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -1,0 +1,143 @@
+"""Dossiers: list with filters and paging, the dossier page, create and edit forms, the upload panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from config.settings import DOC_TYPES as DOC_TYPE_KEYS
+from vault import policy
+from vault.errors import Conflict, Invalid
+from vault.services import dossiers
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import field_message, optional_module, page_args
+from web.pages.views import checkout_row, document_row, dossier_row
+
+bp = Blueprint("dossiers", __name__)
+
+CREATE_FIELDS = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
+                 "secrecy", "location")
+EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date")
+FILTERS = ("q", "grade", "customer_type", "status", "owner")
+
+
+@bp.get("/dossiers")
+def list_page() -> ResponseReturnValue:
+    me = actor()
+    page, per_page = page_args()
+    filters = {k: request.args.get(k, "").strip() for k in FILTERS}
+    errors: dict[str, str] = {}
+    with unit_of_work() as s:
+        try:
+            result = dossiers.list_dossiers(s, me, {k: v for k, v in filters.items() if v}, page, per_page)
+        except Invalid as exc:
+            errors[exc.field] = field_message(exc)
+            result = dossiers.list_dossiers(s, me, {}, page, per_page)
+        rows = [dossier_row(d) for d in result.items]
+    pages = max(1, -(-result.total // per_page))
+    return render_template("pages/dossiers.html", rows=rows, total=result.total, page=page, pages=pages,
+                           per_page=per_page, filters=filters, errors=errors,
+                           can_create=policy.allowed(me, "dossier.create"))
+
+
+def _form_data(fields: tuple[str, ...]) -> dict[str, str]:
+    return {k: request.form.get(k, "").strip() for k in fields}
+
+
+def _save_errors(exc: Exception) -> dict[str, str]:
+    if isinstance(exc, Invalid):
+        return {exc.field: field_message(exc)}
+    assert isinstance(exc, Conflict)
+    if exc.code == "duplicate_credit_code":
+        return {"credit_code": _("A dossier for this credit code exists already: one customer, one dossier.")}
+    return {"_form": exc.message}
+
+
+@bp.route("/dossiers/new", methods=["GET", "POST"])
+def create_page() -> ResponseReturnValue:
+    me = actor()
+    policy.require(me, "dossier.create")
+    form: dict[str, str] = {"customer_type": "client", "grade": "B", "secrecy": "internal", "owner": me.username}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = _form_data(CREATE_FIELDS)
+        data = {k: v for k, v in form.items() if v}
+        if not form["customer_name"]:
+            data["customer_name"] = ""
+        try:
+            with unit_of_work() as s:
+                created = dossiers.create_dossier(get_vault(), s, me, data)
+                new_id, archive_no = created.id, created.archive_no
+        except (Invalid, Conflict) as exc:
+            errors = _save_errors(exc)
+        else:
+            flash(_("Dossier %(no)s created.", no=archive_no), "success")
+            return redirect(url_for("dossiers.detail", dossier_id=new_id))
+    return render_template("pages/dossier_form.html", form=form, errors=errors, editing=None), \
+        422 if errors else 200
+
+
+@bp.route("/dossiers/<int:dossier_id>/edit", methods=["GET", "POST"])
+def edit_page(dossier_id: int) -> ResponseReturnValue:
+    me = actor()
+    errors: dict[str, str] = {}
+    with unit_of_work() as s:
+        d = dossiers.get_dossier(s, me, dossier_id)
+        policy.require(me, "dossier.update")
+        current = dossier_row(d)
+    form = {k: ("" if current.get(k) is None else str(current.get(k))) for k in EDIT_FIELDS}
+    if request.method == "POST":
+        form = _form_data(EDIT_FIELDS)
+        try:
+            with unit_of_work() as s:
+                dossiers.update_dossier(get_vault(), s, me, dossier_id, form)
+        except (Invalid, Conflict) as exc:
+            errors = _save_errors(exc)
+        else:
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("dossiers.detail", dossier_id=dossier_id))
+    return render_template("pages/dossier_form.html", form=form, errors=errors, editing=current), \
+        422 if errors else 200
+
+
+def detail_context(dossier_id: int) -> dict[str, Any]:
+    """Everything the dossier page shows, read through the services as the signed-in user."""
+    v = get_vault()
+    me = actor()
+    with unit_of_work() as s:
+        d = dossiers.get_dossier(s, me, dossier_id)
+        docs = [document_row(v, doc) for doc in d.documents]
+        ctx: dict[str, Any] = {"d": dossier_row(d), "documents": docs,
+                               "completeness": dossiers.completeness(v, d),
+                               "can_edit": policy.allowed(me, "dossier.update"),
+                               "can_upload": policy.allowed(me, "document.upload") and d.status.value == "active",
+                               "doc_types": DOC_TYPE_KEYS, "holds": [], "checkouts": [], "paper_holder": None,
+                               "can_request": False, "can_hold": False}
+        holds = optional_module("vault.services.holds")
+        if holds is not None:
+            ctx["holds"] = [{"id": h.id, "document_id": h.document_id, "reason": h.reason, "placed_at": h.placed_at,
+                             "placed_by": h.placed_by.username} for h in holds.holds_on_dossier(s, d.id)]
+            ctx["can_hold"] = policy.allowed(me, "hold.manage")
+        checkouts = optional_module("vault.services.checkouts")
+        if checkouts is not None:
+            ctx["checkouts"] = [checkout_row(v, c) for c in
+                                checkouts.list_checkouts(v, s, me, {"dossier_id": d.id}, 1, 50).items]
+            ctx["can_request"] = policy.allowed(me, "checkout.request") and d.status.value != "destroyed"
+            holder = checkouts.paper_holder(s, d.id)
+            ctx["paper_holder"] = holder.requester.username if holder is not None else None
+            ctx["max_days"] = v.settings.checkout_max_days
+        held_docs = {h["document_id"] for h in ctx["holds"] if h["document_id"]}
+        for row in docs:
+            row["held"] = row["id"] in held_docs or any(h["document_id"] is None for h in ctx["holds"])
+    return ctx
+
+
+@bp.get("/dossiers/<int:dossier_id>")
+def detail(dossier_id: int) -> ResponseReturnValue:
+    if dossier_id <= 0:
+        abort(404)
+    return render_template("pages/dossier.html", **detail_context(dossier_id), checkout_errors={},
+                           checkout_form={"kind": "view", "days": "7"})

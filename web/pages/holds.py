@@ -1,0 +1,76 @@
+"""Legal holds: list, place on a dossier or a document, release with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from vault import policy
+from vault.errors import Conflict, Invalid
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import field_message, optional_module, page_args
+
+bp = Blueprint("holds", __name__)
+MODULE = "vault.services.holds"
+
+
+def available() -> bool:
+    return optional_module(MODULE) is not None
+
+
+@bp.get("/holds")
+def list_page() -> ResponseReturnValue:
+    svc: Any = optional_module(MODULE)
+    me = actor()
+    page, per_page = page_args()
+    active_only = request.args.get("all") != "1"
+    with unit_of_work() as s:
+        result = svc.list_holds(s, me, active_only=active_only, page=page, per_page=per_page)
+        rows = [{"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id, "reason": h.reason,
+                 "placed_by": h.placed_by.username, "placed_at": h.placed_at, "released_at": h.released_at,
+                 "release_reason": h.release_reason} for h in result.items]
+    pages = max(1, -(-result.total // per_page))
+    return render_template("pages/holds.html", rows=rows, total=result.total, page=page, pages=pages,
+                           active_only=active_only, can_manage=policy.allowed(me, "hold.manage"))
+
+
+def _int_or_none(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.post("/holds")
+def place() -> ResponseReturnValue:
+    svc: Any = optional_module(MODULE)
+    dossier_id = _int_or_none(request.form.get("dossier_id"))
+    document_id = _int_or_none(request.form.get("document_id"))
+    try:
+        with unit_of_work() as s:
+            hold = svc.place_hold(get_vault(), s, actor(), dossier_id=dossier_id, document_id=document_id,
+                                  reason=request.form.get("reason", ""))
+            hold_id = hold.id
+    except Invalid as exc:
+        flash(_("Legal hold not placed: %(msg)s", msg=field_message(exc)), "error")
+    except Conflict as exc:
+        flash(_("Legal hold not placed: %(msg)s", msg=exc.message), "error")
+    else:
+        flash(_("Legal hold %(id)s placed.", id=hold_id), "success")
+    return redirect(request.form.get("back") or url_for("holds.list_page"))
+
+
+@bp.post("/holds/<int:hold_id>/release")
+def release(hold_id: int) -> ResponseReturnValue:
+    svc: Any = optional_module(MODULE)
+    try:
+        with unit_of_work() as s:
+            svc.release_hold(get_vault(), s, actor(), hold_id, request.form.get("reason", ""))
+    except Invalid as exc:
+        flash(_("Legal hold not released: %(msg)s", msg=field_message(exc)), "error")
+    except Conflict as exc:
+        flash(_("Legal hold not released: %(msg)s", msg=exc.message), "error")
+    else:
+        flash(_("Legal hold %(id)s released.", id=hold_id), "success")
+    return redirect(url_for("holds.list_page"))

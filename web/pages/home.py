@@ -1,0 +1,81 @@
+"""Home per role: what each kind of user needs to see first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from vault import policy
+from vault.models import Role
+from web.deps import actor, get_vault, unit_of_work
+from web.pages import queries
+from web.pages.charts import bar_chart
+from web.pages.common import DOC_TYPES, label, optional_module
+from web.pages.views import checkout_row, document_row, dossier_row
+
+bp = Blueprint("home", __name__)
+
+
+def _checkouts(v: Any, s: Any, me: Any, **filters: Any) -> list[dict[str, Any]]:
+    svc = optional_module("vault.services.checkouts")
+    if svc is None:
+        return []
+    page = svc.list_checkouts(v, s, me, filters, 1, 20)
+    return [checkout_row(v, c) for c in page.items]
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    v = get_vault()
+    me = actor()
+    ctx: dict[str, Any] = {"role": me.role.value}
+    with unit_of_work() as s:
+        if me.role is Role.ARCHIVIST:
+            ctx["queue"] = [document_row(v, d) for d in queries.upload_queue(s, me)]
+            ctx["pending"] = _checkouts(v, s, me, status="pending")
+            ctx["overdue"] = _checkouts(v, s, me, status="overdue")
+            ctx["handover"] = _checkouts(v, s, me, status="approved")
+            retention = optional_module("vault.services.retention")
+            ctx["due"] = [{"document": document_row(v, d.document), "due_on": d.due_on, "held": bool(d.holds)}
+                          for d in retention.list_due(v, s, me)[:20]] if retention else []
+        elif me.role is Role.EMPLOYEE:
+            from vault.services import dossiers
+
+            ctx["mine"] = [dossier_row(d) for d in dossiers.list_dossiers(s, me, {"owner": me.username}, 1, 20).items]
+            ctx["requests"] = _checkouts(v, s, me, mine="1")
+            ctx["open"] = [c for c in ctx["requests"] if c["status"] in ("active", "overdue")]
+        elif me.role is Role.LEGAL:
+            holds = optional_module("vault.services.holds")
+            ctx["holds"] = holds.list_holds(s, me, active_only=True, page=1, per_page=20).items if holds else []
+            ctx["hold_rows"] = [{"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id,
+                                 "reason": h.reason, "placed_at": h.placed_at} for h in ctx["holds"]]
+        elif me.role is Role.MANAGER:
+            ctx["pending"] = _checkouts(v, s, me, status="pending")
+            ctx["overdue"] = _checkouts(v, s, me, status="overdue")
+            ctx["charts"] = _charts(v, s, me)
+        elif me.role is Role.ADMIN:
+            ctx["can_verify"] = policy.allowed(me, "audit.verify")
+    return render_template("pages/home.html", **ctx)
+
+
+def _charts(v: Any, s: Any, me: Any) -> list[Any]:
+    """The report summary as SVG bar charts: from the reports service when present, else plain counts."""
+    reports = optional_module("vault.services.reports")
+    if reports is None:
+        types, grades = queries.counts_by_type_and_grade(s, me)
+        by_month: dict[str, int] = {}
+        overdue = 0
+    else:
+        summary = reports.summary(v, s, me)
+        types, grades = summary["documents"]["by_type"], summary["dossiers"]["by_grade"]
+        by_month, overdue = summary["checkouts"]["by_month"], len(summary["overdue"])
+    rows = [
+        (_("Documents by type"), [(label(DOC_TYPES, t), types.get(t, 0)) for t in DOC_TYPES]),
+        (_("Dossiers by grade"), [(g, grades.get(g, 0)) for g in ("A", "B", "C", "D")]),
+        (_("Checkouts per month"), sorted(by_month.items())[-6:]),
+        (_("Overdue checkouts"), [(_("overdue"), overdue)]),
+    ]
+    return [(title, bar_chart(title, data)) for title, data in rows]

@@ -1,0 +1,49 @@
+"""Search: one box, filters, highlighted snippets, paging; the query lives in the URL."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from config.settings import DOC_TYPES as DOC_TYPE_KEYS
+from vault.errors import Invalid, Unavailable
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import field_message, highlight, optional_module, page_args
+
+bp = Blueprint("search", __name__)
+FILTERS = ("doc_type", "dossier_id", "date_from", "date_to")
+
+
+def available() -> bool:
+    return optional_module("indexer.service") is not None
+
+
+@bp.get("/search")
+def search_page() -> ResponseReturnValue:
+    svc = optional_module("indexer.service")
+    q = request.args.get("q", "").strip()
+    filters = {k: request.args.get(k, "").strip() for k in FILTERS}
+    page, per_page = page_args()
+    errors: dict[str, str] = {}
+    result = None
+    unavailable = svc is None
+    if q and svc is not None:
+        v = get_vault()
+        try:
+            parsed = svc.parse_filters({k: val for k, val in filters.items() if val})
+            with unit_of_work() as s:
+                result = svc.search(v, s, actor(), q, parsed, page, per_page)
+        except Invalid as exc:
+            errors[exc.field] = field_message(exc)
+        except Unavailable:
+            unavailable = True
+    items = []
+    if result is not None:
+        items = [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
+                  "title": i.title, "doc_type": i.doc_type, "doc_date": i.doc_date, "snippet": highlight(i.snippet)}
+                 for i in result.items]
+    total = result.total if result is not None else 0
+    pages = max(1, -(-total // per_page))
+    return render_template("pages/search.html", q=q, filters=filters, items=items, total=total, page=page,
+                           pages=pages, errors=errors, searched=result is not None, unavailable=unavailable,
+                           partial=bool(result and result.partial), doc_types=DOC_TYPE_KEYS)
