@@ -1,0 +1,21 @@
+#!/bin/sh
+# Secrets arrive as files (docker compose `secrets:` under /run/secrets), never as image layers or
+# plain environment values: build the settings that need them here, then run the given command.
+set -eu
+if [ -f /run/secrets/db_password ]; then
+  DB_PASSWORD=$(cat /run/secrets/db_password)
+  export DOSSIER_DATABASE_URL="postgresql+psycopg://${DB_USER:-dossier}:${DB_PASSWORD}@${DB_HOST:-postgres}:5432/${DB_NAME:-dossier}"
+fi
+if [ -f /run/secrets/s3_secret_key ]; then
+  DOSSIER_S3_SECRET_KEY=$(cat /run/secrets/s3_secret_key)
+  export DOSSIER_S3_SECRET_KEY
+fi
+case "${1:-}" in
+  serve)
+    dossier init            # idempotent: schema migrations; the keyring must already exist (a secret)
+    exec gunicorn --workers "${WEB_WORKERS:-4}" --bind 0.0.0.0:8080 --access-logfile - 'web.wsgi:app' ;;
+  worker)
+    exec dossier worker ;;
+  *)
+    exec "$@" ;;
+esac

@@ -1,0 +1,215 @@
+"""Fault tests: things break on purpose mid-upload; afterwards nothing is half-stored and the service recovers.
+
+Real components throughout: a child process killed with os._exit, a real SeaweedFS S3 server behind a
+TCP proxy that refuses or resets connections (what a stopped or crashing server looks like to the
+client), a real SQLite write lock held by another connection, a real size-limited tmpfs for the blobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from config import load_settings
+from tests.conftest import Api, People
+from tests.corpus import SYNTHETIC, manifest
+from tests.ops.conftest import run_cli
+from tests.support.seaweed import SeaweedS3
+from tests.support.tcp_proxy import TcpProxy
+from vault.core import Vault, ensure_home
+from vault.db import make_engine, make_sessionmaker
+from vault.models import Document, DocumentVersion, PendingBlob
+from vault.storage import make_blob_store
+
+FILE = SYNTHETIC / manifest(SYNTHETIC)["files"][1]["path"]  # a 74 KB PDF
+OTHER = SYNTHETIC / manifest(SYNTHETIC)["files"][5]["path"]
+
+
+def _rows(v: Vault) -> tuple[int, int, int]:
+    with v.session() as s:
+        return (s.scalar(select(func.count()).select_from(Document)) or 0,
+                s.scalar(select(func.count()).select_from(DocumentVersion)) or 0,
+                s.scalar(select(func.count()).select_from(PendingBlob)) or 0)
+
+
+def _app(v: Vault) -> Flask:
+    from web import create_app
+
+    app = create_app(vault=v)
+    app.config.update(TESTING=True)
+    return app
+
+
+# -- 1. the process dies between blob write and commit -------------------------------------------------
+
+KILLED_UPLOAD = textwrap.dedent("""
+    import os, sys
+    from config import load_settings
+    from vault.core import Vault
+    from vault.services import documents
+    v = Vault.open(load_settings())
+    with open(sys.argv[1], "rb") as fh:
+        staged = documents.stage_upload(v, iter(lambda: fh.read(65536), b""), "contract.pdf")
+    print(staged.blob_key, flush=True)
+    os._exit(1)  # killed after the blob is stored, before commit_upload
+""")
+
+
+def test_a_process_killed_between_blob_write_and_commit_leaves_an_orphan_that_verify_removes(
+        vault: Vault, people: People) -> None:
+    env = {**os.environ, "DOSSIER_HOME": str(vault.settings.home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.run([sys.executable, "-c", KILLED_UPLOAD, str(FILE)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    blob_key = proc.stdout.strip()
+    assert list(vault.blobs.keys()) == [blob_key]
+    assert _rows(vault)[:2] == (0, 0)  # nothing half-visible: no document, no version
+
+    young = run_cli(vault, "verify")  # an upload this young may still be in flight: not an orphan yet
+    assert young.exit_code == 0, young.output
+    found = run_cli(vault, "verify", "--grace-minutes", "0")
+    assert found.exit_code == 1 and f"orphan_blob: {blob_key}" in found.output
+    swept = run_cli(vault, "verify", "--orphans", "--grace-minutes", "0")
+    assert swept.exit_code == 0 and "orphans removed: 1" in swept.output, swept.output
+    assert list(vault.blobs.keys()) == [] and _rows(vault) == (0, 0, 0)
+    assert run_cli(vault, "verify", "--grace-minutes", "0").exit_code == 0
+
+
+# -- 2. the object store goes down or drops connections mid-upload --------------------------------------
+
+@pytest.fixture
+def s3_vault(s3_server: SeaweedS3, tmp_path: Path) -> Iterator[tuple[Vault, TcpProxy]]:
+    host, port = s3_server.endpoint.split(":")
+    with TcpProxy((host, int(port))) as proxy:
+        settings = load_settings({
+            "home": str(tmp_path / "home"), "blob_backend": "s3", "s3_endpoint": proxy.address,
+            "s3_access_key": s3_server.access_key, "s3_secret_key": s3_server.secret_key,
+            "s3_bucket": f"faults-{secrets.token_hex(4)}", "s3_region": s3_server.region}, environ={})
+        ensure_home(settings)
+        v = Vault.open(settings, migrate_schema=True)
+        try:
+            yield v, proxy
+        finally:
+            v.close()
+            with contextlib.suppress(Exception):
+                v.blobs.close()  # type: ignore[attr-defined]
+
+
+def test_an_object_store_that_is_down_or_drops_the_upload_gets_503_and_a_retry_succeeds(
+        s3_vault: tuple[Vault, TcpProxy]) -> None:
+    v, proxy = s3_vault
+    client = _app(v).test_client()
+    api = Api(client, People(v))
+    archivist = api.people.archivist
+    d = api.new_dossier(archivist)
+    assert api.upload(archivist, d["id"], OTHER).status_code == 201
+    keys_before = sorted(v.blobs.keys())
+    rows_before = _rows(v)
+
+    proxy.go_down()  # the server is gone: connections refused
+    r = api.upload(archivist, d["id"], FILE)
+    assert r.status_code == 503, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "storage_unavailable" and "object store" in error["message"]
+    assert _rows(v) == rows_before  # no row, no pending entry left
+    assert api.get(archivist, f"/api/v1/dossiers/{d['id']}").status_code == 200  # still serving
+    health = client.get("/api/v1/health")
+    assert health.status_code == 503 and health.get_json()["storage"] != "ok"
+
+    proxy.come_back()
+    proxy.cut_after(20_000)  # up again, but the connection is reset part-way through the body
+    r = api.upload(archivist, d["id"], FILE)
+    assert r.status_code == 503, r.get_json()
+    assert _rows(v) == rows_before
+
+    proxy.cut_after(None)
+    assert sorted(v.blobs.keys()) == keys_before  # no partial object from either failure
+    r = api.upload(archivist, d["id"], FILE)
+    assert r.status_code == 201, r.get_json()
+    assert api.get(archivist, f"/api/v1/documents/{r.get_json()['id']}/content").data == FILE.read_bytes()
+    assert len(list(v.blobs.keys())) == len(keys_before) + 1
+
+
+# -- 3. the database is locked for longer than the busy timeout ------------------------------------------
+
+def test_a_locked_database_answers_503_not_500_and_recovers_by_itself(vault: Vault, people: People) -> None:
+    # the same vault with a short busy timeout (make_engine's parameter), so the test waits 0.3 s, not 10
+    engine = make_engine(vault.settings.db_url, busy_timeout_ms=300)
+    v = Vault(settings=vault.settings, engine=engine, sessions=make_sessionmaker(engine),
+              blobs=make_blob_store(vault.settings), keyring=vault.keyring, clock=vault.clock)
+    try:
+        api = Api(_app(v).test_client(), people)
+        archivist = people.archivist
+        api.token(archivist)
+        d = api.new_dossier(archivist)
+        blocker = sqlite3.connect(vault.settings.db_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            r = api.post(archivist, "/api/v1/dossiers", json={"customer_name": "锁", "customer_type": "client"})
+            assert r.status_code == 503 and r.get_json()["error"]["code"] == "database_unavailable"
+            assert r.headers["Retry-After"]
+            assert api.upload(archivist, d["id"], FILE).status_code == 503
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert api.post(archivist, "/api/v1/dossiers",
+                        json={"customer_name": "锁", "customer_type": "client"}).status_code == 201
+        assert api.upload(archivist, d["id"], FILE).status_code == 201
+        assert list(v.blobs.keys()) and len(list(v.blobs.keys())) == 1  # the refused upload stored nothing
+    finally:
+        engine.dispose()
+
+
+# -- 4. the blob directory's disk is full -----------------------------------------------------------------
+
+@pytest.fixture
+def small_blob_dir(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"cannot mount a small tmpfs ({proc.stderr.strip()}): the test suite runs as root here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
+    if "small_blob_dir" in request.fixturenames:
+        return {"blob_dir": str(request.getfixturevalue("small_blob_dir"))}
+    return {}
+
+
+def test_a_full_blob_disk_is_a_clear_507_with_nothing_half_stored(small_blob_dir: Path, vault: Vault,
+                                                                    api: Api, people: People) -> None:
+    assert vault.settings.blob_path == small_blob_dir
+    archivist = people.archivist
+    d = api.new_dossier(archivist)
+    assert api.upload(archivist, d["id"], OTHER).status_code == 201
+    filler = small_blob_dir / "filler"
+    with filler.open("wb", buffering=0) as fh, contextlib.suppress(OSError):
+        while True:  # fill the disk up to the last block (unbuffered: close has nothing left to write)
+            fh.write(b"\0" * 4096)
+    rows_before, keys_before = _rows(vault), sorted(vault.blobs.keys())
+    r = api.upload(archivist, d["id"], FILE)
+    assert r.status_code == 507, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "storage_full" and "no space left" in error["message"]
+    assert _rows(vault) == rows_before and sorted(vault.blobs.keys()) == keys_before
+    assert not [p for p in small_blob_dir.rglob(".tmp-*")], "a temp file was left behind"
+    filler.unlink()
+    assert api.upload(archivist, d["id"], FILE).status_code == 201

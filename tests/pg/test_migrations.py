@@ -1,0 +1,121 @@
+"""Migrations on SQLite and PostgreSQL: from empty to head, and upgrade from the previous release with data.
+
+Written over whatever revisions exist, in order, so each new revision is covered without editing
+this file: the previous release is the first revision (0001); a row written there must still be
+readable through the current models at head, and new writes must continue where the old ones left off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, select
+
+from config import load_settings
+from vault import audit
+from vault.clock import FixedClock
+from vault.core import Vault, ensure_home
+from vault.db import MIGRATIONS_DIR, current_revision, make_engine, migrate
+from vault.models import Base, Document, Dossier, User
+from vault.services import dossiers, users
+
+
+def revisions_in_order() -> list[str]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    return [r.revision for r in reversed(list(script.walk_revisions("base", "heads")))]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        make: Callable[[], str] = request.getfixturevalue("pg_empty_database")
+        yield make()
+
+
+@pytest.fixture
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    e = make_engine(empty_database_url)
+    yield e
+    e.dispose()
+
+
+def test_the_revisions_form_one_line_starting_at_the_first_release() -> None:
+    revs = revisions_in_order()
+    assert revs[0] == "0001" and len(revs) == len(set(revs))
+
+
+def test_an_empty_database_migrates_to_head_and_matches_the_models(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    migrate(engine)
+    assert current_revision(engine) == revisions_in_order()[-1]
+    migrate(engine)  # idempotent: a second run changes nothing
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+    assert diff == [], f"the models and the migrations disagree: {diff}"
+
+
+def _write_release_1_rows(engine: Engine) -> int:
+    """Rows as release 1 wrote them, with only the columns revision 0001 has (the models may have more);
+    ids come from the database as they did then (on PostgreSQL the sequences must move on)."""
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    stored = now.replace(tzinfo=None) if engine.dialect.name == "sqlite" else now
+    meta = sa.MetaData()
+    users_t = sa.Table("users", meta, autoload_with=engine)
+    dossiers_t = sa.Table("dossiers", meta, autoload_with=engine)
+    counters_t = sa.Table("archive_counters", meta, autoload_with=engine)
+    with engine.begin() as conn:
+        user_id = conn.execute(users_t.insert().values(
+            username="old-archivist", display_name="", role="archivist", clearance="confidential",
+            password_hash=None, active=True, session_epoch=0, created_at=stored).returning(users_t.c.id)).scalar_one()
+        conn.execute(counters_t.insert().values(year=2026, last_value=7))
+        conn.execute(dossiers_t.insert().values(
+            archive_no="KH-2026-000007", customer_name="旧版本客户有限公司", credit_code=None,
+            customer_type="supplier", grade="A", industry="制造业", region="上海", owner_id=user_id,
+            secrecy="internal", status="active", location="A室/1柜", created_at=stored, updated_at=stored,
+            created_by_id=user_id))
+    return int(user_id)
+
+
+def test_data_written_by_the_previous_release_survives_every_upgrade(engine: Engine, empty_database_url: str,
+                                                                     tmp_path: Path) -> None:
+    revisions = revisions_in_order()
+    migrate(engine, revisions[0])
+    user_id = _write_release_1_rows(engine)
+    for rev in revisions[1:]:
+        migrate(engine, rev)
+        assert current_revision(engine) == rev
+    settings = load_settings({"home": str(tmp_path / "home"), "database_url": empty_database_url}, environ={})
+    ensure_home(settings)
+    clock = FixedClock()
+    v = Vault.open(settings, clock=clock)
+    try:
+        with v.session() as s:
+            old = s.scalars(select(Dossier).where(Dossier.archive_no == "KH-2026-000007")).one()
+            assert old.customer_name == "旧版本客户有限公司" and old.owner.username == "old-archivist"
+            assert old.created_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+            assert s.scalars(select(Document).where(Document.dossier_id == old.id)).all() == []
+            archivist = s.scalars(select(User).where(User.username == "old-archivist")).one()
+            system = users.system_user(s, clock.now())
+            assert system.id != archivist.id
+        with v.session() as s:
+            old_archivist = s.get(User, user_id)
+            assert old_archivist is not None
+            new = dossiers.create_dossier(v, s, old_archivist, {"customer_name": "新客户", "customer_type": "client"})
+            assert new.archive_no == f"KH-{clock.now().year}-" + (
+                "000008" if clock.now().year == 2026 else "000001")
+        with v.session() as s:
+            assert audit.verify_chain(s).ok
+    finally:
+        v.close()

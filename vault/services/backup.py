@@ -1,0 +1,474 @@
+"""Backup and restore: a consistent database snapshot, the blobs it references, the keyring encrypted
+with a passphrase, and a manifest of SHA-256s of every file.
+
+Layout of a backup directory::
+
+    manifest.json            format, times, database kind and revision, audit head, {path: sha256}
+    database.sqlite3         SQLite: the online-backup API's copy (one consistent point in time)
+    database.pgdump          PostgreSQL: `pg_dump -Fc` taken in an exported snapshot
+    keyring.export.json      Keyring.export_encrypted(passphrase): scrypt + AES-256-GCM
+    blobs/3f/9a/3f9a...      ciphertext exactly as stored (never decrypted by a backup)
+
+Consistency: the blob list is read from the same snapshot as the database (blobs are write-once under
+fresh keys, so copying them afterwards yields exactly the snapshot's set). A blob that disappears while
+the backup runs belongs to a document destroyed meanwhile: it is listed under `gone_during_backup` and
+its key is erased again on restore. The manifest is written last: a directory without one is not a
+backup. The search index is not copied: it is derived, and rebuilt after a restore.
+
+Documents destroyed after the backup was taken must stay destroyed: `export_destruction_register`
+writes the register of executed destruction batches (keep a copy beside the backups after every
+destruction); `replay_destructions` erases, in a restored vault, the keys and blobs of every document
+the register lists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, make_url, select, text
+
+from config import Settings
+from vault import audit
+from vault.core import Vault, ensure_home
+from vault.crypto import Keyring
+from vault.db import current_revision, make_engine
+from vault.errors import BlobNotFound, Conflict, Invalid, VaultError
+from vault.models import AuditHead, BlobErasure, DestructionBatch, DestructionStatus, Document, DocumentStatus, User
+from vault.storage import make_blob_store
+from vault.storage.base import BlobStore, is_blob_key
+
+BACKUP_FORMAT = "dossier-vault-backup"
+REGISTER_FORMAT = "dossier-vault-destruction-register"
+MANIFEST = "manifest.json"
+KEYRING_EXPORT = "keyring.export.json"
+SQLITE_FILE = "database.sqlite3"
+PGDUMP_FILE = "database.pgdump"
+REGISTER_FILE = "destruction-register.json"
+CHUNK = 1024 * 1024
+
+
+class BackupError(VaultError):
+    """A backup cannot be taken or restored; the message says what to do."""
+
+    status = 409
+    code = "backup_error"
+
+
+@dataclass
+class BackupReport:
+    path: Path
+    files: int
+    blobs: int
+    bytes: int
+    manifest_sha256: str
+    gone_during_backup: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RestoreReport:
+    blobs: int
+    revision: str | None
+    replayed_documents: list[int] = field(default_factory=list)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_file(path: Path, chunks: Iterable[bytes], mode: int = 0o600) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    size = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            size += len(chunk)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return size
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and next(path.iterdir(), None) is None
+
+
+# -- database snapshots -----------------------------------------------------------------------------
+
+
+def _sqlite_path(engine: Engine) -> Path:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise BackupError("an in-memory SQLite database cannot be backed up")
+    return Path(database)
+
+
+def _snapshot_sqlite(engine: Engine, dest: Path) -> list[str]:
+    """Copy the live database with SQLite's online-backup API; return the blob keys of that snapshot."""
+    src = sqlite3.connect(_sqlite_path(engine), timeout=30)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+        dst.commit()
+        rows = dst.execute("SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL").fetchall()
+    finally:
+        dst.close()
+        src.close()
+    os.chmod(dest, 0o600)
+    return [r[0] for r in rows]
+
+
+def _libpq_url(engine: Engine) -> tuple[str, dict[str, str]]:
+    """A libpq URL without the password (passed in PGPASSWORD, never on a command line)."""
+    url = engine.url.set(drivername="postgresql")
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return url.set(password=None).render_as_string(hide_password=False), env
+
+
+def pg_tool(name: str) -> str:
+    """Path of pg_dump / pg_restore: $PG_BIN first, then PATH."""
+    override = os.environ.get("PG_BIN")
+    if override and (Path(override) / name).exists():
+        return str(Path(override) / name)
+    found = shutil.which(name)
+    if not found:
+        raise BackupError(f"{name} is not on PATH: install the PostgreSQL client tools (Debian: postgresql-client) "
+                          "or set PG_BIN", code="pg_tools_missing")
+    return found
+
+
+def _snapshot_postgres(engine: Engine, dest: Path) -> list[str]:
+    """pg_dump inside an exported snapshot, and the blob keys read in that same snapshot."""
+    url, env = _libpq_url(engine)
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            keys = [r[0] for r in conn.execute(
+                text("SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL"))]
+            proc = subprocess.run(
+                [pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                 f"--file={dest}", f"--dbname={url}"],
+                env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BackupError(f"pg_dump failed: {proc.stderr.strip()[-500:]}", code="pg_dump_failed")
+    os.chmod(dest, 0o600)
+    return keys
+
+
+# -- backup -----------------------------------------------------------------------------------------
+
+
+def backup(v: Vault, dest: Path, passphrase: str, *,
+           progress: Callable[[int, int], None] | None = None) -> BackupReport:
+    """Write a complete, self-checking backup of the vault into `dest` (a new or empty directory)."""
+    dest = Path(dest)
+    if dest.exists() and not _is_empty_dir(dest):
+        raise BackupError(f"{dest} is not empty: back up into a new directory (nothing was written)",
+                          code="backup_target_not_empty")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(dest, 0o700)
+    # the keyring first: a bad passphrase stops the backup before anything large is written
+    export = v.keyring.export_encrypted(passphrase)
+    _write_file(dest / KEYRING_EXPORT, [export])
+
+    dialect = v.engine.dialect.name
+    if dialect == "sqlite":
+        db_file = SQLITE_FILE
+        keys = _snapshot_sqlite(v.engine, dest / db_file)
+    elif dialect == "postgresql":
+        db_file = PGDUMP_FILE
+        keys = _snapshot_postgres(v.engine, dest / db_file)
+    else:  # pragma: no cover - settings allow only these two
+        raise BackupError(f"cannot back up a {dialect} database")
+
+    with v.session() as s:
+        pending = set(s.scalars(select(BlobErasure.blob_key)).all())
+        head = s.get(AuditHead, 1)
+        head_info = {"seq": head.seq, "hash": head.hash} if head else {"seq": 0, "hash": audit.GENESIS}
+    gone: list[str] = []
+    copied = total_bytes = 0
+    wanted = sorted(k for k in keys if k not in pending)
+    for i, key in enumerate(wanted, 1):
+        try:
+            stream = v.blobs.get(key)
+        except BlobNotFound:
+            gone.append(key)  # destroyed after the snapshot: restore erases its key again
+            continue
+        total_bytes += _write_file(dest / "blobs" / key, stream)
+        copied += 1
+        if progress:
+            progress(i, len(wanted))
+
+    files = {p.relative_to(dest).as_posix(): _sha256_file(p) for p in sorted(dest.rglob("*")) if p.is_file()}
+    manifest = {
+        "format": BACKUP_FORMAT,
+        "version": 1,
+        "created_at": v.clock.now().isoformat(),
+        "database": {"kind": dialect, "file": db_file, "revision": current_revision(v.engine)},
+        "audit_head": head_info,
+        "blobs": copied,
+        "gone_during_backup": gone,
+        "files": files,
+    }
+    data = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
+    tmp = dest / (MANIFEST + ".tmp")
+    _write_file(tmp, [data])
+    os.replace(tmp, dest / MANIFEST)  # last: a directory without a manifest is not a backup
+    with v.session() as s:
+        audit.record(s, None, "backup.created", now=v.clock.now(), blobs=copied, bytes=total_bytes,
+                     database=dialect, manifest_sha256=hashlib.sha256(data).hexdigest(), audit_seq=head_info["seq"])
+    return BackupReport(path=dest, files=len(files) + 1, blobs=copied, bytes=total_bytes,
+                        manifest_sha256=hashlib.sha256(data).hexdigest(), gone_during_backup=gone)
+
+
+# -- restore ----------------------------------------------------------------------------------------
+
+
+def read_manifest(src: Path) -> dict[str, Any]:
+    """Load the manifest and check every file against it: present, unchanged, nothing extra."""
+    src = Path(src)
+    try:
+        manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BackupError(f"{src} has no {MANIFEST}: not a backup, or a backup that did not finish",
+                          code="backup_manifest_missing") from None
+    except ValueError:
+        raise BackupError(f"{src / MANIFEST} is not valid JSON", code="backup_manifest_invalid") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BACKUP_FORMAT or manifest.get("version") != 1:
+        raise BackupError(f"{src / MANIFEST} is not a Dossier Vault backup manifest (format 1)",
+                          code="backup_manifest_invalid")
+    files: dict[str, str] = manifest.get("files") or {}
+    present = {p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file()} - {MANIFEST}
+    problems = [f"missing: {name}" for name in sorted(set(files) - present)]
+    problems += [f"not in the manifest: {name}" for name in sorted(present - set(files))]
+    for name in sorted(set(files) & present):
+        if _sha256_file(src / name) != files[name]:
+            problems.append(f"changed: {name}")
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise BackupError(f"the backup in {src} does not match its manifest ({shown}); nothing was restored",
+                          code="backup_damaged", problems=problems)
+    return manifest
+
+
+def _require_empty_target(settings: Settings) -> None:
+    home = settings.home
+    if home.exists() and not _is_empty_dir(home):
+        raise BackupError(f"restore needs an empty home, and {home.resolve()} is not empty: point DOSSIER_HOME at "
+                          "a new directory (nothing was changed)", code="restore_target_not_empty")
+    for path in (settings.keyring_file, settings.blob_path, settings.index_path):
+        if path.exists() and not (path.is_dir() and _is_empty_dir(path)):
+            raise BackupError(f"restore needs an empty target, and {path} exists (nothing was changed)",
+                              code="restore_target_not_empty")
+    if settings.blob_backend == "s3":
+        store = make_blob_store(settings)
+        try:
+            if next(iter(store.keys()), None) is not None:
+                raise BackupError(f"restore needs an empty bucket, and {store.describe()} holds blobs "
+                                  "(nothing was changed)", code="restore_target_not_empty")
+        finally:
+            close = getattr(store, "close", None)
+            if close:
+                close()
+    if settings.db_url.startswith("postgresql"):
+        engine = make_engine(settings.db_url)
+        try:
+            with engine.connect() as conn:
+                tables = conn.execute(text(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")).scalar_one()
+        finally:
+            engine.dispose()
+        if tables:
+            raise BackupError("restore needs an empty database, and the target PostgreSQL database has tables "
+                              "(nothing was changed)", code="restore_target_not_empty")
+
+
+def _restore_database(settings: Settings, src: Path, manifest: dict[str, Any]) -> None:
+    kind = manifest["database"]["kind"]
+    target = "sqlite" if settings.db_url.startswith("sqlite") else "postgresql"
+    if kind != target:
+        raise BackupError(f"this backup holds a {kind} database and the target is {target}: restore into the same "
+                          "kind of database, then migrate the data", code="restore_kind_mismatch")
+    dump = src / manifest["database"]["file"]
+    if kind == "sqlite":
+        db_path = Path(make_url(settings.db_url).database or "")
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_file(db_path, _read_chunks(dump))
+        return
+    engine = make_engine(settings.db_url)
+    try:
+        url, env = _libpq_url(engine)
+    finally:
+        engine.dispose()
+    proc = subprocess.run([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                           f"--dbname={url}", str(dump)], env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise BackupError(f"pg_restore failed: {proc.stderr.strip()[-500:]}", code="pg_restore_failed")
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        yield from iter(lambda: fh.read(CHUNK), b"")
+
+
+def restore(settings: Settings, src: Path, passphrase: str, *,
+            progress: Callable[[int, int], None] | None = None) -> tuple[Vault, RestoreReport]:
+    """Restore a backup into the empty home (and database / bucket) the settings name.
+
+    Order: manifest checked, target checked empty, keyring imported (a wrong passphrase stops here with
+    nothing written), database, blobs; then the schema is migrated to this release and blobs destroyed
+    during the backup are erased again. Returns the opened vault; the caller replays destructions that
+    happened after the backup (`replay_destructions`) and rebuilds the search index.
+    """
+    src = Path(src)
+    manifest = read_manifest(src)
+    _require_empty_target(settings)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.home, 0o700)
+    settings.keyring_file.parent.mkdir(parents=True, exist_ok=True)
+    Keyring.import_encrypted((src / KEYRING_EXPORT).read_bytes(), passphrase, settings.keyring_file)
+    ensure_home(settings)  # the Flask secret key (a new one: sessions of the old service end)
+    _restore_database(settings, src, manifest)
+    store: BlobStore = make_blob_store(settings)
+    blob_files = sorted(p for p in (src / "blobs").rglob("*") if p.is_file()) if (src / "blobs").is_dir() else []
+    for i, path in enumerate(blob_files, 1):
+        key = path.relative_to(src / "blobs").as_posix()
+        if not is_blob_key(key):
+            raise BackupError(f"{path} is not a blob of this format; nothing further was restored")
+        store.put(key, _read_chunks(path))
+        if progress:
+            progress(i, len(blob_files))
+    with contextlib.suppress(Exception):
+        getattr(store, "close", lambda: None)()
+    v = Vault.open(settings, migrate_schema=True)
+    report = RestoreReport(blobs=len(blob_files), revision=current_revision(v.engine))
+    gone = set(manifest.get("gone_during_backup") or [])
+    if gone:
+        _erase_versions_by_blob(v, gone)
+    with v.session() as s:
+        audit.record(s, None, "backup.restored", now=v.clock.now(), blobs=len(blob_files),
+                     backup_created_at=manifest.get("created_at"), backup_audit_seq=manifest["audit_head"]["seq"])
+    return v, report
+
+
+def _erase_versions_by_blob(v: Vault, keys: set[str]) -> None:
+    from vault.models import DocumentVersion
+
+    with v.session() as s:
+        for ver in s.scalars(select(DocumentVersion).where(DocumentVersion.blob_key.in_(keys))):
+            ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
+            ver.blob_key = None
+
+
+# -- the destruction register -------------------------------------------------------------------------
+
+
+def export_destruction_register(v: Vault) -> dict[str, Any]:
+    """Every executed destruction batch with its documents and ciphertext digests (no content, no keys)."""
+    with v.session() as s:
+        batches = s.scalars(select(DestructionBatch).where(DestructionBatch.status == DestructionStatus.EXECUTED)
+                            .order_by(DestructionBatch.id)).all()
+        out = [{
+            "batch_id": b.id,
+            "executed_at": b.executed_at.isoformat() if b.executed_at else None,
+            "certificate_sha256": b.certificate_sha256,
+            "documents": [{"document_id": it.document_id, "archive_no": it.archive_no, "title": it.title,
+                           "ciphertext_sha256": [h for h in it.ciphertext_sha256.split("\n") if h]}
+                          for it in b.items],
+        } for b in batches]
+    return {"format": REGISTER_FORMAT, "version": 1, "exported_at": v.clock.now().isoformat(), "batches": out}
+
+
+def load_register(path: Path) -> list[dict[str, Any]]:
+    """The batches of a register file written by `export_destruction_register`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"cannot read the destruction register {path}: {exc}", code="register_invalid") from None
+    if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
+        raise BackupError(f"{path} is not a Dossier Vault destruction register", code="register_invalid")
+    batches = data.get("batches")
+    if not isinstance(batches, list):
+        raise BackupError(f"{path} has no list of batches", code="register_invalid")
+    return batches
+
+
+def register_beside(src: Path) -> Path | None:
+    """A register kept next to the backup: SRC/../destruction-register.json, if it exists."""
+    candidate = Path(src).resolve().parent / REGISTER_FILE
+    return candidate if candidate.is_file() else None
+
+
+def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | None = None) -> list[int]:
+    """Destroy again, in a restored vault, every document the register lists that is still live here.
+
+    Same erasure as an execution (wrapped keys, extracted text and fingerprints erased, blobs deleted,
+    document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
+    recorded ciphertext digests do not match is refused: the register belongs to another vault.
+    Returns the ids of documents destroyed by this replay.
+    """
+    destroyed: list[int] = []
+    blobs_to_delete: list[str] = []
+    for batch in register:
+        executed_at = batch.get("executed_at")
+        for item in batch.get("documents", []):
+            with v.session() as s:
+                doc = s.get(Document, int(item["document_id"]))
+                if doc is None or doc.status is DocumentStatus.DESTROYED:
+                    continue
+                digests = [ver.ciphertext_sha256 for ver in doc.versions]
+                if sorted(digests) != sorted(item.get("ciphertext_sha256", [])):
+                    raise Conflict(f"document {doc.id} in the register does not match this vault's document "
+                                   "(ciphertext digests differ): is the register from another vault?",
+                                   code="register_mismatch")
+                for ver in doc.versions:
+                    if ver.blob_key:
+                        blobs_to_delete.append(ver.blob_key)
+                    ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
+                    ver.blob_key = None
+                doc.status = DocumentStatus.DESTROYED
+                doc.destroyed_at = datetime.fromisoformat(executed_at) if executed_at else v.clock.now()
+                audit.record(s, actor, "document.destroyed", doc, now=v.clock.now(), batch_id=batch.get("batch_id"),
+                             replayed=True, executed_at=executed_at, versions=len(digests),
+                             ciphertext_sha256=digests)
+                destroyed.append(doc.id)
+    for key in blobs_to_delete:
+        v.blobs.delete(key)
+    index = v.extensions.get("index")
+    if index is not None and destroyed:
+        index.delete(destroyed)
+    if v.engine.dialect.name == "sqlite":
+        from vault.services.destruction import checkpoint
+
+        checkpoint(v)
+    return destroyed
+
+
+def check_passphrase(passphrase: str) -> str:
+    """The passphrase protecting the keyring export: refuse an empty or very short one."""
+    if len(passphrase) < 8:
+        raise Invalid("passphrase", "the backup passphrase must be at least 8 characters")
+    return passphrase
+
+
+__all__ = [
+    "BackupError", "BackupReport", "RestoreReport", "backup", "check_passphrase", "export_destruction_register",
+    "load_register", "read_manifest", "register_beside", "replay_destructions", "restore",
+]
