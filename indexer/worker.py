@@ -134,23 +134,20 @@ def _index_version(v: Vault, version_id: int) -> None:
         result = extract(plain, mime, timeout_s=v.settings.extract_timeout_s,
                          memory_mb=v.settings.extract_memory_mb, ocr_languages=v.settings.ocr_languages)
     with v.session() as s:
-        version = s.get(DocumentVersion, version_id)
+        # the version row stays locked until the index holds the text: a destruction that erases this
+        # version waits for us (or ran before and we see its erased key), so its purge is never undone
+        version = s.get(DocumentVersion, version_id, with_for_update=True)
         if version is None or version.wrapped_key is None:
             return
         document = version.document
         version.text_ciphertext = seal_text(v, version, result.text)
         if result.pages is not None:
             version.pages = result.pages
-        is_current = document.current_version_id == version.id
-        doc = index_doc(document, result.text) if is_current and document.status is DocumentStatus.ACTIVE else None
-    if doc is not None:
-        attach_index(v).add([doc])
-    with v.session() as s:
-        version = s.get(DocumentVersion, version_id)
-        if version is not None:
-            version.index_status = IndexStatus.INDEXED
-            version.index_error = None
-            version.indexed_at = v.clock.now()
+        if document.current_version_id == version.id and document.status is DocumentStatus.ACTIVE:
+            attach_index(v).add([index_doc(document, result.text)])
+        version.index_status = IndexStatus.INDEXED
+        version.index_error = None
+        version.indexed_at = v.clock.now()
 
 
 def _reindex_dossier(v: Vault, dossier_id: int) -> None:
@@ -163,14 +160,17 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
         if dossier is None:
             return
         for document in dossier.documents:
-            version = document.current_version
+            if document.current_version_id is None:
+                continue
+            # locked until the index write below: a destruction cannot slip in between (see _index_version)
+            version = s.get(DocumentVersion, document.current_version_id, with_for_update=True)
             if document.status is DocumentStatus.ACTIVE and version is not None \
                     and version.index_status is IndexStatus.INDEXED:
                 text = open_text(v, version)
                 if text is not None:
                     docs.append(index_doc(document, text))
-    if docs:
-        attach_index(v).add(docs)
+        if docs:
+            attach_index(v).add(docs)
 
 
 def process(v: Vault, claimed: Claimed) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
-from indexer.worker import claim_job, run_pending
+from indexer.worker import BackgroundWorker, check_overdue, claim_job, run_pending, work_loop
 from tests.conftest import Api, People
 from tests.corpus import BAD, SYNTHETIC, manifest
 from tests.support.multipart import post_file
 from vault.clock import FixedClock
 from vault.core import Vault
-from vault.models import Job, JobStatus
+from vault.models import AuditEvent, Checkout, Job, JobStatus, Notification, User
+from vault.services import checkouts, dossiers
 
 TEXT_FILES = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"]][:6]
 
@@ -125,3 +129,80 @@ def test_raising_a_dossiers_secrecy_hides_its_hits_from_lower_clearances(api: Ap
     assert api.get(people.make("l2", "legal", "secret"), "/api/v1/search", query_string=q).get_json()["total"] == 1
 
 
+
+
+# -- overdue checkouts: the worker marks them about once a minute ------------------------------------
+
+def _active_checkout(vault: Vault, people: People, days: int = 7) -> int:
+    """An employee's view checkout, approved by the archivist: active until `days` from now."""
+    archivist, employee = people.archivist, people.employee  # made before the unit of work below
+    with vault.session() as s:
+        dossier = dossiers.create_dossier(vault, s, archivist,
+                                          {"customer_name": "逾期客户有限公司", "customer_type": "client"})
+        checkout = checkouts.request_checkout(vault, s, employee, {"dossier_id": dossier.id, "purpose": "review",
+                                                                   "kind": "view", "days": days})
+        checkout_id = checkout.id
+    with vault.session() as s:
+        checkouts.approve_checkout(vault, s, archivist, checkout_id, "ok")
+    return checkout_id
+
+
+def _overdue_notices(vault: Vault, checkout_id: int) -> list[tuple[str, str]]:
+    with vault.session() as s:
+        rows = s.execute(select(User.username, Notification.kind).join(User, User.id == Notification.user_id)
+                         .where(Notification.checkout_id == checkout_id, Notification.kind == "checkout.overdue")
+                         .order_by(User.username)).all()
+    return [(name, kind) for name, kind in rows]
+
+
+def test_the_worker_loops_overdue_check_marks_a_checkout_past_its_due_date_once(
+        vault: Vault, people: People, clock: FixedClock) -> None:
+    checkout_id = _active_checkout(vault, people, days=7)
+    check_overdue(vault)
+    assert _overdue_notices(vault, checkout_id) == []
+    clock.advance(days=7, minutes=1)
+    check_overdue(vault)
+    assert _overdue_notices(vault, checkout_id) == [("archivist", "checkout.overdue"), ("employee", "checkout.overdue")]
+    with vault.session() as s:
+        marked = s.get(Checkout, checkout_id)
+        assert marked is not None and marked.overdue_notified_at == clock.now()
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "checkout.expired")) == 1
+    clock.advance(minutes=1)
+    check_overdue(vault)
+    assert len(_overdue_notices(vault, checkout_id)) == 2, "a checkout is notified once, not on every check"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"overdue_check_interval_s": 0.2}])
+def test_the_background_worker_checks_for_overdue_checkouts_every_interval(
+        vault: Vault, people: People, clock: FixedClock) -> None:
+    checkout_id = _active_checkout(vault, people, days=3)
+    worker = BackgroundWorker(vault).start()
+    try:
+        time.sleep(0.5)  # the first checks find nothing due
+        assert _overdue_notices(vault, checkout_id) == []
+        clock.advance(days=3, seconds=1)
+        deadline = time.monotonic() + 15
+        while not _overdue_notices(vault, checkout_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert len(_overdue_notices(vault, checkout_id)) == 2
+
+
+@pytest.mark.parametrize("settings_overrides", [{"overdue_check_interval_s": 0.1}])
+def test_a_failing_overdue_check_is_logged_and_the_worker_goes_on(
+        vault: Vault, people: People, caplog: pytest.LogCaptureFixture) -> None:
+    with vault.engine.begin() as conn:  # a real failure: the query meets no table
+        conn.exec_driver_sql("ALTER TABLE checkouts RENAME TO checkouts_away")
+    stop = threading.Event()
+    loop = threading.Thread(target=work_loop, args=(vault, stop), daemon=True)
+    with caplog.at_level(logging.ERROR, logger="dossier.worker"):
+        loop.start()
+        time.sleep(0.6)
+        alive = loop.is_alive()
+        stop.set()
+        loop.join(10)
+    assert alive, "an error in the overdue check ended the worker loop"
+    failures = [r for r in caplog.records if r.getMessage().startswith("overdue check failed")]
+    assert len(failures) >= 2 and "checkouts" in str(failures[0].exc_info[1])

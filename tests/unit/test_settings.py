@@ -45,3 +45,12 @@ def test_the_default_database_is_sqlite_under_the_home(tmp_path: Path) -> None:
     settings = load_settings({"home": str(tmp_path)}, environ={})
     assert settings.db_url == f"sqlite:///{(tmp_path / 'dossier.db').resolve()}"
     assert settings.blob_path == tmp_path / "blobs"
+
+
+def test_the_overdue_check_runs_every_minute_unless_set_and_must_be_positive(tmp_path: Path) -> None:
+    assert load_settings({"home": str(tmp_path)}, environ={}).overdue_check_interval_s == 60
+    env = {"DOSSIER_OVERDUE_CHECK_INTERVAL_S": "300"}
+    assert load_settings({"home": str(tmp_path)}, environ=env).overdue_check_interval_s == 300
+    for bad in ("0", "-5"):
+        with pytest.raises(SettingsError, match="overdue_check_interval_s.*positive"):
+            load_settings({"home": str(tmp_path)}, environ={"DOSSIER_OVERDUE_CHECK_INTERVAL_S": bad})
