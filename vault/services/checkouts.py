@@ -32,24 +32,12 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import Page, get_dossier
+from vault.services.fields import clean_text
 from vault.services.notifications import notify, send_pending_email
 from vault.services.users import system_user
 
 OPEN_STATES = (CheckoutStatus.PENDING, CheckoutStatus.APPROVED, CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED)
 STATUS_FILTERS = ("pending", "approved", "rejected", "active", "returned", "closed", "overdue")
-
-
-def _text(field: str, raw: Any, *, required: bool, max_len: int = 2000) -> str:
-    if raw is None:
-        raw = ""
-    if not isinstance(raw, str):
-        raise Invalid(field, f"{field} must be text")
-    value = " ".join(raw.split())
-    if required and not value:
-        raise Invalid(field, f"{field} is required")
-    if len(value) > max_len:
-        raise Invalid(field, f"{field} is longer than {max_len} characters")
-    return value
 
 
 def _kind(raw: Any) -> CheckoutKind:
@@ -98,7 +86,7 @@ def request_checkout(v: Vault, session: Session, actor: User, data: Mapping[str,
     if dossier.status is DossierStatus.DESTROYED:
         raise Conflict(f"dossier {dossier.archive_no} was destroyed", code="dossier_destroyed")
     kind = _kind(data.get("kind"))
-    purpose = _text("purpose", data.get("purpose"), required=True)
+    purpose = clean_text("purpose", data.get("purpose"), required=True, max_len=2000)
     days = _days(v, data.get("days"))
     docs = _chosen_documents(session, dossier, data.get("document_ids"))
     now = v.clock.now()
@@ -136,7 +124,7 @@ def _decidable(session: Session, actor: User, checkout_id: int) -> Checkout:
 def approve_checkout(v: Vault, session: Session, actor: User, checkout_id: int, comment: Any = None) -> Checkout:
     """Approve a pending request: an electronic checkout opens now until its due date; paper waits for handover."""
     checkout = _decidable(session, actor, checkout_id)
-    text = _text("comment", comment, required=False)
+    text = clean_text("comment", comment, required=False, max_len=2000)
     now = v.clock.now()
     checkout.decided_by_id, checkout.decided_at, checkout.decision_comment = actor.id, now, text or None
     if checkout.kind.electronic:
@@ -157,7 +145,7 @@ def approve_checkout(v: Vault, session: Session, actor: User, checkout_id: int, 
 def reject_checkout(v: Vault, session: Session, actor: User, checkout_id: int, comment: Any) -> Checkout:
     """Refuse a pending request, saying why."""
     checkout = _decidable(session, actor, checkout_id)
-    text = _text("comment", comment, required=True)
+    text = clean_text("comment", comment, required=True, max_len=2000)
     now = v.clock.now()
     checkout.status = CheckoutStatus.REJECTED
     checkout.decided_by_id, checkout.decided_at, checkout.decision_comment = actor.id, now, text
@@ -193,7 +181,7 @@ def hand_over(v: Vault, session: Session, actor: User, checkout_id: int, note: A
     if holder is not None:
         raise Conflict(f"the paper file is out with {holder.requester.username} (checkout {holder.id})",
                        code="paper_out", checkout_id=holder.id)
-    text = _text("note", note, required=False)
+    text = clean_text("note", note, required=False, max_len=2000)
     now = v.clock.now()
     checkout.status = CheckoutStatus.ACTIVE
     checkout.handed_over_by_id = actor.id
@@ -233,7 +221,7 @@ def receive(v: Vault, session: Session, actor: User, checkout_id: int, condition
     if checkout.status not in (CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED):
         raise Conflict(f"checkout {checkout.id} is {checkout.status.value}: the paper is not out",
                        code="not_out")
-    text = _text("condition", condition, required=True)
+    text = clean_text("condition", condition, required=True, max_len=2000)
     if pages_complete is not None and not isinstance(pages_complete, bool):
         raise Invalid("pages_complete", "pages_complete must be true or false")
     now = v.clock.now()

@@ -39,6 +39,7 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import get_dossier
+from vault.services.fields import parse_date
 from vault.storage import new_blob_key
 
 DOC_TYPES_TEXT = "contract, license, credit_report, correspondence, id_proof, invoice, other"
@@ -132,15 +133,6 @@ def _parse_doc_type(raw: Any) -> DocType:
         raise Invalid("doc_type", f"doc_type must be one of {DOC_TYPES_TEXT}, got {raw!r}") from None
 
 
-def _parse_date(field: str, raw: Any) -> date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid(field, f"{field} must be a date like 2024-03-09, got {raw!r}") from None
-
-
 def _find_duplicate(session: Session, dossier_id: int, fingerprint: str) -> Document | None:
     return session.scalar(
         select(Document).join(DocumentVersion, DocumentVersion.document_id == Document.id)
@@ -188,7 +180,7 @@ def commit_upload(
     """Record a staged blob as a new document: rows, audit event and index job in one transaction."""
     dossier = _writable_dossier(session, actor, dossier_id)
     dtype = _parse_doc_type(doc_type)
-    ddate = _parse_date("doc_date", doc_date)
+    ddate = parse_date("doc_date", doc_date)
     if title is not None and not isinstance(title, str):
         raise Invalid("title", "title must be text")
     clean_title = " ".join((title or "").split())[:300] or PurePosixPath(staged.filename).stem[:300]

@@ -31,6 +31,7 @@ from vault.models import (
     Secrecy,
     User,
 )
+from vault.services.fields import clean_text
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
             "secrecy", "location", "status", "next_review_date")
@@ -41,19 +42,6 @@ def _enum_value(enum_cls: Any, field: str, raw: Any, allowed: str) -> Any:
         return enum_cls(raw)
     except ValueError:
         raise Invalid(field, f"{field} must be one of {allowed}, got {raw!r}") from None
-
-
-def _text(field: str, raw: Any, *, required: bool = False, max_len: int = 200) -> str:
-    if raw is None:
-        raw = ""
-    if not isinstance(raw, str):
-        raise Invalid(field, f"{field} must be text")
-    value = " ".join(raw.split())
-    if required and not value:
-        raise Invalid(field, f"{field} is required")
-    if len(value) > max_len:
-        raise Invalid(field, f"{field} is longer than {max_len} characters")
-    return value
 
 
 def _owner(session: Session, raw: Any) -> User:
@@ -73,7 +61,7 @@ def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict
         raise Invalid(name, f"unknown field {name!r}")
     out: dict[str, Any] = {}
     if creating or "customer_name" in data:
-        out["customer_name"] = _text("customer_name", data.get("customer_name"), required=True)
+        out["customer_name"] = clean_text("customer_name", data.get("customer_name"), required=True)
     if "credit_code" in data and data["credit_code"] not in (None, ""):
         if not isinstance(data["credit_code"], str):
             raise Invalid("credit_code", "credit_code must be text")
@@ -100,7 +88,7 @@ def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict
         out["status"] = status
     for name in ("industry", "region", "location"):
         if name in data:
-            out[name] = _text(name, data[name])
+            out[name] = clean_text(name, data[name])
     if "next_review_date" in data:
         raw = data["next_review_date"]
         if raw in (None, ""):

@@ -1,0 +1,32 @@
+"""Turning raw input values into domain values, with a 422 that names the field."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from vault.errors import Invalid
+
+
+def clean_text(field: str, raw: Any, *, required: bool = False, max_len: int = 200) -> str:
+    """Text with whitespace runs collapsed; Invalid when missing (if required), not text, or too long."""
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise Invalid(field, f"{field} must be text")
+    value = " ".join(raw.split())
+    if required and not value:
+        raise Invalid(field, f"{field} is required")
+    if len(value) > max_len:
+        raise Invalid(field, f"{field} is longer than {max_len} characters")
+    return value
+
+
+def parse_date(field: str, raw: Any) -> date | None:
+    """An ISO date (or None when empty); Invalid naming the field otherwise."""
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(raw))
+    except ValueError:
+        raise Invalid(field, f"{field} must be a date like 2024-03-09, got {raw!r}") from None
