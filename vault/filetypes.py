@@ -9,10 +9,12 @@ never consulted: a PDF named `.docx` is a PDF.
 from __future__ import annotations
 
 import io
+import lzma
 import re
 import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -280,7 +282,7 @@ def check_docx_zip(
     """
     try:
         zf = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error):
         raise _not_docx("it is not a readable ZIP archive") from None
     with zf:
         infos = zf.infolist()
@@ -296,7 +298,10 @@ def check_docx_zip(
                 ext = info.filename.rsplit(".", 1)[-1].lower() if "." in info.filename else ""
                 scan_dtd = ext in extensions or info.filename in xml_parts
                 total += _read_part(zf, info, max_total_uncompressed - total, max_ratio, scan_dtd)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
+            zlib.error, lzma.LZMAError,  # a corrupt deflated / LZMA part (bzip2 raises OSError)
+        ) as exc:
             raise _not_docx(f"a part cannot be read ({exc})") from None
 
 
@@ -363,7 +368,7 @@ def _check_large_docx_directory(tail: bytes, size: int) -> None:
             infos = zf.infolist()
     except OSError:
         raise _unsafe("its ZIP directory is larger than 1 MiB (far too many parts)") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error):
         raise _not_docx("it is not a readable ZIP archive") from None
     _check_directory(infos, max_total_uncompressed=256 * MiB, max_entries=2000, max_ratio=200)
 
