@@ -224,6 +224,8 @@ def _check_directory(
     if len(infos) > max_entries:
         raise _unsafe(f"it holds {len(infos)} parts (at most {max_entries} are allowed)")
     names = {info.filename for info in infos}
+    if "" in names:
+        raise _not_docx("a part has an empty name")
     if "[Content_Types].xml" not in names:
         raise _not_docx("it is a ZIP archive without [Content_Types].xml")
     if "word/document.xml" not in names:
