@@ -210,7 +210,6 @@ def test_an_idle_session_ends(app: Flask, people: People, clock: FixedClock, vau
 
 def test_a_checkout_goes_from_request_to_return_through_the_pages(app: Flask, people: People,
                                                                   dossier: dict[str, Any]) -> None:
-    pytest.importorskip("vault.services.checkouts")
     employee, archivist = as_user(app, people.employee), as_user(app, people.archivist)
     r = post_form(employee, f"/dossiers/{dossier['id']}/checkouts",
                   {"purpose": "核对合同", "kind": "view", "days": "3"})

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fuzz(tmp_path: Path, target: str, *options: str, bombs: bool, max_len: int, limit_s: float) -> str:
-    pytest.importorskip("atheris")
     seeds = tmp_path / "corpus"
     build_seed_corpus(seeds, bombs=bombs, max_len=max_len)
     artifacts = tmp_path / "artifacts"
