@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from vault.errors import Invalid, TooManyAttempts, VaultError
+from vault.errors import Invalid, NotFound, TooManyAttempts, VaultError
 
 log = logging.getLogger("dossier.web")
 
@@ -40,7 +40,17 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return resp
 
 
+MAX_ID = 2**63 - 1  # the largest key a database column holds: a larger id exists nowhere
+
+
 def init_errors(app: Flask) -> None:
+    @app.url_value_preprocessor
+    def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        """An id too large for the database is simply not found (the driver would raise OverflowError: a 500)."""
+        for name, value in (values or {}).items():
+            if isinstance(value, int) and value > MAX_ID:
+                raise NotFound(f"{name.removesuffix('_id')} {value} not found")
+
     @app.errorhandler(VaultError)
     def _vault_error(exc: VaultError) -> Response:
         extra = dict(exc.details)

@@ -249,3 +249,10 @@ def test_every_page_string_has_a_chinese_translation() -> None:
         catalog = read_po(fh)
     missing = [m for m in extract_messages() if not (catalog.get(m) and catalog.get(m).string)]
     assert missing == []
+
+
+def test_an_id_too_large_for_the_database_is_a_404_page_not_a_500(app: Flask, people: People) -> None:
+    client = as_user(app, people.legal)
+    for url in ("/documents/27106934190263039257708729466880", "/dossiers/27106934190263039257708729466880"):
+        r = client.get(url)
+        assert r.status_code == 404 and r.mimetype == "text/html", url

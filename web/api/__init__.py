@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from vault.errors import NotFound, VaultError
+from vault.errors import VaultError
 from web.security import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -42,17 +42,6 @@ def _check_csrf_header() -> None:
         validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
     except ValidationError as exc:
         raise CSRFError(str(exc.args[0]) if exc.args else "CSRF token missing") from None
-
-
-MAX_ID = 2**63 - 1  # the largest key a database column holds: a larger id exists nowhere
-
-
-@bp.url_value_preprocessor
-def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    """An id too large for the database is simply not found (the driver would raise OverflowError: a 500)."""
-    for name, value in (values or {}).items():
-        if isinstance(value, int) and value > MAX_ID:
-            raise NotFound(f"{name.removesuffix('_id')} {value} not found")
 
 
 def json_body() -> dict[str, Any]:
