@@ -57,6 +57,7 @@ class Settings:
     ocr_languages: str = "chi_sim+eng"
     worker_poll_interval_s: float = 1.0
     worker_max_attempts: int = 3
+    worker_extractions: int = 2  # extractions one worker runs side by side (each in its own sandbox)
     checkout_max_days: int = 30
     session_cookie_secure: bool = False
     session_idle_minutes: int = 30
@@ -186,8 +187,8 @@ def _validate(s: Settings) -> None:
         if t not in DOC_TYPES:
             raise bad("required_doc_types", f"unknown document type {t!r}; known: {', '.join(DOC_TYPES)}")
     for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
-                 "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "checkout_max_days",
-                 "session_idle_minutes", "login_failure_window_s"):
+                 "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "worker_extractions",
+                 "checkout_max_days", "session_idle_minutes", "login_failure_window_s"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     if s.overdue_check_interval_s <= 0:

@@ -1,25 +1,42 @@
 """Run one extraction in a child process with memory, CPU and wall-clock limits.
 
-The parent (`run_extraction`) starts `python -m indexer.sandbox` in its own session, sends the job
-as JSON on stdin and reads the answer as JSON from stdout. The child imports its libraries first,
-then lowers its own limits (RLIMIT_AS, RLIMIT_CPU, no core files) before it touches the file, so
-whatever the file does (a bomb, a recursion, a crash in C code) hits the child alone. Tesseract
-runs as the child's subprocess and inherits the limits; a timeout kills the whole process group.
+Starting a Python interpreter and importing pypdf, python-docx, PIL and pdfium costs about 0.35 s,
+more than extracting a typical text PDF. So each extracting process keeps a *zygote*: one child,
+`python -m indexer.sandbox`, started once in its own session with those libraries imported. For every
+job the zygote forks a fresh child, which
+
+* starts its own session (so a kill reaches the Tesseract processes it starts),
+* points its stdout and stderr at a private file (whatever the libraries print is kept for the reason),
+* lowers its own limits (RLIMIT_AS, RLIMIT_CPU, no core files) before it touches the file,
+* extracts, writes its answer as JSON to a file, and exits.
+
+The zygote waits for that child until the wall-clock limit and kills its whole process group if it
+runs over; then it tells the parent how the child ended. Whatever the file does (a bomb, a recursion,
+a crash in C code) hits the forked child alone: the zygote never opens a document. The parent talks to
+the zygote over a pipe; if the zygote itself is gone (killed by hand, say), the parent starts a new one
+and the job is retried, since that is no fault of the file.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
+import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 _ROOT = Path(__file__).resolve().parents[1]  # so `-m indexer.sandbox` imports this same tree
-_STARTUP_SLACK_S = 5  # interpreter start and imports, not counted against the extraction
+_STARTUP_SLACK_S = 5  # fork and clean-up, not counted against the extraction
+_HEADER = struct.Struct(">I")
 
 
 class SandboxFailure(Exception):
@@ -28,6 +45,10 @@ class SandboxFailure(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SandboxUnavailable(RuntimeError):
+    """The zygote could not be reached: a passing fault of this machine, not of the file."""
 
 
 def memory_reason(memory_mb: int) -> str:
@@ -48,49 +69,131 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def run_extraction(job: dict[str, Any], *, timeout_s: float, memory_mb: int) -> dict[str, Any]:
-    """Run `job` in a limited child; its JSON answer, or SandboxFailure with a readable reason."""
-    request = json.dumps({**job, "timeout_s": timeout_s, "memory_mb": memory_mb}).encode()
-    with (
-        tempfile.TemporaryFile() as stderr,
-        subprocess.Popen(
+# -- the parent ---------------------------------------------------------------------------------
+
+
+def _send(stream: IO[bytes], message: dict[str, Any]) -> None:
+    data = json.dumps(message).encode()
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> dict[str, Any] | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    data = stream.read(_HEADER.unpack(header)[0])
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+class _Zygote:
+    """One zygote process and the pipe to it; used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
             [sys.executable, "-m", "indexer.sandbox"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=stderr,
             cwd=_ROOT,
             env=_child_env(),
-            start_new_session=True,  # its own process group: a kill reaches Tesseract too
-        ) as proc,
-    ):
+            start_new_session=True,  # its own session: a Ctrl-C in the terminal is for the parent only
+        )
+
+    def run(self, request: dict[str, Any], wait_s: float) -> dict[str, Any]:
+        """Send one job and wait for its end; SandboxUnavailable if the zygote is gone or stuck."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            out, _ = proc.communicate(request, timeout=timeout_s + _STARTUP_SLACK_S)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise SandboxFailure(time_reason(timeout_s)) from None
-        except BaseException:
-            _kill_group(proc)
-            raise
-        if proc.returncode != 0:
-            _kill_group(proc)  # a Tesseract orphaned by a crash keeps the group (and its id) alive
-        stderr.seek(0, os.SEEK_END)
-        stderr.seek(max(0, stderr.tell() - 4096))
-        err_tail = stderr.read().decode("utf-8", "replace")
+            _send(self.proc.stdin, request)
+            ready, _, _ = select.select([self.proc.stdout], [], [], wait_s)
+            reply = _receive(self.proc.stdout) if ready else None
+        except (OSError, ValueError) as exc:
+            raise SandboxUnavailable(f"the extraction process could not be reached ({exc})") from None
+        if reply is None:
+            raise SandboxUnavailable("the extraction process stopped answering")
+        return reply
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        self.proc.wait()
+
+
+_idle: list[_Zygote] = []
+_idle_lock = threading.Lock()
+
+
+def _take() -> _Zygote:
+    with _idle_lock:
+        while _idle:
+            zygote = _idle.pop()
+            if zygote.alive():
+                return zygote
+            zygote.close()
+    return _Zygote()
+
+
+def _give_back(zygote: _Zygote) -> None:
+    with _idle_lock:
+        _idle.append(zygote)
+
+
+@atexit.register
+def shutdown() -> None:
+    """Stop every idle zygote (they would also stop by themselves when this process's pipes close)."""
+    with _idle_lock:
+        while _idle:
+            _idle.pop().close()
+
+
+def run_extraction(job: dict[str, Any], *, timeout_s: float, memory_mb: int) -> dict[str, Any]:
+    """Run `job` in a limited child; its JSON answer, or SandboxFailure with a readable reason."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    workdir = Path(tempfile.mkdtemp(prefix="dossier-sandbox-", dir=base))
     try:
-        answer = json.loads(out)
-    except ValueError:
-        raise SandboxFailure(_explain_exit(proc.returncode, err_tail, timeout_s, memory_mb)) from None
+        request = {**job, "timeout_s": timeout_s, "memory_mb": memory_mb,
+                   "answer_path": str(workdir / "answer.json"), "log_path": str(workdir / "log.txt")}
+        zygote = _take()
+        try:
+            ended = zygote.run(request, timeout_s + 2 * _STARTUP_SLACK_S)
+        except BaseException:
+            zygote.close()
+            raise
+        _give_back(zygote)
+        return _answer(ended, workdir, timeout_s, memory_mb)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _answer(ended: dict[str, Any], workdir: Path, timeout_s: float, memory_mb: int) -> dict[str, Any]:
+    if ended.get("timed_out"):
+        raise SandboxFailure(time_reason(timeout_s))
+    try:
+        answer = json.loads((workdir / "answer.json").read_bytes())
+    except (OSError, ValueError):
+        raise SandboxFailure(_explain_exit(int(ended["status"]), _tail(workdir / "log.txt"), timeout_s,
+                                           memory_mb)) from None
     if not isinstance(answer, dict):
         raise SandboxFailure("the extractor answered with something unexpected")
     return answer
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _tail(path: Path, size: int = 4096) -> str:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _explain_exit(code: int, err_tail: str, timeout_s: float, memory_mb: int) -> str:
@@ -109,7 +212,54 @@ def _explain_exit(code: int, err_tail: str, timeout_s: float, memory_mb: int) ->
     return f"the extractor failed (exit status {code}){': ' + last[:300] if last else ''}"
 
 
-# -- the child ----------------------------------------------------------------------------------
+# -- the zygote ---------------------------------------------------------------------------------
+
+
+def _zygote_main() -> int:
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from indexer import extract  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
+
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 1)  # nothing a library prints may reach the parent's pipe
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while (job := _receive(requests)) is not None:
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the job's child: never returns into this loop
+            code = 1
+            try:
+                code = _child_main(job, started, extract, logging)
+            finally:
+                os._exit(code)
+        _send(replies, _wait_child(pid, started + float(job["timeout_s"]) + _STARTUP_SLACK_S))
+    return 0
+
+
+def _wait_child(pid: int, deadline: float) -> dict[str, Any]:
+    """Wait for the child until `deadline`; kill its process group past it. How it ended."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([pidfd], [], [], max(deadline - time.monotonic(), 0))
+            if ready:
+                _, status = os.waitpid(pid, 0)
+                return {"timed_out": False, "status": os.waitstatus_to_exitcode(status)}
+            if time.monotonic() >= deadline:
+                break
+    finally:
+        os.close(pidfd)
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()  # the group (it called setsid), or the child alone if it died before that
+        except (ProcessLookupError, PermissionError):
+            pass
+    os.waitpid(pid, 0)
+    return {"timed_out": True, "status": -signal.SIGKILL}
 
 
 def _limit_self(timeout_s: float, memory_mb: int) -> None:
@@ -122,22 +272,14 @@ def _limit_self(timeout_s: float, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _child_main() -> int:
-    import logging
-    import time
-
-    started = time.monotonic()
-    import warnings
-
-    # whatever the libraries print must not corrupt the answer: fd 1 now goes to stderr
-    answer_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    warnings.simplefilter("ignore")
-    job = json.loads(sys.stdin.buffer.read())
+def _child_main(job: dict[str, Any], started: float, extract: Any, logging: Any) -> int:
+    os.setsid()
+    log = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.closerange(3, 1 << 16)  # the zygote's pipes among them: only the zygote talks to the parent
     job["deadline"] = started + float(job["timeout_s"])
-    from indexer import extract  # imports pypdf, docx, PIL, pypdfium2 before the limits apply
-
     notes = extract.collect_library_warnings(logging.getLogger())
     _limit_self(float(job["timeout_s"]), int(job["memory_mb"]))
     try:
@@ -151,10 +293,11 @@ def _child_main() -> int:
     except Exception as exc:  # any library failure on a hostile file ends as a reason, not a crash
         answer = {"ok": False, "reason": f"the file could not be read ({type(exc).__name__}: {exc})"[:400]}
     data = json.dumps(answer, ensure_ascii=False).encode()
-    with os.fdopen(answer_fd, "wb") as out:
+    fd = os.open(job["answer_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
         out.write(data)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main())
+    sys.exit(_zygote_main())

@@ -16,9 +16,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -32,6 +33,8 @@ from vault.services.documents import decrypt_version
 
 log = logging.getLogger("dossier.worker")
 BACKOFF_BASE_S = 5
+BATCH_DOCS = 25  # extracted texts written to the index in one commit (see Batch)
+BATCH_WAIT_S = 2.0
 
 
 def worker_id() -> str:
@@ -86,21 +89,25 @@ def private_tmpdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _close_job(job: Job, now: datetime, status: JobStatus, error: str | None = None,
+               retry_in_s: float | None = None) -> None:
+    job.last_error = error
+    job.locked_by = job.locked_at = None
+    if retry_in_s is not None:
+        job.status = JobStatus.QUEUED
+        job.run_after = now + timedelta(seconds=retry_in_s)
+    else:
+        job.status = status
+        job.finished_at = now
+
+
 def _finish(
     v: Vault, job_id: int, status: JobStatus, error: str | None = None, retry_in_s: float | None = None
 ) -> None:
     with v.session() as s:
         job = s.get(Job, job_id)
-        if job is None:
-            return
-        job.last_error = error
-        job.locked_by = job.locked_at = None
-        if retry_in_s is not None:
-            job.status = JobStatus.QUEUED
-            job.run_after = v.clock.now() + timedelta(seconds=retry_in_s)
-        else:
-            job.status = status
-            job.finished_at = v.clock.now()
+        if job is not None:
+            _close_job(job, v.clock.now(), status, error, retry_in_s)
 
 
 def _mark_version(v: Vault, version_id: int, status: IndexStatus, error: str | None) -> None:
@@ -111,15 +118,24 @@ def _mark_version(v: Vault, version_id: int, status: IndexStatus, error: str | N
             version.index_error = error
 
 
-def _index_version(v: Vault, version_id: int) -> None:
-    """Decrypt, extract (sandboxed), seal the text, index it, mark the version indexed."""
+@dataclass
+class Extracted:
+    """A claimed index job whose text is extracted and waits to be written to the index."""
+
+    claimed: Claimed
+    version_id: int
+    text: str
+    pages: int | None
+
+
+def _extract_version(v: Vault, claimed: Claimed, version_id: int) -> Extracted | None:
+    """Decrypt and extract (sandboxed); None when the version was destroyed or its document removed."""
     with v.session() as s:
         version = s.get(DocumentVersion, version_id)
         if version is None or version.wrapped_key is None:
-            return  # destroyed meanwhile: nothing to index
-        document = version.document
-        if document.status is not DocumentStatus.ACTIVE:
-            return
+            return None  # destroyed meanwhile: nothing to index
+        if version.document.status is not DocumentStatus.ACTIVE:
+            return None
         mime = version.mime
         s.expunge_all()
     with private_tmpdir() as tmp:
@@ -133,21 +149,36 @@ def _index_version(v: Vault, version_id: int) -> None:
 
         result = extract(plain, mime, timeout_s=v.settings.extract_timeout_s,
                          memory_mb=v.settings.extract_memory_mb, ocr_languages=v.settings.ocr_languages)
+    return Extracted(claimed, version_id, result.text, result.pages)
+
+
+def _commit_extracted(v: Vault, batch: list[Extracted]) -> None:
+    """Seal each text, write them all to the index in one commit, mark the versions indexed and the jobs
+    done: one transaction. The version rows stay locked until the index holds the texts: a destruction
+    that erases one of them waits for us (or ran before, and we see its erased key), so its purge is
+    never undone."""
+    now = v.clock.now()
     with v.session() as s:
-        # the version row stays locked until the index holds the text: a destruction that erases this
-        # version waits for us (or ran before and we see its erased key), so its purge is never undone
-        version = s.get(DocumentVersion, version_id, with_for_update=True)
-        if version is None or version.wrapped_key is None:
-            return
-        document = version.document
-        version.text_ciphertext = seal_text(v, version, result.text)
-        if result.pages is not None:
-            version.pages = result.pages
-        if document.current_version_id == version.id and document.status is DocumentStatus.ACTIVE:
-            attach_index(v).add([index_doc(document, result.text)])
-        version.index_status = IndexStatus.INDEXED
-        version.index_error = None
-        version.indexed_at = v.clock.now()
+        docs = []
+        for item in sorted(batch, key=lambda e: e.version_id):  # one lock order for every writer
+            version = s.get(DocumentVersion, item.version_id, with_for_update=True)
+            if version is None or version.wrapped_key is None:
+                continue
+            document = version.document
+            version.text_ciphertext = seal_text(v, version, item.text)
+            if item.pages is not None:
+                version.pages = item.pages
+            if document.current_version_id == version.id and document.status is DocumentStatus.ACTIVE:
+                docs.append(index_doc(document, item.text))
+            version.index_status = IndexStatus.INDEXED
+            version.index_error = None
+            version.indexed_at = now
+        for item in batch:
+            job = s.get(Job, item.claimed.job_id)
+            if job is not None:
+                _close_job(job, now, JobStatus.DONE)
+        if docs:
+            attach_index(v).add(docs)
 
 
 def _reindex_dossier(v: Vault, dossier_id: int) -> None:
@@ -162,7 +193,7 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
         for document in dossier.documents:
             if document.current_version_id is None:
                 continue
-            # locked until the index write below: a destruction cannot slip in between (see _index_version)
+            # locked until the index write below: a destruction cannot slip in between (see _commit_extracted)
             version = s.get(DocumentVersion, document.current_version_id, with_for_update=True)
             if document.status is DocumentStatus.ACTIVE and version is not None \
                     and version.index_status is IndexStatus.INDEXED:
@@ -173,14 +204,72 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
             attach_index(v).add(docs)
 
 
-def process(v: Vault, claimed: Claimed) -> None:
-    """Run one claimed job to its end state; never raises for a bad file."""
+class Batch:
+    """Extracted texts waiting for one index commit.
+
+    Writing to the index costs about the same for one document as for twenty-five (a Whoosh commit
+    writes and merges segments), so texts are gathered and written together: when `BATCH_DOCS` are
+    waiting, when the first has waited `BATCH_WAIT_S`, when a job of another kind comes, and when the
+    queue is empty. Each job keeps its own lease meanwhile; a crash loses nothing but the work.
+    """
+
+    def __init__(self, v: Vault) -> None:
+        self._v = v
+        self._items: list[Extracted] = []
+        self._since = 0.0
+        self._lock = threading.Lock()  # extraction threads add while another may be flushing
+
+    def add(self, item: Extracted) -> None:
+        with self._lock:
+            if not self._items:
+                self._since = time.monotonic()
+            self._items.append(item)
+            full = len(self._items) >= BATCH_DOCS or time.monotonic() - self._since >= BATCH_WAIT_S
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+            if not items:
+                return
+            try:
+                _commit_extracted(self._v, items)
+            except Exception as exc:  # noqa: BLE001 - store, database or index away: each job retries by itself
+                for item in items:
+                    _passing_fault(self._v, item.claimed, exc)
+
+
+def _passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
+    """Retry the job with back-off, or give up after `worker_max_attempts` and say why."""
+    reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
+    log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
+    if claimed.attempts >= v.settings.worker_max_attempts:
+        message = f"gave up after {claimed.attempts} attempts: {reason}"
+        if claimed.version_id is not None:
+            _mark_version(v, claimed.version_id, IndexStatus.FAILED, message)
+        _finish(v, claimed.job_id, JobStatus.FAILED, message)
+    else:
+        if claimed.version_id is not None:
+            _mark_version(v, claimed.version_id, IndexStatus.QUEUED, f"retrying: {reason}")
+        _finish(v, claimed.job_id, JobStatus.QUEUED, reason, retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
+
+
+def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
+    """Run one claimed job to its end state (an index job's text may wait in `batch`); never raises for a
+    bad file."""
     from indexer.extract import ExtractionFailed
 
+    own = batch is None
+    batch = batch or Batch(v)
     try:
         if claimed.kind == "index" and claimed.version_id is not None:
-            _index_version(v, claimed.version_id)
+            extracted = _extract_version(v, claimed, claimed.version_id)
+            if extracted is not None:
+                batch.add(extracted)
+                return
         elif claimed.kind == "reindex_dossier":
+            batch.flush()
             _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
         else:
             raise ExtractionFailed(f"unknown job kind {claimed.kind!r}")
@@ -192,19 +281,11 @@ def process(v: Vault, claimed: Claimed) -> None:
         _finish(v, claimed.job_id, JobStatus.FAILED, exc.reason)
         return
     except Exception as exc:  # noqa: BLE001 - a passing fault: retry with back-off, then give up and say why
-        reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
-        log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
-        if claimed.attempts >= v.settings.worker_max_attempts:
-            message = f"gave up after {claimed.attempts} attempts: {reason}"
-            if claimed.version_id is not None:
-                _mark_version(v, claimed.version_id, IndexStatus.FAILED, message)
-            _finish(v, claimed.job_id, JobStatus.FAILED, message)
-        else:
-            if claimed.version_id is not None:
-                _mark_version(v, claimed.version_id, IndexStatus.QUEUED, f"retrying: {reason}")
-            _finish(v, claimed.job_id, JobStatus.QUEUED, reason,
-                    retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
+        _passing_fault(v, claimed, exc)
         return
+    finally:
+        if own:
+            batch.flush()
     _finish(v, claimed.job_id, JobStatus.DONE)
 
 
@@ -212,12 +293,28 @@ def run_pending(v: Vault, *, limit: int | None = None) -> int:
     """Process runnable jobs until none is left (or `limit`); returns how many were processed."""
     me = worker_id()
     done = 0
-    while limit is None or done < limit:
-        claimed = claim_job(v, me)
-        if claimed is None:
-            break
-        process(v, claimed)
-        done += 1
+    batch = Batch(v)
+    lanes = max(1, v.settings.worker_extractions)
+    try:
+        with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="dossier-extract") as pool:
+            running: set[Future[None]] = set()
+            more = True
+            while True:
+                # keep every lane busy: extraction runs in sandbox processes, so threads use every core
+                while more and len(running) < lanes and (limit is None or done < limit):
+                    claimed = claim_job(v, me)
+                    if claimed is None:
+                        more = False
+                        break
+                    running.add(pool.submit(process, v, claimed, batch))
+                    done += 1
+                if not running:
+                    break
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+    finally:
+        batch.flush()  # after the pool has waited for every lane
     return done
 
 
@@ -240,7 +337,7 @@ def work_loop(v: Vault, stop: threading.Event) -> None:
             check_overdue(v)
             next_overdue_check = time.monotonic() + v.settings.overdue_check_interval_s
         try:
-            if run_pending(v, limit=10) == 0:
+            if run_pending(v, limit=BATCH_DOCS) == 0:
                 stop.wait(min(v.settings.worker_poll_interval_s,
                               max(next_overdue_check - time.monotonic(), 0)))
         except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from indexer.extract import Extraction, ExtractionFailed, extract
+from indexer.sandbox import SandboxUnavailable
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from vault.errors import VaultError
 from vault.filetypes import DOCX, ContentInspector
@@ -242,18 +243,25 @@ def test_an_extraction_over_its_memory_limit_fails_with_the_memory_reason() -> N
     assert result.reason == "extraction exceeded the 64 MiB memory limit"
 
 
-def sandbox_children() -> list[int]:
-    """Pids of this process's extraction children."""
-    pids = []
+def _sandbox_processes() -> dict[int, int]:
+    """pid -> parent pid of every process running `indexer.sandbox` (zygotes and the children they fork)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and b"indexer.sandbox" in cmdline:
-            pids.append(int(stat.parent.name))
-    return pids
+        if b"indexer.sandbox" in cmdline:
+            found[int(stat.parent.name)] = int(fields[1])
+    return found
+
+
+def sandbox_children() -> list[int]:
+    """Pids of the extraction children working for this process (forked by its zygotes)."""
+    processes = _sandbox_processes()
+    zygotes = {pid for pid, parent in processes.items() if parent == os.getpid()}
+    return [pid for pid, parent in processes.items() if parent in zygotes]
 
 
 def signal_child_when_it_starts(sig: signal.Signals) -> threading.Thread:
@@ -293,3 +301,20 @@ def test_a_child_that_stops_answering_is_killed_by_the_parent_at_the_time_limit(
 def test_an_unknown_type_is_not_extracted() -> None:
     with pytest.raises(ExtractionFailed, match="not extracted"):
         extract(BAD / "benign-content.pdf", "text/html")
+
+
+def test_a_killed_zygote_is_a_passing_fault_and_the_next_extraction_starts_a_new_one() -> None:
+    def kill_zygote() -> None:
+        for _ in range(200):
+            if sandbox_children():
+                zygotes = [pid for pid, parent in _sandbox_processes().items() if parent == os.getpid()]
+                os.kill(zygotes[0], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=kill_zygote)
+    thread.start()
+    with pytest.raises(SandboxUnavailable):  # the worker retries these with back-off
+        extract(SYNTHETIC / "C01/01_营业执照副本.png", "image/png", timeout_s=60)
+    thread.join()
+    assert isinstance(extract(BAD / "benign-content.pdf", "application/pdf"), Extraction)

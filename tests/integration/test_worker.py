@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from whoosh.index import open_dir
 
+from indexer.whoosh_index import WhooshIndex
 from indexer.worker import BackgroundWorker, check_overdue, claim_job, run_pending, work_loop
 from tests.conftest import Api, People
 from tests.corpus import BAD, SYNTHETIC, manifest
@@ -206,3 +208,24 @@ def test_a_failing_overdue_check_is_logged_and_the_worker_goes_on(
     assert alive, "an error in the overdue check ended the worker loop"
     failures = [r for r in caplog.records if r.getMessage().startswith("overdue check failed")]
     assert len(failures) >= 2 and "checkouts" in str(failures[0].exc_info[1])
+
+
+def test_texts_waiting_for_a_locked_index_go_back_to_the_queue_and_none_is_lost(
+        api: Api, people: People, vault: Vault, clock: FixedClock) -> None:
+    d = api.new_dossier(people.archivist)
+    ids = [_upload(api, people, d["id"], entry) for entry in TEXT_FILES[:3]]
+    vault.extensions["index"] = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)
+    holder = open_dir(str(vault.settings.index_path)).writer()  # another process writing the index
+    try:
+        assert run_pending(vault) == 3
+    finally:
+        holder.cancel()
+    for doc_id in ids:
+        doc = api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()
+        assert doc["index_status"] == "queued" and "locked" in doc["index_error"]
+    clock.advance(minutes=5)
+    assert run_pending(vault) == 3
+    for doc_id, entry in zip(ids, TEXT_FILES, strict=False):
+        assert api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()["index_status"] == "indexed"
+        hits = api.get(people.legal, "/api/v1/search", query_string={"q": f'"{entry["terms"][0]}"'}).get_json()
+        assert doc_id in [i["document_id"] for i in hits["items"]]
