@@ -26,15 +26,19 @@ from sqlalchemy import or_, select
 
 from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
+from vault import audit
 from vault.core import Vault
-from vault.models import DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
+from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
 from vault.services.checkouts import run_overdue
+from vault.services.destruction import PURGE_JOB
 from vault.services.documents import decrypt_version
+from vault.services.users import system_user
 
 log = logging.getLogger("dossier.worker")
 BACKOFF_BASE_S = 5
 BATCH_DOCS = 25  # extracted texts written to the index in one commit (see Batch)
 BATCH_WAIT_S = 2.0
+MAX_PURGE_BACKOFF_S = 300
 
 
 def worker_id() -> str:
@@ -204,6 +208,15 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
             attach_index(v).add(docs)
 
 
+def _purge(v: Vault, document_ids: list[int], batch_id: int | None) -> None:
+    """Purge destroyed documents' postings from the index files, and say so in the audit trail."""
+    attach_index(v).delete(document_ids)
+    with v.session() as s:
+        now = v.clock.now()
+        batch = s.get(DestructionBatch, batch_id) if batch_id is not None else None
+        audit.record(s, system_user(s, now), "index.purged", batch, now=now, document_ids=document_ids)
+
+
 class Batch:
     """Extracted texts waiting for one index commit.
 
@@ -244,6 +257,10 @@ def _passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
     """Retry the job with back-off, or give up after `worker_max_attempts` and say why."""
     reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
     log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
+    if claimed.kind == PURGE_JOB:  # destroyed text must leave the index: never give up, retry every few minutes
+        _finish(v, claimed.job_id, JobStatus.QUEUED, reason,
+                retry_in_s=min(BACKOFF_BASE_S * 2 ** (claimed.attempts - 1), MAX_PURGE_BACKOFF_S))
+        return
     if claimed.attempts >= v.settings.worker_max_attempts:
         message = f"gave up after {claimed.attempts} attempts: {reason}"
         if claimed.version_id is not None:
@@ -271,6 +288,12 @@ def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
         elif claimed.kind == "reindex_dossier":
             batch.flush()
             _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
+        elif claimed.kind == PURGE_JOB:
+            batch.flush()
+            ids = claimed.payload["document_ids"]
+            batch_id = claimed.payload.get("batch_id")
+            assert isinstance(ids, list)
+            _purge(v, [int(i) for i in ids], int(str(batch_id)) if batch_id is not None else None)
         else:
             raise ExtractionFailed(f"unknown job kind {claimed.kind!r}")
     except ExtractionFailed as exc:

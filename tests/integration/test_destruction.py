@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -17,7 +18,16 @@ from tests.support.workflow_fixtures import OLD, PDF, PDF2, PNG, index_files_hol
 from vault import audit
 from vault.clock import FixedClock
 from vault.core import Vault
-from vault.models import BlobErasure, Document, DocumentStatus, DocumentVersion, DossierStatus
+from vault.models import (
+    AuditEvent,
+    BlobErasure,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    DossierStatus,
+    Job,
+    JobStatus,
+)
 
 
 @pytest.fixture
@@ -162,9 +172,16 @@ def test_execution_crypto_shreds_deletes_blobs_purges_the_index_and_leaves_a_tom
         assert s.scalar(select(BlobErasure)) is None
         assert audit.verify_chain(s).ok
     assert not vault.blobs.exists(blob_key)
+    assert search_ids(api, people.legal, CONTRACT_NO) == [], "found before the index worker has purged it"
+    # the index has a single writer: the request only queued the purge, the index worker does it
+    assert index_files_hold(vault, CONTRACT_NO), "a web request wrote the index"
+    assert run_pending(vault) == 1
     assert index.document_ids() == {keep["id"]}
     assert search_ids(api, people.legal, CONTRACT_NO) == []
     assert not index_files_hold(vault, CONTRACT_NO), "the destroyed document's postings remain in the index files"
+    with vault.session() as s:
+        purged = s.scalars(select(AuditEvent).where(AuditEvent.action == "index.purged")).one()
+        assert json.loads(purged.details)["document_ids"] == [doc["id"]] and purged.object_id == str(batch["id"])
     assert search_ids(api, people.legal, STATEMENT_TERM) == [keep["id"]]
     db_bytes = b"".join(p.read_bytes() for p in vault.settings.home.glob("dossier.db*"))
     assert wrapped not in db_bytes, "the erased key's bytes remain in the database file or its WAL"
@@ -244,3 +261,30 @@ def test_a_blob_that_could_not_be_deleted_stays_queued_and_is_retried(api: Api, 
     out = run_cli(vault, "erase-pending")
     assert out.exit_code == 0 and "0 blob(s) still waiting" in out.output
     assert not vault.blobs.exists(blob_key)
+
+
+def test_a_purge_the_index_refuses_is_retried_past_the_attempt_limit_until_it_is_done(
+        api: Api, people: People, vault: Vault, clock: FixedClock) -> None:
+    from whoosh.index import open_dir
+
+    from indexer.whoosh_index import WhooshIndex
+
+    d = api.new_dossier(people.archivist)
+    doc = upload(api, people.archivist, d["id"], PDF)
+    assert run_pending(vault) == 1
+    batch = _approved_batch(api, people, [doc["id"]])
+    assert api.post(people.archivist, f"/api/v1/destructions/{batch['id']}/execute").status_code == 200
+    vault.extensions["index"] = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)
+    holder = open_dir(str(vault.settings.index_path)).writer()  # another writer holds the index for a long while
+    try:
+        for _ in range(vault.settings.worker_max_attempts + 1):
+            assert run_pending(vault) == 1
+            clock.advance(hours=1)
+    finally:
+        holder.cancel()
+    with vault.session() as s:
+        job = s.scalars(select(Job).where(Job.kind == "purge_index")).one()
+        assert job.status is JobStatus.QUEUED and "locked" in (job.last_error or "")
+    assert index_files_hold(vault, CONTRACT_NO)
+    assert run_pending(vault) == 1
+    assert not index_files_hold(vault, CONTRACT_NO)

@@ -2,8 +2,9 @@
 neither the proposer) -> executed by an archivist, with a certificate kept for ever.
 
 Execution is one transaction that repeats the hold and due checks, erases every version's wrapped data
-key and extracted text (crypto-shredding: the blob is unreadable from that commit on), purges the index,
-marks the document a tombstone and stores the certificate. Blob deletion follows the commit from an
+key and extracted text (crypto-shredding: the blob is unreadable from that commit on), queues the index
+purge for the index worker (the index's only writer), marks the document a tombstone and stores the
+certificate. Blob deletion follows the commit from an
 outbox (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
 `retry_blob_erasures` (and `dossier verify --orphans`) remove later.
 """
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable, VaultError
+from vault.errors import Conflict, Forbidden, Invalid, NotFound, VaultError
 from vault.models import (
     AuditHead,
     BlobErasure,
@@ -40,6 +41,7 @@ from vault.services.certificate import render_certificate
 from vault.services.dossiers import Page
 from vault.services.holds import holds_covering
 
+PURGE_JOB = "purge_index"  # done by indexer.worker
 log = logging.getLogger("dossier.destruction")
 
 
@@ -162,7 +164,7 @@ def approve(v: Vault, session: Session, actor: User, batch_id: int, comment: Any
 
 
 def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> DestructionBatch:
-    """The executing transaction: checks repeated, keys and text erased, index purged, certificate stored."""
+    """The executing transaction: checks repeated, keys and text erased, index purge queued, certificate stored."""
     policy.require(actor, "destruction.execute")
     batch = get_batch(session, actor, batch_id)
     if batch.status is not DestructionStatus.APPROVED:
@@ -190,17 +192,14 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
         for job in session.scalars(select(Job).where(Job.version_id.in_(version_ids),
                                                      Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))):
             job.status, job.last_error, job.finished_at = JobStatus.FAILED, "document destroyed", now
-    index = v.extensions.get("index")
-    if index is not None:
-        try:
-            index.delete([d.id for d in docs])
-        except Exception as exc:  # noqa: BLE001 - any index failure aborts the whole execution
-            raise Unavailable(f"the search index could not be purged ({type(exc).__name__}); nothing was "
-                              "destroyed; try again", code="index_unavailable") from exc
+    # the index has one writer, the index worker: it purges the postings right after this commit (and
+    # keeps trying until it can); meanwhile search drops these documents, which are no longer ACTIVE
+    session.add(Job(kind=PURGE_JOB, version_id=None, status=JobStatus.QUEUED, attempts=0, run_after=now,
+                    created_at=now, payload={"document_ids": [d.id for d in docs], "batch_id": batch.id}))
     batch.status = DestructionStatus.EXECUTED
     batch.executed_by_id, batch.executed_at = actor.id, now
     audit.record(session, actor, "destruction.executed", batch, now=now, document_ids=[d.id for d in docs],
-                 purged_from_index=index is not None)
+                 index_purge="queued")
     head = session.get(AuditHead, 1)
     assert head is not None
     batch.audit_head_seq, batch.audit_head_hash = head.seq, head.hash
