@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from flask import Response, jsonify, request, stream_with_context
+from sqlalchemy.orm import Session
 
 from vault.errors import Invalid, TooLarge
+from vault.models import Document
 from vault.services import documents
 from vault.services.documents import Content, StagedBlob
 from web.api import bp
@@ -27,9 +29,14 @@ def _check_declared_length() -> None:
                        "the scan and try again", limit=limit)
 
 
-def _receive(finish_commit: Callable[[StagedBlob, dict[str, str]], Response]) -> Response:
-    """Stream the multipart body into the vault; remove the blob if anything after staging fails."""
+def _receive(prepare: Callable[[Session], object],
+             commit: Callable[[Session, StagedBlob, dict[str, str]], Document]) -> Response:
+    """Check the caller may add here, stream the multipart body into the vault, commit, answer 201 with the
+    document; the staged blob is removed if anything after staging fails."""
     v = get_vault()
+    with unit_of_work() as session:
+        prepare(session)
+    _check_declared_length()
     form = StreamingForm(request.stream, request.content_type)
     part = form.next_file()
     if part is None or part.name != "file":
@@ -37,50 +44,34 @@ def _receive(finish_commit: Callable[[StagedBlob, dict[str, str]], Response]) ->
     staged = documents.stage_upload(v, part.chunks, part.filename)
     try:
         fields = form.finish()
-        return finish_commit(staged, fields)
+        with unit_of_work() as session:
+            out = document_json(v, commit(session, staged, fields), with_versions=True)
     except BaseException:
         documents.discard_staged(v, staged)
         raise
+    resp = jsonify(out)
+    resp.status_code = 201
+    return resp
 
 
 @bp.post("/dossiers/<int:dossier_id>/documents")
 def upload_document(dossier_id: int) -> Response:
-    v = get_vault()
-    user = actor()
-    with unit_of_work() as session:
-        documents.prepare_upload(session, user, dossier_id)
-    _check_declared_length()
-
-    def commit(staged: StagedBlob, fields: dict[str, str]) -> Response:
-        with unit_of_work() as session:
-            doc = documents.commit_upload(v, session, user, dossier_id, staged,
-                                          doc_type=fields.get("doc_type"), title=fields.get("title"),
-                                          doc_date=fields.get("doc_date"))
-            out = document_json(v, doc, with_versions=True)
-        resp = jsonify(out)
-        resp.status_code = 201
-        return resp
-
-    return _receive(commit)
+    v, user = get_vault(), actor()
+    return _receive(
+        lambda session: documents.prepare_upload(session, user, dossier_id),
+        lambda session, staged, fields: documents.commit_upload(
+            v, session, user, dossier_id, staged, doc_type=fields.get("doc_type"), title=fields.get("title"),
+            doc_date=fields.get("doc_date")),
+    )
 
 
 @bp.post("/documents/<int:document_id>/versions")
 def add_version(document_id: int) -> Response:
-    v = get_vault()
-    user = actor()
-    with unit_of_work() as session:
-        documents.prepare_new_version(session, user, document_id)
-    _check_declared_length()
-
-    def commit(staged: StagedBlob, fields: dict[str, str]) -> Response:
-        with unit_of_work() as session:
-            doc = documents.commit_new_version(v, session, user, document_id, staged)
-            out = document_json(v, doc, with_versions=True)
-        resp = jsonify(out)
-        resp.status_code = 201
-        return resp
-
-    return _receive(commit)
+    v, user = get_vault(), actor()
+    return _receive(
+        lambda session: documents.prepare_new_version(session, user, document_id),
+        lambda session, staged, _fields: documents.commit_new_version(v, session, user, document_id, staged),
+    )
 
 
 @bp.get("/documents/<int:document_id>")
