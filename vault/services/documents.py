@@ -328,3 +328,16 @@ def _stamped_copy(v: Vault, session: Session, actor: User, document: Document, v
                  checkout_id=checkout_id, stamped=True)
     return Content(document=document, version=version, mime="application/pdf",
                    filename=f"{stem}_copy-{checkout_id}.pdf", size=len(data), chunks=iter([data]))
+
+
+def upload_queue(session: Session, actor: User, limit: int = 20) -> list[Document]:
+    """Documents (within clearance) whose current version is not indexed yet or failed, newest first."""
+    if not policy.allowed(actor, "document.upload"):
+        raise Forbidden("only archivists see the upload queue")
+    return list(session.scalars(
+        select(Document).join(DocumentVersion, Document.current_version_id == DocumentVersion.id)
+        .join(Dossier, Dossier.id == Document.dossier_id)
+        .where(DocumentVersion.index_status != IndexStatus.INDEXED, Document.status == DocumentStatus.ACTIVE,
+               Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+        .order_by(Document.id.desc()).limit(limit)
+    ).all())

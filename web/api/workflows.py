@@ -327,7 +327,7 @@ for _method, _p, _op in [
         "parameters": [_path("batch_id")], "requestBody": _COMMENT,
         "responses": {"200": _json(), **_err(400, 401, 403, 404, 409)}}),
     ("post", "/api/v1/destructions/{batch_id}/execute", {
-        "summary": "Execute an approved batch (archivist): keys erased, blobs deleted, index purge queued for the index worker, certificate",
+        "summary": "Execute an approved batch (archivist): keys erased, blobs deleted, index purge queued, certificate",
         "parameters": [_path("batch_id")], "responses": {"200": _json(), **_err(401, 403, 404, 409, 503)}}),
     ("get", "/api/v1/destructions/{batch_id}/certificate", {
         "summary": "The destruction certificate, PDF in Chinese and English (archivist, legal, manager)",

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.models import Role
+from vault.services import documents, reports
 from web.deps import actor, get_vault, unit_of_work
-from web.pages import queries
 from web.pages.charts import bar_chart
 from web.pages.common import DOC_TYPES, label, optional_module
 from web.pages.views import checkout_row, document_row, dossier_row
@@ -34,7 +34,7 @@ def index() -> ResponseReturnValue:
     ctx: dict[str, Any] = {"role": me.role.value}
     with unit_of_work() as s:
         if me.role is Role.ARCHIVIST:
-            ctx["queue"] = [document_row(v, d) for d in queries.upload_queue(s, me)]
+            ctx["queue"] = [document_row(v, d) for d in documents.upload_queue(s, me)]
             ctx["pending"] = _checkouts(v, s, me, status="pending")
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["handover"] = _checkouts(v, s, me, status="approved")
@@ -62,20 +62,13 @@ def index() -> ResponseReturnValue:
 
 
 def _charts(v: Any, s: Any, me: Any) -> list[Any]:
-    """The report summary as SVG bar charts: from the reports service when present, else plain counts."""
-    reports = optional_module("vault.services.reports")
-    if reports is None:
-        types, grades = queries.counts_by_type_and_grade(s, me)
-        by_month: dict[str, int] = {}
-        overdue = 0
-    else:
-        summary = reports.summary(v, s, me)
-        types, grades = summary["documents"]["by_type"], summary["dossiers"]["by_grade"]
-        by_month, overdue = summary["checkouts"]["by_month"], len(summary["overdue"])
+    """The report summary as SVG bar charts."""
+    summary = reports.summary(v, s, me)
+    types, grades = summary["documents"]["by_type"], summary["dossiers"]["by_grade"]
     rows = [
         (_("Documents by type"), [(label(DOC_TYPES, t), types.get(t, 0)) for t in DOC_TYPES]),
         (_("Dossiers by grade"), [(g, grades.get(g, 0)) for g in ("A", "B", "C", "D")]),
-        (_("Checkouts per month"), sorted(by_month.items())[-6:]),
-        (_("Overdue checkouts"), [(_("overdue"), overdue)]),
+        (_("Checkouts per month"), sorted(summary["checkouts"]["by_month"].items())[-6:]),
+        (_("Overdue checkouts"), [(_("overdue"), len(summary["overdue"]))]),
     ]
     return [(title, bar_chart(title, data)) for title, data in rows]
