@@ -162,8 +162,11 @@ def audit_verify() -> None:
     from vault.audit import verify_chain
 
     v = open_vault()
-    with v.session() as s:
-        report = verify_chain(s)
+    try:
+        with v.session() as s:
+            report = verify_chain(s)
+    finally:
+        v.close()
     click.echo(json.dumps(report.as_json(), ensure_ascii=False))
     if not report.ok:
         raise SystemExit(1)
@@ -180,13 +183,16 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
     from vault.services.fixity import verify_all
 
     v = open_vault()
-    with click.progressbar(length=1, label="Checking blobs", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
+    try:
+        with click.progressbar(length=1, label="Checking blobs", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
 
-        report = verify_all(v, deep=deep, remove_orphans=remove_orphans, progress=progress,
-                            grace=timedelta(minutes=grace_minutes))
+            report = verify_all(v, deep=deep, remove_orphans=remove_orphans, progress=progress,
+                                grace=timedelta(minutes=grace_minutes))
+    finally:
+        v.close()
     click.echo(f"versions checked: {report.versions_checked}, bytes: {report.bytes_checked}, "
                f"audit events: {report.audit_events}, orphans removed: {report.orphans_removed}")
     for line in report.lines(deep=deep):  # 四性: authenticity, integrity, usability, security

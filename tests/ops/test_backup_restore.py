@@ -9,39 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from config import load_settings
 from tests.conftest import People
 from tests.ops.conftest import Stored, plaintext_of, run_cli, store_files
+from tests.support.backups import PASS, destroy, open_restored, run_cli_home, search_ids
 from vault.core import Vault
 from vault.models import Document, DocumentStatus, DocumentVersion, User
-from vault.services import destruction
-
-PASS = "backup passphrase 2026\n"
-
-
-def _search_ids(v: Vault, user: User, text: str) -> list[int]:
-    from indexer.service import parse_filters, search
-
-    with v.session() as s:
-        page = search(v, s, user, text, parse_filters({}), per_page=100)
-        return sorted(item.document_id for item in page.items)
-
-
-def _destroy(vault: Vault, people: People, document_id: int) -> None:
-    with vault.session() as s:
-        batch_id = destruction.propose(vault, s, people.archivist, [document_id], "retention ended").id
-    for approver in (people.manager, people.legal):
-        with vault.session() as s:
-            destruction.approve(vault, s, approver, batch_id, "ok")
-    destruction.execute(vault, people.archivist, batch_id)
-
-
-def _restored(tmp_path: Path, name: str) -> Vault:
-    v = Vault.open(load_settings({"home": str(tmp_path / name)}, environ={}))
-    from indexer.service import attach_index
-
-    attach_index(v)
-    return v
 
 
 def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_destructions(
@@ -54,7 +26,7 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
     run_pending(vault)
     legal = people.legal
     term = "公司"
-    before = _search_ids(vault, legal, term)
+    before = search_ids(vault, legal, term)
     assert len(before) >= 3
 
     backup_dir = tmp_path / "backups" / "2026-01-05"
@@ -68,7 +40,7 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
         assert (backup_dir / "blobs" / key).read_bytes() == b"".join(vault.blobs.get(key))
 
     destroyed = stored[0]
-    _destroy(vault, people, destroyed.document_id)
+    destroy(vault, people, destroyed.document_id)
     register = run_cli(vault, "export-destruction-register", str(backup_dir.parent / "destruction-register.json"))
     assert register.exit_code == 0, register.output
 
@@ -78,7 +50,7 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
     assert "1 documents destroyed after the backup were destroyed again" in restored.output
     assert "verify: OK" in restored.output
 
-    v2 = _restored(tmp_path, "restored")
+    v2 = open_restored(home)
     try:
         assert run_cli(v2, "verify", "--deep").exit_code == 0
         for item in stored[1:]:
@@ -91,18 +63,9 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
             restored_legal = s.scalars(select(User).where(User.username == "legal")).one()
             s.expunge(restored_legal)
         assert len(list(v2.blobs.keys())) == len(stored) - 1
-        assert _search_ids(v2, restored_legal, term) == [i for i in before if i != destroyed.document_id]
+        assert search_ids(v2, restored_legal, term) == [i for i in before if i != destroyed.document_id]
     finally:
         v2.close()
-
-
-def run_cli_home(home: Path, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
-    from click.testing import CliRunner
-
-    from web.cli import main
-
-    return CliRunner().invoke(main, list(args), env={"DOSSIER_HOME": str(home)}, input=input,
-                              catch_exceptions=False)
 
 
 @pytest.fixture

@@ -5,14 +5,16 @@ Layout of a backup directory::
 
     manifest.json            format, times, database kind and revision, audit head, {path: sha256}
     database.sqlite3         SQLite: the online-backup API's copy (one consistent point in time)
-    database.pgdump          PostgreSQL: `pg_dump -Fc` taken in an exported snapshot
+    database.pgdump          PostgreSQL: `pg_dump -Fc` taken in an exported snapshot (restored with
+                             pg_restore in one transaction, into an empty database only)
     keyring.export.json      Keyring.export_encrypted(passphrase): scrypt + AES-256-GCM
     blobs/3f/9a/3f9a...      ciphertext exactly as stored (never decrypted by a backup)
 
-Consistency: the blob list is read from the same snapshot as the database (blobs are write-once under
-fresh keys, so copying them afterwards yields exactly the snapshot's set). A blob that disappears while
-the backup runs belongs to a document destroyed meanwhile: it is listed under `gone_during_backup` and
-its key is erased again on restore. The manifest is written last: a directory without one is not a
+Consistency: the blob list, the audit head and the schema revision of the manifest are read from the
+same snapshot as the database (blobs are write-once under fresh keys, so copying them afterwards yields
+exactly the snapshot's set). A blob that disappears (or is queued for erasure) while the backup runs
+belongs to a document destroyed meanwhile: it is listed under `gone_during_backup` and its key is
+erased again on restore. The manifest is written last: a directory without one is not a
 backup. The search index is not copied: it is derived, and rebuilt after a restore.
 
 Documents destroyed after the backup was taken must stay destroyed: `export_destruction_register`
@@ -24,6 +26,7 @@ the register lists.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, make_url, select, text
+from sqlalchemy.exc import OperationalError
 
 from config import Settings
 from vault import audit
@@ -44,7 +48,7 @@ from vault.core import Vault, ensure_home
 from vault.crypto import Keyring
 from vault.db import current_revision, make_engine
 from vault.errors import BlobNotFound, Conflict, Invalid, VaultError
-from vault.models import AuditHead, BlobErasure, DestructionBatch, DestructionStatus, Document, DocumentStatus, User
+from vault.models import BlobErasure, DestructionBatch, DestructionStatus, Document, DocumentStatus, User
 from vault.storage import make_blob_store
 from vault.storage.base import BlobStore, is_blob_key
 
@@ -117,19 +121,41 @@ def _sqlite_path(engine: Engine) -> Path:
     return Path(database)
 
 
-def _snapshot_sqlite(engine: Engine, dest: Path) -> list[str]:
-    """Copy the live database with SQLite's online-backup API; return the blob keys of that snapshot."""
+@dataclass
+class _Snapshot:
+    """What the manifest and the blob copy need, read in the same snapshot as the database copy."""
+
+    blob_keys: list[str]
+    audit_head: dict[str, Any]
+    revision: str | None
+
+
+_BLOB_KEYS_SQL = "SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL"
+_AUDIT_HEAD_SQL = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_REVISION_SQL = "SELECT version_num FROM alembic_version"
+
+
+def _snapshot_info(rows: Callable[[str], list[Any]]) -> _Snapshot:
+    head = rows(_AUDIT_HEAD_SQL)
+    revision = rows(_REVISION_SQL)
+    return _Snapshot(blob_keys=[r[0] for r in rows(_BLOB_KEYS_SQL)],
+                     audit_head={"seq": head[0][0], "hash": head[0][1]} if head else {"seq": 0, "hash": audit.GENESIS},
+                     revision=revision[0][0] if revision else None)
+
+
+def _snapshot_sqlite(engine: Engine, dest: Path) -> _Snapshot:
+    """Copy the live database with SQLite's online-backup API, and read the copy."""
     src = sqlite3.connect(_sqlite_path(engine), timeout=30)
     dst = sqlite3.connect(dest)
     try:
         src.backup(dst)
         dst.commit()
-        rows = dst.execute("SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL").fetchall()
+        info = _snapshot_info(lambda sql: dst.execute(sql).fetchall())
     finally:
         dst.close()
         src.close()
     os.chmod(dest, 0o600)
-    return [r[0] for r in rows]
+    return info
 
 
 def _libpq_url(engine: Engine) -> tuple[str, dict[str, str]]:
@@ -141,11 +167,27 @@ def _libpq_url(engine: Engine) -> tuple[str, dict[str, str]]:
     return url.set(password=None).render_as_string(hide_password=False), env
 
 
+def _version_key(bin_dir: str) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin, (9, 6) for .../9.6/bin; a name that is no version sorts first."""
+    try:
+        return tuple(int(part) for part in Path(bin_dir).parent.name.split("."))
+    except ValueError:
+        return (-1,)
+
+
 def pg_tool(name: str) -> str:
-    """Path of pg_dump / pg_restore: $PG_BIN first, then PATH."""
+    """Path of pg_dump / pg_restore: $PG_BIN, else the newest /usr/lib/postgresql/*/bin (Debian's server and
+    client packages put them there, often not on PATH), else PATH. The newest, because pg_dump refuses a
+    server newer than itself."""
     override = os.environ.get("PG_BIN")
-    if override and (Path(override) / name).exists():
-        return str(Path(override) / name)
+    if override:
+        if (Path(override) / name).is_file():
+            return str(Path(override) / name)
+        raise BackupError(f"PG_BIN is {override}, and it holds no {name}: point PG_BIN at the directory of the "
+                          "PostgreSQL client tools", code="pg_tools_missing")
+    for bin_dir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        if (Path(bin_dir) / name).is_file():
+            return str(Path(bin_dir) / name)
     found = shutil.which(name)
     if not found:
         raise BackupError(f"{name} is not on PATH: install the PostgreSQL client tools (Debian: postgresql-client) "
@@ -153,23 +195,23 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def _snapshot_postgres(engine: Engine, dest: Path) -> list[str]:
-    """pg_dump inside an exported snapshot, and the blob keys read in that same snapshot."""
+def _snapshot_postgres(engine: Engine, dest: Path, pg_dump: str) -> _Snapshot:
+    """pg_dump inside an exported snapshot, and the manifest's facts read in that same snapshot."""
     url, env = _libpq_url(engine)
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
+            # the first statement fixes the transaction's snapshot; pg_dump --snapshot reads exactly it
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
-            keys = [r[0] for r in conn.execute(
-                text("SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL"))]
+            info = _snapshot_info(lambda sql: list(conn.execute(text(sql))))
             proc = subprocess.run(
-                [pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                [pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
                  f"--file={dest}", f"--dbname={url}"],
-                env=env, capture_output=True, text=True, check=False)
+                env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BackupError(f"pg_dump failed: {proc.stderr.strip()[-500:]}", code="pg_dump_failed")
     os.chmod(dest, 0o600)
-    return keys
+    return info
 
 
 # -- backup -----------------------------------------------------------------------------------------
@@ -182,33 +224,35 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
     if dest.exists() and not _is_empty_dir(dest):
         raise BackupError(f"{dest} is not empty: back up into a new directory (nothing was written)",
                           code="backup_target_not_empty")
+    dialect = v.engine.dialect.name
+    if dialect not in ("sqlite", "postgresql"):  # pragma: no cover - settings allow only these two
+        raise BackupError(f"cannot back up a {dialect} database")
+    pg_dump = pg_tool("pg_dump") if dialect == "postgresql" else ""  # missing tools: stop before writing
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(dest, 0o700)
     # the keyring first: a bad passphrase stops the backup before anything large is written
     export = v.keyring.export_encrypted(passphrase)
     _write_file(dest / KEYRING_EXPORT, [export])
 
-    dialect = v.engine.dialect.name
     if dialect == "sqlite":
         db_file = SQLITE_FILE
-        keys = _snapshot_sqlite(v.engine, dest / db_file)
-    elif dialect == "postgresql":
+        snap = _snapshot_sqlite(v.engine, dest / db_file)
+    else:
         db_file = PGDUMP_FILE
-        keys = _snapshot_postgres(v.engine, dest / db_file)
-    else:  # pragma: no cover - settings allow only these two
-        raise BackupError(f"cannot back up a {dialect} database")
+        snap = _snapshot_postgres(v.engine, dest / db_file, pg_dump)
 
     with v.session() as s:
+        # queued for erasure now, live in the snapshot: destroyed meanwhile, like a blob already deleted
         pending = set(s.scalars(select(BlobErasure.blob_key)).all())
-        head = s.get(AuditHead, 1)
-        head_info = {"seq": head.seq, "hash": head.hash} if head else {"seq": 0, "hash": audit.GENESIS}
     gone: list[str] = []
     copied = total_bytes = 0
-    wanted = sorted(k for k in keys if k not in pending)
+    wanted = sorted(snap.blob_keys)
     for i, key in enumerate(wanted, 1):
         try:
-            stream = v.blobs.get(key)
+            stream = None if key in pending else v.blobs.get(key)
         except BlobNotFound:
+            stream = None
+        if stream is None:
             gone.append(key)  # destroyed after the snapshot: restore erases its key again
             continue
         total_bytes += _write_file(dest / "blobs" / key, stream)
@@ -221,8 +265,8 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
         "format": BACKUP_FORMAT,
         "version": 1,
         "created_at": v.clock.now().isoformat(),
-        "database": {"kind": dialect, "file": db_file, "revision": current_revision(v.engine)},
-        "audit_head": head_info,
+        "database": {"kind": dialect, "file": db_file, "revision": snap.revision},
+        "audit_head": snap.audit_head,
         "blobs": copied,
         "gone_during_backup": gone,
         "files": files,
@@ -231,11 +275,12 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
     tmp = dest / (MANIFEST + ".tmp")
     _write_file(tmp, [data])
     os.replace(tmp, dest / MANIFEST)  # last: a directory without a manifest is not a backup
+    manifest_sha256 = hashlib.sha256(data).hexdigest()
     with v.session() as s:
         audit.record(s, None, "backup.created", now=v.clock.now(), blobs=copied, bytes=total_bytes,
-                     database=dialect, manifest_sha256=hashlib.sha256(data).hexdigest(), audit_seq=head_info["seq"])
+                     database=dialect, manifest_sha256=manifest_sha256, audit_seq=snap.audit_head["seq"])
     return BackupReport(path=dest, files=len(files) + 1, blobs=copied, bytes=total_bytes,
-                        manifest_sha256=hashlib.sha256(data).hexdigest(), gone_during_backup=gone)
+                        manifest_sha256=manifest_sha256, gone_during_backup=gone)
 
 
 # -- restore ----------------------------------------------------------------------------------------
@@ -291,21 +336,36 @@ def _require_empty_target(settings: Settings) -> None:
         engine = make_engine(settings.db_url)
         try:
             with engine.connect() as conn:
-                tables = conn.execute(text(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")).scalar_one()
+                # tables, sequences, views, ... in any schema but PostgreSQL's own: pg_restore would collide
+                relations = conn.execute(text(
+                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'")).scalar_one()
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise BackupError(f"cannot connect to the target PostgreSQL database {engine.url.database} ({reason}): "
+                              "create an empty database and point DOSSIER_DATABASE_URL at it (nothing was changed)",
+                              code="restore_target_unreachable") from None
         finally:
             engine.dispose()
-        if tables:
-            raise BackupError("restore needs an empty database, and the target PostgreSQL database has tables "
-                              "(nothing was changed)", code="restore_target_not_empty")
+        if relations:
+            raise BackupError(f"restore needs an empty database, and the target PostgreSQL database "
+                              f"{engine.url.database} holds tables (nothing was changed): create a new database "
+                              "and point DOSSIER_DATABASE_URL at it", code="restore_target_not_empty")
 
 
-def _restore_database(settings: Settings, src: Path, manifest: dict[str, Any]) -> None:
-    kind = manifest["database"]["kind"]
+def _require_same_kind(settings: Settings, manifest: dict[str, Any]) -> str:
+    """The kind of database the backup holds, which must be the target's."""
+    kind = str(manifest["database"]["kind"])
     target = "sqlite" if settings.db_url.startswith("sqlite") else "postgresql"
     if kind != target:
         raise BackupError(f"this backup holds a {kind} database and the target is {target}: restore into the same "
-                          "kind of database, then migrate the data", code="restore_kind_mismatch")
+                          "kind of database, then migrate the data (nothing was changed)",
+                          code="restore_kind_mismatch")
+    return kind
+
+
+def _restore_database(settings: Settings, src: Path, manifest: dict[str, Any], pg_restore: str) -> None:
+    kind = manifest["database"]["kind"]
     dump = src / manifest["database"]["file"]
     if kind == "sqlite":
         db_path = Path(make_url(settings.db_url).database or "")
@@ -317,8 +377,10 @@ def _restore_database(settings: Settings, src: Path, manifest: dict[str, Any]) -
         url, env = _libpq_url(engine)
     finally:
         engine.dispose()
-    proc = subprocess.run([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                           f"--dbname={url}", str(dump)], env=env, capture_output=True, text=True, check=False)
+    # one transaction: a failed restore leaves the database as empty as it was
+    proc = subprocess.run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error",
+                           "--single-transaction", f"--dbname={url}", str(dump)],
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BackupError(f"pg_restore failed: {proc.stderr.strip()[-500:]}", code="pg_restore_failed")
 
@@ -332,20 +394,23 @@ def restore(settings: Settings, src: Path, passphrase: str, *,
             progress: Callable[[int, int], None] | None = None) -> tuple[Vault, RestoreReport]:
     """Restore a backup into the empty home (and database / bucket) the settings name.
 
-    Order: manifest checked, target checked empty, keyring imported (a wrong passphrase stops here with
-    nothing written), database, blobs; then the schema is migrated to this release and blobs destroyed
-    during the backup are erased again. Returns the opened vault; the caller replays destructions that
-    happened after the backup (`replay_destructions`) and rebuilds the search index.
+    Order: manifest checked, kind of database and its tools checked, target checked empty, keyring
+    imported (a wrong passphrase stops here with nothing written), database (PostgreSQL: in one
+    transaction), blobs; then the schema is migrated to this release and blobs destroyed during the
+    backup are erased again. Returns the opened vault; the caller replays destructions that happened
+    after the backup (`replay_destructions`) and rebuilds the search index.
     """
     src = Path(src)
     manifest = read_manifest(src)
+    kind = _require_same_kind(settings, manifest)
+    pg_restore = pg_tool("pg_restore") if kind == "postgresql" else ""  # missing tools: stop before writing
     _require_empty_target(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.home, 0o700)
     settings.keyring_file.parent.mkdir(parents=True, exist_ok=True)
     Keyring.import_encrypted((src / KEYRING_EXPORT).read_bytes(), passphrase, settings.keyring_file)
     ensure_home(settings)  # the Flask secret key (a new one: sessions of the old service end)
-    _restore_database(settings, src, manifest)
+    _restore_database(settings, src, manifest, pg_restore)
     store: BlobStore = make_blob_store(settings)
     blob_files = sorted(p for p in (src / "blobs").rglob("*") if p.is_file()) if (src / "blobs").is_dir() else []
     for i, path in enumerate(blob_files, 1):
