@@ -134,6 +134,7 @@ def backup(dest: Path, passphrase_stdin: bool) -> None:
 def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> None:
     """Restore SRC into an empty home; replay later destructions; rebuild the index; verify."""
     from vault.services import backup as service
+    from vault.services import register
     from vault.services.fixity import verify_all
 
     passphrase = _passphrase(passphrase_stdin)
@@ -148,9 +149,9 @@ def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> No
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
     try:
-        register_path = register_path or service.register_beside(src)
+        register_path = register_path or register.register_beside(src)
         if register_path is not None:
-            replayed = service.replay_destructions(v, service.load_register(register_path), system_actor(v))
+            replayed = register.replay_destructions(v, register.load_register(register_path), system_actor(v))
             click.echo(f"destruction register {register_path}: {len(replayed)} documents destroyed after the "
                        "backup were destroyed again")
         try:
@@ -178,7 +179,7 @@ def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> No
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 def export_register(dest: Path) -> None:
     """Write the register of executed destructions (keep it beside the backups after every destruction)."""
-    from vault.services.backup import export_destruction_register
+    from vault.services.register import export_destruction_register
 
     v = open_vault()
     try:

@@ -17,10 +17,7 @@ belongs to a document destroyed meanwhile: it is listed under `gone_during_backu
 erased again on restore. The manifest is written last: a directory without one is not a
 backup. The search index is not copied: it is derived, and rebuilt after a restore.
 
-Documents destroyed after the backup was taken must stay destroyed: `export_destruction_register`
-writes the register of executed destruction batches (keep a copy beside the backups after every
-destruction); `replay_destructions` erases, in a restored vault, the keys and blobs of every document
-the register lists.
+Documents destroyed after the backup was taken must stay destroyed: see `vault.services.register`.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ import sqlite3
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +43,16 @@ from vault import audit
 from vault.core import Vault, ensure_home
 from vault.crypto import Keyring
 from vault.db import current_revision, make_engine
-from vault.errors import BlobNotFound, Conflict, Invalid, VaultError
-from vault.models import BlobErasure, DestructionBatch, DestructionStatus, Document, DocumentStatus, User
+from vault.errors import BlobNotFound, Invalid, VaultError
+from vault.models import BlobErasure
 from vault.storage import make_blob_store
 from vault.storage.base import BlobStore, is_blob_key
 
 BACKUP_FORMAT = "dossier-vault-backup"
-REGISTER_FORMAT = "dossier-vault-destruction-register"
 MANIFEST = "manifest.json"
 KEYRING_EXPORT = "keyring.export.json"
 SQLITE_FILE = "database.sqlite3"
 PGDUMP_FILE = "database.pgdump"
-REGISTER_FILE = "destruction-register.json"
 CHUNK = 1024 * 1024
 
 
@@ -442,90 +436,6 @@ def _erase_versions_by_blob(v: Vault, keys: set[str]) -> None:
             ver.blob_key = None
 
 
-# -- the destruction register -------------------------------------------------------------------------
-
-
-def export_destruction_register(v: Vault) -> dict[str, Any]:
-    """Every executed destruction batch with its documents and ciphertext digests (no content, no keys)."""
-    with v.session() as s:
-        batches = s.scalars(select(DestructionBatch).where(DestructionBatch.status == DestructionStatus.EXECUTED)
-                            .order_by(DestructionBatch.id)).all()
-        out = [{
-            "batch_id": b.id,
-            "executed_at": b.executed_at.isoformat() if b.executed_at else None,
-            "certificate_sha256": b.certificate_sha256,
-            "documents": [{"document_id": it.document_id, "archive_no": it.archive_no, "title": it.title,
-                           "ciphertext_sha256": [h for h in it.ciphertext_sha256.split("\n") if h]}
-                          for it in b.items],
-        } for b in batches]
-    return {"format": REGISTER_FORMAT, "version": 1, "exported_at": v.clock.now().isoformat(), "batches": out}
-
-
-def load_register(path: Path) -> list[dict[str, Any]]:
-    """The batches of a register file written by `export_destruction_register`."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BackupError(f"cannot read the destruction register {path}: {exc}", code="register_invalid") from None
-    if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
-        raise BackupError(f"{path} is not a Dossier Vault destruction register", code="register_invalid")
-    batches = data.get("batches")
-    if not isinstance(batches, list):
-        raise BackupError(f"{path} has no list of batches", code="register_invalid")
-    return batches
-
-
-def register_beside(src: Path) -> Path | None:
-    """A register kept next to the backup: SRC/../destruction-register.json, if it exists."""
-    candidate = Path(src).resolve().parent / REGISTER_FILE
-    return candidate if candidate.is_file() else None
-
-
-def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | None = None) -> list[int]:
-    """Destroy again, in a restored vault, every document the register lists that is still live here.
-
-    Same erasure as an execution (wrapped keys, extracted text and fingerprints erased, blobs deleted,
-    document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
-    recorded ciphertext digests do not match is refused: the register belongs to another vault.
-    Returns the ids of documents destroyed by this replay.
-    """
-    destroyed: list[int] = []
-    blobs_to_delete: list[str] = []
-    for batch in register:
-        executed_at = batch.get("executed_at")
-        for item in batch.get("documents", []):
-            with v.session() as s:
-                doc = s.get(Document, int(item["document_id"]))
-                if doc is None or doc.status is DocumentStatus.DESTROYED:
-                    continue
-                digests = [ver.ciphertext_sha256 for ver in doc.versions]
-                if sorted(digests) != sorted(item.get("ciphertext_sha256", [])):
-                    raise Conflict(f"document {doc.id} in the register does not match this vault's document "
-                                   "(ciphertext digests differ): is the register from another vault?",
-                                   code="register_mismatch")
-                for ver in doc.versions:
-                    if ver.blob_key:
-                        blobs_to_delete.append(ver.blob_key)
-                    ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
-                    ver.blob_key = None
-                doc.status = DocumentStatus.DESTROYED
-                doc.destroyed_at = datetime.fromisoformat(executed_at) if executed_at else v.clock.now()
-                audit.record(s, actor, "document.destroyed", doc, now=v.clock.now(), batch_id=batch.get("batch_id"),
-                             replayed=True, executed_at=executed_at, versions=len(digests),
-                             ciphertext_sha256=digests)
-                destroyed.append(doc.id)
-    for key in blobs_to_delete:
-        v.blobs.delete(key)
-    index = v.extensions.get("index")
-    if index is not None and destroyed:
-        index.delete(destroyed)
-    if v.engine.dialect.name == "sqlite":
-        from vault.services.destruction import checkpoint
-
-        checkpoint(v)
-    return destroyed
-
-
 def check_passphrase(passphrase: str) -> str:
     """The passphrase protecting the keyring export: refuse an empty or very short one."""
     if len(passphrase) < 8:
@@ -533,7 +443,4 @@ def check_passphrase(passphrase: str) -> str:
     return passphrase
 
 
-__all__ = [
-    "BackupError", "BackupReport", "RestoreReport", "backup", "check_passphrase", "export_destruction_register",
-    "load_register", "read_manifest", "register_beside", "replay_destructions", "restore",
-]
+__all__ = ["BackupError", "BackupReport", "RestoreReport", "backup", "check_passphrase", "read_manifest", "restore"]

@@ -1,0 +1,105 @@
+"""The destruction register: what keeps documents destroyed after a restore from an older backup.
+
+`export_destruction_register` writes every executed destruction batch (keep a copy beside the backups
+after every destruction); `replay_destructions` erases, in a restored vault, the keys and blobs of every
+document the register lists that is still live there.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from vault import audit
+from vault.core import Vault
+from vault.errors import Conflict
+from vault.models import DestructionBatch, DestructionStatus, Document, DocumentStatus, User
+from vault.services.backup import BackupError
+
+REGISTER_FORMAT = "dossier-vault-destruction-register"
+REGISTER_FILE = "destruction-register.json"
+
+
+def export_destruction_register(v: Vault) -> dict[str, Any]:
+    """Every executed destruction batch with its documents and ciphertext digests (no content, no keys)."""
+    with v.session() as s:
+        batches = s.scalars(select(DestructionBatch).where(DestructionBatch.status == DestructionStatus.EXECUTED)
+                            .order_by(DestructionBatch.id)).all()
+        out = [{
+            "batch_id": b.id,
+            "executed_at": b.executed_at.isoformat() if b.executed_at else None,
+            "certificate_sha256": b.certificate_sha256,
+            "documents": [{"document_id": it.document_id, "archive_no": it.archive_no, "title": it.title,
+                           "ciphertext_sha256": [h for h in it.ciphertext_sha256.split("\n") if h]}
+                          for it in b.items],
+        } for b in batches]
+    return {"format": REGISTER_FORMAT, "version": 1, "exported_at": v.clock.now().isoformat(), "batches": out}
+
+
+def load_register(path: Path) -> list[dict[str, Any]]:
+    """The batches of a register file written by `export_destruction_register`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"cannot read the destruction register {path}: {exc}", code="register_invalid") from None
+    if not isinstance(data, dict) or data.get("format") != REGISTER_FORMAT:
+        raise BackupError(f"{path} is not a Dossier Vault destruction register", code="register_invalid")
+    batches = data.get("batches")
+    if not isinstance(batches, list):
+        raise BackupError(f"{path} has no list of batches", code="register_invalid")
+    return batches
+
+
+def register_beside(src: Path) -> Path | None:
+    """A register kept next to the backup: SRC/../destruction-register.json, if it exists."""
+    candidate = Path(src).resolve().parent / REGISTER_FILE
+    return candidate if candidate.is_file() else None
+
+
+def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | None = None) -> list[int]:
+    """Destroy again, in a restored vault, every document the register lists that is still live here.
+
+    Same erasure as an execution (wrapped keys, extracted text and fingerprints erased, blobs deleted,
+    document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
+    recorded ciphertext digests do not match is refused: the register belongs to another vault.
+    Returns the ids of documents destroyed by this replay.
+    """
+    destroyed: list[int] = []
+    blobs_to_delete: list[str] = []
+    for batch in register:
+        executed_at = batch.get("executed_at")
+        for item in batch.get("documents", []):
+            with v.session() as s:
+                doc = s.get(Document, int(item["document_id"]))
+                if doc is None or doc.status is DocumentStatus.DESTROYED:
+                    continue
+                digests = [ver.ciphertext_sha256 for ver in doc.versions]
+                if sorted(digests) != sorted(item.get("ciphertext_sha256", [])):
+                    raise Conflict(f"document {doc.id} in the register does not match this vault's document "
+                                   "(ciphertext digests differ): is the register from another vault?",
+                                   code="register_mismatch")
+                for ver in doc.versions:
+                    if ver.blob_key:
+                        blobs_to_delete.append(ver.blob_key)
+                    ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
+                    ver.blob_key = None
+                doc.status = DocumentStatus.DESTROYED
+                doc.destroyed_at = datetime.fromisoformat(executed_at) if executed_at else v.clock.now()
+                audit.record(s, actor, "document.destroyed", doc, now=v.clock.now(), batch_id=batch.get("batch_id"),
+                             replayed=True, executed_at=executed_at, versions=len(digests),
+                             ciphertext_sha256=digests)
+                destroyed.append(doc.id)
+    for key in blobs_to_delete:
+        v.blobs.delete(key)
+    index = v.extensions.get("index")
+    if index is not None and destroyed:
+        index.delete(destroyed)
+    if v.engine.dialect.name == "sqlite":
+        from vault.services.destruction import checkpoint
+
+        checkpoint(v)
+    return destroyed
