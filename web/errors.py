@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from vault.errors import Invalid, NotFound, TooManyAttempts, VaultError
+from vault.services.fields import MAX_ID
 
 log = logging.getLogger("dossier.web")
 
@@ -40,13 +41,10 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
     return resp
 
 
-MAX_ID = 2**63 - 1  # the largest key a database column holds: a larger id exists nowhere
-
-
 def init_errors(app: Flask) -> None:
     @app.url_value_preprocessor
     def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        """An id too large for the database is simply not found (the driver would raise OverflowError: a 500)."""
+        """An id too large for the database is simply not found (the database would refuse it: a 500)."""
         for name, value in (values or {}).items():
             if isinstance(value, int) and value > MAX_ID:
                 raise NotFound(f"{name.removesuffix('_id')} {value} not found")

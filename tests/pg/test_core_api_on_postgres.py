@@ -3,7 +3,9 @@
 Each name below is a test function of the SQLite integration modules; collected here, it runs with
 the `vault` fixture of tests/pg/conftest.py, so the same assertions hold on a real PostgreSQL
 database migrated from empty. The selection covers every endpoint family while keeping the tier
-fast (each test signs users in with argon2, ~2 s each).
+fast (each test signs users in with argon2, ~2 s each). Workflows are in test_workflows_on_postgres.py,
+the other services (search, reports, keys, fixity, ...) and the pages in test_services_on_postgres.py;
+tests/pg/__init__.py has the table of where each service is covered.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Each name below is a test function of the SQLite integration modules; collected 
 the `vault` fixture of tests/pg/conftest.py (a fresh PostgreSQL database migrated from empty). The
 selection is the heart of each workflow and the checks that repeat inside a transaction; tests that
 drive the `dossier` command line are left out, because the command reads the database from the
-home's settings, which name SQLite here.
+home's settings, which name SQLite here (test_services_on_postgres.py calls the services those commands
+call instead: overdue notices, hand-over on leaving, verify). tests/pg/__init__.py has the table of where
+each service is covered.
 """
 
 from __future__ import annotations

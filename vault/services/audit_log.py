@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.errors import Invalid
 from vault.models import AuditEvent, User
 from vault.services.dossiers import Page
+from vault.services.fields import may_exist
 
 
 def list_events(session: Session, actor: User, filters: Mapping[str, Any], page: int, per_page: int) -> Page:
@@ -22,9 +23,10 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
     for name, column in (("dossier_id", AuditEvent.dossier_id), ("document_id", AuditEvent.document_id)):
         if filters.get(name):
             try:
-                q = q.where(column == int(filters[name]))
+                id_ = int(filters[name])
             except ValueError:
                 raise Invalid(name, f"{name} must be a number") from None
+            q = q.where(column == id_ if may_exist(id_) else false())
     if filters.get("actor"):
         q = q.where(AuditEvent.actor_name == filters["actor"])
     if filters.get("action"):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -32,7 +32,7 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import Page, get_dossier
-from vault.services.fields import clean_text
+from vault.services.fields import clean_text, may_exist
 from vault.services.notifications import notify, send_pending_email
 from vault.services.users import system_user
 
@@ -63,7 +63,7 @@ def _chosen_documents(session: Session, dossier: Dossier, raw: Any) -> list[Docu
         raise Invalid("document_ids", "document_ids must be a list of document ids of this dossier")
     docs = []
     for doc_id in sorted(set(raw)):
-        doc = session.get(Document, doc_id)
+        doc = session.get(Document, doc_id) if may_exist(doc_id) else None
         if doc is None or doc.dossier_id != dossier.id:
             raise Invalid("document_ids", f"document {doc_id} is not in dossier {dossier.archive_no}")
         if doc.status is not DocumentStatus.ACTIVE:
@@ -257,9 +257,10 @@ def list_checkouts(v: Vault, session: Session, actor: User, filters: Mapping[str
             q = q.where(Checkout.status == CheckoutStatus(status))
     if filters.get("dossier_id"):
         try:
-            q = q.where(Checkout.dossier_id == int(filters["dossier_id"]))
+            dossier_id = int(filters["dossier_id"])
         except ValueError:
             raise Invalid("dossier_id", "dossier_id must be a number") from None
+        q = q.where(Checkout.dossier_id == dossier_id if may_exist(dossier_id) else false())
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(q.order_by(Checkout.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
     return Page(list(rows), total, page, per_page)

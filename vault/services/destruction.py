@@ -39,6 +39,7 @@ from vault.models import (
 from vault.services import retention
 from vault.services.certificate import render_certificate
 from vault.services.dossiers import Page
+from vault.services.fields import may_exist
 from vault.services.holds import holds_covering
 
 PURGE_JOB = "purge_index"  # done by indexer.worker
@@ -99,7 +100,7 @@ def propose(v: Vault, session: Session, actor: User, document_ids: Any, reason: 
     text = _reason(reason, "reason")
     docs = []
     for doc_id in sorted(set(document_ids)):
-        doc = session.get(Document, doc_id)
+        doc = session.get(Document, doc_id) if may_exist(doc_id) else None
         if doc is None or not policy.can_see(actor, doc.dossier):
             raise NotFound(f"document {doc_id} not found", code="document_not_found")
         docs.append(doc)

@@ -39,7 +39,7 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import get_dossier
-from vault.services.fields import parse_date
+from vault.services.fields import may_exist, parse_date
 from vault.storage import new_blob_key
 
 DOC_TYPES_TEXT = "contract, license, credit_report, correspondence, id_proof, invoice, other"
@@ -207,7 +207,7 @@ def commit_upload(
 
 def get_document(session: Session, actor: User, document_id: int) -> Document:
     """A document whose dossier the actor may see (metadata only), else NotFound."""
-    document = session.get(Document, document_id)
+    document = session.get(Document, document_id) if may_exist(document_id) else None
     if document is None or not policy.can_see(actor, document.dossier):
         raise NotFound(f"document {document_id} not found", code="document_not_found")
     return document

@@ -31,7 +31,7 @@ from vault.models import (
     Secrecy,
     User,
 )
-from vault.services.fields import clean_text
+from vault.services.fields import clean_text, may_exist
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
             "secrecy", "location", "status", "next_review_date")
@@ -160,7 +160,7 @@ def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, A
 
 def get_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
     """A dossier the actor may see, else NotFound (whether it exists or not)."""
-    dossier = session.get(Dossier, dossier_id)
+    dossier = session.get(Dossier, dossier_id) if may_exist(dossier_id) else None
     if dossier is None or not policy.can_see(actor, dossier):
         raise NotFound(f"dossier {dossier_id} not found", code="dossier_not_found")
     return dossier

@@ -7,6 +7,16 @@ from typing import Any
 
 from vault.errors import Invalid
 
+#: The largest id a row can have: ids are Integer columns, 32 bits on PostgreSQL. A larger id exists
+#: nowhere, and is answered as not found before it reaches the database, which would refuse it as out of
+#: range (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
+
+
+def may_exist(id_: int) -> bool:
+    """Whether a row could have this id; when not, the caller answers as for an id that is not there."""
+    return 0 < id_ <= MAX_ID
+
 
 def clean_text(field: str, raw: Any, *, required: bool = False, max_len: int = 200) -> str:
     """Text with whitespace runs collapsed; Invalid when missing (if required), not text, or too long."""
