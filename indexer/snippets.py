@@ -22,6 +22,7 @@ MAX_SCAN = 100_000  # characters searched for matches; a later match leaves the 
 _MAX_MATCHES = 500  # enough to choose a window; stops a pathological text from costing more
 _SPACES = re.compile(r"\s+")
 _CJK_GAP = re.compile(rf"(?<=[{CJK_CLASS}])\s+(?=[{CJK_CLASS}])")
+_CJK_CHAR = re.compile(f"[{CJK_CLASS}]")
 
 
 def make_snippet(text: str, query: ParsedQuery, *, width: int = 160) -> str:
@@ -55,6 +56,41 @@ def _fold_char(ch: str) -> str:
 
 def _fold(text: str) -> tuple[str, list[int]]:
     """The matching form of ``text`` and, for each of its characters, the index it came from."""
+    if unicodedata.is_normalized("NFKC", text):
+        mapped = text.casefold()  # case folding has no context: equal length means one for one
+        if len(mapped) != len(text):
+            return _fold_per_char(text)
+    else:
+        table: dict[int, str] = {}
+        for ch in set(text):
+            folded = _fold_char(ch)
+            if len(folded) != 1:  # expands (ﬁ -> fi, ㍿ -> 株式会社) or vanishes: the careful way
+                return _fold_per_char(text)
+            if folded != ch:
+                table[ord(ch)] = folded
+        mapped = text.translate(table)
+    # every character folded to one: only whitespace moves things
+    chars: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    cjk = _CJK_CHAR.match
+    for gap in _SPACES.finditer(mapped):
+        start, end = gap.span()
+        if start > pos:
+            chars.append(mapped[pos:start])
+            origin.extend(range(pos, start))
+        pos = end
+        if start > 0 and end < len(mapped) and not (cjk(mapped, start - 1) and cjk(mapped, end)):
+            chars.append(" ")
+            origin.append(start)
+    if pos < len(mapped):
+        chars.append(mapped[pos:])
+        origin.extend(range(pos, len(mapped)))
+    return "".join(chars), origin
+
+
+def _fold_per_char(text: str) -> tuple[str, list[int]]:
+    """`_fold` one character at a time, for text where some character folds into several or none."""
     chars: list[str] = []
     origin: list[int] = []
     space_at: int | None = None

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from vault.errors import Forbidden, NotFound
-from vault.grants import active_grants
+from vault.grants import Grants, active_grants
 from vault.models import Document, Dossier, Role, Secrecy, User
 
 CONTENT_ROLES = frozenset({Role.ARCHIVIST, Role.MANAGER, Role.LEGAL})
@@ -75,8 +75,10 @@ def require_see(actor: User, dossier: Dossier) -> None:
         raise NotFound(f"dossier {dossier.id} not found", code="dossier_not_found")
 
 
-def can_read(session: Session, actor: User, document: Document, now: datetime) -> bool:
-    """Document content: content roles within clearance, owners, and what active checkouts grant."""
+def can_read(session: Session, actor: User, document: Document, now: datetime, grants: Grants | None = None) -> bool:
+    """Document content: content roles within clearance, owners, and what active checkouts grant.
+
+    ``grants``: the actor's `active_grants` at ``now``, when the caller checks many documents at once."""
     dossier = document.dossier
     if not can_see(actor, dossier) or actor.role in (Role.ADMIN, Role.SYSTEM):
         return False
@@ -84,7 +86,8 @@ def can_read(session: Session, actor: User, document: Document, now: datetime) -
         return True
     if dossier.owner_id == actor.id:
         return True
-    grants = active_grants(session, actor, now)
+    if grants is None:
+        grants = active_grants(session, actor, now)
     return dossier.id in grants.dossier_ids or document.id in grants.document_ids
 
 

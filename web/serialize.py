@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -32,7 +33,9 @@ def user_json(user: User) -> dict[str, Any]:
             "role": user.role.value, "clearance": user.clearance.value, "active": user.active}
 
 
-def dossier_json(v: Vault, d: Dossier, *, with_documents: bool = False) -> dict[str, Any]:
+def dossier_json(v: Vault, d: Dossier, *, with_documents: bool = False,
+                 workflow: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A dossier; ``workflow``: its entry of `dossiers_workflow_json`, when serialising a page of them."""
     out: dict[str, Any] = {
         "id": d.id, "archive_no": d.archive_no, "customer_name": d.customer_name, "credit_code": d.credit_code,
         "customer_type": d.customer_type.value, "grade": d.grade.value, "industry": d.industry,
@@ -40,7 +43,7 @@ def dossier_json(v: Vault, d: Dossier, *, with_documents: bool = False) -> dict[
         "next_review_date": iso(d.next_review_date), "location": d.location,
         "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
     }
-    out.update(dossier_workflow_json(d))
+    out.update(workflow if workflow is not None else dossiers_workflow_json([d]).get(d.id, {}))
     if with_documents:
         out["documents"] = [document_json(v, doc) for doc in d.documents]
         out["completeness"] = completeness(v, d)
@@ -102,23 +105,29 @@ def hold_json(h: LegalHold) -> dict[str, Any]:
             "release_reason": h.release_reason}
 
 
-def dossier_workflow_json(d: Dossier) -> dict[str, Any]:
-    """Holds on a dossier (its own and its documents') and who has the paper file now."""
+def dossiers_workflow_json(dossiers: Sequence[Dossier]) -> dict[int, dict[str, Any]]:
+    """For each dossier: holds on it (its own and its documents') and who has the paper file now; a
+    few queries for the whole page, not two per dossier."""
     from sqlalchemy.orm import object_session
 
-    from vault.services.checkouts import paper_holder
-    from vault.services.holds import holds_on_dossier
+    from vault.services.checkouts import paper_holders
+    from vault.services.holds import holds_on_dossiers
 
-    session = object_session(d)
+    session = object_session(dossiers[0]) if dossiers else None
     if session is None:
         return {}
-    holder = paper_holder(session, d.id)
-    return {
-        "legal_holds": [hold_json(h) for h in holds_on_dossier(session, d.id)],
-        "paper_out": None if holder is None else {
-            "checkout_id": holder.id, "with": holder.requester.username, "since": iso(holder.active_from),
-            "due_at": iso(holder.due_at), "status": holder.status.value},
-    }
+    ids = [d.id for d in dossiers]
+    holds, holders = holds_on_dossiers(session, ids), paper_holders(session, ids)
+    out = {}
+    for i in ids:
+        holder = holders.get(i)
+        out[i] = {
+            "legal_holds": [hold_json(h) for h in holds[i]],
+            "paper_out": None if holder is None else {
+                "checkout_id": holder.id, "with": holder.requester.username, "since": iso(holder.active_from),
+                "due_at": iso(holder.due_at), "status": holder.status.value},
+        }
+    return out
 
 
 def document_workflow_json(doc: Document) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer import snippets
 from indexer.query import parse_query
 from indexer.snippets import ELLIPSIS, make_snippet
 
@@ -64,3 +68,18 @@ def test_whitespace_runs_read_as_one_space() -> None:
         make_snippet("terms\n\n  of\tpayment 合同", parse_query("合同"))
         == "terms of payment <mark>合同</mark>"
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9 \t\n\u3000\u00a0中文字ｱＡ１ﬁ㍿İß。,-") + ["\u200b", "\u00ad"]),
+               max_size=40))
+def test_the_fast_fold_gives_what_folding_each_character_gives(text: str) -> None:
+    assert snippets._fold(text) == snippets._fold_per_char(text)
+
+
+def test_folding_a_long_text_maps_every_character_back_to_its_place() -> None:
+    text = "合同编号 HYGL-JG-20220309-062\n违约\n责任：ＡＢＣ  credit   limit。" * 50
+    folded, origin = snippets._fold(text)
+    assert "违约责任" in folded and "abc credit limit" in folded
+    assert len(origin) == len(folded)
+    assert [text[origin[i]] for i in range(len(folded)) if folded[i] == "违"] == ["违"] * 50

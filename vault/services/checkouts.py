@@ -7,7 +7,7 @@ and is closed when the archivist confirms it came back (归还注销).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,11 +157,22 @@ def reject_checkout(v: Vault, session: Session, actor: User, checkout_id: int, c
     return checkout
 
 
+def paper_holders(session: Session, dossier_ids: Iterable[int]) -> dict[int, Checkout]:
+    """The active physical checkout of each dossier whose paper file is out, in one query."""
+    ids = set(dossier_ids)
+    if not ids:
+        return {}
+    out: dict[int, Checkout] = {}
+    for checkout in session.scalars(select(Checkout).where(
+            Checkout.dossier_id.in_(ids), Checkout.kind == CheckoutKind.PHYSICAL,
+            Checkout.status.in_((CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED))).order_by(Checkout.id)):
+        out.setdefault(checkout.dossier_id, checkout)
+    return out
+
+
 def paper_holder(session: Session, dossier_id: int) -> Checkout | None:
     """The active physical checkout of a dossier: who has the paper file now."""
-    return session.scalar(select(Checkout).where(
-        Checkout.dossier_id == dossier_id, Checkout.kind == CheckoutKind.PHYSICAL,
-        Checkout.status.in_((CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED))).order_by(Checkout.id).limit(1))
+    return paper_holders(session, [dossier_id]).get(dossier_id)
 
 
 def hand_over(v: Vault, session: Session, actor: User, checkout_id: int, note: Any = None) -> Checkout:

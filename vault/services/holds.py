@@ -42,15 +42,27 @@ def holds_covering(session: Session, documents: Sequence[Document]) -> dict[int,
     return out
 
 
+def holds_on_dossiers(session: Session, dossier_ids: Iterable[int]) -> dict[int, list[LegalHold]]:
+    """Active holds on each dossier itself and on any of its documents, in one query."""
+    ids = set(dossier_ids)
+    out: dict[int, list[LegalHold]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = session.execute(
+        select(LegalHold, Document.dossier_id).outerjoin(Document, Document.id == LegalHold.document_id)
+        .where(LegalHold.released_at.is_(None),
+               or_(LegalHold.dossier_id.in_(ids), and_(LegalHold.document_id.is_not(None),
+                                                       Document.dossier_id.in_(ids))))
+        .order_by(LegalHold.id)
+    ).all()
+    for hold, document_dossier_id in rows:
+        out[hold.dossier_id if hold.dossier_id in ids else document_dossier_id].append(hold)
+    return out
+
+
 def holds_on_dossier(session: Session, dossier_id: int) -> list[LegalHold]:
     """Active holds on the dossier itself and on any of its documents."""
-    return list(session.scalars(
-        select(LegalHold).outerjoin(Document, Document.id == LegalHold.document_id)
-        .where(LegalHold.released_at.is_(None),
-               or_(LegalHold.dossier_id == dossier_id, and_(LegalHold.document_id.is_not(None),
-                                                            Document.dossier_id == dossier_id)))
-        .order_by(LegalHold.id)
-    ).all())
+    return holds_on_dossiers(session, [dossier_id])[dossier_id]
 
 
 def require_not_held(session: Session, documents: Iterable[Document], action: str) -> None:

@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from vault.services import dossiers
 from web.api import bp, json_body
 from web.deps import actor, get_vault, unit_of_work
-from web.serialize import dossier_json, page_json
+from web.serialize import dossier_json, dossiers_workflow_json, page_json
 
 
 @bp.post("/dossiers")
@@ -26,7 +26,8 @@ def list_dossiers() -> Response:
     page, per_page = dossiers.paging(request.args.get("page"), request.args.get("per_page"))
     with unit_of_work() as session:
         result = dossiers.list_dossiers(session, actor(), request.args, page, per_page)
-        items = [dossier_json(v, d) for d in result.items]
+        workflow = dossiers_workflow_json(result.items)
+        items = [dossier_json(v, d, workflow=workflow[d.id]) for d in result.items]
     return jsonify(page_json(items, result.total, page, per_page))
 
 
