@@ -54,8 +54,10 @@ class ProductionShape:
     """Start PostgreSQL, `dossier init` a temporary home, add the bench users, then serve with gunicorn."""
 
     def __init__(self, *, gunicorn_workers: int = 4, threads: int = 4, worker: bool = True,
-                 serve: bool = True) -> None:
+                 serve: bool = True, settings: dict[str, str] | None = None) -> None:
         self.serve = serve
+        # more settings for every process (`search_engine`: DOSSIER_SEARCH_ENGINE), as environment variables
+        self.settings = dict(settings or {})
         self.gunicorn_workers = gunicorn_workers
         self.threads = threads
         self.with_worker = worker
@@ -76,7 +78,8 @@ class ProductionShape:
             self.database_url = url = self.pg.create_database("bench")
             self.env = {**os.environ, "DOSSIER_HOME": str(self.home), "DOSSIER_DATABASE_URL": url,
                         "DOSSIER_LOG_LEVEL": "WARNING", "DOSSIER_WORKER_POLL_INTERVAL_S": "0.5",
-                        "PYTHONPATH": str(ROOT)}
+                        "PYTHONPATH": str(ROOT),
+                        **{f"DOSSIER_{key.upper()}": value for key, value in self.settings.items()}}
             self.cli("init")
             for name, (role, clearance) in USERS.items():
                 self.cli("user", "add", name, "--role", role, "--clearance", clearance, "--password-stdin",

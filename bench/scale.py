@@ -1,14 +1,15 @@
 """Scale: 100k documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
-    .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000]
+    .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000] [--engine whoosh|fts5]
 
 Rows are generated directly in the database (one dossier per 7 documents, one version per document,
 the extracted text sealed with the version's own data key, wrapped by the real keyring, so snippets
-decrypt as in production) and the same documents are indexed with `WhooshIndex.add` in batches; the
+decrypt as in production) and the same documents are indexed with the engine's `add` in batches; the
 text is bench/search_engine.py's generator (about 2 KB of corpus vocabulary each). No blobs are
 written: content reads are not what this measures.
 
-Then gunicorn `web.wsgi:app` serves it and one client times, one request at a time:
+Then gunicorn `web.wsgi:app` serves it (DOSSIER_SEARCH_ENGINE set to the engine) and one client times, one
+request at a time:
 GET /api/v1/dossiers (random page of 50; and filtered by a name fragment) as an archivist, and
 GET /api/v1/search with the corpus queries as legal. The machine is shared (2 cores): figures are noisy.
 """
@@ -37,8 +38,8 @@ from sqlalchemy import insert, select, text, update  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from indexer.search_index import IndexDoc  # noqa: E402
+from indexer.service import open_index  # noqa: E402
 from indexer.textstore import seal_text  # noqa: E402
-from indexer.whoosh_index import WhooshIndex  # noqa: E402
 from vault.core import Vault  # noqa: E402
 from vault.crypto import new_data_key  # noqa: E402
 from vault.models import Document, DocumentVersion, Dossier, User  # noqa: E402
@@ -112,21 +113,24 @@ def _time(shape: ProductionShape, paths: list[str], token: str) -> tuple[list[fl
     return times, errors
 
 
-def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2) -> dict[str, Any]:
+def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2,
+        engine: str = "whoosh") -> dict[str, Any]:
     """Generate, insert, index, serve, measure; figures as a dict (latencies in ms)."""
-    figures: dict[str, Any] = {"docs": docs}
-    with ProductionShape(gunicorn_workers=gunicorn_workers, threads=1, worker=False, serve=False) as shape:
+    figures: dict[str, Any] = {"docs": docs, "engine": engine}
+    with ProductionShape(gunicorn_workers=gunicorn_workers, threads=1, worker=False, serve=False,
+                         settings={"search_engine": engine}) as shape:
         t0 = time.perf_counter()
         generated = search_engine.generate(docs, search_engine.vocabulary())
         figures["generate_s"] = time.perf_counter() - t0
-        settings = load_settings({"home": str(shape.home), "database_url": shape.database_url}, environ={})
+        settings = load_settings({"home": str(shape.home), "database_url": shape.database_url,
+                                  "search_engine": engine}, environ={})
         v = Vault.open(settings)
         try:
             t0 = time.perf_counter()
             indexed = _populate(v, generated, batch)
             figures["insert_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            index = WhooshIndex(settings.index_path)
+            index = open_index(settings.search_engine, settings.index_path)
             for start in range(0, len(indexed), batch):
                 index.add(indexed[start:start + batch])
             figures["index_s"] = time.perf_counter() - t0
@@ -166,7 +170,8 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
 def report(f: dict[str, Any]) -> str:
     return "\n".join([
         f"scale: {f['docs']} documents ({f['docs'] // PER_DOSSIER} dossiers) on PostgreSQL; generated in "
-        f"{f['generate_s']:.0f} s, rows inserted in {f['insert_s']:.0f} s, indexed in {f['index_s']:.0f} s "
+        f"{f['generate_s']:.0f} s, rows inserted in {f['insert_s']:.0f} s, indexed ({f['engine']}) in "
+        f"{f['index_s']:.0f} s = {f['index_docs'] / max(f['index_s'], 1e-9):.0f} docs/s "
         f"({f['index_docs']} docs, {f['index_mib']:.0f} MiB)",
         f"  GET /api/v1/dossiers (page of 50):   p50 {f['list_p50_ms']:6.0f} ms  p95 {f['list_p95_ms']:6.0f} ms "
         f"({f['list_requests']} requests)",
@@ -186,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     parser.add_argument("--batch", type=int, default=2000, help="rows per insert and documents per index commit")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
+    parser.add_argument("--engine", choices=search_engine.ENGINES, default="whoosh", help="the search engine")
     args = parser.parse_args(argv)
-    figures = run(args.docs, args.requests, args.batch, args.gunicorn_workers)
+    figures = run(args.docs, args.requests, args.batch, args.gunicorn_workers, args.engine)
     print(report(figures))
     return 0 if figures["errors"] == 0 else 1
 

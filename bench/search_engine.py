@@ -1,6 +1,7 @@
 """Indexing speed of `WhooshIndex` against bare Whoosh with the same analyzer, and search latency.
 
     .venv/bin/python bench/search_engine.py [--docs 10000] [--seed 1] [--batch 100] [--keep DIR]
+                                            [--engine whoosh|fts5]
 
 Generates N documents of about 2 KB (Chinese with some English: company names, contract clauses,
 amounts, dates and numbers) from the text of the synthetic corpus, deterministically for a seed.
@@ -9,7 +10,9 @@ Indexes them with a plain Whoosh writer (same schema and analyzer, one writer, o
 time, which other processes on a shared machine disturb far less than wall time), the index size on
 disk, and the latency (p50/p95, wall time) of the corpus queries over the service index.
 With ``--batch N`` it also times `WhooshIndex.add` in batches of N (one commit each), the way a
-worker catches up on a backlog.
+worker catches up on a backlog. With ``--engine fts5`` the service index is `Fts5Index` (SQLite FTS5)
+and there is no bare baseline. Latency is reported for a full scope (legal) and for an employee's
+(the dossiers it owns: every 10th, as bench/scale.py makes them).
 """
 
 from __future__ import annotations
@@ -36,14 +39,17 @@ from whoosh import index as whoosh_index  # noqa: E402
 
 from indexer.analyzer import analyse  # noqa: E402
 from indexer.query import parse_query  # noqa: E402
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters  # noqa: E402
-from indexer.whoosh_index import WhooshIndex, fields_of, schema  # noqa: E402
+from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex  # noqa: E402
+from indexer.service import open_index  # noqa: E402
+from indexer.whoosh_index import fields_of, schema  # noqa: E402
 
 TARGET_RATIO = 0.8
 DOC_BYTES = 2048
 SYNTHETIC = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "synthetic"
 DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 SECRECY = ("public", "internal", "confidential", "secret")
+ENGINES = ("whoosh", "fts5")
+PER_DOSSIER = 7  # documents per dossier, as `generate` numbers them
 _NUMBERS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -176,19 +182,30 @@ def index_bare(docs: Sequence[IndexDoc], path: Path) -> Took:
     return took[0]
 
 
-def index_service(docs: Sequence[IndexDoc], path: Path, batch: int | None = None) -> tuple[Took, WhooshIndex]:
-    """Index ``docs`` through `WhooshIndex.add` (in one call, or in batches)."""
+def index_service(
+    docs: Sequence[IndexDoc], path: Path, batch: int | None = None, engine: str = "whoosh"
+) -> tuple[Took, SearchIndex]:
+    """Index ``docs`` through the engine's ``add`` (in one call, or in batches)."""
     with timed() as took:
-        ix = WhooshIndex(path)
+        ix = open_index(engine, path)
         step = batch or len(docs)
         for i in range(0, len(docs), step):
             ix.add(docs[i : i + step])
     return took[0], ix
 
 
-def search_latencies(ix: WhooshIndex, queries: Sequence[str], repeat: int = 3) -> list[float]:
-    """Seconds per search (page 1 of 20, full scope), each query ``repeat`` times."""
-    scope = ReadScope(all_dossiers_up_to=SECRECY, dossier_ids=frozenset(), document_ids=frozenset())
+def employee_scope(n: int) -> ReadScope:
+    """What an employee owning every 10th dossier of ``n`` generated documents reads."""
+    dossiers = frozenset(i for i in range(1, n // PER_DOSSIER + 2) if i % 10 == 0)
+    return ReadScope(all_dossiers_up_to=None, dossier_ids=dossiers, document_ids=frozenset())
+
+
+def search_latencies(
+    ix: SearchIndex, queries: Sequence[str], repeat: int = 3, scope: ReadScope | None = None
+) -> list[float]:
+    """Seconds per search (page 1 of 20, full scope unless given), each query ``repeat`` times."""
+    if scope is None:
+        scope = ReadScope(all_dossiers_up_to=SECRECY, dossier_ids=frozenset(), document_ids=frozenset())
     parsed = [parse_query(q) for q in queries]
     times = []
     for _ in range(repeat):
@@ -210,7 +227,15 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def run(n: int, seed: int, batch: int | None, workdir: Path) -> Iterator[str]:
+def latency_line(label: str, times: Sequence[float]) -> str:
+    """p50/p95/max of ``times`` in milliseconds."""
+    return (
+        f"{label}: p50 {percentile(times, 50) * 1000:.1f} ms, p95 {percentile(times, 95) * 1000:.1f} ms, "
+        f"max {max(times) * 1000:.1f} ms"
+    )
+
+
+def run(n: int, seed: int, batch: int | None, workdir: Path, engine: str = "whoosh") -> Iterator[str]:
     """Run the benchmark, yielding report lines as results come in."""
     start = time.perf_counter()
     docs = generate(n, vocabulary(), seed)
@@ -219,28 +244,32 @@ def run(n: int, seed: int, batch: int | None, workdir: Path) -> Iterator[str]:
     yield f"generated {n} documents, {mean_bytes:.0f} bytes of content each on average, in {took:.1f} s"
     sum(1 for _ in analyse(docs[0].content))  # load jieba's dictionary before timing
 
-    bare = index_bare(docs, workdir / "bare")
-    bare_mib = disk_size(workdir / "bare") / 2**20
-    yield f"bare Whoosh:  {bare.rates(n)}, index {bare_mib:.1f} MiB"
-    service, ix = index_service(docs, workdir / "service")
+    name = {"whoosh": "WhooshIndex", "fts5": "Fts5Index"}[engine]
+    if engine == "whoosh":
+        bare = index_bare(docs, workdir / "bare")
+        bare_mib = disk_size(workdir / "bare") / 2**20
+        yield f"bare Whoosh:  {bare.rates(n)}, index {bare_mib:.1f} MiB"
+    service, ix = index_service(docs, workdir / "service", engine=engine)
     service_mib = disk_size(workdir / "service") / 2**20
-    yield f"WhooshIndex:  {service.rates(n)}, index {service_mib:.1f} MiB"
-    ratio = bare.cpu_s / service.cpu_s
-    verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
-    yield (
-        f"WhooshIndex / bare: {ratio:.2f} on CPU time (target >= {TARGET_RATIO}: {verdict}), "
-        f"{bare.wall_s / service.wall_s:.2f} on wall time"
-    )
+    yield f"{name}:  {service.rates(n)}, index {service_mib:.1f} MiB"
+    if engine == "whoosh":
+        ratio = bare.cpu_s / service.cpu_s
+        verdict = "ok" if ratio >= TARGET_RATIO else "BELOW TARGET"
+        yield (
+            f"WhooshIndex / bare: {ratio:.2f} on CPU time (target >= {TARGET_RATIO}: {verdict}), "
+            f"{bare.wall_s / service.wall_s:.2f} on wall time"
+        )
     if batch:
-        batched, _ = index_service(docs, workdir / "batched", batch)
-        yield f"WhooshIndex in batches of {batch}: {batched.rates(n)}"
+        batched, _ = index_service(docs, workdir / "batched", batch, engine=engine)
+        yield f"{name} in batches of {batch}: {batched.rates(n)}"
 
-    times = search_latencies(ix, corpus_queries())
-    yield (
-        f"search over {ix.doc_count()} docs, {len(times)} runs of the {len(times) // 3} corpus queries: "
-        f"p50 {percentile(times, 50) * 1000:.1f} ms, p95 {percentile(times, 95) * 1000:.1f} ms, "
-        f"max {max(times) * 1000:.1f} ms"
+    queries = corpus_queries()
+    times = search_latencies(ix, queries)
+    yield latency_line(
+        f"search over {ix.doc_count()} docs, {len(times)} runs of the {len(queries)} corpus queries, full scope", times
     )
+    yield latency_line("  the same as an employee owning every 10th dossier", search_latencies(
+        ix, queries, scope=employee_scope(n)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,14 +277,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--docs", type=int, default=10_000, help="documents to generate (default 10000)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=0, help="also time WhooshIndex.add in batches of N")
+    parser.add_argument("--batch", type=int, default=0, help="also time the engine's add in batches of N")
+    parser.add_argument("--engine", choices=ENGINES, default="whoosh", help="the search engine (default whoosh)")
     parser.add_argument(
         "--keep", type=Path, help="build the indexes here and keep them (default: a temp dir)"
     )
     args = parser.parse_args(argv)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-search-"))
     try:
-        for line in run(args.docs, args.seed, args.batch or None, workdir):
+        for line in run(args.docs, args.seed, args.batch or None, workdir, args.engine):
             print(line, flush=True)
     finally:
         if not args.keep:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SECRECY_LEVELS = ("public", "internal", "confidential", "secret")
+SEARCH_ENGINES = ("whoosh", "fts5")
 DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 DEFAULT_RETENTION_YEARS: dict[str, int | None] = {
     "contract": 30,
@@ -45,6 +46,8 @@ class Settings:
     s3_region: str = "us-east-1"
     keyring_path: Path | None = None  # default: home/keyring.json
     index_dir: Path | None = None  # default: home/index
+    # whoosh | fts5 (SQLite FTS5); each keeps its own files in index_dir: `dossier reindex` after a change
+    search_engine: str = "whoosh"
     secret_key_path: Path | None = None  # default: home/secret_key
     max_upload_bytes: int = 200 * 1024 * 1024
     required_doc_types: tuple[str, ...] = ("license", "contract", "credit_report")
@@ -181,6 +184,8 @@ def _validate(s: Settings) -> None:
         raise bad("blob_backend", f"must be 'local' or 's3', got {s.blob_backend!r}")
     if s.blob_backend == "s3" and not (s.s3_access_key and s.s3_secret_key):
         raise bad("s3_access_key", "the s3 blob backend needs s3_access_key and s3_secret_key")
+    if s.search_engine not in SEARCH_ENGINES:
+        raise bad("search_engine", f"must be 'whoosh' or 'fts5', got {s.search_engine!r}")
     if s.max_upload_bytes <= 0:
         raise bad("max_upload_bytes", "must be positive")
     for t in s.required_doc_types:

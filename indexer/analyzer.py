@@ -18,6 +18,10 @@ whitespace between two CJK characters dropped (line wrapping):
 
 A query term is analysed by :func:`query_phrase` into the positional tokens that the same text
 produces in a document, so a phrase query matches exactly where the text occurs contiguously.
+
+An engine that holds one token per position (SQLite FTS5) gets :func:`phrase_tokens` instead: the
+same pieces, a CJK run as its first character, its bigrams and its last character in a row, and
+:func:`phrase_query` for the terms; they match exactly where the Whoosh tokens do.
 """
 
 from __future__ import annotations
@@ -112,6 +116,52 @@ def _tokens(norm: str, pos: int) -> Iterator[tuple[str, int, int, int]]:
         yield m.group(), word_pos[m.start()], m.start(), m.end()
     if runs:
         yield from _jieba_words(norm, runs)
+
+
+def phrase_tokens(text: str) -> Iterator[str]:
+    """A text's tokens for an engine that holds one token per position (SQLite FTS5), in order.
+
+    Every letters/digits run and every other symbol is one token, as in :func:`analyse`; a CJK run
+    of n > 1 characters is its first character alone, its n - 1 bigrams, then its last character
+    alone (n + 1 tokens); a run of one character is that character. A single character next to a
+    bigram therefore marks where a run starts or ends, and :func:`phrase_query` turns any
+    contiguous substring into the tokens it takes here, consecutively. Identifiers and jieba words
+    are left out: they take no position.
+    """
+    for m in _PIECES.finditer(normalize(text)):
+        piece = m.group()
+        if m.lastgroup == "cjk" and len(piece) > 1:
+            yield piece[0]
+            yield from (piece[i : i + 2] for i in range(len(piece) - 1))
+            yield piece[-1]
+        else:
+            yield piece
+
+
+def phrase_query(term: str) -> tuple[str, ...]:
+    """The tokens :func:`phrase_tokens` gives, consecutively, wherever ``term`` occurs as a substring.
+
+    A CJK run of the term after another piece starts where the document's run starts, so it keeps
+    its first character alone; one before another piece ends where the document's run ends, so it
+    keeps its last character alone; a run at the start or end of the term may go on in the
+    document, so it gives only its bigrams on that side. A single CJK character after or before
+    another piece is then the document run's first or last character: itself. The empty tuple
+    means a lone CJK character, which a document may hold inside a bigram: look it up as a prefix.
+    """
+    pieces = [(m.lastgroup, m.group()) for m in _PIECES.finditer(normalize(term))]
+    if len(pieces) == 1 and pieces[0][0] == "cjk" and len(pieces[0][1]) == 1:
+        return ()
+    tokens: list[str] = []
+    for i, (kind, text) in enumerate(pieces):
+        if kind != "cjk" or len(text) == 1:
+            tokens.append(text)
+            continue
+        if i > 0:
+            tokens.append(text[0])
+        tokens.extend(text[j : j + 2] for j in range(len(text) - 1))
+        if i < len(pieces) - 1:
+            tokens.append(text[-1])
+    return tuple(tokens)
 
 
 def _jieba_words(norm: str, runs: list[tuple[int, int, int]]) -> Iterator[tuple[str, int, int, int]]:

@@ -1,6 +1,6 @@
 """What the rest of the system knows about full-text search: the data it gives and gets back.
 
-Engine-agnostic: an implementation (Whoosh today) lives in its own module and is chosen in the
+Engine-agnostic: an implementation (Whoosh, SQLite FTS5) lives in its own module and is chosen in the
 composition root. Access control is the caller's ``ReadScope``, applied inside the engine's query,
 so nothing the caller may not read is matched, counted or ranked.
 """
@@ -13,8 +13,16 @@ from datetime import date
 from typing import Protocol
 
 from indexer.query import ParsedQuery
+from vault.errors import Invalid
 
-__all__ = ["Hit", "IndexDoc", "ParsedQuery", "ReadScope", "SearchFilters", "SearchIndex", "SearchResult"]
+__all__ = [
+    "MAX_PER_PAGE", "MAX_RESULT_DEPTH", "TITLE_BOOST", "Hit", "IndexDoc", "ParsedQuery", "ReadScope",
+    "SearchFilters", "SearchIndex", "SearchResult", "check_paging",
+]
+
+MAX_PER_PAGE = 100
+MAX_RESULT_DEPTH = 10_000  # page * per_page: deeper pages are not worth a heap this big
+TITLE_BOOST = 2.0  # a term in the title weighs as much as twice in the content
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,17 @@ class SearchResult:
     total: int
     hits: list[Hit]
     partial: bool
+    total_exact: bool = True  # False: more than ``total`` documents match (an engine's ranking bound)
+
+
+def check_paging(page: int, per_page: int) -> None:
+    """Raise ``Invalid`` for a page every engine refuses: before the first, too big, or too deep."""
+    if page < 1:
+        raise Invalid("page", "the page number starts at 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise Invalid("per_page", f"between 1 and {MAX_PER_PAGE} results per page")
+    if page * per_page > MAX_RESULT_DEPTH:
+        raise Invalid("page", f"only the first {MAX_RESULT_DEPTH} results can be paged through")
 
 
 class SearchIndex(Protocol):

@@ -5,30 +5,44 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from indexer.query import parse_query
 from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
 from indexer.textstore import open_text
-from indexer.whoosh_index import WhooshIndex
 from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Invalid, Unavailable
+from vault.grants import active_grants
 from vault.models import DocType, Document, DocumentStatus, DocumentVersion, IndexStatus, User
 from vault.services.dossiers import paging
 
 QUERY_TIME_LIMIT_S = 2.0
 
 
+def open_index(engine: str, path: Path) -> SearchIndex:
+    """Open (or create) the index of the named engine (settings.SEARCH_ENGINES) in the directory ``path``."""
+    if engine == "fts5":
+        from indexer.fts5_index import Fts5Index
+
+        return Fts5Index(path)
+    if engine == "whoosh":
+        from indexer.whoosh_index import WhooshIndex
+
+        return WhooshIndex(path)
+    raise ValueError(f"unknown search engine {engine!r}")
+
+
 def attach_index(v: Vault) -> SearchIndex:
     """Open (or create) the index on the server's local disk and hang it on the vault."""
     index = v.extensions.get("index")
     if index is None:
-        index = WhooshIndex(v.settings.index_path)
+        index = open_index(v.settings.search_engine, v.settings.index_path)
         v.extensions["index"] = index
     return index
 
@@ -89,6 +103,7 @@ class SearchPage:
     per_page: int
     partial: bool
     query: str
+    total_exact: bool = True  # False: at least ``total`` documents match (the engine ranked that many)
 
 
 def search(
@@ -103,11 +118,16 @@ def search(
     result = get_index(v).search(query, ReadScope(scope.all_dossiers_up_to, scope.dossier_ids, scope.document_ids),
                                  filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
     items: list[SearchItem] = []
+    # the page's documents, their dossiers and current versions in one query, not three per hit
+    documents = {d.id: d for d in session.scalars(
+        select(Document).where(Document.id.in_([hit.document_id for hit in result.hits]))
+        .options(joinedload(Document.dossier), joinedload(Document.current_version)))} if result.hits else {}
+    grants = None if actor.role in policy.CONTENT_ROLES else active_grants(session, actor, now)
     for hit in result.hits:
-        document = session.get(Document, hit.document_id)
+        document = documents.get(hit.document_id)
         # defence in depth: the database, not the derived index, has the last word on access
         if document is None or document.status is not DocumentStatus.ACTIVE \
-                or not policy.can_read(session, actor, document, now):
+                or not policy.can_read(session, actor, document, now, grants):
             continue
         version = document.current_version
         text_plain = open_text(v, version) if version is not None else None
@@ -117,9 +137,10 @@ def search(
     dropped = len(result.hits) - len(items)
     total = max(result.total - dropped, 0)
     audit.record(session, actor, "search.performed", None, now=now, query=str(query)[:200], results=total,
+                 results_exact=result.total_exact,
                  filters={k: str(val) for k, val in vars(filters).items() if val is not None},
                  partial=result.partial)
-    return SearchPage(total, items, page, per_page, result.partial, str(query))
+    return SearchPage(total, items, page, per_page, result.partial, str(query), result.total_exact)
 
 
 def reindex_all(v: Vault, progress: Callable[[int, int], None] | None = None, batch: int = 200) -> int:

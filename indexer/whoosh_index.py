@@ -33,12 +33,9 @@ from whoosh.writing import CLEAR, IndexWriter
 
 from indexer.analyzer import analyzer, query_phrase
 from indexer.query import ParsedQuery, QueryTerm
-from indexer.search_index import Hit, IndexDoc, ReadScope, SearchFilters, SearchResult
-from vault.errors import Invalid, Unavailable
+from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFilters, SearchResult, check_paging
+from vault.errors import Unavailable
 
-MAX_PER_PAGE = 100
-MAX_RESULT_DEPTH = 10_000  # page * per_page: deeper pages are not worth a heap this big
-TITLE_BOOST = 2.0
 _TEXT_FIELDS = ("content", "title")
 
 
@@ -145,12 +142,7 @@ class WhooshIndex:
         time_limit_s: float = 2.0,
     ) -> SearchResult:
         """The ``page``-th page (from 1) of readable documents matching every term, best first."""
-        if page < 1:
-            raise Invalid("page", "the page number starts at 1")
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            raise Invalid("per_page", f"between 1 and {MAX_PER_PAGE} results per page")
-        if page * per_page > MAX_RESULT_DEPTH:
-            raise Invalid("page", f"only the first {MAX_RESULT_DEPTH} results can be paged through")
+        check_paging(page, per_page)
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
 

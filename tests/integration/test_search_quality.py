@@ -1,7 +1,8 @@
 """Search quality on the synthetic corpus: every query returns exactly its expected text-layer files.
 
 The expected sets in queries.json come from a substring rule (see its "matching" entry); this test
-indexes the text layer of every PDF and DOCX and asserts the engine gives the same answers. The
+indexes the text layer of every PDF and DOCX and asserts each engine (Whoosh, SQLite FTS5) gives the
+same answers. The
 text is read with pypdf and python-docx right here, deliberately small and independent of the real
 extractor, so that a change there cannot hide a change in search.
 """
@@ -17,8 +18,8 @@ import pytest
 from pypdf import PdfReader
 
 from indexer.query import parse_query
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters
-from indexer.whoosh_index import WhooshIndex
+from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
+from indexer.service import open_index
 from tests.corpus import SYNTHETIC, manifest
 
 FULL = ReadScope(
@@ -42,26 +43,36 @@ def text_layer(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[WhooshIndex, dict[int, str]]:
-    """The text-layer files indexed, with the corpus path of each document id."""
+def documents() -> tuple[list[IndexDoc], dict[int, str]]:
+    """The text-layer files as documents to index, with the corpus path of each document id."""
     files = [f for f in manifest(SYNTHETIC)["files"] if f["has_text_layer"]]
     paths = {i: f["path"] for i, f in enumerate(files, start=1)}
-    ix = WhooshIndex(tmp_path_factory.mktemp("quality") / "index")
-    ix.add(
-        [
-            IndexDoc(
-                document_id=i,
-                dossier_id=int(f["customer_id"].removeprefix("C")),
-                archive_no=f"KH-2026-{f['customer_id']}",
-                doc_type=f["doc_type"],
-                doc_date=None,
-                secrecy="internal",
-                title=f["title"],
-                content=text_layer(SYNTHETIC / f["path"]),
-            )
-            for i, f in enumerate(files, start=1)
-        ]
-    )
+    docs = [
+        IndexDoc(
+            document_id=i,
+            dossier_id=int(f["customer_id"].removeprefix("C")),
+            archive_no=f"KH-2026-{f['customer_id']}",
+            doc_type=f["doc_type"],
+            doc_date=None,
+            secrecy="internal",
+            title=f["title"],
+            content=text_layer(SYNTHETIC / f["path"]),
+        )
+        for i, f in enumerate(files, start=1)
+    ]
+    return docs, paths
+
+
+@pytest.fixture(scope="module", params=["whoosh", "fts5"])
+def corpus(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    documents: tuple[list[IndexDoc], dict[int, str]],
+) -> tuple[SearchIndex, dict[int, str]]:
+    """The text-layer files indexed by one engine, with the corpus path of each document id."""
+    docs, paths = documents
+    ix = open_index(str(request.param), tmp_path_factory.mktemp("quality") / "index")
+    ix.add(docs)
     return ix, paths
 
 
@@ -71,7 +82,7 @@ def as_typed(query: dict[str, Any]) -> str:
 
 
 def test_the_corpus_has_the_text_layer_files_the_queries_expect(
-    corpus: tuple[WhooshIndex, dict[int, str]],
+    corpus: tuple[SearchIndex, dict[int, str]],
 ) -> None:
     ix, paths = corpus
     assert ix.doc_count() == 50
@@ -81,7 +92,7 @@ def test_the_corpus_has_the_text_layer_files_the_queries_expect(
 
 @pytest.mark.parametrize("query", QUERIES, ids=[f"{q['id']}-{q['kind']}" for q in QUERIES])
 def test_a_corpus_query_returns_exactly_its_expected_text_layer_files(
-    corpus: tuple[WhooshIndex, dict[int, str]], query: dict[str, Any]
+    corpus: tuple[SearchIndex, dict[int, str]], query: dict[str, Any]
 ) -> None:
     ix, paths = corpus
     result = ix.search(parse_query(as_typed(query)), FULL, SearchFilters(), page=1, per_page=100)
@@ -92,14 +103,14 @@ def test_a_corpus_query_returns_exactly_its_expected_text_layer_files(
 
 @pytest.mark.parametrize("query", [q for q in QUERIES if q["mode"] == "phrase" and " " not in q["query"]])
 def test_a_phrase_without_spaces_needs_no_quotes(
-    corpus: tuple[WhooshIndex, dict[int, str]], query: dict[str, Any]
+    corpus: tuple[SearchIndex, dict[int, str]], query: dict[str, Any]
 ) -> None:
     ix, paths = corpus
     result = ix.search(parse_query(query["query"]), FULL, SearchFilters(), page=1, per_page=100)
     assert sorted(paths[h.document_id] for h in result.hits) == sorted(query["expected_text_layer"])
 
 
-def test_the_negative_queries_find_nothing(corpus: tuple[WhooshIndex, dict[int, str]]) -> None:
+def test_the_negative_queries_find_nothing(corpus: tuple[SearchIndex, dict[int, str]]) -> None:
     ix, _ = corpus
     negatives = [q for q in QUERIES if q["kind"].startswith("negative")]
     assert len(negatives) == 3
@@ -107,7 +118,7 @@ def test_the_negative_queries_find_nothing(corpus: tuple[WhooshIndex, dict[int, 
         assert ix.search(parse_query(as_typed(q)), FULL, SearchFilters(), page=1, per_page=10).total == 0
 
 
-def test_a_dossier_filter_keeps_one_customers_files(corpus: tuple[WhooshIndex, dict[int, str]]) -> None:
+def test_a_dossier_filter_keeps_one_customers_files(corpus: tuple[SearchIndex, dict[int, str]]) -> None:
     ix, paths = corpus
     c06 = ix.search(parse_query("违约责任"), FULL, SearchFilters(dossier_id=6), page=1, per_page=100)
     assert sorted(paths[h.document_id] for h in c06.hits) == [

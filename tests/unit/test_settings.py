@@ -54,3 +54,11 @@ def test_the_overdue_check_runs_every_minute_unless_set_and_must_be_positive(tmp
     for bad in ("0", "-5"):
         with pytest.raises(SettingsError, match="overdue_check_interval_s.*positive"):
             load_settings({"home": str(tmp_path)}, environ={"DOSSIER_OVERDUE_CHECK_INTERVAL_S": bad})
+
+
+def test_the_search_engine_is_whoosh_unless_set_and_must_be_known(tmp_path: Path) -> None:
+    assert load_settings({"home": str(tmp_path)}, environ={}).search_engine == "whoosh"
+    env = {"DOSSIER_SEARCH_ENGINE": "fts5"}
+    assert load_settings({"home": str(tmp_path)}, environ=env).search_engine == "fts5"
+    with pytest.raises(SettingsError, match="search_engine.*'whoosh' or 'fts5'.*'lucene'"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_SEARCH_ENGINE": "lucene"})

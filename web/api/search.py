@@ -19,7 +19,8 @@ def search() -> Response:
         result = service.search(v, session, actor(), request.args.get("q", ""), filters,
                                 request.args.get("page", 1), request.args.get("per_page", 20))
     return jsonify({
-        "total": result.total, "page": result.page, "per_page": result.per_page, "partial": result.partial,
+        "total": result.total, "total_exact": result.total_exact, "page": result.page, "per_page": result.per_page,
+        "partial": result.partial,
         "query": result.query,
         "items": [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
                    "title": i.title, "doc_type": i.doc_type, "doc_date": iso(i.doc_date), "score": i.score,
@@ -39,7 +40,9 @@ register("get", "/api/v1/search", {
         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
     ],
-    "responses": {"200": {"description": "hits with <mark> snippets",
+    "responses": {"200": {"description": "hits with <mark> snippets; `total_exact` false means at least `total` "
+                                         "documents match (the engine ranked that many, newest first among "
+                                         "more: narrow the search with more words or filters)",
                           "content": {"application/json": {"schema": {"type": "object"}}}},
                   "400": {"description": "malformed"}, "401": {"description": "not signed in"},
                   "422": {"description": "invalid query or filter"}},

@@ -46,4 +46,5 @@ def search_page() -> ResponseReturnValue:
     pages = max(1, -(-total // per_page))
     return render_template("pages/search.html", q=q, filters=filters, items=items, total=total, page=page,
                            pages=pages, errors=errors, searched=result is not None, unavailable=unavailable,
-                           partial=bool(result and result.partial), doc_types=DOC_TYPE_KEYS)
+                           partial=bool(result and result.partial), doc_types=DOC_TYPE_KEYS,
+                           exact=result is None or result.total_exact)

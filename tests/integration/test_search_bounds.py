@@ -1,0 +1,44 @@
+"""The FTS5 engine's bound on ranked matches, as a user meets it: through the API and the search page.
+
+The bound (1,000 in production) is set to 2 here so that three uploads cross it; the engine, the
+worker and the pages are the real ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from indexer import fts5_index
+from indexer.worker import run_pending
+from tests.conftest import Api, People
+from tests.corpus import SYNTHETIC, manifest
+from tests.integration.test_pages import as_user
+from vault.core import Vault
+
+TEXT_FILES = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"] and e["path"].endswith(".pdf")][:3]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"search_engine": "fts5"}
+
+
+def test_past_the_ranked_bound_the_total_is_a_lower_bound_and_says_so(
+        api: Api, people: People, app: Flask, vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fts5_index, "RANKED_MATCHES", 2)
+    d = api.new_dossier(people.archivist)
+    ids = [api.upload(people.archivist, d["id"], SYNTHETIC / e["path"], doc_type=e["doc_type"]).get_json()["id"]
+           for e in TEXT_FILES]
+    assert run_pending(vault) == 3
+    broad = api.get(people.legal, "/api/v1/search", query_string={"q": "有限公司"}).get_json()
+    assert broad["total"] == 2 and broad["total_exact"] is False
+    assert {i["document_id"] for i in broad["items"]} == set(sorted(ids)[-2:]), "the newest matches are ranked"
+    narrow = api.get(people.legal, "/api/v1/search", query_string={"q": f'"{TEXT_FILES[0]["terms"][0]}"'}).get_json()
+    assert narrow["total_exact"] is True and ids[0] in [i["document_id"] for i in narrow["items"]]
+    page = as_user(app, people.legal).get("/search?q=有限公司&lang=en").get_data(as_text=True)
+    assert "at least 2 results" in page
+    page = as_user(app, people.legal).get("/search?q=有限公司&lang=zh").get_data(as_text=True)
+    assert "至少 2 条结果" in page
