@@ -210,9 +210,10 @@ def verify(shape: ProductionShape, world: dict[str, Any], uploads: list[Upload])
 
 
 def run(duration_s: float = 300, users: int = 50, gunicorn_workers: int = 4, threads: int = 4,
-        think_s: float = 0.25, seed_no: int = 1) -> dict[str, Any]:
+        think_s: float = 0.25, seed_no: int = 1, engine: str = "fts5") -> dict[str, Any]:
     """Run the load and the loss check; figures as a dict (latencies in ms)."""
-    with ProductionShape(gunicorn_workers=gunicorn_workers, threads=threads) as shape:
+    with ProductionShape(gunicorn_workers=gunicorn_workers, threads=threads,
+                         settings={"search_engine": engine}) as shape:
         world = seed(shape)
         tally = Tally()
         start = time.monotonic()
@@ -227,7 +228,8 @@ def run(duration_s: float = 300, users: int = 50, gunicorn_workers: int = 4, thr
         server_errors = shape.log("gunicorn").count("Traceback") + shape.log("worker").count("Traceback")
     every = [t for values in tally.latencies.values() for t in values]
     figures: dict[str, Any] = {
-        "duration_s": round(elapsed, 1), "users": users, "gunicorn_workers": gunicorn_workers, "threads": threads,
+        "duration_s": round(elapsed, 1), "engine": engine, "users": users, "gunicorn_workers": gunicorn_workers,
+        "threads": threads,
         "think_s": think_s, "seed_files": world["seed_files"], "seed_index_s": round(world["seed_index_s"], 1),
         "requests": len(every), "throughput_rps": len(every) / elapsed,
         "p50_ms": percentile(every, 50) * 1000, "p95_ms": percentile(every, 95) * 1000,
@@ -246,7 +248,8 @@ def run(duration_s: float = 300, users: int = 50, gunicorn_workers: int = 4, thr
 def report(f: dict[str, Any]) -> str:
     lines = [
         f"load: {f['users']} users for {f['duration_s']} s against gunicorn ({f['gunicorn_workers']} processes x "
-        f"{f['threads']} threads) + PostgreSQL + 1 worker, think time {f['think_s']} s; seeded with "
+        f"{f['threads']} threads, {f['engine']} index) + PostgreSQL + 1 worker, think time {f['think_s']} s; "
+        "seeded with "
         f"{f['seed_files']} text-layer corpus files (indexed in {f['seed_index_s']} s)",
         f"  {f['requests']} requests, {f['throughput_rps']:.1f} req/s; latency p50 {f['p50_ms']:.0f} ms, "
         f"p95 {f['p95_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms",
@@ -269,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--think", type=float, default=0.25, help="mean think time between requests, seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--engine", choices=("whoosh", "fts5"), default="fts5",
+                        help="search engine (fts5: docker-compose's)")
     args = parser.parse_args(argv)
-    figures = run(args.duration, args.users, args.gunicorn_workers, args.threads, args.think, args.seed)
+    figures = run(args.duration, args.users, args.gunicorn_workers, args.threads, args.think, args.seed,
+                  args.engine)
     print(report(figures))
     return 0 if figures["errors"] == 0 and figures["lost"] == 0 else 1
 

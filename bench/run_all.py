@@ -83,7 +83,7 @@ def load(quick: bool) -> list[Row]:
 def scale(quick: bool) -> list[Row]:
     import scale as scale_bench
 
-    f = scale_bench.run(docs=2000 if quick else 20_000, requests=50 if quick else 200)
+    f = scale_bench.run(docs=2000 if quick else 20_000, requests=50 if quick else 200, engine="fts5")
     return [
         ("scale", f"{f['docs']} docs: insert / index", f"{f['insert_s']:.0f} / {f['index_s']:.0f} s", ""),
         ("scale", "dossier list p50 / p95", f"{f['list_p50_ms']:.0f} / {f['list_p95_ms']:.0f} ms", ""),

@@ -1,6 +1,6 @@
 """Search benchmark of issue 3, in one run: ingest, index build at two sizes, API latency at scale.
 
-    .venv/bin/python bench/search.py [--sizes 10000,100000] [--api-docs 100000] [--skip-ocr]
+    .venv/bin/python bench/search.py [--sizes 10000,100000] [--api-docs 100000] [--skip-ocr] [--engine fts5]
 
 1. Ingest to indexed, through the API (in-process Flask client, SQLite, the real worker): the
    synthetic corpus's text-layer files, then its scans (OCR), timed separately: docs/s end to end
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="index build sizes, comma-separated")
     parser.add_argument("--api-docs", type=int, default=100_000, help="documents behind the API latency run; 0 skips")
     parser.add_argument("--skip-ocr", action="store_true")
+    parser.add_argument("--engine", choices=search_engine.ENGINES, default="fts5",
+                        help="the engine behind the API latency run (fts5: the production shape's)")
     args = parser.parse_args(argv)
     ing = ingest(args.skip_ocr)
     for name, f in ing.items():
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['service_docs_s']:.0f} docs/s (CPU), ratio {row['ratio']:.2f} (target >= 0.8: {verdict}), "
               f"index {row['index_mib']:.0f} MiB")
     if args.api_docs:
-        print(scale.report(scale.run(docs=args.api_docs)))
+        print(scale.report(scale.run(docs=args.api_docs, engine=args.engine)))
     return 0
 
 

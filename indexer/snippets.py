@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
 
 from indexer.analyzer import CJK_CLASS, is_cjk
@@ -23,6 +24,7 @@ _MAX_MATCHES = 500  # enough to choose a window; stops a pathological text from 
 _SPACES = re.compile(r"\s+")
 _CJK_GAP = re.compile(rf"(?<=[{CJK_CLASS}])\s+(?=[{CJK_CLASS}])")
 _CJK_CHAR = re.compile(f"[{CJK_CLASS}]")
+_MAY_FOLD = re.compile(r"[^\sa-z0-9\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def make_snippet(text: str, query: ParsedQuery, *, width: int = 160) -> str:
@@ -54,39 +56,55 @@ def _fold_char(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).casefold()
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
+def _fold(text: str) -> tuple[str, _Origin | list[int]]:
     """The matching form of ``text`` and, for each of its characters, the index it came from."""
-    if unicodedata.is_normalized("NFKC", text):
-        mapped = text.casefold()  # case folding has no context: equal length means one for one
-        if len(mapped) != len(text):
+    table: dict[str, str] = {}
+    for ch in set(_MAY_FOLD.findall(text)):  # common ideographs, a-z and digits fold to themselves
+        folded = _fold_char(ch)
+        if len(folded) != 1:  # expands (ﬁ -> fi, ㍿ -> 株式会社) or vanishes: the careful way
             return _fold_per_char(text)
-    else:
-        table: dict[int, str] = {}
-        for ch in set(text):
-            folded = _fold_char(ch)
-            if len(folded) != 1:  # expands (ﬁ -> fi, ㍿ -> 株式会社) or vanishes: the careful way
-                return _fold_per_char(text)
-            if folded != ch:
-                table[ord(ch)] = folded
-        mapped = text.translate(table)
+        table[ch] = folded
+    # (str.translate looks every character up in a dict: slower here than a callback per foldable one)
+    mapped = _MAY_FOLD.sub(lambda m: table[m.group()], text) if table else text
     # every character folded to one: only whitespace moves things
-    chars: list[str] = []
-    origin: list[int] = []
-    pos = 0
+    pieces: list[str] = []
+    starts: list[int] = []  # where each piece starts in the folded text ...
+    sources: list[int] = []  # ... and where it comes from in `text`
+    size = pos = 0
     cjk = _CJK_CHAR.match
+    end_of_text = len(mapped)
     for gap in _SPACES.finditer(mapped):
         start, end = gap.span()
         if start > pos:
-            chars.append(mapped[pos:start])
-            origin.extend(range(pos, start))
+            pieces.append(mapped[pos:start])
+            starts.append(size)
+            sources.append(pos)
+            size += start - pos
         pos = end
-        if start > 0 and end < len(mapped) and not (cjk(mapped, start - 1) and cjk(mapped, end)):
-            chars.append(" ")
-            origin.append(start)
-    if pos < len(mapped):
-        chars.append(mapped[pos:])
-        origin.extend(range(pos, len(mapped)))
-    return "".join(chars), origin
+        if start > 0 and end < end_of_text and not (cjk(mapped, start - 1) and cjk(mapped, end)):
+            pieces.append(" ")
+            starts.append(size)
+            sources.append(start)
+            size += 1
+    if pos < end_of_text:
+        pieces.append(mapped[pos:])
+        starts.append(size)
+        sources.append(pos)
+    return "".join(pieces), _Origin(starts, sources)
+
+
+class _Origin:
+    """For each character of a folded text, the index in the original it came from: the folded text is
+    runs copied one for one, so a run's start is enough."""
+
+    __slots__ = ("_starts", "_sources")
+
+    def __init__(self, starts: list[int], sources: list[int]) -> None:
+        self._starts, self._sources = starts, sources
+
+    def __getitem__(self, i: int) -> int:
+        k = bisect_right(self._starts, i) - 1
+        return self._sources[k] + i - self._starts[k]
 
 
 def _fold_per_char(text: str) -> tuple[str, list[int]]:
