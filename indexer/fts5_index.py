@@ -20,9 +20,11 @@ and exposes the progress handler that enforces the time limit.
 * A query term is an exact phrase in ``content`` or ``title`` (:func:`match_expression`,
   :func:`indexer.analyzer.phrase_query`); a lone CJK character is a prefix query.
 * Access and filters are part of the query, so nothing outside the scope is matched, counted or
-  ranked: secrecy levels, dossier ids, document ids and the type as ``tags`` tokens ANDed in the
-  MATCH expression; a scope too wide for a short OR (an employee owning thousands of dossiers) and
-  the date range as SQL conditions on ``documents`` in the same statement. A scope reading every
+  ranked: secrecy levels, dossier ids, document ids, the dossier's owner and the type as ``tags``
+  tokens ANDed in the MATCH expression (an owner's thousands of dossiers are one ``o<id>`` tag: the
+  worker re-adds a dossier's documents when its owner changes, as when its secrecy does); a scope
+  too wide for a short OR (thousands of granted dossiers) and the date range as SQL conditions on
+  ``documents`` in the same statement. A scope reading every
   secrecy level the index holds needs no check at all.
 * Ranking is BM25F (title weighted ``TITLE_BOOST``; ties go to the lower id), computed by ``_rank``
   while FTS5 walks the matches newest first. Up to ``RANKED_MATCHES`` matches are all ranked and
@@ -123,10 +125,10 @@ def fts_text(text: str) -> str:
 
 def tags_of(doc: IndexDoc) -> str:
     """The ``tags`` column: what scopes and filters look for (secrecy, type, dossier, document)."""
-    return " ".join(
-        fts_token(tag)
-        for tag in (f"s{doc.secrecy}", f"t{doc.doc_type}", f"d{doc.dossier_id}", f"k{doc.document_id}")
-    )
+    tags = [f"s{doc.secrecy}", f"t{doc.doc_type}", f"d{doc.dossier_id}", f"k{doc.document_id}"]
+    if doc.owner_id is not None:
+        tags.append(f"o{doc.owner_id}")
+    return " ".join(fts_token(tag) for tag in tags)
 
 
 def _string(tokens: Sequence[str]) -> str:
@@ -422,7 +424,17 @@ def _statement_parts(
         readable = [f"s{level}" for level in levels]
         readable += [f"d{i}" for i in sorted(scope.dossier_ids)]
         readable += [f"k{i}" for i in sorted(scope.document_ids)]
-        if len(readable) <= MAX_SCOPE_TOKENS:
+        # an owner's dossiers by the owner tag: one posting list, however many dossiers they own
+        granted = [f"d{i}" for i in sorted(scope.granted_dossier_ids)]
+        granted += [f"k{i}" for i in sorted(scope.document_ids)]
+        if scope.owner_id is not None and not levels and len(granted) < MAX_SCOPE_TOKENS:
+            branches = [_tags_expression(granted)] if granted else []
+            if scope.owned_levels:
+                owner = _tags_expression([f"o{scope.owner_id}"])
+                branches.append(f"({owner} AND {_tags_expression([f's{level}' for level in scope.owned_levels])})")
+            # (no branch: nothing readable, which no document's tags hold)
+            match.append("(" + " OR ".join(branches) + ")" if branches else _tags_expression(["nothing"]))
+        elif len(readable) <= MAX_SCOPE_TOKENS:
             match.append(_tags_expression(readable))
         else:
             where.append(

@@ -37,6 +37,7 @@ class IndexDoc:
     secrecy: str
     title: str
     content: str
+    owner_id: int | None = None  # the dossier's owner (an engine may index it for owners' scopes)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,15 @@ class ReadScope:
 
     # secrecy levels the caller may read in every dossier (archivist, legal, manager), or None
     all_dossiers_up_to: tuple[str, ...] | None
-    # dossiers readable wholly (the owner's)
+    # dossiers readable wholly (the owner's, and those a checkout grants)
     dossier_ids: frozenset[int]
     # single documents readable (checkout grants)
     document_ids: frozenset[int]
+    # ``dossier_ids`` said another way, for an engine that indexes owners: the dossiers ``owner_id``
+    # owns at ``owned_levels``, plus ``granted_dossier_ids``
+    owner_id: int | None = None
+    owned_levels: tuple[str, ...] = ()
+    granted_dossier_ids: frozenset[int] = frozenset()
 
     def is_empty(self) -> bool:
         """Whether the caller may read nothing at all."""

@@ -58,7 +58,7 @@ def index_doc(document: Document, content: str) -> IndexDoc:
     return IndexDoc(document_id=document.id, dossier_id=document.dossier_id,
                     archive_no=document.dossier.archive_no, doc_type=document.doc_type.value,
                     doc_date=document.doc_date, secrecy=document.dossier.secrecy.value, title=document.title,
-                    content=content)
+                    content=content, owner_id=document.dossier.owner_id)
 
 
 def _date(field: str, raw: Any) -> date | None:
@@ -115,7 +115,8 @@ def search(
     page, per_page = paging(page, per_page)
     now = v.clock.now()
     scope = policy.read_scope(session, actor, now)
-    result = get_index(v).search(query, ReadScope(scope.all_dossiers_up_to, scope.dossier_ids, scope.document_ids),
+    result = get_index(v).search(query, ReadScope(scope.all_dossiers_up_to, scope.dossier_ids, scope.document_ids,
+                                           scope.owner_id, scope.owned_levels, scope.granted_dossier_ids),
                                  filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
     items: list[SearchItem] = []
     # the page's documents, their dossiers and current versions in one query, not three per hit

@@ -108,6 +108,10 @@ class Scope:
     all_dossiers_up_to: tuple[str, ...] | None
     dossier_ids: frozenset[int]
     document_ids: frozenset[int]
+    # dossier_ids again: those owner_id owns at owned_levels, plus granted_dossier_ids
+    owner_id: int | None = None
+    owned_levels: tuple[str, ...] = ()
+    granted_dossier_ids: frozenset[int] = frozenset()
 
 
 def read_scope(session: Session, actor: User, now: datetime) -> Scope:
@@ -134,7 +138,8 @@ def read_scope(session: Session, actor: User, now: datetime) -> Scope:
             select(Document.id).join(Dossier, Document.dossier_id == Dossier.id)
             .where(Document.id.in_(grants.document_ids), Dossier.secrecy.in_(levels))
         ).all())
-    return Scope(None, frozenset(owned) | frozenset(visible_granted), frozenset(doc_ids))
+    return Scope(None, frozenset(owned) | frozenset(visible_granted), frozenset(doc_ids), actor.id, levels,
+                 frozenset(visible_granted))
 
 
 def checkout_approver_role(dossier: Dossier) -> Role:

@@ -194,6 +194,26 @@ def test_a_scope_of_thousands_of_dossiers_and_documents_is_applied_exactly(dossi
     assert search(dossiers, "共同条款", scope(("public",), dossiers=many, documents=many)).total == 0
 
 
+def test_an_owners_dossiers_within_their_levels_plus_granted_ones_are_read_however_many_they_own(
+        ix: SearchIndex) -> None:
+    ix.add([
+        doc(1, "共同条款 mine", dossier_id=10, secrecy="internal", owner_id=7),
+        doc(2, "共同条款 mine but secret", dossier_id=11, secrecy="secret", owner_id=7),
+        doc(3, "共同条款 someone else's", dossier_id=20, secrecy="internal", owner_id=8),
+        doc(4, "共同条款 granted dossier", dossier_id=30, secrecy="internal", owner_id=8),
+        doc(5, "共同条款 granted document", dossier_id=40, secrecy="internal", owner_id=8),
+    ])
+    many = frozenset(range(1000, 3000))  # owned dossiers without documents: the scope is as wide as a real one
+    owner = ReadScope(all_dossiers_up_to=None, dossier_ids=many | {10, 30}, document_ids=frozenset({5}),
+                      owner_id=7, owned_levels=("public", "internal"), granted_dossier_ids=frozenset({30}))
+    result = search(ix, "共同条款", owner)
+    assert ids(result) == {1, 4, 5} and result.total == 3
+    nothing_granted = ReadScope(None, many | {10}, frozenset(), 7, ("public", "internal"))
+    assert ids(search(ix, "共同条款", nothing_granted)) == {1}
+    no_levels = ReadScope(None, frozenset({30}), frozenset(), 7, (), frozenset({30}))
+    assert ids(search(ix, "共同条款", no_levels)) == {4}
+
+
 def test_an_empty_scope_finds_nothing(dossiers: SearchIndex) -> None:
     assert search(dossiers, "共同条款", scope()) == SearchResult(total=0, hits=[], partial=False)
     assert search(dossiers, "共同条款", scope(levels=())).total == 0

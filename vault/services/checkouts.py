@@ -31,7 +31,7 @@ from vault.models import (
     Secrecy,
     User,
 )
-from vault.services.dossiers import Page, get_dossier
+from vault.services.dossiers import Page, get_dossier, queue_reindex
 from vault.services.fields import clean_text, may_exist
 from vault.services.notifications import notify, send_pending_email
 from vault.services.users import system_user
@@ -382,6 +382,7 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
                            code="clearance_too_low")
         dossier.owner_id = successor.id
         dossier.updated_at = now
+        queue_reindex(session, dossier, now)  # the index knows owners
         audit.record(session, actor, "dossier.owner_changed", dossier, now=now, old=leaving.username,
                      new=successor.username, reason="handover")
     leaving.active = False

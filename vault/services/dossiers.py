@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -201,11 +201,15 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
         now = v.clock.now()
         dossier.updated_at = now
         audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes)
-        if "secrecy" in changes:
-            # the search index filters on secrecy: re-add this dossier's documents with the new level
-            session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
-                            status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
+        if "secrecy" in changes or "owner" in changes:
+            queue_reindex(session, dossier, now)
     return dossier
+
+
+def queue_reindex(session: Session, dossier: Dossier, now: datetime) -> None:
+    """The search index filters on a dossier's secrecy and owner: the worker re-adds its documents."""
+    session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
+                    status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
 
 
 @dataclass(frozen=True)

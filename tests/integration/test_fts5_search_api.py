@@ -1,7 +1,5 @@
-"""The FTS5 engine's bound on ranked matches, as a user meets it: through the API and the search page.
-
-The bound (1,000 in production) is set to 2 here so that three uploads cross it; the engine, the
-worker and the pages are the real ones.
+"""Search on the FTS5 engine as users meet it, through the API and the pages: the bound on ranked
+matches, and owners' scopes, which that engine reads from an owner tag in the index.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ def settings_overrides() -> dict[str, Any]:
 
 def test_past_the_ranked_bound_the_total_is_a_lower_bound_and_says_so(
         api: Api, people: People, app: Flask, vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fts5_index, "RANKED_MATCHES", 2)
+    monkeypatch.setattr(fts5_index, "RANKED_MATCHES", 2)  # 1,000 in production: three uploads cross 2
     d = api.new_dossier(people.archivist)
     ids = [api.upload(people.archivist, d["id"], SYNTHETIC / e["path"], doc_type=e["doc_type"]).get_json()["id"]
            for e in TEXT_FILES]
@@ -42,3 +40,22 @@ def test_past_the_ranked_bound_the_total_is_a_lower_bound_and_says_so(
     assert "at least 2 results" in page
     page = as_user(app, people.legal).get("/search?q=有限公司&lang=zh").get_data(as_text=True)
     assert "至少 2 条结果" in page
+
+
+def test_a_dossier_handed_to_another_owner_is_found_by_the_new_owner_and_not_the_old(
+        api: Api, people: People, vault: Vault) -> None:
+    old, new = people.employee, people.make("emp-new", "employee", "internal")
+    d = api.new_dossier(people.archivist, owner=old.username)
+    entry = TEXT_FILES[0]
+    doc_id = api.upload(people.archivist, d["id"], SYNTHETIC / entry["path"], doc_type=entry["doc_type"]
+                        ).get_json()["id"]
+    run_pending(vault)
+    q = {"q": f'"{entry["terms"][0]}"'}
+    assert [i["document_id"] for i in api.get(old, "/api/v1/search", query_string=q).get_json()["items"]] == [doc_id]
+    assert api.get(new, "/api/v1/search", query_string=q).get_json()["total"] == 0
+    assert api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}", json={"owner": new.username}).status_code == 200
+    assert api.get(old, "/api/v1/search", query_string=q).get_json()["total"] == 0  # the database has the last word
+    assert run_pending(vault) == 1  # the dossier's documents re-added with their new owner
+    assert api.get(old, "/api/v1/search", query_string=q).get_json()["total"] == 0
+    found = api.get(new, "/api/v1/search", query_string=q).get_json()
+    assert found["total"] == 1 and found["items"][0]["document_id"] == doc_id
