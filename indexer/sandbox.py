@@ -146,6 +146,12 @@ def _give_back(zygote: _Zygote) -> None:
         _idle.append(zygote)
 
 
+def prewarm(count: int) -> None:
+    """Start ``count`` zygotes now: they load the libraries while the worker waits for its first jobs."""
+    for zygote in [_Zygote() for _ in range(count)]:
+        _give_back(zygote)
+
+
 @atexit.register
 def shutdown() -> None:
     """Stop every idle zygote (they would also stop by themselves when this process's pipes close)."""

@@ -368,6 +368,14 @@ def work_loop(v: Vault, stop: threading.Event) -> None:
             stop.wait(5)
 
 
+def warm_up(v: Vault) -> None:
+    """Open the index and start the extraction sandboxes before the first job, not with it."""
+    from indexer import extract, sandbox  # noqa: F401 - the parent's half of extraction, loaded now
+
+    attach_index(v)
+    sandbox.prewarm(v.settings.worker_extractions)
+
+
 class BackgroundWorker:
     """A worker thread inside `dossier serve`."""
 
@@ -381,7 +389,7 @@ class BackgroundWorker:
         return self
 
     def _run(self) -> None:
-        attach_index(self._v)
+        warm_up(self._v)
         work_loop(self._v, self._stop)
 
     def stop(self, timeout: float = 10) -> None:
@@ -396,6 +404,6 @@ def start_background_worker(v: Vault) -> BackgroundWorker:
 def run_forever(v: Vault, stop: threading.Event | None = None) -> None:
     """`dossier worker`: poll for jobs (and overdue checkouts) until stopped."""
     stop = stop or threading.Event()
-    attach_index(v)
+    warm_up(v)
     log.info("index worker %s started", worker_id())
     work_loop(v, stop)
