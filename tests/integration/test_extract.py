@@ -306,9 +306,8 @@ def test_an_unknown_type_is_not_extracted() -> None:
 def test_a_killed_zygote_is_a_passing_fault_and_the_next_extraction_starts_a_new_one() -> None:
     def kill_zygote() -> None:
         for _ in range(200):
-            if sandbox_children():
-                zygotes = [pid for pid, parent in _sandbox_processes().items() if parent == os.getpid()]
-                os.kill(zygotes[0], signal.SIGKILL)
+            if children := sandbox_children():
+                os.kill(_sandbox_processes()[children[0]], signal.SIGKILL)  # the zygote that forked the job
                 return
             time.sleep(0.05)
 
