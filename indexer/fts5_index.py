@@ -24,8 +24,8 @@ and exposes the progress handler that enforces the time limit.
   tokens ANDed in the MATCH expression (an owner's thousands of dossiers are one ``o<id>`` tag: the
   worker re-adds a dossier's documents when its owner changes, as when its secrecy does); a scope
   too wide for a short OR (thousands of granted dossiers) and the date range as SQL conditions on
-  ``documents`` in the same statement. A scope reading every
-  secrecy level the index holds needs no check at all.
+  ``documents`` in the same statement. A scope reading every secrecy level the index holds needs no
+  check at all.
 * Ranking is BM25F (title weighted ``TITLE_BOOST``; ties go to the lower id), computed by ``_rank``
   while FTS5 walks the matches newest first. Up to ``RANKED_MATCHES`` matches are all ranked and
   counted exactly. A query matching more (a company name in a quarter of the archive) ranks the
@@ -39,7 +39,7 @@ and exposes the progress handler that enforces the time limit.
   readers in any process: WAL mode, one connection per thread and process, reopened when the file
   was replaced (a rebuild by ``dossier reindex`` after the directory was removed).
 * A search stops at its time limit: the progress handler interrupts the statement, and the result
-  is ``partial`` with no hits (ranking and counting finish together, in one pass).
+  is ``partial`` with no hits (ranking and counting happen together, in one statement).
 """
 
 from __future__ import annotations
