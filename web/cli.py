@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,17 @@ def _settings() -> Settings:
         return load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr, fed by the ``progress(done, total)`` callback the services call."""
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        yield progress
 
 
 def open_vault(*, migrate_schema: bool = False) -> Vault:
@@ -184,11 +197,7 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
 
     v = open_vault()
     try:
-        with click.progressbar(length=1, label="Checking blobs", file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.length = max(total, 1)
-                bar.update(done - bar.pos)
-
+        with progress_bar("Checking blobs") as progress:
             report = verify_all(v, deep=deep, remove_orphans=remove_orphans, progress=progress,
                                 grace=timedelta(minutes=grace_minutes))
     finally:

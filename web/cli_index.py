@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from types import FrameType
 
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from vault.errors import VaultError
 from vault.models import User
-from web.cli import main, open_vault
+from web.cli import main, open_vault, progress_bar
 
 
 @main.command()
@@ -38,11 +37,7 @@ def reindex() -> None:
     from indexer.service import reindex_all
 
     v = open_vault()
-    with click.progressbar(length=1, label="Reindexing", file=sys.stderr) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
+    with progress_bar("Reindexing") as progress:
         count = reindex_all(v, progress)
     click.echo(f"reindexed {count} documents")
 

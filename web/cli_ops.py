@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from vault.errors import VaultError
-from web.cli import _settings, main, open_vault, system_actor
+from web.cli import _settings, main, open_vault, progress_bar, system_actor
 
 
 def _passphrase(from_stdin: bool) -> str:
@@ -108,11 +108,7 @@ def backup(dest: Path, passphrase_stdin: bool) -> None:
     passphrase = _passphrase(passphrase_stdin)
     v = open_vault()
     try:
-        with click.progressbar(length=1, label="Copying blobs", file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.length = max(total, 1)
-                bar.update(done - bar.pos)
-
+        with progress_bar("Copying blobs") as progress:
             report = service.backup(v, dest, passphrase, progress=progress)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
@@ -140,11 +136,7 @@ def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> No
     passphrase = _passphrase(passphrase_stdin)
     settings = _settings()
     try:
-        with click.progressbar(length=1, label="Restoring blobs", file=sys.stderr) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.length = max(total, 1)
-                bar.update(done - bar.pos)
-
+        with progress_bar("Restoring blobs") as progress:
             v, report = service.restore(settings, src, passphrase, progress=progress)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
