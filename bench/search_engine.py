@@ -42,10 +42,10 @@ from indexer.query import parse_query  # noqa: E402
 from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex  # noqa: E402
 from indexer.service import open_index  # noqa: E402
 from indexer.whoosh_index import fields_of, schema  # noqa: E402
+from tests.corpus import SYNTHETIC, text_layer  # noqa: E402
 
 TARGET_RATIO = 0.8
 DOC_BYTES = 2048
-SYNTHETIC = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "synthetic"
 DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 SECRECY = ("public", "internal", "confidential", "secret")
 ENGINES = ("whoosh", "fts5")
@@ -67,27 +67,13 @@ class Vocabulary:
     terms: tuple[str, ...]  # the manifest's distinctive phrases (products, amounts, English)
 
 
-def corpus_text(path: Path) -> str:
-    """The text layer of a synthetic PDF or DOCX (a small local loader, not the real extractor)."""
-    if path.suffix == ".pdf":
-        from pypdf import PdfReader
-
-        return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
-    import docx
-
-    document = docx.Document(str(path))
-    parts = [p.text for p in document.paragraphs]
-    parts += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
-    return "\n".join(parts)
-
-
 def vocabulary(folder: Path = SYNTHETIC) -> Vocabulary:
     """Lines of every text-layer file plus names, addresses and terms from the manifest."""
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     lines: dict[str, None] = {}
     for f in manifest["files"]:
         if f["has_text_layer"]:
-            for line in corpus_text(folder / f["path"]).splitlines():
+            for line in text_layer(folder / f["path"]).splitlines():
                 line = line.strip()
                 if len(line) >= 6 and not line.startswith("第 "):  # page footers say little
                     lines[line] = None

@@ -25,7 +25,7 @@ from indexer.fts5_index import FILE_NAME, RANKED_MATCHES, SAFE_CHARS, Fts5Index,
 from indexer.query import parse_query
 from indexer.search_index import ReadScope, SearchFilters
 from indexer.service import attach_index
-from tests.integration.test_search_index import doc
+from tests.support.index_docs import doc
 from vault.core import Vault
 from vault.errors import Unavailable
 

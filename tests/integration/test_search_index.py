@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import stat
 import threading
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from indexer.query import parse_query
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex, SearchResult
+from indexer.search_index import ReadScope, SearchFilters, SearchIndex, SearchResult
 from indexer.service import open_index
+from tests.support.index_docs import doc
 from vault.errors import Invalid
 
 ENGINES = ("whoosh", "fts5")
@@ -24,18 +24,6 @@ FULL = ReadScope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), docume
 NO_FILTERS = SearchFilters()
 
 
-def doc(document_id: int, content: str, **fields: object) -> IndexDoc:
-    base = IndexDoc(
-        document_id=document_id,
-        dossier_id=1,
-        archive_no="KH-2026-000001",
-        doc_type="contract",
-        doc_date=date(2022, 3, 9),
-        secrecy="internal",
-        title="产品采购合同",
-        content=content,
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
 
 
 def ids(result: SearchResult) -> set[int]:

@@ -10,17 +10,14 @@ extractor, so that a change there cannot hide a change in search.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import docx
 import pytest
-from pypdf import PdfReader
 
 from indexer.query import parse_query
 from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
 from indexer.service import open_index
-from tests.corpus import SYNTHETIC, manifest
+from tests.corpus import SYNTHETIC, manifest, text_layer
 
 FULL = ReadScope(
     all_dossiers_up_to=("public", "internal", "confidential", "secret"),
@@ -30,16 +27,6 @@ FULL = ReadScope(
 QUERIES: list[dict[str, Any]] = json.loads((SYNTHETIC / "queries.json").read_text(encoding="utf-8"))[
     "queries"
 ]
-
-
-def text_layer(path: Path) -> str:
-    """The text of a PDF's pages, or a DOCX's paragraphs and table cells."""
-    if path.suffix == ".pdf":
-        return "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
-    document = docx.Document(str(path))
-    parts = [p.text for p in document.paragraphs]
-    parts += [cell.text for table in document.tables for row in table.rows for cell in row.cells]
-    return "\n".join(parts)
 
 
 @pytest.fixture(scope="module")

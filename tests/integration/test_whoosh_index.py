@@ -15,7 +15,7 @@ from whoosh import index as whoosh_index
 from indexer.query import parse_query
 from indexer.search_index import ReadScope, SearchFilters
 from indexer.whoosh_index import WhooshIndex
-from tests.integration.test_search_index import doc
+from tests.support.index_docs import doc
 
 EVERY_LEVEL = ("public", "internal", "confidential", "secret")
 FULL = ReadScope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
