@@ -1,6 +1,12 @@
 """Who may do what: the access table of ARCHITECTURE.md, checked in the service layer only.
 
 Things a caller may not know exist raise NotFound (404), not Forbidden, so probing ids reveals nothing.
+
+Clearance is decided once, by `within_clearance`; everything else derives from it: `can_see` for a
+dossier, `levels_within_clearance` and `visible_dossier_ids` for queries, `batches_above_clearance`
+for destruction batches. What names, numbers or tells the story of a dossier (its documents, checkouts,
+holds, audit events, destruction batches and certificates, notifications, reports) is shown only
+within clearance: a single object above it is 404, a list leaves it out and does not count it.
 """
 
 from __future__ import annotations
@@ -8,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from vault.errors import Forbidden, NotFound
 from vault.grants import Grants, active_grants
-from vault.models import Document, Dossier, Role, Secrecy, User
+from vault.models import DestructionBatch, DestructionItem, Document, Dossier, Role, Secrecy, User
 
 CONTENT_ROLES = frozenset({Role.ARCHIVIST, Role.MANAGER, Role.LEGAL})
-SECRECY_ORDER = tuple(Secrecy)
 
 _ALLOWED: dict[str, frozenset[Role]] = {
     "dossier.create": frozenset({Role.ARCHIVIST, Role.SYSTEM}),
@@ -46,11 +52,6 @@ _ALLOWED: dict[str, frozenset[Role]] = {
 }
 
 
-def secrecy_levels_within(clearance: Secrecy) -> tuple[Secrecy, ...]:
-    """Secrecy levels at or below a clearance."""
-    return SECRECY_ORDER[: SECRECY_ORDER.index(clearance) + 1]
-
-
 def allowed(actor: User, action: str) -> bool:
     return actor.active and actor.role in _ALLOWED[action]
 
@@ -61,13 +62,44 @@ def require(actor: User, action: str) -> None:
         raise Forbidden(f"your role ({actor.role.value}) may not do this ({action})", code="forbidden")
 
 
-def can_see(actor: User, dossier: Dossier) -> bool:
-    """Dossier metadata is visible within clearance, to every role."""
+def within_clearance(actor: User, secrecy: Secrecy) -> bool:
+    """Whether the actor may know of something at this secrecy level: the one clearance rule.
+
+    Active users up to their clearance; the system account (the operator's command line) everything;
+    an inactive account nothing."""
     if not actor.active:
         return False
     if actor.role is Role.SYSTEM:
         return True
-    return SECRECY_ORDER.index(dossier.secrecy) <= SECRECY_ORDER.index(actor.clearance)
+    return secrecy.rank <= actor.clearance.rank
+
+
+def levels_within_clearance(actor: User) -> tuple[Secrecy, ...]:
+    """The secrecy levels `within_clearance` lets the actor see, for `Dossier.secrecy.in_(...)` in queries."""
+    return tuple(level for level in Secrecy if within_clearance(actor, level))
+
+
+def visible_dossier_ids(actor: User) -> Select[int]:
+    """A subquery of the ids of the dossiers within the actor's clearance."""
+    return select(Dossier.id).where(Dossier.secrecy.in_(levels_within_clearance(actor)))
+
+
+def batches_above_clearance(actor: User) -> Select[int]:
+    """A subquery of the ids of destruction batches holding any document of a dossier above clearance.
+
+    Such a batch is 404 to the actor, and lists (the register, the audit trail) leave it out."""
+    return (select(DestructionItem.batch_id).join(Document, Document.id == DestructionItem.document_id)
+            .where(Document.dossier_id.not_in(visible_dossier_ids(actor))))
+
+
+def can_see(actor: User, dossier: Dossier) -> bool:
+    """Dossier metadata is visible within clearance, to every role."""
+    return within_clearance(actor, dossier.secrecy)
+
+
+def can_see_batch(actor: User, batch: DestructionBatch) -> bool:
+    """A destruction batch is visible when every document in it is: the row form of `batches_above_clearance`."""
+    return all(can_see(actor, item.document.dossier) for item in batch.items)
 
 
 def require_see(actor: User, dossier: Dossier) -> None:
@@ -118,11 +150,9 @@ def read_scope(session: Session, actor: User, now: datetime) -> Scope:
     """Everything the actor may read, for search: never wider than can_read."""
     if not actor.active or actor.role in (Role.ADMIN, Role.SYSTEM):
         return Scope(None, frozenset(), frozenset())
-    levels = tuple(s.value for s in secrecy_levels_within(actor.clearance))
+    levels = tuple(s.value for s in levels_within_clearance(actor))
     if actor.role in CONTENT_ROLES:
         return Scope(levels, frozenset(), frozenset())
-    from sqlalchemy import select
-
     owned = session.scalars(
         select(Dossier.id).where(Dossier.owner_id == actor.id, Dossier.secrecy.in_(levels))
     ).all()

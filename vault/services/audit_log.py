@@ -1,4 +1,11 @@
-"""Reading the audit trail: filtered lists and chain verification, for the roles allowed to."""
+"""Reading the audit trail: filtered lists and chain verification, for the roles allowed to.
+
+The list applies the dossier's clearance rule to its events: an event about a dossier above the
+reader's clearance (its documents, checkouts, holds; a destruction batch holding any of its documents)
+is left out and not counted, so neither a filter nor a total reveals it. Events about no dossier
+(sign-ins, users, keys, backups, searches) are listed for every reader. Chain verification covers the
+whole chain: it reports only a count and a hash.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +13,36 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, select
+from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.errors import Invalid
-from vault.models import AuditEvent, User
+from vault.models import AuditEvent, Document, User
 from vault.services.dossiers import Page
 from vault.services.fields import may_exist
 
+BATCH_OBJECT = "destructionbatch"  # the object_type `audit.record` gives a DestructionBatch
+
+
+def _events_within_clearance(actor: User) -> ColumnElement[bool]:
+    """Events the actor may see: none about a dossier, document or batch above the actor's clearance."""
+    dossiers = policy.visible_dossier_ids(actor)
+    documents = select(Document.id).where(Document.dossier_id.in_(dossiers))
+    hidden = policy.batches_above_clearance(actor).subquery()
+    batches = select(cast(hidden.c.batch_id, String))  # object_id is text
+    return and_(
+        or_(AuditEvent.dossier_id.is_(None), AuditEvent.dossier_id.in_(dossiers)),
+        or_(AuditEvent.document_id.is_(None), AuditEvent.document_id.in_(documents)),
+        or_(AuditEvent.object_type.is_(None), AuditEvent.object_type != BATCH_OBJECT,
+            AuditEvent.object_id.not_in(batches)),
+    )
+
 
 def list_events(session: Session, actor: User, filters: Mapping[str, Any], page: int, per_page: int) -> Page:
-    """Newest first, filtered by dossier, document, actor, action, since."""
+    """Newest first, filtered by dossier, document, actor, action, since; only events within clearance."""
     policy.require(actor, "audit.list")
-    q = select(AuditEvent)
+    q = select(AuditEvent).where(_events_within_clearance(actor))
     for name, column in (("dossier_id", AuditEvent.dossier_id), ("document_id", AuditEvent.document_id)):
         if filters.get(name):
             try:

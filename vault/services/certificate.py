@@ -1,4 +1,7 @@
-"""The destruction certificate (销毁证明): a bilingual PDF built from the batch's stored rows only."""
+"""The destruction certificate (销毁证明): a bilingual PDF built from the batch's stored rows only.
+
+It names every document of the batch; users reach it only through `destruction.certificate`, which
+is 404 for a batch holding anything above their clearance (never a partial certificate)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,6 @@ from vault.models import (
     Dossier,
     DossierStatus,
     Role,
-    Secrecy,
     User,
 )
 from vault.services.dossiers import Page, get_dossier, queue_reindex
@@ -101,11 +100,11 @@ def request_checkout(v: Vault, session: Session, actor: User, data: Mapping[str,
 
 
 def get_checkout(session: Session, actor: User, checkout_id: int) -> Checkout:
-    """The requester's own checkout, or any checkout of a visible dossier for archivist, legal, manager."""
+    """The requester's own checkout, or any checkout for archivist, legal, manager; only of a dossier within
+    clearance (one raised above the requester's clearance since is 404 to them too, as in the lists)."""
     checkout = session.get(Checkout, checkout_id)
-    if checkout is None or not (
-        checkout.requester_id == actor.id
-        or (policy.allowed(actor, "checkout.list_all") and policy.can_see(actor, checkout.dossier))
+    if checkout is None or not policy.can_see(actor, checkout.dossier) or not (
+        checkout.requester_id == actor.id or policy.allowed(actor, "checkout.list_all")
     ):
         raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
     return checkout
@@ -138,7 +137,7 @@ def approve_checkout(v: Vault, session: Session, actor: User, checkout_id: int, 
     notify(v, session, checkout.requester, "checkout.approved",
            f"借阅已批准 / Checkout #{checkout.id} approved: {checkout.dossier.archive_no}",
            (f"due {checkout.due_at.isoformat()}" if checkout.due_at else "collect the paper file from the archive")
-           + (f" — {text}" if text else ""), checkout_id=checkout.id)
+           + (f" — {text}" if text else ""), checkout_id=checkout.id, about=checkout.dossier)
     return checkout
 
 
@@ -153,7 +152,7 @@ def reject_checkout(v: Vault, session: Session, actor: User, checkout_id: int, c
                  comment=text)
     notify(v, session, checkout.requester, "checkout.rejected",
            f"借阅未批准 / Checkout #{checkout.id} rejected: {checkout.dossier.archive_no}", text,
-           checkout_id=checkout.id)
+           checkout_id=checkout.id, about=checkout.dossier)
     return checkout
 
 
@@ -254,8 +253,7 @@ def list_checkouts(v: Vault, session: Session, actor: User, filters: Mapping[str
     mine = str(filters.get("mine") or "") in ("1", "true", "yes")
     if mine or not policy.allowed(actor, "checkout.list_all"):
         q = q.where(Checkout.requester_id == actor.id)
-    if actor.role is not Role.SYSTEM:
-        q = q.where(Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+    q = q.where(Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
     status = filters.get("status")
     if status:
         if status not in STATUS_FILTERS:
@@ -281,8 +279,7 @@ def overdue_checkouts(v: Vault, session: Session, actor: User) -> list[Checkout]
     """Active checkouts past their due date, oldest due first, within the actor's clearance."""
     q = (select(Checkout).join(Dossier, Dossier.id == Checkout.dossier_id)
          .where(Checkout.status == CheckoutStatus.ACTIVE, Checkout.due_at <= v.clock.now()))
-    if actor.role is not Role.SYSTEM:
-        q = q.where(Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+    q = q.where(Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
     return list(session.scalars(q.order_by(Checkout.due_at, Checkout.id)).all())
 
 
@@ -310,7 +307,8 @@ def process_overdue(v: Vault, session: Session, actor: User) -> list[Checkout]:
             if approver is not None:
                 recipients.setdefault(approver.id, approver)
         for user in recipients.values():
-            notify(v, session, user, "checkout.overdue", subject, body, checkout_id=checkout.id)
+            notify(v, session, user, "checkout.overdue", subject, body, checkout_id=checkout.id,
+                   about=checkout.dossier)
     return newly
 
 
@@ -376,7 +374,7 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
     closed = close_open_checkouts(v, session, actor, leaving, f"{username} left; handed over to {handover_to}")
     owned = session.scalars(select(Dossier).where(Dossier.owner_id == leaving.id).order_by(Dossier.id)).all()
     for dossier in owned:
-        if dossier.secrecy.rank > successor.clearance.rank and successor.clearance is not Secrecy.SECRET:
+        if not policy.within_clearance(successor, dossier.secrecy):
             raise Conflict(f"{handover_to} (clearance {successor.clearance.value}) cannot own "
                            f"{dossier.archive_no} ({dossier.secrecy.value}); choose someone cleared for it",
                            code="clearance_too_low")

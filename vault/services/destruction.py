@@ -7,6 +7,11 @@ purge for the index worker (the index's only writer), marks the document a tombs
 certificate. Blob deletion follows the commit from an
 outbox (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
 `retry_blob_erasures` (and `dossier verify --orphans`) remove later.
+
+Clearance: a batch is as secret as its most secret document. A batch holding any document of a
+dossier above the caller's clearance is 404 to them (the batch, its approval and execution, its
+certificate), and the register leaves it out and does not count it (`policy.batches_above_clearance`).
+Nobody is shown part of a batch: approving or executing it means seeing all of it.
 """
 
 from __future__ import annotations
@@ -123,17 +128,12 @@ def propose(v: Vault, session: Session, actor: User, document_ids: Any, reason: 
 
 
 def get_batch(session: Session, actor: User, batch_id: int) -> DestructionBatch:
+    """One batch of the register; 404 when it does not exist or holds anything above the actor's clearance."""
     policy.require(actor, "destruction.view")
     batch = session.get(DestructionBatch, batch_id)
-    if batch is None:
+    if batch is None or not policy.can_see_batch(actor, batch):
         raise NotFound(f"destruction batch {batch_id} not found", code="batch_not_found")
     return batch
-
-
-def _require_sees_all(actor: User, batch: DestructionBatch) -> None:
-    for item in batch.items:
-        if not policy.can_see(actor, item.document.dossier):
-            raise Forbidden(f"batch {batch.id} holds documents above your clearance", code="clearance_too_low")
 
 
 def approve(v: Vault, session: Session, actor: User, batch_id: int, comment: Any = None) -> DestructionBatch:
@@ -144,7 +144,6 @@ def approve(v: Vault, session: Session, actor: User, batch_id: int, comment: Any
         raise Forbidden("nobody approves a batch they proposed", code="own_batch")
     if batch.status is not DestructionStatus.PROPOSED:
         raise Conflict(f"batch {batch.id} is {batch.status.value}, not waiting for approval", code="not_proposed")
-    _require_sees_all(actor, batch)
     if actor.id in (batch.manager_approver_id, batch.legal_approver_id):
         raise Forbidden("the two approvals come from two different people", code="same_approver")
     text = " ".join(comment.split())[:2000] if isinstance(comment, str) else ""
@@ -171,7 +170,6 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     if batch.status is not DestructionStatus.APPROVED:
         raise Conflict(f"batch {batch.id} is {batch.status.value}; it is executed once a manager and legal "
                        "have approved it", code="not_approved")
-    _require_sees_all(actor, batch)
     docs = [item.document for item in batch.items]
     _raise_problems(_problems(v, session, docs, batch_id=batch.id), "execution")
     now = v.clock.now()
@@ -261,10 +259,11 @@ def checkpoint(v: Vault) -> None:
 
 
 def list_batches(session: Session, actor: User, page: int, per_page: int) -> Page:
-    """The destruction register (销毁清册): every batch, newest first."""
+    """The destruction register (销毁清册), newest first: every batch whose documents are all within the
+    actor's clearance; the others are neither listed nor counted."""
     policy.require(actor, "destruction.view")
-    q = select(DestructionBatch)
-    total = session.scalar(select(func.count()).select_from(DestructionBatch)) or 0
+    q = select(DestructionBatch).where(DestructionBatch.id.not_in(policy.batches_above_clearance(actor)))
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(q.order_by(DestructionBatch.id.desc()).offset((page - 1) * per_page).limit(per_page))
     return Page(list(rows.all()), total, page, per_page)
 
@@ -277,7 +276,7 @@ class Certificate:
 
 
 def certificate(session: Session, actor: User, batch_id: int) -> Certificate:
-    """The stored certificate of an executed batch."""
+    """The stored certificate of an executed batch; 404 like the batch when it is above the actor's clearance."""
     batch = get_batch(session, actor, batch_id)
     if batch.status is not DestructionStatus.EXECUTED or batch.certificate_pdf is None:
         raise Conflict(f"batch {batch.id} is {batch.status.value}; its certificate exists once executed",

@@ -338,6 +338,6 @@ def upload_queue(session: Session, actor: User, limit: int = 20) -> list[Documen
         select(Document).join(DocumentVersion, Document.current_version_id == DocumentVersion.id)
         .join(Dossier, Dossier.id == Document.dossier_id)
         .where(DocumentVersion.index_status != IndexStatus.INDEXED, Document.status == DocumentStatus.ACTIVE,
-               Dossier.secrecy.in_(policy.secrecy_levels_within(actor.clearance)))
+               Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
         .order_by(Document.id.desc()).limit(limit)
     ).all())

@@ -143,7 +143,7 @@ def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, A
     _check_code_free(session, fields.get("credit_code"))
     now = v.clock.now()
     secrecy = fields.get("secrecy", Secrecy.INTERNAL)
-    if actor.role is not Role.SYSTEM and secrecy.rank > actor.clearance.rank:
+    if not policy.within_clearance(actor, secrecy):
         raise Invalid("secrecy", "you cannot create a dossier above your own clearance")
     dossier = Dossier(archive_no=_next_archive_no(session, now.year), created_at=now, updated_at=now,
                       created_by_id=actor.id, **fields)
@@ -183,7 +183,7 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     fields = _clean(session, data, creating=False)
     if "credit_code" in fields:
         _check_code_free(session, fields["credit_code"], exclude_id=dossier.id)
-    if "secrecy" in fields and actor.role is not Role.SYSTEM and fields["secrecy"].rank > actor.clearance.rank:
+    if "secrecy" in fields and not policy.within_clearance(actor, fields["secrecy"]):
         raise Invalid("secrecy", "you cannot raise a dossier above your own clearance")
     changes: dict[str, dict[str, Any]] = {}
     for name, new in fields.items():
@@ -238,9 +238,7 @@ def paging(page: Any, per_page: Any) -> tuple[int, int]:
 def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], page: int = 1,
                   per_page: int = 50) -> Page:
     """Dossiers within the actor's clearance, filtered by name/number/code, grade, type, owner, status."""
-    levels = [s for s in Secrecy if s.rank <= actor.clearance.rank] if actor.role is not Role.SYSTEM \
-        else list(Secrecy)
-    q = select(Dossier).where(Dossier.secrecy.in_(levels))
+    q = select(Dossier).where(Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
     text = (filters.get("q") or "").strip()
     if text:
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -147,19 +147,15 @@ def release_hold(v: Vault, session: Session, actor: User, hold_id: int, reason: 
 
 
 def list_holds(session: Session, actor: User, *, active_only: bool, page: int, per_page: int) -> Page:
-    """Holds on what the actor may see, newest first."""
+    """Holds on dossiers within the actor's clearance (on the dossier or one of its documents), newest
+    first; holds above it are neither listed nor counted."""
     policy.require(actor, "hold.list")
-    q = select(LegalHold)
+    visible = policy.visible_dossier_ids(actor)
+    q = select(LegalHold).where(or_(
+        LegalHold.dossier_id.in_(visible),
+        LegalHold.document_id.in_(select(Document.id).where(Document.dossier_id.in_(visible)))))
     if active_only:
         q = q.where(LegalHold.released_at.is_(None))
-    rows = [h for h in session.scalars(q.order_by(LegalHold.id.desc())).all()
-            if _is_visible(session, actor, h)]
-    return Page(rows[(page - 1) * per_page: page * per_page], len(rows), page, per_page)
-
-
-def _is_visible(session: Session, actor: User, hold: LegalHold) -> bool:
-    try:
-        _visible_hold(session, actor, hold.id)
-    except NotFound:
-        return False
-    return True
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(LegalHold.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
+    return Page(list(rows), total, page, per_page)

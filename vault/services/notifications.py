@@ -6,20 +6,27 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from vault import policy
 from vault.core import Vault
 from vault.errors import NotFound
-from vault.models import Notification, User
+from vault.models import Checkout, DestructionBatch, Dossier, Notification, User
 from vault.services.dossiers import Page
 
 log = logging.getLogger("dossier.notifications")
 
 
 def notify(v: Vault, session: Session, user: User, kind: str, subject: str, body: str = "", *,
-           checkout_id: int | None = None, batch_id: int | None = None) -> Notification:
-    """Put a message in the user's list (inside the caller's transaction)."""
+           checkout_id: int | None = None, batch_id: int | None = None,
+           about: Dossier | None = None) -> Notification | None:
+    """Put a message in the user's list (inside the caller's transaction).
+
+    ``about``: the dossier the message names; a user it is above the clearance of (a dossier raised since
+    the request) gets no message, in the list or by e-mail, and None is returned."""
+    if about is not None and not policy.can_see(user, about):
+        return None
     note = Notification(user_id=user.id, kind=kind, subject=subject[:300], body=body, checkout_id=checkout_id,
                         batch_id=batch_id, created_at=v.clock.now())
     session.add(note)
@@ -27,8 +34,13 @@ def notify(v: Vault, session: Session, user: User, kind: str, subject: str, body
 
 
 def list_notifications(session: Session, actor: User, *, unread_only: bool, page: int, per_page: int) -> Page:
-    """The actor's own notifications, newest first."""
-    q = select(Notification).where(Notification.user_id == actor.id)
+    """The actor's own notifications, newest first, without those about a dossier now above their clearance
+    (one raised to a higher secrecy since, or a clearance lowered): those are neither listed nor counted."""
+    visible_checkouts = select(Checkout.id).where(Checkout.dossier_id.in_(policy.visible_dossier_ids(actor)))
+    q = select(Notification).where(
+        Notification.user_id == actor.id,
+        or_(Notification.checkout_id.is_(None), Notification.checkout_id.in_(visible_checkouts)),
+        or_(Notification.batch_id.is_(None), Notification.batch_id.not_in(policy.batches_above_clearance(actor))))
     if unread_only:
         q = q.where(Notification.read_at.is_(None))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
@@ -37,12 +49,25 @@ def list_notifications(session: Session, actor: User, *, unread_only: bool, page
 
 
 def mark_read(v: Vault, session: Session, actor: User, notification_id: int) -> Notification:
+    """Mark one of the actor's own notifications read; 404 for others' and for those the list leaves out."""
     note = session.get(Notification, notification_id)
-    if note is None or note.user_id != actor.id:
+    if note is None or note.user_id != actor.id or not _within_clearance(session, actor, note):
         raise NotFound(f"notification {notification_id} not found", code="notification_not_found")
     if note.read_at is None:
         note.read_at = v.clock.now()
     return note
+
+
+def _within_clearance(session: Session, actor: User, note: Notification) -> bool:
+    if note.checkout_id is not None:
+        checkout = session.get(Checkout, note.checkout_id)
+        if checkout is None or not policy.can_see(actor, checkout.dossier):
+            return False
+    if note.batch_id is not None:
+        batch = session.get(DestructionBatch, note.batch_id)
+        if batch is None or not policy.can_see_batch(actor, batch):
+            return False
+    return True
 
 
 def send_pending_email(v: Vault) -> int:

@@ -25,7 +25,11 @@ REGISTER_FILE = "destruction-register.json"
 
 
 def export_destruction_register(v: Vault) -> dict[str, Any]:
-    """Every executed destruction batch with its documents and ciphertext digests (no content, no keys)."""
+    """Every executed destruction batch with its documents and ciphertext digests (no content, no keys).
+
+    The operator's export (the command line, holding the keyring): it lists every batch whatever its
+    secrecy, since a restore must replay all of them. It has no user and no endpoint; a user reads the
+    register through `destruction.list_batches`, within clearance."""
     with v.session() as s:
         batches = s.scalars(select(DestructionBatch).where(DestructionBatch.status == DestructionStatus.EXECUTED)
                             .order_by(DestructionBatch.id)).all()

@@ -19,7 +19,6 @@ from vault.models import (
     DocumentStatus,
     Dossier,
     DossierStatus,
-    Role,
     Secrecy,
     User,
 )
@@ -30,7 +29,7 @@ RETENTION_HORIZON_DAYS = 90
 
 
 def _levels(actor: User) -> list[Secrecy]:
-    return list(Secrecy) if actor.role is Role.SYSTEM else list(policy.secrecy_levels_within(actor.clearance))
+    return list(policy.levels_within_clearance(actor))
 
 
 def summary(v: Vault, session: Session, actor: User) -> dict[str, Any]:

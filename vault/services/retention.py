@@ -26,7 +26,6 @@ from vault.models import (
     Dossier,
     LegalHold,
     RetentionRule,
-    Role,
     Secrecy,
     User,
 )
@@ -128,9 +127,7 @@ class DueDocument:
 
 
 def _levels(actor: User) -> list[Secrecy]:
-    if actor.role is Role.SYSTEM:
-        return list(Secrecy)
-    return list(policy.secrecy_levels_within(actor.clearance))
+    return list(policy.levels_within_clearance(actor))
 
 
 def due_documents(v: Vault, session: Session, actor: User, *, within_days: int = 0,
