@@ -10,13 +10,14 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Conflict, Invalid, NotAuthenticated, NotFound, TooManyAttempts
+from vault.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from vault.models import ApiToken, LoginAttempt, Role, Secrecy, User
+from vault.services.sessions import require_sign_in_allowed
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
@@ -107,20 +108,11 @@ def check_credentials(
 ) -> User | None:
     """Check a password and record the attempt; None when wrong. The caller commits, then refuses.
 
-    Repeated failures for a name lock it out for a while (429), whether the name exists or not.
+    Repeated failures make the address wait (429), whether the name exists or not: see
+    sessions.require_sign_in_allowed.
     """
     now = v.clock.now()
-    window_start = now - timedelta(seconds=v.settings.login_failure_window_s)
-    failures = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= window_start
-        )
-    ) or 0
-    if failures >= v.settings.login_max_failures:
-        raise TooManyAttempts(
-            "too many failed sign-ins for this account; wait 15 minutes and try again",
-            retry_after=v.settings.login_failure_window_s,
-        )
+    require_sign_in_allowed(v, session, username[:64], client_addr)
     user = session.scalar(select(User).where(User.username == username))
     ok = False
     try:
@@ -130,7 +122,8 @@ def check_credentials(
             _hasher.verify(_dummy_hash(), password)  # same cost whether the name exists or not
     except (VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=username[:64], client_addr=client_addr, at=now, success=ok))
+    session.add(LoginAttempt(username=username[:64], client_addr=(client_addr or "")[:64] or None, at=now,
+                             success=ok))
     if not ok or user is None:
         audit.record(session, None, "user.login_failed", None, now=now, username=username[:64])
         return None
@@ -163,18 +156,6 @@ def user_for_token(v: Vault, session: Session, token: str) -> User | None:
         return None
     user = row.user
     if not user.active or user.session_epoch != row.session_epoch:
-        return None
-    return user
-
-
-def user_for_session(session: Session, session_id: str) -> User | None:
-    """The user behind a sign-in session id (`<id>:<epoch>`), or None when it no longer holds."""
-    try:
-        uid, epoch = (int(p) for p in session_id.split(":", 1))
-    except ValueError:
-        return None
-    user = session.get(User, uid)
-    if user is None or not user.active or user.session_epoch != epoch or user.role is Role.SYSTEM:
         return None
     return user
 

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, change password, idle timeout."""
+"""Sign-in, sign-out, change password."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from vault.errors import Invalid, TooManyAttempts
 from vault.models import User
-from vault.services import users
+from vault.services import sessions, users
 from web.deps import get_vault, unit_of_work
 from web.pages.common import field_message
 
@@ -46,15 +46,18 @@ def login() -> ResponseReturnValue:
         else:
             v = get_vault()
             user: User | None = None
+            sid = ""
             try:
                 with unit_of_work() as s:  # commits the attempt, failed or not
                     user = users.check_credentials(v, s, username[:64], password, request.remote_addr)
                     if user is not None:
+                        sid = sessions.start_web_session(v, s, user, request.remote_addr)
                         s.flush()
                         s.expunge(user)
-            except TooManyAttempts:
+            except TooManyAttempts as exc:
                 # the same answer whether the username exists or not
-                error, status = _("Too many failed sign-ins. Wait 15 minutes and try again."), 429
+                error, status = _("Too many failed sign-ins. Wait %(seconds)s seconds and try again.",
+                                  seconds=exc.details.get("retry_after", 60)), 429
             else:
                 if user is None:
                     error, status = _("Wrong username or password."), 401
@@ -64,7 +67,7 @@ def login() -> ResponseReturnValue:
                     if lang:
                         session["lang"] = lang
                     login_user(user)
-                    session["seen"] = v.clock.now().timestamp()
+                    session["sid"] = sid  # the server-side session: sign-out ends it for every copy
                     return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
     return render_template("pages/login.html", error=error, username=username,
                            next=request.args.get("next", "")), status
@@ -72,7 +75,10 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """End this session on the server (a copied cookie stops working too), then forget the cookie."""
     lang = session.get("lang")
+    with unit_of_work() as s:
+        sessions.end_web_session(get_vault(), s, session.get("sid"))
     logout_user()
     session.clear()
     if lang:
@@ -96,6 +102,7 @@ def change_password() -> ResponseReturnValue:
                     me = s.get(User, current_user.id)
                     assert me is not None
                     users.change_password(v, s, me, old, new)
+                    sessions.end_all_web_sessions(v, s, me, keep=session.get("sid"))
                     s.flush()
                     s.expunge(me)
             except Invalid as exc:
@@ -108,27 +115,9 @@ def change_password() -> ResponseReturnValue:
 
 
 def init_auth(app: Flask) -> None:
-    """Login view, throttling, and the idle timeout for cookie sessions."""
+    """Login view and throttling (web.security holds cookie sessions against their server-side row)."""
     from web.security import login_manager
 
     login_manager.login_view = "auth.login"  # type: ignore[assignment]
     login_manager.login_message = ""  # type: ignore[assignment]
     limiter.init_app(app)
-
-    @app.before_request
-    def _idle_timeout() -> ResponseReturnValue | None:
-        if request.path.startswith(("/api/", "/static/")) or "_user_id" not in session:
-            return None
-        v = get_vault()
-        now = v.clock.now().timestamp()
-        seen = session.get("seen")
-        if seen is not None and now - float(seen) > v.settings.session_idle_minutes * 60:
-            lang = session.get("lang")
-            logout_user()
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            flash(_("You were signed out after a period of inactivity."), "info")
-            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-        session["seen"] = now
-        return None
