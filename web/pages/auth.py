@@ -13,8 +13,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from vault.errors import Invalid, TooManyAttempts
 from vault.models import User
-from vault.services import sessions, users
-from web.deps import get_vault, unit_of_work
+from vault.services import sessions, tokens, users
+from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
 
 bp = Blueprint("auth", __name__)
@@ -111,7 +111,19 @@ def change_password() -> ResponseReturnValue:
                 login_user(me)  # this session continues with the new epoch; every other one has ended
                 flash(_("Password changed. Other sessions were signed out."), "success")
                 return redirect(url_for("home.index"))
-    return render_template("pages/password.html", errors=errors), 422 if errors else 200
+    with unit_of_work() as s:
+        my_tokens = tokens.list_tokens(get_vault(), s, actor())
+    return render_template("pages/password.html", errors=errors, tokens=my_tokens), 422 if errors else 200
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoke one of one's own API tokens (someone else's is not found)."""
+    with unit_of_work() as s:
+        tokens.revoke_token(get_vault(), s, actor(), token_id)
+    flash(_("The API token was revoked."), "success")
+    return redirect(url_for("auth.change_password"))
 
 
 def init_auth(app: Flask) -> None:
