@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -116,8 +116,7 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     with unit_of_work() as s:
         tokens.revoke_token(get_vault(), s, actor(), token_id)
     flash(_("The API token was revoked."), "success")
-    return redirect(request.referrer if request.referrer and "/account/" in request.referrer
-                    else url_for("admin.users_page"))
+    return redirect(url_for("admin.users_page"))
 
 
 @bp.get("/admin/approvals")
@@ -142,4 +141,7 @@ def decide(request_id: int, decision: str) -> ResponseReturnValue:
         return redirect(url_for("admin.approvals_page"))
     # the new password is shown once, here, to the approver; never in a redirect, the cookie or a log
     one_time = {"user": username, "password": done.one_time_password}
-    return render_template("pages/admin_approvals.html", requests=_request_rows(me), one_time=one_time)
+    resp = make_response(render_template("pages/admin_approvals.html", requests=_request_rows(me),
+                                         one_time=one_time))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

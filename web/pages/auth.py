@@ -19,7 +19,7 @@ from web.pages.common import field_message
 
 bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
-LOGIN_RATE = "30 per minute"  # per client address, on top of the per-username lock-out in the service
+LOGIN_RATE = "30 per minute"  # requests per client address, on top of the failure counts in the service
 
 
 def _safe_next(target: str | None) -> str:
