@@ -50,11 +50,19 @@ class Settings:
     search_engine: str = "whoosh"
     secret_key_path: Path | None = None  # default: home/secret_key
     max_upload_bytes: int = 200 * 1024 * 1024
+    # every request body that is not an upload (JSON, forms) is refused (413) above this, before it is read
+    max_body_bytes: int = 1024 * 1024
     required_doc_types: tuple[str, ...] = ("license", "contract", "credit_report")
     credit_report_validity_days: int = 365
     token_ttl_hours: int = 12
+    # failed sign-ins of one name from one address before that address must wait login_lock_base_s,
+    # a wait that doubles with every further failure (up to login_failure_window_s); the right password
+    # after the wait clears it, and the name's owner signing in from elsewhere is never held up
     login_max_failures: int = 5
     login_failure_window_s: int = 900
+    login_lock_base_s: int = 60
+    # failed sign-ins from one address, whatever the names, within login_failure_window_s (then 429)
+    login_address_max_failures: int = 20
     extract_timeout_s: int = 120
     extract_memory_mb: int = 1024
     ocr_languages: str = "chi_sim+eng"
@@ -64,6 +72,7 @@ class Settings:
     checkout_max_days: int = 30
     session_cookie_secure: bool = False
     session_idle_minutes: int = 30
+    session_max_hours: int = 12  # a signed-in session ends this long after sign-in, however busy
     default_locale: str = "zh"
     log_level: str = "INFO"
     retention_years: Mapping[str, int | None] = field(
@@ -193,7 +202,8 @@ def _validate(s: Settings) -> None:
             raise bad("required_doc_types", f"unknown document type {t!r}; known: {', '.join(DOC_TYPES)}")
     for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
                  "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "worker_extractions",
-                 "checkout_max_days", "session_idle_minutes", "login_failure_window_s"):
+                 "checkout_max_days", "session_idle_minutes", "login_failure_window_s",
+                 "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     if s.overdue_check_interval_s <= 0:

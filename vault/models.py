@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -139,6 +140,8 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
+    # the password was chosen by an administrator, not by the user: a role or clearance grant replaces it
+    password_set_by_other: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # flask-login's user protocol, spelled out so the domain needs no web import
     @property
@@ -176,13 +179,61 @@ class ApiToken(Base):
 
 class LoginAttempt(Base):
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_user_time", "username", "at"),)
+    __table_args__ = (Index("ix_login_attempts_user_time", "username", "at"),
+                      Index("ix_login_attempts_addr_time", "client_addr", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime]
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class WebSession(Base):
+    """A signed-in browser session: the cookie carries a random id whose SHA-256 is stored here.
+
+    Sign-out ends the row, so a copied cookie stops working; idle and absolute lifetimes are checked
+    against the row, not against anything the client could keep.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class GrantStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class GrantRequest(Base):
+    """An administrator's request to give a content role or a higher clearance: a second person decides."""
+
+    __tablename__ = "grant_requests"
+    __table_args__ = (Index("ix_grant_requests_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[Role | None] = mapped_column(_enum(Role))  # None: the role stays
+    clearance: Mapped[Secrecy | None] = mapped_column(_enum(Secrecy))  # None: the clearance stays
+    status: Mapped[GrantStatus] = mapped_column(_enum(GrantStatus), default=GrantStatus.PENDING)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
 
 class ArchiveCounter(Base):

@@ -19,8 +19,8 @@ PAGES_BY_ROLE = {
     "archivist": ["/", "/dossiers", "/dossiers/new", "/checkouts", "/holds", "/destructions", "/search?q=合同"],
     "employee": ["/", "/dossiers", "/checkouts", "/search?q=合同"],
     "legal": ["/", "/dossiers", "/search?q=合同", "/holds", "/audit", "/destructions", "/checkouts"],
-    "manager": ["/", "/dossiers", "/checkouts", "/holds", "/destructions", "/audit"],
-    "admin": ["/", "/audit", "/admin/users"],
+    "manager": ["/", "/dossiers", "/checkouts", "/holds", "/destructions", "/audit", "/admin/approvals"],
+    "admin": ["/", "/audit", "/admin/users", "/admin/approvals", "/account/password"],
 }
 
 

@@ -13,6 +13,8 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     dossiers (api/dossiers)               core_api               create, archive numbers, clearance, paging, audit
     documents (api/documents)             core_api               streamed encrypted upload, limits, versions, reads
     users (api/core: auth, me, health)    core_api, services     tokens, lockout, health; leaving with a hand-over
+    sessions, grants, tokens (api/admin)  accounts               sign-out ends the row, throttle by address and
+                                                                 name, second-person approval, last admin, tokens
     audit chain (api/audit_routes)        core_api               verify; edited, deleted, truncated events found
     audit_log list (api/audit_routes)     services, workflows    filters by document, action, actor, ids out of range
     checkouts (api/workflows)             workflows, services    request to return, self-approval, overdue, paper;

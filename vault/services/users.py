@@ -15,14 +15,17 @@ from sqlalchemy.orm import Session, joinedload
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Conflict, Invalid, NotAuthenticated, NotFound, TooManyAttempts
+from vault.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from vault.models import ApiToken, LoginAttempt, Role, Secrecy, User
+from vault.services.sessions import require_sign_in_allowed
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 MIN_PASSWORD = 10
 WRONG_CREDENTIALS = "wrong username or password"
 SYSTEM_USERNAME = "system"
+APPROVAL_ROLES = frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.ADMIN})
+BASELINE_CLEARANCE = Secrecy.INTERNAL
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +45,52 @@ def hash_password(password: str) -> str:
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise Invalid("password", f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def parse_role(role: str) -> Role:
+    """A role a person may have, or Invalid naming the choices."""
+    try:
+        role_v = Role(role)
+    except ValueError:
+        role_v = Role.SYSTEM
+    if role_v is Role.SYSTEM:
+        raise Invalid("role", "role must be one of admin, archivist, employee, legal, manager")
+    return role_v
+
+
+def parse_clearance(clearance: str) -> Secrecy:
+    """A clearance level, or Invalid naming the choices."""
+    try:
+        return Secrecy(clearance)
+    except ValueError:
+        raise Invalid("clearance", "clearance must be public, internal, confidential or secret") from None
+
+
+def needs_approval(role: Role, clearance: Secrecy, *, from_role: Role | None = None,
+                   from_clearance: Secrecy | None = None) -> bool:
+    """Whether giving this role or clearance (to a new user, or up from what they have) needs a second person.
+
+    Content roles and the admin role (an admin approves) need approval; so does any clearance above
+    the baseline, or above what the user has now.
+    """
+    if role in APPROVAL_ROLES and role is not from_role:
+        return True
+    floor = BASELINE_CLEARANCE if from_clearance is None else max(from_clearance, BASELINE_CLEARANCE,
+                                                                   key=lambda c: c.rank)
+    return clearance.rank > floor.rank
+
+
+def active_admins(session: Session) -> int:
+    """How many active administrator accounts there are."""
+    return session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN,
+                                                                       User.active.is_(True))) or 0
+
+
+def require_not_last_admin(session: Session, user: User) -> None:
+    """Conflict when this user is the last active administrator (nobody could manage users after)."""
+    if user.role is Role.ADMIN and user.active and active_admins(session) <= 1:
+        raise Conflict("this is the last active administrator; add and approve another one first",
+                       code="last_admin")
 
 
 def system_user(session: Session, now: datetime) -> User:
@@ -74,27 +123,26 @@ def create_user(
     display_name: str = "",
     email: str | None = None,
 ) -> User:
-    """Add a user; only admins (or the CLI) may."""
+    """Add a user; only admins (or the CLI) may.
+
+    An administrator may give only what needs nobody's approval (see vault.services.grants, which
+    creates the account that way and asks a second person for the rest); the CLI, acting on the
+    operator's authority, may give any role.
+    """
     policy.require(actor, "user.manage")
     if not USERNAME_RE.match(username) or username == SYSTEM_USERNAME:
         raise Invalid("username", "use 2-64 letters, digits, '.', '_' or '-' (and not 'system')")
-    try:
-        role_v = Role(role)
-    except ValueError:
-        raise Invalid("role", "role must be one of admin, archivist, employee, legal, manager") from None
-    if role_v is Role.SYSTEM:
-        raise Invalid("role", "role must be one of admin, archivist, employee, legal, manager")
-    try:
-        clearance_v = Secrecy(clearance)
-    except ValueError:
-        raise Invalid("clearance", "clearance must be public, internal, confidential or secret") from None
+    role_v, clearance_v = parse_role(role), parse_clearance(clearance)
+    if actor.role is not Role.SYSTEM and needs_approval(role_v, clearance_v):
+        raise Forbidden("giving this role or clearance needs a second person's approval; request it instead",
+                        code="approval_required")
     _check_password_strength(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} exists already", code="user_exists")
     now = v.clock.now()
     user = User(username=username, display_name=display_name or username, role=role_v, clearance=clearance_v,
                 password_hash=hash_password(password), active=True, email=email, created_at=now,
-                password_changed_at=now)
+                password_changed_at=now, password_set_by_other=actor.role is not Role.SYSTEM)
     session.add(user)
     session.flush()
     audit.record(session, actor, "user.created", user, now=now, username=username, role=role_v.value,
@@ -107,20 +155,11 @@ def check_credentials(
 ) -> User | None:
     """Check a password and record the attempt; None when wrong. The caller commits, then refuses.
 
-    Repeated failures for a name lock it out for a while (429), whether the name exists or not.
+    Repeated failures make the address wait (429), whether the name exists or not: see
+    sessions.require_sign_in_allowed.
     """
     now = v.clock.now()
-    window_start = now - timedelta(seconds=v.settings.login_failure_window_s)
-    failures = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= window_start
-        )
-    ) or 0
-    if failures >= v.settings.login_max_failures:
-        raise TooManyAttempts(
-            "too many failed sign-ins for this account; wait 15 minutes and try again",
-            retry_after=v.settings.login_failure_window_s,
-        )
+    require_sign_in_allowed(v, session, username[:64], client_addr)
     user = session.scalar(select(User).where(User.username == username))
     ok = False
     try:
@@ -130,7 +169,8 @@ def check_credentials(
             _hasher.verify(_dummy_hash(), password)  # same cost whether the name exists or not
     except (VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=username[:64], client_addr=client_addr, at=now, success=ok))
+    session.add(LoginAttempt(username=username[:64], client_addr=(client_addr or "")[:64] or None, at=now,
+                             success=ok))
     if not ok or user is None:
         audit.record(session, None, "user.login_failed", None, now=now, username=username[:64])
         return None
@@ -167,18 +207,6 @@ def user_for_token(v: Vault, session: Session, token: str) -> User | None:
     return user
 
 
-def user_for_session(session: Session, session_id: str) -> User | None:
-    """The user behind a sign-in session id (`<id>:<epoch>`), or None when it no longer holds."""
-    try:
-        uid, epoch = (int(p) for p in session_id.split(":", 1))
-    except ValueError:
-        return None
-    user = session.get(User, uid)
-    if user is None or not user.active or user.session_epoch != epoch or user.role is Role.SYSTEM:
-        return None
-    return user
-
-
 def change_password(v: Vault, session: Session, user: User, old: str, new: str) -> None:
     """Change one's own password; every other session and token ends."""
     try:
@@ -188,6 +216,7 @@ def change_password(v: Vault, session: Session, user: User, old: str, new: str) 
     _check_password_strength(new)
     user.password_hash = hash_password(new)
     user.password_changed_at = v.clock.now()
+    user.password_set_by_other = False
     user.session_epoch += 1
     audit.record(session, user, "user.password_changed", user, now=v.clock.now())
 
@@ -195,6 +224,10 @@ def change_password(v: Vault, session: Session, user: User, old: str, new: str) 
 def set_active(v: Vault, session: Session, actor: User, username: str, active: bool) -> User:
     policy.require(actor, "user.manage")
     user = get_user(session, username)
+    if user.role is Role.SYSTEM:
+        raise Invalid("username", "the system account cannot be changed")
+    if not active:
+        require_not_last_admin(session, user)
     user.active = active
     user.session_epoch += 1
     audit.record(session, actor, "user.activated" if active else "user.deactivated", user, now=v.clock.now())

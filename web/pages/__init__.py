@@ -45,6 +45,8 @@ def _nav(user: Any, registered: set[str]) -> list[tuple[str, str, Any]]:
         items.append(("audit.list_page", "/audit", _l("Audit log")))
     if policy.allowed(user, "user.manage"):
         items.append(("admin.users_page", "/admin/users", _l("Users")))
+    if user.role in (Role.ADMIN, Role.MANAGER):  # the second person who approves account requests
+        items.append(("admin.approvals_page", "/admin/approvals", _l("Account requests")))
     return items
 
 

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, change password, idle timeout."""
+"""Sign-in, sign-out, change password."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from vault.errors import Invalid, TooManyAttempts
 from vault.models import User
-from vault.services import users
-from web.deps import get_vault, unit_of_work
+from vault.services import sessions, tokens, users
+from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
 
 bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
-LOGIN_RATE = "30 per minute"  # per client address, on top of the per-username lock-out in the service
+LOGIN_RATE = "30 per minute"  # requests per client address, on top of the failure counts in the service
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,15 +46,18 @@ def login() -> ResponseReturnValue:
         else:
             v = get_vault()
             user: User | None = None
+            sid = ""
             try:
                 with unit_of_work() as s:  # commits the attempt, failed or not
                     user = users.check_credentials(v, s, username[:64], password, request.remote_addr)
                     if user is not None:
+                        sid = sessions.start_web_session(v, s, user, request.remote_addr)
                         s.flush()
                         s.expunge(user)
-            except TooManyAttempts:
+            except TooManyAttempts as exc:
                 # the same answer whether the username exists or not
-                error, status = _("Too many failed sign-ins. Wait 15 minutes and try again."), 429
+                error, status = _("Too many failed sign-ins. Wait %(seconds)s seconds and try again.",
+                                  seconds=exc.details.get("retry_after", 60)), 429
             else:
                 if user is None:
                     error, status = _("Wrong username or password."), 401
@@ -64,7 +67,7 @@ def login() -> ResponseReturnValue:
                     if lang:
                         session["lang"] = lang
                     login_user(user)
-                    session["seen"] = v.clock.now().timestamp()
+                    session["sid"] = sid  # the server-side session: sign-out ends it for every copy
                     return redirect(_safe_next(request.form.get("next") or request.args.get("next")))
     return render_template("pages/login.html", error=error, username=username,
                            next=request.args.get("next", "")), status
@@ -72,7 +75,10 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """End this session on the server (a copied cookie stops working too), then forget the cookie."""
     lang = session.get("lang")
+    with unit_of_work() as s:
+        sessions.end_web_session(get_vault(), s, session.get("sid"))
     logout_user()
     session.clear()
     if lang:
@@ -96,6 +102,7 @@ def change_password() -> ResponseReturnValue:
                     me = s.get(User, current_user.id)
                     assert me is not None
                     users.change_password(v, s, me, old, new)
+                    sessions.end_all_web_sessions(v, s, me, keep=session.get("sid"))
                     s.flush()
                     s.expunge(me)
             except Invalid as exc:
@@ -104,31 +111,25 @@ def change_password() -> ResponseReturnValue:
                 login_user(me)  # this session continues with the new epoch; every other one has ended
                 flash(_("Password changed. Other sessions were signed out."), "success")
                 return redirect(url_for("home.index"))
-    return render_template("pages/password.html", errors=errors), 422 if errors else 200
+    with unit_of_work() as s:
+        my_tokens = tokens.list_tokens(get_vault(), s, actor())
+    return render_template("pages/password.html", errors=errors, tokens=my_tokens), 422 if errors else 200
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoke one of one's own API tokens (someone else's is not found)."""
+    with unit_of_work() as s:
+        tokens.revoke_token(get_vault(), s, actor(), token_id)
+    flash(_("The API token was revoked."), "success")
+    return redirect(url_for("auth.change_password"))
 
 
 def init_auth(app: Flask) -> None:
-    """Login view, throttling, and the idle timeout for cookie sessions."""
+    """Login view and throttling (web.security holds cookie sessions against their server-side row)."""
     from web.security import login_manager
 
     login_manager.login_view = "auth.login"  # type: ignore[assignment]
     login_manager.login_message = ""  # type: ignore[assignment]
     limiter.init_app(app)
-
-    @app.before_request
-    def _idle_timeout() -> ResponseReturnValue | None:
-        if request.path.startswith(("/api/", "/static/")) or "_user_id" not in session:
-            return None
-        v = get_vault()
-        now = v.clock.now().timestamp()
-        seen = session.get("seen")
-        if seen is not None and now - float(seen) > v.settings.session_idle_minutes * 60:
-            lang = session.get("lang")
-            logout_user()
-            session.clear()
-            if lang:
-                session["lang"] = lang
-            flash(_("You were signed out after a period of inactivity."), "info")
-            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-        session["seen"] = now
-        return None
