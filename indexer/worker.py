@@ -15,7 +15,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,12 +26,13 @@ from sqlalchemy import or_, select
 
 from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
-from vault import audit
+from vault import audit, audit_checkpoints
 from vault.core import Vault
 from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
 from vault.services.checkouts import run_overdue
 from vault.services.destruction import PURGE_JOB
 from vault.services.documents import decrypt_version
+from vault.services.fixity import sweep_interrupted_uploads
 from vault.services.users import system_user
 
 log = logging.getLogger("dossier.worker")
@@ -352,17 +353,46 @@ def check_overdue(v: Vault) -> None:
         log.info("%s checkout(s) newly overdue: %s", len(newly), newly)
 
 
+def sign_audit_checkpoint(v: Vault) -> None:
+    """Sign a checkpoint of the audit chain's head if it moved; an error is logged, never raised."""
+    try:
+        audit_checkpoints.sign_head(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("audit checkpoint failed; trying again in %ss", v.settings.audit_checkpoint_interval_s)
+
+
+def sweep_uploads(v: Vault) -> None:
+    """Remove what uploads killed mid-way left (older than `upload_grace_minutes`); errors are logged."""
+    try:
+        removed = sweep_interrupted_uploads(v, timedelta(minutes=v.settings.upload_grace_minutes))
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("upload sweep failed; trying again in %ss", v.settings.upload_sweep_interval_s)
+        return
+    if removed:
+        log.info("removed %s temp file(s) and pending row(s) of interrupted uploads", removed)
+
+
+def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
+    """What the worker runs besides jobs, and how often (seconds)."""
+    s = v.settings
+    return [(check_overdue, s.overdue_check_interval_s),
+            (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
+            (sweep_uploads, s.upload_sweep_interval_s)]
+
+
 def work_loop(v: Vault, stop: threading.Event) -> None:
-    """Run jobs as they come and check overdue checkouts every `overdue_check_interval_s`, until `stop`."""
-    next_overdue_check = time.monotonic()
+    """Run jobs as they come, and the periodic tasks (overdue checkouts, audit checkpoints, the sweep of
+    interrupted uploads) each at its interval, until `stop`."""
+    tasks = periodic_tasks(v)
+    due = [time.monotonic()] * len(tasks)
     while not stop.is_set():
-        if time.monotonic() >= next_overdue_check:
-            check_overdue(v)
-            next_overdue_check = time.monotonic() + v.settings.overdue_check_interval_s
+        for i, (task, every) in enumerate(tasks):
+            if time.monotonic() >= due[i]:
+                task(v)
+                due[i] = time.monotonic() + every
         try:
             if run_pending(v, limit=BATCH_DOCS) == 0:
-                stop.wait(min(v.settings.worker_poll_interval_s,
-                              max(next_overdue_check - time.monotonic(), 0)))
+                stop.wait(min(v.settings.worker_poll_interval_s, max(min(due) - time.monotonic(), 0)))
         except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
             log.exception("worker loop error; retrying")
             stop.wait(5)

@@ -46,6 +46,11 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
     return Page(list(rows), total, page, per_page)
 
 
-def verify(session: Session, actor: User) -> audit.ChainReport:
+def verify(session: Session, actor: User, v: Any = None) -> audit.ChainReport:
+    """Verify the chain; against the signed checkpoints too when the vault `v` is given."""
     policy.require(actor, "audit.verify")
+    if v is not None:
+        from vault.audit_checkpoints import verify as verify_with_checkpoints
+
+        return verify_with_checkpoints(v, session)
     return audit.verify_chain(session)

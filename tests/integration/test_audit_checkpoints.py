@@ -1,0 +1,156 @@
+"""Signed checkpoints catch a chain rewritten by someone who can write the database, and name the attack.
+
+Each attack below is done as an insider with database access would: change the rows, recompute every
+hash after the change and move the stored head, so the chain on its own still verifies (asserted).
+Only the checkpoints, signed with the keyring's key and kept in a file outside the database, tell.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from tests.conftest import Api, People
+from tests.ops.conftest import run_cli, store_files
+from tests.support.backups import destroy
+from vault import audit, audit_checkpoints
+from vault.core import Vault
+from vault.models import AuditEvent, AuditHead
+from vault.services import dossiers
+
+
+def _make_events(vault: Vault, people: People, n: int) -> None:
+    archivist = people.archivist
+    for i in range(n):
+        with vault.session() as s:
+            dossiers.create_dossier(vault, s, archivist, {"customer_name": f"客户{i}", "customer_type": "client"})
+
+
+def _rehash(vault: Vault) -> None:
+    """What the attacker does after changing rows: recompute every hash and the stored head."""
+    with vault.session() as s:
+        prev = audit.GENESIS
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+        for e in events:
+            e.prev_hash = prev
+            e.hash = audit._event_hash(prev, audit._fields(e))  # noqa: SLF001 - the attacker knows the formula
+            prev = e.hash
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        head.seq, head.hash = (events[-1].seq if events else 0), prev
+
+
+def _renumber(vault: Vault, order: list[int]) -> None:
+    """Give the events now at the seqs in `order` the seqs 1, 2, ... in that order."""
+    with vault.session() as s:
+        for seq in order:  # out of the way first: seq is unique
+            s.get_one(AuditEvent, seq).seq = -seq
+        s.flush()
+        for new, old in enumerate(order, 1):
+            s.get_one(AuditEvent, -old).seq = new
+
+
+def _verify_cli(vault: Vault) -> tuple[int, dict[str, Any]]:
+    result = run_cli(vault, "audit", "verify")
+    return result.exit_code, json.loads(result.output.strip().splitlines()[-1])
+
+
+def _chain_alone_ok(vault: Vault) -> bool:
+    with vault.session() as s:
+        return audit.verify_chain(s).ok
+
+
+@pytest.fixture
+def signed(vault: Vault, people: People) -> int:
+    """Twelve events, a checkpoint after the sixth, one after the twelfth, then two more events."""
+    _make_events(vault, people, 6)
+    assert audit_checkpoints.sign_head(vault) is not None
+    _make_events(vault, people, 6)
+    last = audit_checkpoints.sign_head(vault)
+    assert last is not None
+    _make_events(vault, people, 2)
+    return last.seq
+
+
+def test_an_untouched_chain_verifies_against_its_checkpoints(vault: Vault, signed: int) -> None:
+    code, report = _verify_cli(vault)
+    assert code == 0 and report["ok"]
+    assert report["checkpoints"] == {"count": 2, "last_seq": signed}
+    assert audit_checkpoints.sign_head(vault) is not None and audit_checkpoints.sign_head(vault) is None, \
+        "a checkpoint is written when the head moved, not again for the same head"
+
+
+def test_an_event_edited_with_the_hashes_after_it_recomputed_is_named_edited(vault: Vault, signed: int) -> None:
+    with vault.session() as s:
+        s.get_one(AuditEvent, 9).actor_name = "someone-else"
+    _rehash(vault)
+    assert _chain_alone_ok(vault)
+    code, report = _verify_cli(vault)
+    assert code == 1 and report["first_bad"]["kind"] == "edited" and report["first_bad"]["seq"] == 9
+
+
+def test_an_event_deleted_and_the_rest_renumbered_is_named_deleted(vault: Vault, signed: int) -> None:
+    with vault.session() as s:
+        top = s.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
+        s.execute(delete(AuditEvent).where(AuditEvent.seq == 8))
+    assert top is not None
+    _renumber(vault, [n for n in range(1, top + 1) if n != 8])
+    _rehash(vault)
+    assert _chain_alone_ok(vault)
+    code, report = _verify_cli(vault)
+    assert code == 1 and report["first_bad"]["kind"] == "deleted" and report["first_bad"]["seq"] == 8
+
+
+def test_two_events_swapped_is_named_reordered(vault: Vault, signed: int) -> None:
+    with vault.session() as s:
+        top = s.scalar(select(AuditHead.seq).where(AuditHead.id == 1))
+    assert top is not None
+    order = list(range(1, top + 1))
+    order[9], order[10] = order[10], order[9]  # events 10 and 11 change places
+    _renumber(vault, order)
+    _rehash(vault)
+    assert _chain_alone_ok(vault)
+    code, report = _verify_cli(vault)
+    assert code == 1 and report["first_bad"]["kind"] == "reordered" and report["first_bad"]["seq"] == 10
+
+
+def test_events_cut_off_the_end_with_the_head_rewritten_are_named_truncated(vault: Vault, signed: int) -> None:
+    with vault.session() as s:  # everything from two events before the last checkpoint on
+        s.execute(delete(AuditEvent).where(AuditEvent.seq > signed - 2))
+    _rehash(vault)
+    assert _chain_alone_ok(vault)
+    code, report = _verify_cli(vault)
+    assert code == 1 and report["first_bad"]["kind"] == "truncated"
+    assert report["first_bad"]["seq"] == signed - 1 and f"names event {signed}" in report["first_bad"]["problem"]
+
+
+def test_a_checkpoint_line_written_without_the_key_is_named_forged(vault: Vault, signed: int) -> None:
+    path = vault.settings.audit_checkpoints_path
+    lines = path.read_text().splitlines()
+    doctored = json.loads(lines[-1])
+    doctored["seq"] += 100
+    path.write_text("\n".join([*lines, json.dumps(doctored)]) + "\n")
+    code, report = _verify_cli(vault)
+    assert code == 1 and report["first_bad"]["kind"] == "forged"
+
+
+def test_verify_and_the_api_report_the_rewrite_too(vault: Vault, signed: int, api: Api, people: People) -> None:
+    with vault.session() as s:
+        s.get_one(AuditEvent, 3).action = "dossier.viewed"
+    _rehash(vault)
+    result = run_cli(vault, "verify")
+    assert result.exit_code == 1 and "FINDING audit_chain: event 3: edited" in result.output
+    r = api.get(people.admin, "/api/v1/audit/verify")
+    assert r.status_code == 200 and r.get_json()["first_bad"]["kind"] == "edited"
+
+
+def test_a_destruction_signs_a_checkpoint_that_covers_it(vault: Vault, people: People) -> None:
+    document_id = store_files(vault, people, old_first=True)[0].document_id
+    destroy(vault, people, document_id)
+    checkpoints, _ = audit_checkpoints.read_checkpoints(vault.settings.audit_checkpoints_path)
+    with vault.session() as s:
+        executed = s.scalar(select(AuditEvent.seq).where(AuditEvent.action == "destruction.executed"))
+    assert executed is not None and checkpoints and checkpoints[-1].seq >= executed
