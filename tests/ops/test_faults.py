@@ -17,6 +17,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from config import load_settings
+from indexer.worker import sweep_uploads
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
 from tests.ops.conftest import run_cli, store_files
 from tests.support.seaweed import SeaweedS3
 from tests.support.tcp_proxy import TcpProxy
+from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, make_sessionmaker
 from vault.models import Document, DocumentVersion, PendingBlob
@@ -86,6 +89,60 @@ def test_a_process_killed_between_blob_write_and_commit_leaves_an_orphan_that_ve
     assert swept.exit_code == 0 and "orphans removed: 1" in swept.output, swept.output
     assert list(vault.blobs.keys()) == [] and _rows(vault) == (0, 0, 0)
     assert run_cli(vault, "verify", "--grace-minutes", "0").exit_code == 0
+
+
+KILLED_MID_UPLOAD = textwrap.dedent("""
+    import sys, time
+    from config import load_settings
+    from vault.core import Vault
+    from vault.services import documents
+    v = Vault.open(load_settings())
+
+    def chunks():
+        with open(sys.argv[1], "rb") as fh:
+            yield fh.read(65536)
+        print("mid-upload", flush=True)  # part of the file is in the blob's temp file
+        time.sleep(600)  # until killed
+
+    documents.stage_upload(v, chunks(), "contract.pdf")
+""")
+
+
+def _kill_mid_upload(vault: Vault) -> Path:
+    """Run an upload in a real process, SIGKILL it halfway; the temp file it leaves."""
+    env = {**os.environ, "DOSSIER_HOME": str(vault.settings.home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD, str(FILE)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "mid-upload"
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    temps = list(vault.settings.blob_path.rglob(".tmp-*"))
+    assert len(temps) == 1 and temps[0].stat().st_size > 0
+    assert list(vault.blobs.keys()) == [] and _rows(vault) == (0, 0, 1)  # a pending row, nothing else
+    return temps[0]
+
+
+@pytest.mark.parametrize("cleaner", ["worker", "verify --orphans"])
+def test_an_upload_killed_with_sigkill_leaves_a_temp_file_and_a_pending_row_that_the_sweep_removes(
+        vault: Vault, people: People, clock: FixedClock, cleaner: str) -> None:
+    temp = _kill_mid_upload(vault)
+    young = run_cli(vault, "verify", "--orphans")  # an upload this young may still be in flight
+    assert young.exit_code == 0 and "interrupted uploads cleaned: 0" in young.output, young.output
+    assert temp.exists() and _rows(vault) == (0, 0, 1)
+    if cleaner == "worker":  # two hours later, for the file and for the database
+        later = time.time() - 2 * 3600
+        os.utime(temp, (later, later))
+        clock.set(datetime.now(UTC) + timedelta(hours=2))
+        sweep_uploads(vault)
+    else:
+        swept = run_cli(vault, "verify", "--orphans", "--grace-minutes", "0")
+        assert swept.exit_code == 0 and "interrupted uploads cleaned: 2" in swept.output, swept.output
+    assert not temp.exists() and _rows(vault) == (0, 0, 0)
+    assert list(vault.settings.blob_path.rglob(".tmp-*")) == []
 
 
 # -- 2. the object store goes down or drops connections mid-upload --------------------------------------
