@@ -141,7 +141,8 @@ def read_checkpoints(path: Path) -> tuple[list[Checkpoint], list[Finding]]:
     return out, bad
 
 
-def _append(path: Path, line: str) -> None:
+def append_lines(path: Path, line: str) -> None:
+    """Append to the checkpoint file (0600), synced to disk before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
@@ -172,7 +173,7 @@ def sign_head(v: Any) -> Checkpoint | None:
         digests = "".join(_digests(s, signer, prev_seq, head.seq))
         unsigned = Checkpoint(head.seq, head.hash, v.clock.now().isoformat(), prev_seq, digests, signer.public_key)
     checkpoint = Checkpoint(**{**unsigned.__dict__, "signature": signer.sign(unsigned.signed_bytes())})
-    _append(path, checkpoint.line())
+    append_lines(path, checkpoint.line())
     return checkpoint
 
 
@@ -233,15 +234,20 @@ def check(session: Session, signer: Signer, checkpoints: list[Checkpoint]) -> li
     return findings
 
 
-def verify(v: Any, session: Session) -> ChainReport:
-    """Verify the chain by itself, then against every signed checkpoint in the checkpoint file.
+def verify(v: Any, session: Session, also: tuple[Path, ...] = ()) -> ChainReport:
+    """Verify the chain by itself, then against every signed checkpoint in the checkpoint file and in
+    the files `also` names (copies collected elsewhere, the copy in a backup).
 
     The chain check catches an event changed without recomputing what follows; the checkpoints catch a
     chain rewritten and rehashed, and events cut off the end with the stored head moved back.
     """
     chain = verify_chain(session)
-    path = checkpoint_path(v)
-    checkpoints, unreadable = read_checkpoints(path)
+    checkpoints: list[Checkpoint] = []
+    unreadable: list[Finding] = []
+    for path in (checkpoint_path(v), *also):
+        found, bad = read_checkpoints(path)
+        checkpoints += found
+        unreadable += bad
     findings = unreadable + check(session, signer_for(v), checkpoints) if checkpoints or unreadable else []
     count, last = len(checkpoints), max((c.seq for c in checkpoints), default=None)
     if not chain.ok:

@@ -170,14 +170,16 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
+@click.option("--checkpoints", "also", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="also check against this checkpoint file (a collected copy, or the one in a backup)")
+def audit_verify(also: tuple[Path, ...]) -> None:
     """Verify the audit hash chain and its signed checkpoints; exits 1 and names the first bad event."""
     from vault.audit_checkpoints import verify
 
     v = open_vault()
     try:
         with v.session() as s:
-            report = verify(v, s)
+            report = verify(v, s, also)
     finally:
         v.close()
     click.echo(json.dumps(report.as_json(), ensure_ascii=False))

@@ -8,6 +8,7 @@ Only the checkpoints, signed with the keyring's key and kept in a file outside t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import delete, select
 
 from tests.conftest import Api, People
 from tests.ops.conftest import run_cli, store_files
-from tests.support.backups import destroy
+from tests.support.backups import destroy, run_cli_home
 from vault import audit, audit_checkpoints
 from vault.core import Vault
 from vault.models import AuditEvent, AuditHead
@@ -154,3 +155,29 @@ def test_a_destruction_signs_a_checkpoint_that_covers_it(vault: Vault, people: P
     with vault.session() as s:
         executed = s.scalar(select(AuditEvent.seq).where(AuditEvent.action == "destruction.executed"))
     assert executed is not None and checkpoints and checkpoints[-1].seq >= executed
+
+
+def test_a_backup_carries_the_checkpoints_that_show_a_later_truncation_and_restore_keeps_its_own(
+        vault: Vault, people: People, tmp_path: Path) -> None:
+    _make_events(vault, people, 5)
+    dest = tmp_path / "backup"
+    assert run_cli(vault, "backup", str(dest), "--passphrase-stdin", input="a long backup passphrase\n").exit_code == 0
+    copy = dest / "audit-checkpoints.jsonl"
+    signed, _ = audit_checkpoints.read_checkpoints(copy)
+    assert signed and json.loads((dest / "manifest.json").read_text())["files"]["audit-checkpoints.jsonl"]
+    # the insider cuts the trail back, rewrites the head and empties the home's checkpoint file
+    with vault.session() as s:
+        s.execute(delete(AuditEvent).where(AuditEvent.seq > 2))
+    _rehash(vault)
+    vault.settings.audit_checkpoints_path.write_text("")
+    assert _verify_cli(vault)[0] == 0, "nothing in the home shows it"
+    result = run_cli(vault, "audit", "verify", "--checkpoints", str(copy))
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 1 and report["first_bad"]["kind"] == "truncated"
+
+    home = tmp_path / "restored"
+    restored = run_cli_home(home, "restore", str(dest), "--passphrase-stdin", input="a long backup passphrase\n")
+    assert restored.exit_code == 0, restored.output
+    check = run_cli_home(home, "audit", "verify")
+    assert check.exit_code == 0, check.output
+    assert json.loads(check.output.strip().splitlines()[-1])["checkpoints"]["count"] >= 1
