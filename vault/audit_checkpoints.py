@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 from vault.audit import ChainReport, _fields, canonical_json, verify_chain
 from vault.models import AuditEvent, AuditHead
 
+log = logging.getLogger("dossier.audit")
 FORMAT = "dossier-vault-audit-checkpoint/1"
 DIGEST_HEX = 16  # 64 bits per event: enough to tell events apart, not to read them back
 MAX_DIGESTS = 200_000  # a first checkpoint of a long trail covers only its most recent events
@@ -109,6 +111,14 @@ class Signer:
 def signer_for(v: Any) -> Signer:
     """The signer of this vault (its keyring's audit signing key, created on first use)."""
     return Signer(v.keyring.audit_signing_key())
+
+
+def try_sign_head(v: Any) -> None:
+    """`sign_head`, with a failure logged instead of raised (the worker signs at its next interval)."""
+    try:
+        sign_head(v)
+    except Exception:  # noqa: BLE001 - what was done before stays done; the checkpoint follows later
+        log.exception("could not sign an audit checkpoint; the worker tries again at its next interval")
 
 
 def checkpoint_path(v: Any) -> Path:
@@ -219,9 +229,13 @@ def check(session: Session, signer: Signer, checkpoints: list[Checkpoint]) -> li
         else:
             findings.append(Finding("forged", cp.seq, f"the checkpoint naming event {cp.seq} at {cp.at} is not "
                                                       "signed by this vault's key (forged or altered)"))
+    hashes: dict[int, str] = {}
+    wanted = sorted({cp.seq for cp in trusted})
+    for i in range(0, len(wanted), 500):
+        rows = session.execute(select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(wanted[i:i + 500])))
+        hashes.update((seq, digest) for seq, digest in rows)
     for cp in trusted:
-        event = session.scalar(select(AuditEvent).where(AuditEvent.seq == cp.seq))
-        if event is not None and event.hash == cp.hash:
+        if hashes.get(cp.seq) == cp.hash:
             continue
         window = _digests(session, signer, cp.prev_seq, max(top, cp.seq))
         signed = cp.digest_list()
@@ -248,7 +262,12 @@ def verify(v: Any, session: Session, also: tuple[Path, ...] = ()) -> ChainReport
         found, bad = read_checkpoints(path)
         checkpoints += found
         unreadable += bad
-    findings = unreadable + check(session, signer_for(v), checkpoints) if checkpoints or unreadable else []
+    seed = v.keyring.existing_audit_signing_key()
+    if seed is None:  # no checkpoint was ever signed here: every one found is foreign
+        findings = unreadable + [Finding("forged", c.seq, f"the checkpoint naming event {c.seq} is not signed by "
+                                                          "this vault's key (it has none yet)") for c in checkpoints]
+    else:
+        findings = unreadable + check(session, Signer(seed), checkpoints)
     count, last = len(checkpoints), max((c.seq for c in checkpoints), default=None)
     if not chain.ok:
         return dataclasses.replace(chain, checkpoints=count, last_checkpoint_seq=last)

@@ -8,6 +8,7 @@ Only the checkpoints, signed with the keyring's key and kept in a file outside t
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,32 @@ def test_a_backup_carries_the_checkpoints_that_show_a_later_truncation_and_resto
     check = run_cli_home(home, "audit", "verify")
     assert check.exit_code == 0, check.output
     assert json.loads(check.output.strip().splitlines()[-1])["checkpoints"]["count"] >= 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"audit_checkpoint_interval_s": 0.2}])
+def test_the_worker_signs_a_checkpoint_of_the_head_every_interval(vault: Vault, people: People) -> None:
+    from indexer.worker import BackgroundWorker
+
+    _make_events(vault, people, 3)
+
+    def signed_heads(wanted: int) -> list[int]:
+        deadline = time.monotonic() + 20
+        while True:
+            seqs = [c.seq for c in audit_checkpoints.read_checkpoints(vault.settings.audit_checkpoints_path)[0]]
+            if len(seqs) >= wanted or time.monotonic() > deadline:
+                return seqs
+            time.sleep(0.1)
+
+    def head() -> int:
+        with vault.session() as s:
+            return s.get_one(AuditHead, 1).seq
+
+    worker = BackgroundWorker(vault).start()
+    try:
+        assert signed_heads(1) == [head()]
+        _make_events(vault, people, 1)  # the head moves: the next interval signs it
+        assert signed_heads(2) == [head() - 1, head()]
+    finally:
+        worker.stop()
+    code, report = _verify_cli(vault)
+    assert code == 0 and report["checkpoints"]["count"] == 2

@@ -207,6 +207,12 @@ class Keyring:
         """The dedicated HMAC key for plaintext fingerprints (never rotated)."""
         return self._fingerprint_key
 
+    def existing_audit_signing_key(self) -> bytes | None:
+        """The audit signing key if the keyring has one yet (never creates it: for verifying)."""
+        if self._audit_signing_key is None:
+            self._refresh()
+        return self._audit_signing_key
+
     def audit_signing_key(self) -> bytes:
         """The Ed25519 seed that signs audit checkpoints; created and saved the first time it is needed."""
         if self._audit_signing_key is None:

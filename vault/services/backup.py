@@ -228,7 +228,7 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(dest, 0o700)
     # signed before the keyring is exported: the first checkpoint creates the keyring's signing key
-    audit_checkpoints.sign_head(v)  # the backup carries a signed checkpoint of (nearly) its own head
+    audit_checkpoints.try_sign_head(v)  # the backup carries a signed checkpoint of (nearly) its own head
     # the keyring first: a bad passphrase stops the backup before anything large is written
     export = v.keyring.export_encrypted(passphrase)
     _write_file(dest / KEYRING_EXPORT, [export])
