@@ -211,3 +211,22 @@ def test_the_worker_signs_a_checkpoint_of_the_head_every_interval(vault: Vault, 
         worker.stop()
     code, report = _verify_cli(vault)
     assert code == 0 and report["checkpoints"]["count"] == 2
+
+
+@pytest.mark.parametrize(("now", "kind", "seq"), [
+    (["a", "b", "X", "d", "e", "f"], "edited", 13),
+    (["a", "c", "d", "e", "f", "g"], "deleted", 12),
+    (["a", "b", "d", "e", "f", "g"], "deleted", 13),
+    (["a", "b", "e", "f", "g", "h"], "deleted", 13),
+    (["a", "b", "c", "d", "e", "Y", "f"], "inserted", 16),
+    (["a", "b", "d", "c", "e", "f"], "reordered", 13),
+    (["a", "b", "c"], "truncated", 14),
+    ([], "truncated", 11),
+])
+def test_the_difference_from_a_checkpoint_is_named_for_what_was_done(now: list[str], kind: str, seq: int) -> None:
+    """The digests of events 11..16 as signed, against what the database holds now (one letter per event)."""
+    signed = ["a", "b", "c", "d", "e", "f"]
+    cp = audit_checkpoints.Checkpoint(16, "h" * 64, "2026-01-05T09:00:00+00:00", 10,
+                                      "".join(x * audit_checkpoints.DIGEST_HEX for x in signed), "key")
+    found = audit_checkpoints._classify(cp, [x * audit_checkpoints.DIGEST_HEX for x in now])  # noqa: SLF001
+    assert (found.kind, found.seq) == (kind, seq), found.problem
