@@ -15,7 +15,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,15 +24,15 @@ from pathlib import Path
 
 from sqlalchemy import or_, select
 
+from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
+from indexer.periodic import periodic_tasks
 from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
-from vault import audit, audit_checkpoints
+from vault import audit
 from vault.core import Vault
 from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
-from vault.services.checkouts import run_overdue
 from vault.services.destruction import PURGE_JOB
 from vault.services.documents import decrypt_version
-from vault.services.fixity import sweep_interrupted_uploads
 from vault.services.users import system_user
 
 log = logging.getLogger("dossier.worker")
@@ -340,44 +340,6 @@ def run_pending(v: Vault, *, limit: int | None = None) -> int:
     finally:
         batch.flush()  # after the pool has waited for every lane
     return done
-
-
-def check_overdue(v: Vault) -> None:
-    """Mark overdue checkouts and notify their people; an error is logged, never raised into the loop."""
-    try:
-        newly, _ = run_overdue(v)
-    except Exception:  # noqa: BLE001 - the jobs matter more: log, try again at the next interval
-        log.exception("overdue check failed; trying again in %ss", v.settings.overdue_check_interval_s)
-        return
-    if newly:
-        log.info("%s checkout(s) newly overdue: %s", len(newly), newly)
-
-
-def sign_audit_checkpoint(v: Vault) -> None:
-    """Sign a checkpoint of the audit chain's head if it moved; an error is logged, never raised."""
-    try:
-        audit_checkpoints.sign_head(v)
-    except Exception:  # noqa: BLE001 - try again at the next interval
-        log.exception("audit checkpoint failed; trying again in %ss", v.settings.audit_checkpoint_interval_s)
-
-
-def sweep_uploads(v: Vault) -> None:
-    """Remove what uploads killed mid-way left (older than `upload_grace_minutes`); errors are logged."""
-    try:
-        removed = sweep_interrupted_uploads(v, timedelta(minutes=v.settings.upload_grace_minutes))
-    except Exception:  # noqa: BLE001 - try again at the next interval
-        log.exception("upload sweep failed; trying again in %ss", v.settings.upload_sweep_interval_s)
-        return
-    if removed:
-        log.info("removed %s temp file(s) and pending row(s) of interrupted uploads", removed)
-
-
-def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
-    """What the worker runs besides jobs, and how often (seconds)."""
-    s = v.settings
-    return [(check_overdue, s.overdue_check_interval_s),
-            (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-            (sweep_uploads, s.upload_sweep_interval_s)]
 
 
 def work_loop(v: Vault, stop: threading.Event) -> None:

@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from config import load_settings
-from indexer.worker import sweep_uploads
+from indexer.periodic import sweep_uploads
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
 from tests.ops.conftest import run_cli, store_files
