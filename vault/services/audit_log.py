@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from vault.errors import Invalid
 from vault.models import AuditEvent, User
 from vault.services.dossiers import Page
 from vault.services.fields import may_exist
+
+if TYPE_CHECKING:
+    from vault.core import Vault
 
 
 def list_events(session: Session, actor: User, filters: Mapping[str, Any], page: int, per_page: int) -> Page:
@@ -46,7 +49,7 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
     return Page(list(rows), total, page, per_page)
 
 
-def verify(session: Session, actor: User, v: Any = None) -> audit.ChainReport:
+def verify(session: Session, actor: User, v: Vault | None = None) -> audit.ChainReport:
     """Verify the chain; against the signed checkpoints too when the vault `v` is given."""
     policy.require(actor, "audit.verify")
     if v is not None:
