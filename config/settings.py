@@ -87,6 +87,14 @@ class Settings:
     smtp_starttls: bool = False
     # the worker marks overdue checkouts (and sends their notifications) this often
     overdue_check_interval_s: float = 60.0
+    # the worker signs a checkpoint of the audit chain's head this often (and one follows every
+    # destruction and backup); the checkpoints are appended to audit_checkpoint_file, outside the database
+    audit_checkpoint_interval_s: float = 3600.0
+    audit_checkpoint_file: Path | None = None  # default: home/audit-checkpoints.jsonl
+    # the worker removes what uploads killed mid-way left behind (temp files, pending rows) this often,
+    # once they are older than upload_grace_minutes
+    upload_sweep_interval_s: float = 600.0
+    upload_grace_minutes: int = 60
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -100,6 +108,10 @@ class Settings:
     @property
     def keyring_file(self) -> Path:
         return self.keyring_path or self.home / "keyring.json"
+
+    @property
+    def audit_checkpoints_path(self) -> Path:
+        return self.audit_checkpoint_file or self.home / "audit-checkpoints.jsonl"
 
     @property
     def index_path(self) -> Path:
@@ -206,8 +218,11 @@ def _validate(s: Settings) -> None:
                  "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
-    if s.overdue_check_interval_s <= 0:
-        raise bad("overdue_check_interval_s", "must be positive")
+    for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s"):
+        if getattr(s, name) <= 0:
+            raise bad(name, "must be positive")
+    if s.upload_grace_minutes < 0:
+        raise bad("upload_grace_minutes", "must be zero or more")
     if s.default_locale not in ("zh", "en"):
         raise bad("default_locale", "must be 'zh' or 'en'")
     if not (s.db_url.startswith("sqlite") or s.db_url.startswith("postgresql")):

@@ -15,11 +15,20 @@ runs over; then it tells the parent how the child ended. Whatever the file does 
 a crash in C code) hits the forked child alone: the zygote never opens a document. The parent talks to
 the zygote over a pipe; if the zygote itself is gone (killed by hand, say), the parent starts a new one
 and the job is retried, since that is no fault of the file.
+
+Nothing outlives the process that asked for the extraction. The zygote asks the kernel for SIGTERM when
+its parent dies (prctl PR_SET_PDEATHSIG) and answers it by killing the running child's process group
+(the child and the Tesseract processes it started) before it exits; each forked child asks for SIGKILL
+when the zygote dies, in case the zygote itself is killed outright. Both check right after the prctl
+that their parent is still the one they expect: a parent that died before the call would go unnoticed.
+The kernel sends the signal when the *thread* that started the process ends, so zygotes are started
+from one long-lived thread (`_spawner`), never from the short-lived threads of a worker's lanes.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import select
@@ -31,12 +40,15 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 _ROOT = Path(__file__).resolve().parents[1]  # so `-m indexer.sandbox` imports this same tree
 _STARTUP_SLACK_S = 5  # fork and clean-up, not counted against the extraction
 _HEADER = struct.Struct(">I")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_PARENT_ENV = "DOSSIER_SANDBOX_PARENT"
 
 
 class SandboxFailure(Exception):
@@ -69,7 +81,21 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def die_with_parent(sig: signal.Signals, parent: int) -> None:
+    """Make the kernel send `sig` to this process when its parent dies; exit now if it already has."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before the prctl: no signal will come
+        os._exit(1)
+
+
 # -- the parent ---------------------------------------------------------------------------------
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the zygote exits: start zygotes from this one
+# thread, which lives as long as the process, never from a worker lane's thread that ends with its pool.
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dossier-zygote-spawner")
+
 
 
 def _send(stream: IO[bytes], message: dict[str, Any]) -> None:
@@ -91,12 +117,16 @@ class _Zygote:
     """One zygote process and the pipe to it; used by one thread at a time."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = _spawner.submit(self._start).result()
+
+    @staticmethod
+    def _start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [sys.executable, "-m", "indexer.sandbox"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=_ROOT,
-            env=_child_env(),
+            env={**_child_env(), _PARENT_ENV: str(os.getpid())},  # the zygote dies with this process
             start_new_session=True,  # its own session: a Ctrl-C in the terminal is for the parent only
         )
 
@@ -233,16 +263,32 @@ def _zygote_main() -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # nothing a library prints may reach the parent's pipe
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    running: list[int] = []
+
+    def parent_died(_sig: int, _frame: object) -> None:
+        for pid in running:  # the child's group: the child and the Tesseract processes it started
+            _kill_child(pid)
+        os._exit(1)
+
+    signal.signal(signal.SIGTERM, parent_died)
+    parent = os.environ.get(_PARENT_ENV)
+    if parent is not None:
+        die_with_parent(signal.SIGTERM, int(parent))
+    zygote = os.getpid()
     while (job := _receive(requests)) is not None:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # the job's child: never returns into this loop
             code = 1
             try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                die_with_parent(signal.SIGKILL, zygote)
                 code = _child_main(job, started, extract, logging)
             finally:
                 os._exit(code)
+        running[:] = [pid]
         _send(replies, _wait_child(pid, started + float(job["timeout_s"]) + _STARTUP_SLACK_S))
+        running.clear()
     return 0
 
 
@@ -259,13 +305,18 @@ def _wait_child(pid: int, deadline: float) -> dict[str, Any]:
                 break
     finally:
         os.close(pidfd)
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()  # the group (it called setsid), or the child alone if it died before that
-        except (ProcessLookupError, PermissionError):
-            pass
+    _kill_child(pid)
     os.waitpid(pid, 0)
     return {"timed_out": True, "status": -signal.SIGKILL}
+
+
+def _kill_child(pid: int) -> None:
+    """SIGKILL a job's child and its process group (it called setsid), or the child alone before that."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _limit_self(timeout_s: float, memory_mb: int) -> None:

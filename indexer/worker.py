@@ -24,12 +24,13 @@ from pathlib import Path
 
 from sqlalchemy import or_, select
 
+from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
+from indexer.periodic import periodic_tasks
 from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
 from vault import audit
 from vault.core import Vault
 from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
-from vault.services.checkouts import run_overdue
 from vault.services.destruction import PURGE_JOB
 from vault.services.documents import decrypt_version
 from vault.services.users import system_user
@@ -341,28 +342,19 @@ def run_pending(v: Vault, *, limit: int | None = None) -> int:
     return done
 
 
-def check_overdue(v: Vault) -> None:
-    """Mark overdue checkouts and notify their people; an error is logged, never raised into the loop."""
-    try:
-        newly, _ = run_overdue(v)
-    except Exception:  # noqa: BLE001 - the jobs matter more: log, try again at the next interval
-        log.exception("overdue check failed; trying again in %ss", v.settings.overdue_check_interval_s)
-        return
-    if newly:
-        log.info("%s checkout(s) newly overdue: %s", len(newly), newly)
-
-
 def work_loop(v: Vault, stop: threading.Event) -> None:
-    """Run jobs as they come and check overdue checkouts every `overdue_check_interval_s`, until `stop`."""
-    next_overdue_check = time.monotonic()
+    """Run jobs as they come, and the periodic tasks (overdue checkouts, audit checkpoints, the sweep of
+    interrupted uploads) each at its interval, until `stop`."""
+    tasks = periodic_tasks(v)
+    due = [time.monotonic()] * len(tasks)
     while not stop.is_set():
-        if time.monotonic() >= next_overdue_check:
-            check_overdue(v)
-            next_overdue_check = time.monotonic() + v.settings.overdue_check_interval_s
+        for i, (task, every) in enumerate(tasks):
+            if time.monotonic() >= due[i]:
+                task(v)
+                due[i] = time.monotonic() + every
         try:
             if run_pending(v, limit=BATCH_DOCS) == 0:
-                stop.wait(min(v.settings.worker_poll_interval_s,
-                              max(next_overdue_check - time.monotonic(), 0)))
+                stop.wait(min(v.settings.worker_poll_interval_s, max(min(due) - time.monotonic(), 0)))
         except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
             log.exception("worker loop error; retrying")
             stop.wait(5)

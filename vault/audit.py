@@ -114,11 +114,16 @@ class ChainReport:
     head: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    kind: str | None = None  # edited | deleted | inserted | reordered | truncated | forged
+    checkpoints: int | None = None  # signed checkpoints checked (None: not checked against any)
+    last_checkpoint_seq: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ok": self.ok, "events": self.events, "head": self.head}
+        if self.checkpoints is not None:
+            out["checkpoints"] = {"count": self.checkpoints, "last_seq": self.last_checkpoint_seq}
         if not self.ok:
-            out["first_bad"] = {"seq": self.first_bad_seq, "problem": self.problem}
+            out["first_bad"] = {"seq": self.first_bad_seq, "problem": self.problem, "kind": self.kind}
         return out
 
 
@@ -140,15 +145,17 @@ def verify_chain(session: Session) -> ChainReport:
     for e in _iter_events(session):
         if e.seq != expected_seq:
             return ChainReport(False, count, prev_hash, expected_seq,
-                               f"event {expected_seq} is missing (next present is {e.seq})")
+                               f"event {expected_seq} is missing (next present is {e.seq})", "deleted")
         if e.prev_hash != prev_hash:
             return ChainReport(False, count, prev_hash, e.seq,
-                               f"event {e.seq} does not follow event {e.seq - 1} (chain link broken)")
+                               f"event {e.seq} does not follow event {e.seq - 1} (chain link broken)", "reordered")
         if _event_hash(prev_hash, _fields(e)) != e.hash:
-            return ChainReport(False, count, prev_hash, e.seq, f"event {e.seq} was altered after it was written")
+            return ChainReport(False, count, prev_hash, e.seq, f"event {e.seq} was altered after it was written",
+                               "edited")
         prev_hash, expected_seq, count = e.hash, expected_seq + 1, count + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != count or head.hash != prev_hash):
         return ChainReport(False, count, prev_hash, count + 1,
-                           f"the chain ends at event {count} but {head.seq} were written (events removed from the end)")
+                           f"the chain ends at event {count} but {head.seq} were written (events removed from the end)",
+                           "truncated")
     return ChainReport(True, count, prev_hash)

@@ -170,14 +170,16 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Verify the audit hash chain; exits 1 and names the first bad event on tampering."""
-    from vault.audit import verify_chain
+@click.option("--checkpoints", "also", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="also check against this checkpoint file (a collected copy, or the one in a backup)")
+def audit_verify(also: tuple[Path, ...]) -> None:
+    """Verify the audit hash chain and its signed checkpoints; exits 1 and names the first bad event."""
+    from vault.audit_checkpoints import verify
 
     v = open_vault()
     try:
         with v.session() as s:
-            report = verify_chain(s)
+            report = verify(v, s, also)
     finally:
         v.close()
     click.echo(json.dumps(report.as_json(), ensure_ascii=False))
@@ -203,7 +205,8 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
     finally:
         v.close()
     click.echo(f"versions checked: {report.versions_checked}, bytes: {report.bytes_checked}, "
-               f"audit events: {report.audit_events}, orphans removed: {report.orphans_removed}")
+               f"audit events: {report.audit_events}, orphans removed: {report.orphans_removed}, "
+               f"interrupted uploads cleaned: {report.interrupted_uploads_removed}")
     for line in report.lines(deep=deep):  # 四性: authenticity, integrity, usability, security
         click.echo(line)
     if not report.ok:

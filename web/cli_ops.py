@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from vault.errors import VaultError
-from web.cli import _settings, main, open_vault, progress_bar, system_actor
+from web.cli import _settings, audit, main, open_vault, progress_bar, system_actor
 
 
 def _passphrase(from_stdin: bool) -> str:
@@ -182,3 +182,22 @@ def export_register(dest: Path) -> None:
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(dest)
     click.echo(f"{len(data['batches'])} executed destruction batches written to {dest}")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the audit chain's head now (the worker does so every interval)."""
+    from vault.audit_checkpoints import sign_head
+
+    v = open_vault()
+    try:
+        checkpoint = sign_head(v)
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        v.close()
+    if checkpoint is None:
+        click.echo("the audit chain has not moved since the last checkpoint: nothing to sign")
+    else:
+        click.echo(f"checkpoint of event {checkpoint.seq} signed and appended to "
+                   f"{v.settings.audit_checkpoints_path}")

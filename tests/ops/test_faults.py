@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,11 +25,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from config import load_settings
+from indexer.periodic import sweep_uploads
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
-from tests.ops.conftest import run_cli
+from tests.ops.conftest import run_cli, store_files
 from tests.support.seaweed import SeaweedS3
 from tests.support.tcp_proxy import TcpProxy
+from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, make_sessionmaker
 from vault.models import Document, DocumentVersion, PendingBlob
@@ -84,6 +89,60 @@ def test_a_process_killed_between_blob_write_and_commit_leaves_an_orphan_that_ve
     assert swept.exit_code == 0 and "orphans removed: 1" in swept.output, swept.output
     assert list(vault.blobs.keys()) == [] and _rows(vault) == (0, 0, 0)
     assert run_cli(vault, "verify", "--grace-minutes", "0").exit_code == 0
+
+
+KILLED_MID_UPLOAD = textwrap.dedent("""
+    import sys, time
+    from config import load_settings
+    from vault.core import Vault
+    from vault.services import documents
+    v = Vault.open(load_settings())
+
+    def chunks():
+        with open(sys.argv[1], "rb") as fh:
+            yield fh.read(65536)
+        print("mid-upload", flush=True)  # part of the file is in the blob's temp file
+        time.sleep(600)  # until killed
+
+    documents.stage_upload(v, chunks(), "contract.pdf")
+""")
+
+
+def _kill_mid_upload(vault: Vault) -> Path:
+    """Run an upload in a real process, SIGKILL it halfway; the temp file it leaves."""
+    env = {**os.environ, "DOSSIER_HOME": str(vault.settings.home), "PYTHONPATH": str(Path.cwd())}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_MID_UPLOAD, str(FILE)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "mid-upload"
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    temps = list(vault.settings.blob_path.rglob(".tmp-*"))
+    assert len(temps) == 1 and temps[0].stat().st_size > 0
+    assert list(vault.blobs.keys()) == [] and _rows(vault) == (0, 0, 1)  # a pending row, nothing else
+    return temps[0]
+
+
+@pytest.mark.parametrize("cleaner", ["worker", "verify --orphans"])
+def test_an_upload_killed_with_sigkill_leaves_a_temp_file_and_a_pending_row_that_the_sweep_removes(
+        vault: Vault, people: People, clock: FixedClock, cleaner: str) -> None:
+    temp = _kill_mid_upload(vault)
+    young = run_cli(vault, "verify", "--orphans")  # an upload this young may still be in flight
+    assert young.exit_code == 0 and "interrupted uploads cleaned: 0" in young.output, young.output
+    assert temp.exists() and _rows(vault) == (0, 0, 1)
+    if cleaner == "worker":  # two hours later, for the file and for the database
+        later = time.time() - 2 * 3600
+        os.utime(temp, (later, later))
+        clock.set(datetime.now(UTC) + timedelta(hours=2))
+        sweep_uploads(vault)
+    else:
+        swept = run_cli(vault, "verify", "--orphans", "--grace-minutes", "0")
+        assert swept.exit_code == 0 and "interrupted uploads cleaned: 2" in swept.output, swept.output
+    assert not temp.exists() and _rows(vault) == (0, 0, 0)
+    assert list(vault.settings.blob_path.rglob(".tmp-*")) == []
 
 
 # -- 2. the object store goes down or drops connections mid-upload --------------------------------------
@@ -213,3 +272,73 @@ def test_a_full_blob_disk_is_a_clear_507_with_nothing_half_stored(small_blob_dir
     assert not [p for p in small_blob_dir.rglob(".tmp-*")], "a temp file was left behind"
     filler.unlink()
     assert api.upload(archivist, d["id"], FILE).status_code == 201
+
+
+# -- 5. the worker dies in the middle of an extraction ----------------------------------------------------
+
+SCAN = SYNTHETIC / "C01/01_营业执照副本.png"  # needs OCR: the extraction child runs Tesseract
+
+
+def _process_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (parent pid, state, start time) of every process on this machine, from /proc."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(stat.parent.name)] = (int(fields[1]), fields[0], int(fields[19]))
+    return table
+
+
+def _descendants(root: int) -> dict[int, int]:
+    """pid -> start time of every live process below `root` (its zygote, the job's child, Tesseract)."""
+    table = _process_table()
+    found: dict[int, int] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, state, started) in table.items():
+            if ppid == parent and state != "Z" and pid not in found:
+                found[pid] = started
+                frontier.append(pid)
+    return found
+
+
+def _still_running(processes: dict[int, int]) -> list[int]:
+    table = _process_table()
+    return [pid for pid, started in processes.items()
+            if pid in table and table[pid][2] == started and table[pid][1] != "Z"]
+
+
+def test_extraction_processes_die_within_seconds_of_a_worker_killed_with_sigkill(
+        vault: Vault, people: People) -> None:
+    store_files(vault, people, [SCAN])  # queues its index job
+    env = {**os.environ, "DOSSIER_HOME": str(vault.settings.home), "PYTHONPATH": str(Path.cwd()),
+           "DOSSIER_EXTRACT_TIMEOUT_S": "600", "DOSSIER_WORKER_EXTRACTIONS": "1"}
+    worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        child = None
+        for _ in range(600):  # the zygote is the worker's child; the extraction is the zygote's child
+            tree = _descendants(worker.pid)
+            table = _process_table()
+            child = next((pid for pid in tree if table.get(pid, (0,))[0] in tree), None)
+            if child is not None:
+                break
+            time.sleep(0.05)
+        assert child is not None, "the worker never started an extraction"
+        # hold the extraction: left alone it would live on until its 600 s time limit
+        os.kill(child, signal.SIGSTOP)
+        before = _descendants(worker.pid)
+        assert len(before) >= 2
+        worker.kill()
+        worker.wait(10)
+        deadline = time.monotonic() + 3
+        while _still_running(before) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _still_running(before) == [], "extraction processes outlived their killed worker"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

@@ -5,7 +5,13 @@ The keyring is a JSON file, mode 0600 from the moment it exists, replaced atomic
     {"format": 1, "current": 2,
      "keys": {"1": {"key": b64, "created": iso, "status": "retired"},
               "2": {"key": b64, "created": iso, "status": "active"}},
-     "fingerprint_key": b64}
+     "fingerprint_key": b64,
+     "audit_signing_key": b64}
+
+`audit_signing_key` is the Ed25519 private key (32-byte seed) that signs checkpoints of the audit chain
+(see vault.audit_checkpoints). It lives here, outside the database, so that whoever can write the
+database cannot sign a rewritten chain; it travels with the keyring into every backup. Keyrings written
+before it existed get one the first time a checkpoint is signed.
 
 Key material never appears in a repr, a log line or an exception message.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import json
 import os
 import secrets
@@ -123,12 +130,14 @@ class Keyring:
     """Master keys by version (one current), plus the never-rotated fingerprint key."""
 
     def __init__(
-        self, path: Path, current: int, keys: Mapping[int, _MasterKey], fingerprint_key: bytes
+        self, path: Path, current: int, keys: Mapping[int, _MasterKey], fingerprint_key: bytes,
+        audit_signing_key: bytes | None = None,
     ) -> None:
         self._path = Path(path)
         self._current = current
         self._keys = dict(keys)
         self._fingerprint_key = fingerprint_key
+        self._audit_signing_key = audit_signing_key
         self._loaded_stat = _stat_signature(self._path)
 
     # -- opening ---------------------------------------------------------------------------------
@@ -144,8 +153,7 @@ class Keyring:
     def load(cls, path: str | os.PathLike[str]) -> Keyring:
         """Read a keyring file; KeyringError naming the path if missing, unsafe, unreadable or malformed."""
         path = Path(path)
-        current, keys, fingerprint_key = _parse(_read_private(path), str(path))
-        return cls(path, current, keys, fingerprint_key)
+        return cls(path, *_parse(_read_private(path), str(path)))
 
     @classmethod
     def load_or_create(cls, path: str | os.PathLike[str]) -> tuple[Keyring, bool]:
@@ -165,8 +173,7 @@ class Keyring:
         """Restore a keyring from `export_encrypted()` output into a new file at `path`."""
         plaintext = _open_export(data, passphrase)
         path = Path(path)
-        current, keys, fingerprint_key = _parse(plaintext, "keyring export")
-        keyring = cls(path, current, keys, fingerprint_key)
+        keyring = cls(path, *_parse(plaintext, "keyring export"))
         keyring._write(exclusive=True)
         return keyring
 
@@ -199,6 +206,30 @@ class Keyring:
     def fingerprint_key(self) -> bytes:
         """The dedicated HMAC key for plaintext fingerprints (never rotated)."""
         return self._fingerprint_key
+
+    def existing_audit_signing_key(self) -> bytes | None:
+        """The audit signing key if the keyring has one yet (never creates it: for verifying)."""
+        if self._audit_signing_key is None:
+            self._refresh()
+        return self._audit_signing_key
+
+    def audit_signing_key(self) -> bytes:
+        """The Ed25519 seed that signs audit checkpoints; created and saved the first time it is needed."""
+        if self._audit_signing_key is None:
+            self._refresh()
+        if self._audit_signing_key is None:
+            lock_path = self._path.with_name(f".{self._path.name}.lock")
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # two processes must not each create a different key
+                self._reload()
+                if self._audit_signing_key is None:
+                    self._audit_signing_key = os.urandom(KEY_SIZE)
+                    self._write(exclusive=False)
+            finally:
+                os.close(fd)
+        assert self._audit_signing_key is not None
+        return self._audit_signing_key
 
     # -- wrapping --------------------------------------------------------------------------------
 
@@ -275,9 +306,10 @@ class Keyring:
         fresh = Keyring.load(self._path)
         self._current, self._keys = fresh._current, fresh._keys
         self._fingerprint_key, self._loaded_stat = fresh._fingerprint_key, fresh._loaded_stat
+        self._audit_signing_key = fresh._audit_signing_key
 
     def _serialize(self) -> bytes:
-        document = {
+        document: dict[str, Any] = {
             "format": KEYRING_FORMAT,
             "current": self._current,
             "keys": {
@@ -286,6 +318,8 @@ class Keyring:
             },
             "fingerprint_key": _b64(self._fingerprint_key),
         }
+        if self._audit_signing_key is not None:
+            document["audit_signing_key"] = _b64(self._audit_signing_key)
         return json.dumps(document, indent=2).encode() + b"\n"
 
     def _write(self, *, exclusive: bool) -> None:
@@ -315,7 +349,7 @@ def _unb64(text: object, what: str, source: str, size: int | None = KEY_SIZE) ->
     return raw
 
 
-def _parse(data: bytes, source: str) -> tuple[int, dict[int, _MasterKey], bytes]:
+def _parse(data: bytes, source: str) -> tuple[int, dict[int, _MasterKey], bytes, bytes | None]:
     """Check and decode a serialized keyring; error messages name the field, never its value."""
     document: Any = None
     try:
@@ -347,7 +381,10 @@ def _parse(data: bytes, source: str) -> tuple[int, dict[int, _MasterKey], bytes]
     if keys[current].status != ACTIVE:
         raise KeyringError(f"{source} is malformed: current key {current} is retired")
     fingerprint_key = _unb64(document.get("fingerprint_key"), "fingerprint_key", source)
-    return current, keys, fingerprint_key
+    signing_key = document.get("audit_signing_key")
+    if signing_key is not None:
+        signing_key = _unb64(signing_key, "audit_signing_key", source)
+    return current, keys, fingerprint_key, signing_key
 
 
 # -- files ---------------------------------------------------------------------------------------

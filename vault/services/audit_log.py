@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from vault.errors import Invalid
 from vault.models import AuditEvent, Document, User
 from vault.services.dossiers import Page
 from vault.services.fields import may_exist
+
+if TYPE_CHECKING:
+    from vault.core import Vault
 
 BATCH_OBJECT = "destructionbatch"  # the object_type `audit.record` gives a DestructionBatch
 
@@ -69,6 +72,11 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
     return Page(list(rows), total, page, per_page)
 
 
-def verify(session: Session, actor: User) -> audit.ChainReport:
+def verify(session: Session, actor: User, v: Vault | None = None) -> audit.ChainReport:
+    """Verify the chain; against the signed checkpoints too when the vault `v` is given."""
     policy.require(actor, "audit.verify")
+    if v is not None:
+        from vault.audit_checkpoints import verify as verify_with_checkpoints
+
+        return verify_with_checkpoints(v, session)
     return audit.verify_chain(session)

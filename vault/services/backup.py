@@ -8,6 +8,8 @@ Layout of a backup directory::
     database.pgdump          PostgreSQL: `pg_dump -Fc` taken in an exported snapshot (restored with
                              pg_restore in one transaction, into an empty database only)
     keyring.export.json      Keyring.export_encrypted(passphrase): scrypt + AES-256-GCM
+    audit-checkpoints.jsonl  the signed checkpoints of the audit chain (vault.audit_checkpoints), one
+                             signed just before the snapshot; restore keeps those the snapshot reaches
     blobs/3f/9a/3f9a...      ciphertext exactly as stored (never decrypted by a backup)
 
 Consistency: the blob list, the audit head and the schema revision of the manifest are read from the
@@ -39,7 +41,7 @@ from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.exc import OperationalError
 
 from config import Settings
-from vault import audit
+from vault import audit, audit_checkpoints
 from vault.core import Vault, ensure_home
 from vault.crypto import Keyring
 from vault.db import current_revision, make_engine
@@ -52,6 +54,7 @@ BACKUP_FORMAT = "dossier-vault-backup"
 MANIFEST = "manifest.json"
 KEYRING_EXPORT = "keyring.export.json"
 SQLITE_FILE = "database.sqlite3"
+CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
 PGDUMP_FILE = "database.pgdump"
 CHUNK = 1024 * 1024
 
@@ -224,6 +227,8 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
     pg_dump = pg_tool("pg_dump") if dialect == "postgresql" else ""  # missing tools: stop before writing
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(dest, 0o700)
+    # signed before the keyring is exported: the first checkpoint creates the keyring's signing key
+    audit_checkpoints.try_sign_head(v)  # the backup carries a signed checkpoint of (nearly) its own head
     # the keyring first: a bad passphrase stops the backup before anything large is written
     export = v.keyring.export_encrypted(passphrase)
     _write_file(dest / KEYRING_EXPORT, [export])
@@ -254,6 +259,9 @@ def backup(v: Vault, dest: Path, passphrase: str, *,
         if progress:
             progress(i, len(wanted))
 
+    checkpoints = v.settings.audit_checkpoints_path
+    if checkpoints.is_file():  # all of them: a copy outside the home that shows a later truncation too
+        _write_file(dest / CHECKPOINTS_FILE, [checkpoints.read_bytes()])
     files = {p.relative_to(dest).as_posix(): _sha256_file(p) for p in sorted(dest.rglob("*")) if p.is_file()}
     manifest = {
         "format": BACKUP_FORMAT,
@@ -416,6 +424,7 @@ def restore(settings: Settings, src: Path, passphrase: str, *,
             progress(i, len(blob_files))
     with contextlib.suppress(Exception):
         getattr(store, "close", lambda: None)()
+    _restore_checkpoints(settings, src, int(manifest["audit_head"]["seq"]))
     v = Vault.open(settings, migrate_schema=True)
     report = RestoreReport(blobs=len(blob_files), revision=current_revision(v.engine))
     gone = set(manifest.get("gone_during_backup") or [])
@@ -425,6 +434,15 @@ def restore(settings: Settings, src: Path, passphrase: str, *,
         audit.record(s, None, "backup.restored", now=v.clock.now(), blobs=len(blob_files),
                      backup_created_at=manifest.get("created_at"), backup_audit_seq=manifest["audit_head"]["seq"])
     return v, report
+
+
+def _restore_checkpoints(settings: Settings, src: Path, snapshot_seq: int) -> None:
+    """Put the backup's signed checkpoints that the restored chain reaches into the new home's file
+    (the later ones name events this restore legitimately lacks)."""
+    checkpoints, _ = audit_checkpoints.read_checkpoints(src / CHECKPOINTS_FILE)
+    kept = "".join(c.line() for c in checkpoints if c.seq <= snapshot_seq)
+    if kept:
+        audit_checkpoints.append_lines(settings.audit_checkpoints_path, kept)
 
 
 def _erase_versions_by_blob(v: Vault, keys: set[str]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vault import audit, policy
+from vault import audit, audit_checkpoints, policy
 from vault.core import Vault
 from vault.errors import Conflict, Forbidden, Invalid, NotFound, VaultError
 from vault.models import (
@@ -215,6 +215,7 @@ def execute(v: Vault, actor: User, batch_id: int) -> int:
         executed_id = batch.id
     retry_blob_erasures(v, batch_id=executed_id)
     checkpoint(v)
+    audit_checkpoints.try_sign_head(v)  # the destruction's events, signed outside the database at once
     return executed_id
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from vault import audit
+from vault import audit_checkpoints
 from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import VaultError
@@ -49,6 +49,7 @@ class FixityReport:
     orphans_removed: int = 0
     findings: list[Finding] = field(default_factory=list)
     audit_events: int = 0
+    interrupted_uploads_removed: int = 0  # temp files and pending rows of uploads killed mid-way
 
     @property
     def ok(self) -> bool:
@@ -100,6 +101,25 @@ def sweep_orphans(v: Vault, orphans: list[str]) -> int:
     return removed
 
 
+def sweep_interrupted_uploads(v: Vault, grace: timedelta = DEFAULT_GRACE) -> int:
+    """Remove what uploads killed mid-way left behind, once older than `grace`: the store's temp files and
+    the pending rows whose blob never arrived (a stored blob no version owns is an orphan: `sweep_orphans`).
+    Returns how many temp files and rows were removed."""
+    removed = 0
+    sweep_temp = getattr(v.blobs, "sweep_temp_files", None)
+    if callable(sweep_temp):
+        removed += int(sweep_temp(older_than_s=grace.total_seconds()))
+    cutoff = v.clock.now() - grace
+    with v.session() as s:
+        stale = list(s.scalars(select(PendingBlob.blob_key).where(PendingBlob.created_at <= cutoff)).all())
+    for key in stale:
+        if v.blobs.exists(key):
+            continue  # the whole blob arrived: an orphan for sweep_orphans, or about to be committed
+        with v.session() as s:
+            removed += s.execute(delete(PendingBlob).where(PendingBlob.blob_key == key)).rowcount or 0  # type: ignore[attr-defined]
+    return removed
+
+
 def verify_all(
     v: Vault, *, deep: bool = False, remove_orphans: bool = False,
     progress: Callable[[int, int], None] | None = None, grace: timedelta = DEFAULT_GRACE,
@@ -141,14 +161,16 @@ def verify_all(
     orphans = find_orphans(v, grace)
     if remove_orphans:
         report.orphans_removed = sweep_orphans(v, orphans)
+        report.interrupted_uploads_removed = sweep_interrupted_uploads(v, grace)
     else:
         report.findings.extend(Finding("orphan_blob", k, "no document version owns this blob") for k in orphans)
     report.findings.extend(_destroyed_residue(v))
     with v.session() as s:
-        chain = audit.verify_chain(s)
+        chain = audit_checkpoints.verify(v, s)
     report.audit_events = chain.events
     if not chain.ok:
-        report.findings.append(Finding("audit_chain", f"event {chain.first_bad_seq}", chain.problem or ""))
+        report.findings.append(Finding("audit_chain", f"event {chain.first_bad_seq}",
+                                       f"{chain.kind}: {chain.problem}"))
     return report
 
 

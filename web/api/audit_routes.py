@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 
 from vault.services import audit_log, dossiers
 from web.api import bp
-from web.deps import actor, unit_of_work
+from web.deps import actor, get_vault, unit_of_work
 from web.serialize import event_json, page_json
 
 
@@ -22,5 +22,5 @@ def list_audit() -> Response:
 @bp.get("/audit/verify")
 def verify_audit() -> Response:
     with unit_of_work() as session:
-        report = audit_log.verify(session, actor())
+        report = audit_log.verify(session, actor(), get_vault())
     return jsonify(report.as_json())

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from vault import policy
 from vault.errors import Invalid
 from vault.services import audit_log
-from web.deps import actor, unit_of_work
+from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
 
 bp = Blueprint("audit", __name__)
@@ -34,7 +34,7 @@ def list_page() -> ResponseReturnValue:
                  "document_id": e.document_id, "client_addr": e.client_addr,
                  "details": json.dumps(json.loads(e.details), ensure_ascii=False)[:300]} for e in result.items]
         if policy.allowed(me, "audit.verify"):
-            verify = audit_log.verify(s, me)
+            verify = audit_log.verify(s, me, get_vault())
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/audit.html", rows=rows, total=result.total, page=page, pages=pages,
                            filters=filters, errors=errors, verify=verify)
