@@ -34,7 +34,7 @@ FIGURES: dict[str, list[str]] = {
 LIMIT_S = 600  # a hung benchmark fails the test instead of holding it forever
 
 
-def test_every_benchmark_script_has_a_quick_mode() -> None:
+def test_every_benchmark_script_is_in_the_smoke_run() -> None:
     scripts = {p.name for p in BENCH.glob("*.py")} - {"prodshape.py"}
     assert scripts == set(FIGURES), "a new benchmark script needs its smoke run here"
 
