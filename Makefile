@@ -1,4 +1,5 @@
 # Dossier Vault: `make run` serves the embedded default, `make test` installs and runs every check.
+# `make run PORT=8081` (and HOST=, HOME_DIR=) picks another address or home.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,15 +7,22 @@ HOME_DIR ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest sysdeps sysdeps-test venv bench clean
+.PHONY: run test lint typecheck pytest sysdeps sysdeps-test venv venv-test bench clean
 
+# serving needs the project only; the checks add the test extras (pytest, mypy, Playwright, ...)
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 venv: $(BIN)/.installed
+
+venv-test: $(BIN)/.installed-test
 
 sysdeps:
 	scripts/install-system-deps.sh run
@@ -24,20 +32,21 @@ sysdeps-test:
 
 run: sysdeps venv
 	DOSSIER_HOME=$(HOME_DIR) $(BIN)/dossier init
-	DOSSIER_HOME=$(HOME_DIR) $(BIN)/dossier serve --host $(HOST) --port $(PORT)
+	@# exec: make's child is the server itself, which stops on Ctrl+C or SIGTERM with status 0
+	DOSSIER_HOME=$(HOME_DIR) exec $(BIN)/dossier serve --host $(HOST) --port $(PORT)
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check vault web indexer config tests bench
 
-typecheck: venv
+typecheck: venv-test
 	$(BIN)/mypy vault indexer config
 
-pytest: venv sysdeps-test
+pytest: venv-test sysdeps-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test: sysdeps-test venv lint typecheck pytest
+test: sysdeps-test venv-test lint typecheck pytest
 
-bench: venv sysdeps
+bench: venv-test sysdeps-test  # load and scale run PostgreSQL, fuzz atheris
 	$(BIN)/python bench/run_all.py
 
 clean:

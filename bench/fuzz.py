@@ -1,12 +1,12 @@
 """Long atheris runs of the upload validator and the extractors (issue 6); the bounded CI run is
 tests/ops/test_fuzz.py, and the targets live in tests/ops/fuzz_targets.py.
 
-    .venv/bin/python bench/fuzz.py --seconds 600 [--only validator|extractor] [--keep DIR]
+    .venv/bin/python bench/fuzz.py --seconds 600 [--only validator|extractor] [--keep DIR] [--quick]
 
 The time is split between the targets (validator 2/3, extractor 1/3, as the extractor spawns a
 sandboxed child per accepted input). Prints executions, executions per second, coverage, and any
 crash (the input is kept under the output folder, `crash-*`) or unexpected exception in the child.
-Exit status 1 when a crash was found.
+Exit status 1 when a crash was found. `--quick`: 6 seconds in all, a smoke run of the harness.
 """
 
 from __future__ import annotations
@@ -81,13 +81,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=600, help="total fuzzing time (default 600)")
     parser.add_argument("--only", choices=sorted(SHARE), help="fuzz one target with the whole time")
     parser.add_argument("--keep", type=Path, help="keep corpora and crash inputs in this folder")
+    parser.add_argument("--quick", action="store_true", help="6 seconds in all: a smoke run of the harness")
     args = parser.parse_args()
+    least = 10
+    if args.quick:
+        args.seconds, least = 6, 2
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="vault-fuzz-"))
     targets = [args.only] if args.only else list(SHARE)
     failed = False
     try:
         for target in targets:
-            seconds = args.seconds if args.only else max(10, round(args.seconds * SHARE[target]))
+            seconds = args.seconds if args.only else max(least, round(args.seconds * SHARE[target]))
             r = run(target, seconds, workdir)
             blocks, features, units = r["coverage"]
             print(

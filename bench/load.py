@@ -1,6 +1,6 @@
 """Load: simulated users against the production shape on this machine, then a check that nothing was lost.
 
-    .venv/bin/python bench/load.py [--duration 300] [--users 50] [--gunicorn-workers 4] [--think 0.25]
+    .venv/bin/python bench/load.py [--duration 300] [--users 50] [--gunicorn-workers 4] [--think 0.25] [--quick]
 
 PostgreSQL + gunicorn `web.wsgi:app` (several processes, threads) + one `dossier worker`, all on
 127.0.0.1 (bench/prodshape.py). Seeded with `dossier import` of the synthetic corpus's text-layer files
@@ -14,7 +14,8 @@ unexpected 4xx, or a broken connection; target 0). Afterwards, with the worker d
 accepted upload is present, downloads byte-identical (so it decrypts), and is found by its phrase.
 
 The load generator runs on the same machine as the server (2 cores here, shared): figures are
-lower bounds, noisy, and mostly a regression signal.
+lower bounds, noisy, and mostly a regression signal. `--quick`: 3 seed files, 3 users for 4 s, one
+gunicorn process: a smoke run (errors and losses still count).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from reportlab.pdfgen import canvas  # noqa: E402
 
 from tests.corpus import SYNTHETIC, manifest  # noqa: E402
 
+# --quick: a smoke run
+QUICK: dict[str, Any] = {"duration_s": 4, "users": 3, "gunicorn_workers": 1, "threads": 2, "seed_files": 3}
 MIX = (("search", 0.6), ("dossier", 0.2), ("content", 0.1), ("upload", 0.1))
 
 
@@ -167,9 +170,10 @@ class User(threading.Thread):
         return True
 
 
-def seed(shape: ProductionShape) -> dict[str, Any]:
-    """Import the corpus's text-layer files, let the worker index them; ids and tokens for the users."""
-    entries = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"]]
+def seed(shape: ProductionShape, files: int | None = None) -> dict[str, Any]:
+    """Import the corpus's text-layer files (the first ``files`` of them), let the worker index them; ids
+    and tokens for the users."""
+    entries = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"]][:files]
     text_only = {**manifest(SYNTHETIC), "files": entries}
     path = shape.home / "text-layer-manifest.json"
     path.write_text(json.dumps(text_only, ensure_ascii=False), encoding="utf-8")
@@ -210,11 +214,12 @@ def verify(shape: ProductionShape, world: dict[str, Any], uploads: list[Upload])
 
 
 def run(duration_s: float = 300, users: int = 50, gunicorn_workers: int = 4, threads: int = 4,
-        think_s: float = 0.25, seed_no: int = 1, engine: str = "fts5") -> dict[str, Any]:
+        think_s: float = 0.25, seed_no: int = 1, engine: str = "fts5", seed_files: int | None = None
+        ) -> dict[str, Any]:
     """Run the load and the loss check; figures as a dict (latencies in ms)."""
     with ProductionShape(gunicorn_workers=gunicorn_workers, threads=threads,
                          settings={"search_engine": engine}) as shape:
-        world = seed(shape)
+        world = seed(shape, seed_files)
         tally = Tally()
         start = time.monotonic()
         crowd = [User(n, shape, world, tally, start + duration_s, think_s, seed_no) for n in range(users)]
@@ -274,9 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--engine", choices=("whoosh", "fts5"), default="fts5",
                         help="search engine (fts5: docker-compose's)")
+    parser.add_argument("--quick", action="store_true", help="3 seed files, 3 users for 4 s: a smoke run")
     args = parser.parse_args(argv)
-    figures = run(args.duration, args.users, args.gunicorn_workers, args.threads, args.think, args.seed,
-                  args.engine)
+    sizes = {"duration_s": args.duration, "users": args.users, "gunicorn_workers": args.gunicorn_workers,
+             "threads": args.threads}
+    figures = run(**(QUICK if args.quick else sizes), think_s=args.think, seed_no=args.seed, engine=args.engine)
     print(report(figures))
     return 0 if figures["errors"] == 0 and figures["lost"] == 0 else 1
 

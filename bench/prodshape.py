@@ -81,9 +81,7 @@ class ProductionShape:
                         "PYTHONPATH": str(ROOT),
                         **{f"DOSSIER_{key.upper()}": value for key, value in self.settings.items()}}
             self.cli("init")
-            for name, (role, clearance) in USERS.items():
-                self.cli("user", "add", name, "--role", role, "--clearance", clearance, "--password-stdin",
-                         stdin=self.password + "\n")
+            self._add_users()
             if self.serve:
                 self.start_server()
             if self.with_worker:
@@ -100,6 +98,22 @@ class ProductionShape:
         if self.pg is not None:
             self.pg.stop()
         self._tmp.cleanup()
+
+    def _add_users(self) -> None:
+        """The bench users, added in one process (one `dossier user add` each costs seconds of start-up)."""
+        from config import load_settings
+        from vault.core import Vault
+        from vault.services.users import create_user, system_user
+
+        environ = {k: v for k, v in self.env.items() if k.startswith("DOSSIER_")}
+        v = Vault.open(load_settings(environ=environ))
+        try:
+            with v.session() as s:
+                actor = system_user(s, v.clock.now())
+                for name, (role, clearance) in USERS.items():
+                    create_user(v, s, actor, name, role, self.password, clearance=clearance)
+        finally:
+            v.close()
 
     def cli(self, *args: str, stdin: str | None = None, timeout: float = 1800) -> str:
         """Run `dossier ARGS` against this home; its standard output."""

@@ -4,8 +4,10 @@
 
 Default sizes keep the whole run to roughly 15-25 minutes on a 2-core machine: crypto 256 MiB and a
 512 MiB HTTP round trip, search over 10k generated documents, load for 60 s with 50 users, scale with
-20k documents. `--quick` shrinks all of them (a smoke run of a few minutes). For the full figures
-run each script on its own with its defaults (load: 300 s; scale: 100k documents).
+20k documents. `--quick` runs each at the sizes of its own script's `--quick` (a smoke run of about a
+minute whose figures mean nothing; tests/ops/test_bench_smoke.py runs it). For the full figures run
+each script on its own with its defaults (load: 300 s; scale: 100k documents). Each benchmark's own
+report is printed as it finishes, the table of headline figures at the end.
 The machine is shared: figures are noisy; compare runs on the same machine only.
 """
 
@@ -30,7 +32,8 @@ def crypto(quick: bool) -> list[Row]:
     import crypto_io
     import serve_rss
 
-    f = crypto_io.run(64 if quick else 256, repeat=1 if quick else 2)
+    f = crypto_io.run(crypto_io.QUICK_MIB if quick else 256, repeat=1 if quick else 2)
+    print(crypto_io.report(f), flush=True)
     target = f"≥ {f['target_ratio']}"
     rows: list[Row] = [
         ("crypto_io", "stream encrypt", f"{f['stream_encrypt_mb_s']:.0f} MB/s", ""),
@@ -38,7 +41,8 @@ def crypto(quick: bool) -> list[Row]:
         ("crypto_io", "encrypt ratio stream/primitives", f"{f['encrypt_ratio']:.2f}", target),
         ("crypto_io", "decrypt ratio stream/primitives", f"{f['decrypt_ratio']:.2f}", target),
     ]
-    h = serve_rss.run(128 if quick else 512)
+    h = serve_rss.run(serve_rss.QUICK_MIB if quick else 512)
+    print(serve_rss.report(h), flush=True)
     rows += [
         ("serve_rss", f"HTTP upload / download, {h['size_mib']} MiB",
          f"{h['upload_mb_s']:.0f} / {h['download_mb_s']:.0f} MB/s", f"identical: {h['roundtrip_ok']}"),
@@ -50,18 +54,20 @@ def crypto(quick: bool) -> list[Row]:
 def search(quick: bool) -> list[Row]:
     import search_engine
 
-    n = 2000 if quick else 10_000
+    n = search_engine.QUICK_DOCS if quick else 10_000
     docs = search_engine.generate(n, search_engine.vocabulary())
     workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
     try:
-        bare_s = search_engine.index_bare(docs, workdir / "bare")
-        service_s, ix = search_engine.index_service(docs, workdir / "service")
+        bare = search_engine.index_bare(docs, workdir / "bare")
+        service, ix = search_engine.index_service(docs, workdir / "service")
         times = search_engine.search_latencies(ix, search_engine.corpus_queries())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    print(search_engine.latency_line(f"search_engine: {n} docs, bare Whoosh {bare.rates(n)}; WhooshIndex "
+                                     f"{service.rates(n)}; search", times), flush=True)
     return [
-        ("search_engine", f"index {n} docs (WhooshIndex)", f"{n / service_s:.0f} docs/s",
-         f"ratio to bare {bare_s / service_s:.2f} (≥ {search_engine.TARGET_RATIO})"),
+        ("search_engine", f"index {n} docs (WhooshIndex)", f"{n / service.cpu_s:.0f} docs/s CPU",
+         f"ratio to bare {bare.cpu_s / service.cpu_s:.2f} (≥ {search_engine.TARGET_RATIO})"),
         ("search_engine", "search p50 / p95", f"{search_engine.percentile(times, 50) * 1000:.1f} / "
          f"{search_engine.percentile(times, 95) * 1000:.1f} ms", ""),
     ]
@@ -70,7 +76,8 @@ def search(quick: bool) -> list[Row]:
 def load(quick: bool) -> list[Row]:
     import load as load_bench
 
-    f = load_bench.run(duration_s=20 if quick else 60, users=20 if quick else 50)
+    f = load_bench.run(**load_bench.QUICK) if quick else load_bench.run(duration_s=60, users=50)
+    print(load_bench.report(f), flush=True)
     return [
         ("load", f"{f['users']} users, {f['duration_s']:.0f} s: throughput", f"{f['throughput_rps']:.1f} req/s", ""),
         ("load", "latency p50 / p95 / p99", f"{f['p50_ms']:.0f} / {f['p95_ms']:.0f} / {f['p99_ms']:.0f} ms", ""),
@@ -83,7 +90,9 @@ def load(quick: bool) -> list[Row]:
 def scale(quick: bool) -> list[Row]:
     import scale as scale_bench
 
-    f = scale_bench.run(docs=2000 if quick else 20_000, requests=50 if quick else 200, engine="fts5")
+    sizes = scale_bench.QUICK if quick else {"docs": 20_000, "requests": 200}
+    f = scale_bench.run(**sizes, engine="fts5")
+    print(scale_bench.report(f), flush=True)
     return [
         ("scale", f"{f['docs']} docs: insert / index", f"{f['insert_s']:.0f} / {f['index_s']:.0f} s", ""),
         ("scale", "dossier list p50 / p95", f"{f['list_p50_ms']:.0f} / {f['list_p95_ms']:.0f} ms", ""),
@@ -108,7 +117,7 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="each benchmark's --quick sizes: a smoke run")
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated subset of " + ",".join(BENCHES))
     args = parser.parse_args(argv)
     rows: list[Row] = []

@@ -1,6 +1,7 @@
 """Scale: 100k documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
     .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000] [--engine whoosh|fts5]
+                                    [--quick]
 
 Rows are generated directly in the database (one dossier per 7 documents, one version per document,
 the extracted text sealed with the version's own data key, wrapped by the real keyring, so snippets
@@ -12,6 +13,7 @@ Then gunicorn `web.wsgi:app` serves it (DOSSIER_SEARCH_ENGINE set to the engine)
 request at a time:
 GET /api/v1/dossiers (random page of 50; and filtered by a name fragment) as an archivist, and
 GET /api/v1/search with the corpus queries as legal. The machine is shared (2 cores): figures are noisy.
+`--quick`: 140 documents, 6 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from vault.crypto import new_data_key  # noqa: E402
 from vault.models import Document, DocumentVersion, Dossier, User  # noqa: E402
 
 PER_DOSSIER = 7
+QUICK: dict[str, Any] = {"docs": 140, "requests": 6, "batch": 70, "gunicorn_workers": 1}  # --quick: a smoke run
 
 
 def _populate(v: Vault, docs: list[IndexDoc], batch: int) -> list[IndexDoc]:
@@ -192,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2000, help="rows per insert and documents per index commit")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--engine", choices=search_engine.ENGINES, default="whoosh", help="the search engine")
+    parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
     args = parser.parse_args(argv)
-    figures = run(args.docs, args.requests, args.batch, args.gunicorn_workers, args.engine)
+    sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,
+             "gunicorn_workers": args.gunicorn_workers}
+    figures = run(**(QUICK if args.quick else sizes), engine=args.engine)
     print(report(figures))
     return 0 if figures["errors"] == 0 else 1
 

@@ -1,6 +1,7 @@
 """Search benchmark of issue 3, in one run: ingest, index build at two sizes, API latency at scale.
 
     .venv/bin/python bench/search.py [--sizes 10000,100000] [--api-docs 100000] [--skip-ocr] [--engine fts5]
+                                     [--quick]
 
 1. Ingest to indexed, through the API (in-process Flask client, SQLite, the real worker running in the
    background as in `dossier serve`): the synthetic corpus's text-layer files, then its scans (OCR),
@@ -12,6 +13,8 @@
    PostgreSQL behind gunicorn, as legal and as an employee — bench/scale.py.
 Targets (2 cores): indexing >= 0.8x bare Whoosh; search p95 <= 50 ms at 100k; OCR <= 5 s per page;
 text-layer documents searchable >= 10 docs/s end to end.
+`--quick`: 3 text-layer files, no OCR, one build of 100 documents, no API run (bench/scale.py --quick
+smokes that one): a smoke run of seconds.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ def _multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[byte
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def ingest(skip_ocr: bool = False) -> dict[str, Any]:
+def ingest(skip_ocr: bool = False, files: int | None = None) -> dict[str, Any]:
     """Upload the synthetic corpus by HTTP to a running service (its worker started, as `dossier serve` runs
     it) and time each group from its first upload to its last document indexed: text-layer and OCR files
-    apart."""
+    apart; only the first ``files`` of each group when given."""
     manifest = json.loads((SYNTHETIC / "manifest.json").read_text(encoding="utf-8"))
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="dv-bench-search-") as tmp:
@@ -73,9 +76,9 @@ def ingest(skip_ocr: bool = False) -> dict[str, Any]:
             auth = {"Authorization": f"Bearer {token}"}
             time.sleep(3)  # a service that has been up a while: sandboxes warm
             dossiers: dict[str, int] = {}
-            groups = [("text", [f for f in manifest["files"] if not f["needs_ocr"]])]
+            groups = [("text", [f for f in manifest["files"] if not f["needs_ocr"]][:files])]
             if not skip_ocr:
-                groups.append(("ocr", [f for f in manifest["files"] if f["needs_ocr"]]))
+                groups.append(("ocr", [f for f in manifest["files"] if f["needs_ocr"]][:files]))
             for name, files in groups:
                 t0 = time.perf_counter()
                 ids = []
@@ -140,8 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-ocr", action="store_true")
     parser.add_argument("--engine", choices=search_engine.ENGINES, default="fts5",
                         help="the engine behind the API latency run (fts5: the production shape's)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 text-layer files, one build of 100 documents, no API run: a smoke run")
     args = parser.parse_args(argv)
-    ing = ingest(args.skip_ocr)
+    files = None
+    if args.quick:
+        args.skip_ocr, args.sizes, args.api_docs, files = True, "100", 0, 3
+    ing = ingest(args.skip_ocr, files)
     for name, f in ing.items():
         print(f"ingest {name:4}: {f['docs']} docs ({f['pages']} pages) uploaded by HTTP and indexed in "
               f"{f['total_s']:.1f} s: {f['docs_per_s']:.2f} docs/s end to end"

@@ -1,7 +1,7 @@
 """Indexing speed of `WhooshIndex` against bare Whoosh with the same analyzer, and search latency.
 
     .venv/bin/python bench/search_engine.py [--docs 10000] [--seed 1] [--batch 100] [--keep DIR]
-                                            [--engine whoosh|fts5]
+                                            [--engine whoosh|fts5] [--quick]
 
 Generates N documents of about 2 KB (Chinese with some English: company names, contract clauses,
 amounts, dates and numbers) from the text of the synthetic corpus, deterministically for a seed.
@@ -13,6 +13,7 @@ With ``--batch N`` it also times `WhooshIndex.add` in batches of N (one commit e
 worker catches up on a backlog. With ``--engine fts5`` the service index is `Fts5Index` (SQLite FTS5)
 and there is no bare baseline. Latency is reported for a full scope (legal) and for an employee's
 (the dossiers it owns: every 10th, as bench/scale.py makes them).
+`--quick`: 100 documents, also in batches of 50: a smoke run of seconds.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from indexer.whoosh_index import fields_of, schema  # noqa: E402
 from tests.corpus import SYNTHETIC, text_layer  # noqa: E402
 
 TARGET_RATIO = 0.8
+QUICK_DOCS = 100  # --quick: a smoke run
 DOC_BYTES = 2048
 DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 SECRECY = ("public", "internal", "confidential", "secret")
@@ -268,7 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep", type=Path, help="build the indexes here and keep them (default: a temp dir)"
     )
+    parser.add_argument("--quick", action="store_true", help="100 documents, batches of 50: a smoke run")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.docs, args.batch = QUICK_DOCS, QUICK_DOCS // 2
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-search-"))
     try:
         for line in run(args.docs, args.seed, args.batch or None, workdir, args.engine):

@@ -4,7 +4,9 @@ Matches follow the search's own rule: each query term is found as a substring af
 casefolding, with runs of whitespace counted as one space and whitespace between two CJK
 characters (a line break inside a Chinese sentence) counted as nothing; a term that starts or ends
 with an ASCII letter or digit must not touch another one there. Everything is HTML-escaped; only
-the ``<mark>`` tags around matches are markup.
+the ``<mark>`` tags around matches are markup. The snippet is HTML, escaped once: the API hands it
+over as is, the search page escapes its text anew keeping only ``<mark>`` (never the whole string,
+which showed ``&amp;amp;``), and `dossier search` unescapes it to plain text.
 """
 
 from __future__ import annotations

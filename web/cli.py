@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from types import FrameType
 
 import click
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from config import Settings, SettingsError, load_settings
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
-from vault.models import Dossier, Role, User
+from vault.models import Role, User
 
 
 def _settings() -> Settings:
@@ -111,7 +111,8 @@ def init() -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="do not run the index worker in this process")
 def serve(host: str, port: int, no_worker: bool) -> None:
-    """Serve the web app and API (with an in-process index worker unless --no-worker)."""
+    """Serve the web app and API (with an in-process index worker unless --no-worker); Ctrl+C or SIGTERM
+    stops it cleanly, with exit status 0."""
     from werkzeug.serving import run_simple
 
     from web import create_app
@@ -127,11 +128,23 @@ def serve(host: str, port: int, no_worker: bool) -> None:
         else:
             worker = start_background_worker(v)
     click.echo(f"Dossier Vault serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    # SIGTERM (docker stop, kill, a supervisor) stops it the way Ctrl+C does: werkzeug's loop ends on
+    # KeyboardInterrupt, the worker finishes its current step, and the exit status is 0, not 143
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    except KeyboardInterrupt:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not cut the shutdown short
         if worker is not None:
             worker.stop()
+    click.echo("Dossier Vault stopped")
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @main.group()
@@ -214,83 +227,11 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
     click.echo("OK: no findings")
 
 
-def _import_manifest(v: Vault, root: Path, manifest: dict[str, Any], owner: str) -> dict[str, int]:
-    from vault.services import documents, dossiers
-
-    actor = system_actor(v)
-    customers = {c["id"]: c for c in manifest.get("customers", [])}
-    files = manifest.get("files", [])
-    counts = {"uploaded": 0, "duplicates": 0, "refused": 0}
-    dossier_ids: dict[str, int] = {}
-    with click.progressbar(files, label="Importing", file=sys.stderr,
-                           item_show_func=lambda f: f["path"] if f else None) as bar:
-        for entry in bar:
-            key = entry.get("customer_id") or entry.get("credit_code") or entry.get("customer") or "unknown"
-            if key not in dossier_ids:
-                cust = customers.get(entry.get("customer_id", ""), {})
-                code = entry.get("credit_code") or cust.get("credit_code")
-                with v.session() as s:
-                    existing = s.scalar(select(Dossier).where(Dossier.credit_code == code)) if code else None
-                    if existing is None:
-                        existing = dossiers.create_dossier(v, s, actor, {
-                            "customer_name": entry.get("customer") or cust.get("name") or key,
-                            "credit_code": code, "customer_type": entry.get("customer_type", "client"),
-                            "industry": cust.get("industry", ""), "owner": owner,
-                        })
-                    dossier_ids[key] = existing.id
-            path = root / entry["path"]
-            try:
-                with path.open("rb") as fh:
-                    staged = documents.stage_upload(v, iter(lambda: fh.read(65536), b""), path.name)
-                try:
-                    with v.session() as s:
-                        documents.commit_upload(v, s, actor, dossier_ids[key], staged,
-                                                doc_type=entry.get("doc_type", "other"), title=entry.get("title"),
-                                                doc_date=entry.get("doc_date"))
-                except BaseException:
-                    documents.discard_staged(v, staged)
-                    raise
-                counts["uploaded"] += 1
-            except VaultError as exc:
-                if exc.code == "duplicate_document":
-                    counts["duplicates"] += 1
-                else:
-                    counts["refused"] += 1
-                    click.echo(f"\nrefused {entry['path']}: {exc.message}", err=True)
-    return counts
-
-
-@main.command("import")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--manifest", "manifest_path", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--owner", default=None, help="username owning new dossiers (default: the first archivist)")
-def import_cmd(directory: Path, manifest_path: Path, owner: str | None) -> None:
-    """Bulk upload the files a corpus manifest lists, one dossier per customer (progress bar)."""
-    v = open_vault()
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise click.ClickException(f"{manifest_path} is not valid JSON: {exc}") from None
-    if owner is None:
-        with v.session() as s:
-            owner = s.scalar(select(User.username).where(User.role == Role.ARCHIVIST, User.active.is_(True))
-                             .order_by(User.id))
-        if owner is None:
-            raise click.ClickException("no archivist exists to own the dossiers: add one or pass --owner")
-    try:
-        counts = _import_manifest(v, directory, manifest, owner)
-    except VaultError as exc:
-        raise click.ClickException(exc.message) from None
-    click.echo(f"uploaded {counts['uploaded']}, already present {counts['duplicates']}, refused {counts['refused']}")
-    if counts["refused"]:
-        raise SystemExit(1)
-
-
 def _load_commands() -> None:
     """Command groups of other features live in their own modules and attach themselves to `main`."""
     import importlib
 
-    for module in ("web.cli_index", "web.cli_workflows", "web.cli_ops"):
+    for module in ("web.cli_import", "web.cli_index", "web.cli_workflows", "web.cli_ops"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

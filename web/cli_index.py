@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import signal
 import threading
 from types import FrameType
@@ -12,6 +14,11 @@ from sqlalchemy import select
 from vault.errors import VaultError
 from vault.models import User
 from web.cli import main, open_vault, progress_bar
+
+
+def plain_snippet(snippet: str) -> str:
+    """A search snippet (HTML with <mark> hits) as terminal text: hits between asterisks, no entities."""
+    return html.unescape(re.sub(r"</?mark>", "*", snippet))
 
 
 @main.command()
@@ -49,8 +56,6 @@ def reindex() -> None:
 @click.option("--limit", default=20, show_default=True, type=int)
 def search_cmd(query: str, username: str, doc_type: str | None, limit: int) -> None:
     """Search documents as a given user; prints archive no, title and snippet."""
-    import re
-
     from indexer import service
 
     v = open_vault()
@@ -64,5 +69,5 @@ def search_cmd(query: str, username: str, doc_type: str | None, limit: int) -> N
         raise click.ClickException(exc.message) from None
     click.echo(f"{result.total} documents match {result.query!r}" + (" (partial)" if result.partial else ""))
     for item in result.items:
-        snippet = re.sub(r"</?mark>", "*", item.snippet)
+        snippet = plain_snippet(item.snippet)
         click.echo(f"- [{item.archive_no}] #{item.document_id} {item.title} ({item.doc_type})\n    {snippet}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -80,9 +82,13 @@ def page_args(default_per_page: int = 20) -> tuple[int, int]:
 
 
 def highlight(snippet: str | None) -> Markup:
-    """Escape a search snippet but keep its <mark> hit markers."""
-    text = str(escape(snippet or ""))
-    return Markup(text.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
+    """A search snippet as page markup: its text escaped exactly once, its <mark> hit markers kept.
+
+    The search service hands snippets over escaped for HTML (the API's contract); their text is read
+    back and escaped anew here, so nothing but <mark> can ever be markup on the page.
+    """
+    parts = re.split(r"(</?mark>)", snippet or "")
+    return Markup("".join(p if p in ("<mark>", "</mark>") else str(escape(html.unescape(p))) for p in parts))
 
 
 def attr(obj: Any, name: str, default: Any = None) -> Any:

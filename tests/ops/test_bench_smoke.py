@@ -1,0 +1,65 @@
+"""Every benchmark still runs: each script in bench/ with `--quick` (tiny sizes), as a user runs it.
+
+The scripts run side by side, each in its own process (their figures mean nothing in a smoke run;
+that each finishes, exits 0 and prints its figures is what is checked), so the whole test takes
+about a minute on two cores. `bench/prodshape.py` is the library load and scale share, not a script.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+
+# script -> lines (fragments) its report must print
+FIGURES: dict[str, list[str]] = {
+    "crypto_io.py": ["stream encrypt (AES-GCM", "encrypt ratio stream/primitives", "bytes identical: True",
+                     "server RSS"],
+    "serve_rss.py": ["bytes identical: True", "server RSS"],
+    "search_engine.py": ["bare Whoosh:", "WhooshIndex / bare", "in batches of 50", "search over 100 docs"],
+    "search.py": ["ingest text: 3 docs", "index build     100 docs"],
+    "scale.py": ["GET /api/v1/dossiers (page of 50)", "GET /api/v1/search as legal", "errors: 0"],
+    "load.py": ["req/s; latency p50", "errors: 0", "lost: 0"],
+    "fuzz.py": ["validator", "extractor", "no crash"],
+    "run_all.py": ["stream encrypt (AES-GCM", "search_engine: 100 docs", "load: 3 users", "scale: 140 documents",
+                   "benchmark      figure", "search_engine  search p50 / p95"],
+}
+LIMIT_S = 600  # a hung benchmark fails the test instead of holding it forever
+
+
+def test_every_benchmark_script_is_in_the_smoke_run() -> None:
+    scripts = {p.name for p in BENCH.glob("*.py")} - {"prodshape.py"}
+    assert scripts == set(FIGURES), "a new benchmark script needs its smoke run here"
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_with_quick_exits_0_and_prints_its_figures(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env["PYTHONPATH"] = str(ROOT)
+    started = time.monotonic()
+    procs = {}
+    for script in FIGURES:
+        out = (tmp_path / f"{script}.out").open("w")
+        procs[script] = subprocess.Popen([sys.executable, str(BENCH / script), "--quick"], cwd=ROOT, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT, text=True)
+        out.close()
+    failures = []
+    for script, proc in procs.items():
+        try:
+            code = proc.wait(max(1.0, started + LIMIT_S - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+            failures.append(f"{script} --quick did not finish in {LIMIT_S} s")
+        output = (tmp_path / f"{script}.out").read_text(errors="replace")
+        missing = [line for line in FIGURES[script] if line not in output]
+        if code != 0 or missing or "Traceback" in output or "FAILED" in output:
+            failures.append(f"{script} --quick: exit {code}, missing {missing}\n{output[-3000:]}")
+    assert not failures, "\n\n".join(failures)
