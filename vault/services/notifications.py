@@ -39,7 +39,8 @@ def list_notifications(session: Session, actor: User, *, unread_only: bool, page
 def mark_read(v: Vault, session: Session, actor: User, notification_id: int) -> Notification:
     note = session.get(Notification, notification_id)
     if note is None or note.user_id != actor.id:
-        raise NotFound(f"notification {notification_id} not found", code="notification_not_found")
+        raise NotFound("notification {notification_id} not found",
+                       params={"notification_id": notification_id}, code="notification_not_found")
     if note.read_at is None:
         note.read_at = v.clock.now()
     return note
