@@ -27,7 +27,7 @@ from pypdfium2.raw import FPDF_PAGEOBJ_IMAGE
 
 from indexer import ocr, sandbox
 from vault import filetypes
-from vault.errors import Invalid
+from vault.errors import Invalid, Phrase, phrase
 
 MAX_IMAGE_PIXELS = filetypes.MAX_IMAGE_PIXELS
 MAX_TEXT_CHARS = 20_000_000  # beyond this the rest of a document is not indexed (with a warning)
@@ -59,9 +59,9 @@ class _Budget:
 class ExtractionFailed(Exception):
     """No usable text could be obtained; `reason` is stored with the document version."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason: str | Phrase) -> None:
+        super().__init__(str(reason))
+        self.reason = str(reason)  # stored in English; the pages translate it with the catalogue
 
 
 def extract(
@@ -74,14 +74,14 @@ def extract(
 ) -> Extraction:
     """Extract the text of the file at `path` (of sniffed type `mime`) in a limited child process."""
     if mime not in filetypes.ALLOWED:
-        raise ExtractionFailed(f"files of type {mime} are not extracted")
+        raise ExtractionFailed(phrase("files of type {mime} are not extracted", mime=mime))
     job = {"path": str(Path(path).resolve()), "mime": mime, "ocr_languages": ocr_languages}
     try:
         answer = sandbox.run_extraction(job, timeout_s=timeout_s, memory_mb=memory_mb)
     except sandbox.SandboxFailure as exc:
         raise ExtractionFailed(exc.reason) from None
     if not answer.get("ok"):
-        raise ExtractionFailed(str(answer.get("reason") or "extraction failed"))
+        raise ExtractionFailed(str(answer.get("reason") or phrase("extraction failed")))
     data = answer["extraction"]
     return Extraction(
         text=data["text"],
@@ -138,7 +138,7 @@ def extract_here(job: dict[str, Any], notes: _Notes | None = None) -> dict[str, 
     elif mime in (filetypes.PNG, filetypes.JPEG, filetypes.TIFF):
         result = _extract_image(path, budget)
     else:
-        raise ExtractionFailed(f"files of type {mime} are not extracted")
+        raise ExtractionFailed(phrase("files of type {mime} are not extracted", mime=mime))
     text, warnings = _finish_text(result.text)
     if not has_text(text):
         raise ExtractionFailed(_no_text_reason(result))
@@ -164,8 +164,8 @@ def has_text(text: str) -> bool:
 
 def _no_text_reason(result: Extraction) -> str:
     if result.ocr_pages:
-        return "no text found: the text layer is empty and OCR recognised nothing readable"
-    return "no text found in the document"
+        return str(phrase("no text found: the text layer is empty and OCR recognised nothing readable"))
+    return str(phrase("no text found in the document"))
 
 
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
@@ -193,7 +193,7 @@ def _open_pdf(path: Path) -> pypdf.PdfReader:
         reader = pypdf.PdfReader(path, strict=False)
         if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
             raise ExtractionFailed(
-                "PDF is password-protected; text cannot be extracted. Upload a copy without a password."
+                phrase("PDF is password-protected; text cannot be extracted. Upload a copy without a password.")
             )
         len(reader.pages)  # forces the page tree to be read now
     except ExtractionFailed:
@@ -201,10 +201,10 @@ def _open_pdf(path: Path) -> pypdf.PdfReader:
     except (RecursionError, MemoryError):
         raise
     except (pypdf.errors.DependencyError, NotImplementedError) as exc:
-        raise ExtractionFailed(f"PDF uses an encryption this server cannot open ({exc})") from None
+        raise ExtractionFailed(phrase("PDF uses an encryption this server cannot open ({exc})", exc=exc)) from None
     except Exception as exc:
         raise ExtractionFailed(
-            f"PDF is damaged and cannot be read ({type(exc).__name__}: {exc})"[:300]
+            str(phrase("PDF is damaged and cannot be read ({error})", error=f"{type(exc).__name__}: {exc}"))[:300]
         ) from None
     return reader
 
@@ -314,7 +314,7 @@ def _render_pages(
 
 def _require_tesseract() -> None:
     if not ocr.tesseract_available():
-        raise ExtractionFailed("OCR is needed but Tesseract is not installed on this server")
+        raise ExtractionFailed(phrase("OCR is needed but Tesseract is not installed on this server"))
 
 
 def _ocr_all(pages: Iterator[ocr.OcrPage | None], budget: _Budget) -> Iterator[str | None]:
@@ -326,7 +326,7 @@ def _ocr_all(pages: Iterator[ocr.OcrPage | None], budget: _Budget) -> Iterator[s
     except ocr.OcrError as exc:
         if time.monotonic() >= budget.deadline - 1:
             raise ExtractionFailed(sandbox.time_reason(budget.timeout_s)) from None
-        raise ExtractionFailed(f"OCR failed: {exc}") from None
+        raise ExtractionFailed(phrase("OCR failed: {exc}", exc=exc)) from None
 
 
 # -- DOCX ---------------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ def _extract_docx(path: Path) -> Extraction:
         raise
     except Exception as exc:
         raise ExtractionFailed(
-            f"DOCX is damaged and cannot be read ({type(exc).__name__}: {exc})"[:300]
+            str(phrase("DOCX is damaged and cannot be read ({error})", error=f"{type(exc).__name__}: {exc}"))[:300]
         ) from None
     parts: list[str] = []
     seen_headers: set[int] = set()
@@ -415,7 +415,8 @@ def _extract_image(path: Path, budget: _Budget) -> Extraction:
     except Image.DecompressionBombError:
         raise ExtractionFailed(_too_many_pixels(None)) from None
     except Exception as exc:
-        raise ExtractionFailed(f"image is damaged and cannot be read ({type(exc).__name__})") from None
+        raise ExtractionFailed(phrase("image is damaged and cannot be read ({error})",
+                                      error=type(exc).__name__)) from None
     with image:
         frames = getattr(image, "n_frames", 1)
         texts = list(_ocr_all(_image_pages(image, frames, warnings), budget))
@@ -424,8 +425,11 @@ def _extract_image(path: Path, budget: _Budget) -> Extraction:
 
 
 def _too_many_pixels(size: tuple[int, int] | None) -> str:
-    dims = f" ({size[0]} x {size[1]})" if size else ""
-    return f"image is too large to process{dims}: over {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+    limit = MAX_IMAGE_PIXELS // 1_000_000
+    if size:
+        return str(phrase("image is too large to process ({width} x {height}): over {limit} megapixels",
+                          width=size[0], height=size[1], limit=limit))
+    return str(phrase("image is too large to process: over {limit} megapixels", limit=limit))
 
 
 def _image_pages(image: Image.Image, frames: int, warnings: list[str]) -> Iterator[ocr.OcrPage | None]:
@@ -442,7 +446,7 @@ def _image_pages(image: Image.Image, frames: int, warnings: list[str]) -> Iterat
         except Exception as exc:
             if index == 0:
                 raise ExtractionFailed(
-                    f"image is damaged and cannot be read ({type(exc).__name__})"
+                    phrase("image is damaged and cannot be read ({error})", error=type(exc).__name__)
                 ) from None
             warnings.append(f"image page {index + 1}: unreadable ({type(exc).__name__})")
             yield None

@@ -232,7 +232,7 @@ class Fts5Index:
             with conn:
                 conn.execute(_SCHEMA)
         except apsw.Error as exc:
-            raise Unavailable(f"the search index cannot be opened: {exc}") from exc
+            raise Unavailable("the search index cannot be opened: {exc}", params={"exc": exc}) from exc
         finally:
             conn.close()
 
@@ -242,7 +242,7 @@ class Fts5Index:
         try:
             st = os.stat(self.file)
         except OSError as exc:
-            raise Unavailable(f"the search index is missing: {exc}") from exc
+            raise Unavailable("the search index is missing: {exc}", params={"exc": exc}) from exc
         inode = (st.st_dev, st.st_ino)
         if local.conn is None or local.pid != os.getpid() or local.inode != inode:
             if local.conn is not None:
@@ -259,7 +259,7 @@ class Fts5Index:
                     f"PRAGMA mmap_size={_MMAP_BYTES}; PRAGMA journal_size_limit={_LOG_BYTES}"
                 )
             except apsw.Error as exc:
-                raise Unavailable(f"the search index cannot be opened: {exc}") from exc
+                raise Unavailable("the search index cannot be opened: {exc}", params={"exc": exc}) from exc
             local.conn, local.pid, local.inode = conn, os.getpid(), inode
         return local.conn
 
@@ -376,7 +376,7 @@ class Fts5Index:
         except apsw.InterruptError:
             return SearchResult(total=0, hits=[], partial=True)
         except apsw.Error as exc:
-            raise Unavailable(f"the search index cannot be read: {exc}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc}) from exc
         finally:
             conn.set_progress_handler(None)
         hits = [Hit(int(doc_id), int(dossiers[doc_id]), float(score)) for doc_id, score in rows]
@@ -399,7 +399,7 @@ class Fts5Index:
         except Unavailable:
             raise
         except Exception as exc:  # any failure means the index is unusable
-            raise Unavailable(f"the search index cannot be read: {exc}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc}) from exc
 
 
 def _narrowed(conn: apsw.Connection, scope: ReadScope) -> ReadScope | None:

@@ -47,10 +47,12 @@ class ParsedQuery:
 def parse_query(text: str, *, max_length: int = 200) -> ParsedQuery:
     """Parse the search box text; raises ``Invalid("q", ...)`` when it is empty, too long or too big."""
     if len(text) > max_length:
-        raise Invalid("q", f"the search text is longer than {max_length} characters", code="query_too_long")
+        raise Invalid("q", "the search text is longer than {max_length} characters",
+                      params={"max_length": max_length}, code="query_too_long")
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     if len(text) > max_length:  # NFKC expands some characters (㍿ -> 株式会社)
-        raise Invalid("q", f"the search text is longer than {max_length} characters", code="query_too_long")
+        raise Invalid("q", "the search text is longer than {max_length} characters",
+                      params={"max_length": max_length}, code="query_too_long")
     text = _SEPARATORS.sub(" ", text)
     terms: dict[str, QueryTerm] = {}
     for m in _PARTS.finditer(text):
@@ -61,7 +63,8 @@ def parse_query(text: str, *, max_length: int = 200) -> ParsedQuery:
     if not terms:
         raise Invalid("q", "enter a word, name or number to search for", code="query_empty")
     if len(terms) > MAX_TERMS:
-        raise Invalid("q", f"use at most {MAX_TERMS} search terms", code="query_too_many_terms")
+        raise Invalid("q", "use at most {max_terms} search terms",
+                      params={"max_terms": MAX_TERMS}, code="query_too_many_terms")
     return ParsedQuery(tuple(terms.values()))
 
 

@@ -44,6 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
+from vault.errors import Phrase, phrase
+
 _ROOT = Path(__file__).resolve().parents[1]  # so `-m indexer.sandbox` imports this same tree
 _STARTUP_SLACK_S = 5  # fork and clean-up, not counted against the extraction
 _HEADER = struct.Struct(">I")
@@ -54,9 +56,9 @@ _PARENT_ENV = "DOSSIER_SANDBOX_PARENT"
 class SandboxFailure(Exception):
     """The child did not produce an answer; `reason` says why in words a person understands."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason: str | Phrase) -> None:
+        super().__init__(str(reason))
+        self.reason = str(reason)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -64,11 +66,11 @@ class SandboxUnavailable(RuntimeError):
 
 
 def memory_reason(memory_mb: int) -> str:
-    return f"extraction exceeded the {memory_mb} MiB memory limit"
+    return str(phrase("extraction exceeded the {memory_mb} MiB memory limit", memory_mb=memory_mb))
 
 
 def time_reason(timeout_s: float) -> str:
-    return f"extraction took longer than {timeout_s:g} s (the time limit)"
+    return str(phrase("extraction took longer than {timeout_s:g} s (the time limit)", timeout_s=timeout_s))
 
 
 def _child_env() -> dict[str, str]:
@@ -218,7 +220,7 @@ def _answer(ended: dict[str, Any], workdir: Path, timeout_s: float, memory_mb: i
         raise SandboxFailure(_explain_exit(int(ended["status"]), _tail(workdir / "log.txt"), timeout_s,
                                            memory_mb)) from None
     if not isinstance(answer, dict):
-        raise SandboxFailure("the extractor answered with something unexpected")
+        raise SandboxFailure(phrase("the extractor answered with something unexpected"))
     return answer
 
 
@@ -244,8 +246,11 @@ def _explain_exit(code: int, err_tail: str, timeout_s: float, memory_mb: int) ->
         if sig == signal.SIGKILL:  # not ours (we only kill after a timeout): the kernel's OOM killer
             return memory_reason(memory_mb)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return f"the extractor crashed ({name}) on this file; it is probably malformed or hits a memory limit"
-    return f"the extractor failed (exit status {code}){': ' + last[:300] if last else ''}"
+        return str(phrase("the extractor crashed ({signal}) on this file; it is probably malformed or hits a memory "
+                          "limit", signal=name))
+    if last:
+        return str(phrase("the extractor failed (exit status {code}): {output}", code=code, output=last[:300]))
+    return str(phrase("the extractor failed (exit status {code})", code=code))
 
 
 # -- the zygote ---------------------------------------------------------------------------------

@@ -95,9 +95,11 @@ def check_paging(page: int, per_page: int) -> None:
     if page < 1:
         raise Invalid("page", "the page number starts at 1")
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid("per_page", f"between 1 and {MAX_PER_PAGE} results per page")
+        raise Invalid("per_page", "between 1 and {max_per_page} results per page",
+                      params={"max_per_page": MAX_PER_PAGE})
     if page * per_page > MAX_RESULT_DEPTH:
-        raise Invalid("page", f"only the first {MAX_RESULT_DEPTH} results can be paged through")
+        raise Invalid("page", "only the first {max_depth} results can be paged through",
+                      params={"max_depth": MAX_RESULT_DEPTH})
 
 
 class SearchIndex(Protocol):

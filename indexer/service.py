@@ -67,13 +67,13 @@ def _date(field: str, raw: Any) -> date | None:
     try:
         return date.fromisoformat(str(raw))
     except ValueError:
-        raise Invalid(field, f"{field} must be a date like 2024-03-09") from None
+        raise Invalid(field, "{field} must be a date like 2024-03-09") from None
 
 
 def parse_filters(args: Mapping[str, Any]) -> SearchFilters:
     doc_type = args.get("doc_type") or None
     if doc_type is not None and doc_type not in {t.value for t in DocType}:
-        raise Invalid("doc_type", f"unknown document type {doc_type!r}")
+        raise Invalid("doc_type", "unknown document type {doc_type!r}", params={"doc_type": doc_type})
     dossier_raw = args.get("dossier_id") or None
     try:
         dossier_id = int(dossier_raw) if dossier_raw is not None else None

@@ -178,7 +178,7 @@ class WhooshIndex:
             with self._ix.searcher() as searcher:
                 searcher.doc_count()
         except Exception as exc:  # any failure means the index is unusable
-            raise Unavailable(f"the search index cannot be read: {exc}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc}) from exc
 
 
 # -- queries -------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
 from vault import audit
 from vault.core import Vault
+from vault.errors import phrase
 from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
 from vault.services.destruction import PURGE_JOB
 from vault.services.documents import decrypt_version
@@ -263,13 +264,13 @@ def _passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
                 retry_in_s=min(BACKOFF_BASE_S * 2 ** (claimed.attempts - 1), MAX_PURGE_BACKOFF_S))
         return
     if claimed.attempts >= v.settings.worker_max_attempts:
-        message = f"gave up after {claimed.attempts} attempts: {reason}"
+        message = str(phrase("gave up after {attempts} attempts: {reason}", attempts=claimed.attempts, reason=reason))
         if claimed.version_id is not None:
             _mark_version(v, claimed.version_id, IndexStatus.FAILED, message)
         _finish(v, claimed.job_id, JobStatus.FAILED, message)
     else:
         if claimed.version_id is not None:
-            _mark_version(v, claimed.version_id, IndexStatus.QUEUED, f"retrying: {reason}")
+            _mark_version(v, claimed.version_id, IndexStatus.QUEUED, str(phrase("retrying: {reason}", reason=reason)))
         _finish(v, claimed.job_id, JobStatus.QUEUED, reason, retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
 
 

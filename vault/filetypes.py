@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import magic
 
-from vault.errors import Invalid, TooLarge, UnsupportedFileType
+from vault.errors import Invalid, Phrase, TooLarge, UnsupportedFileType, phrase
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -40,7 +40,7 @@ WHOLE_DOCX_BYTES = 64 * MiB  # a DOCX up to this size is held whole and checked 
 PDF_JUNK_BYTES = 1024  # viewers accept this much garbage before %PDF-
 MAX_IMAGE_PIXELS = 100_000_000
 
-_WHAT_TO_DO = "Upload a PDF, DOCX, PNG, JPEG or TIFF file."
+_WHAT_TO_DO = phrase("Upload a PDF, DOCX, PNG, JPEG or TIFF file.")
 _ZIP_MAGIC = b"PK\x03\x04"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*")
@@ -96,13 +96,14 @@ def _unsupported(head: bytes) -> UnsupportedFileType:
         description = "BigTIFF image (not supported)"
     hint = description.split(",")[0].strip() or detected
     if detected == "text/html" or detected.startswith("text/"):
-        what = f"The file is not a PDF, DOCX or image: its content is text ({hint})."
+        what = phrase("The file is not a PDF, DOCX or image: its content is text ({hint}).", hint=hint)
     elif head.startswith(b"\x7fELF") or detected in ("application/x-executable", "application/x-sharedlib"):
-        what = "The file is not a document: it is an executable program."
+        what = phrase("The file is not a document: it is an executable program.")
     else:
-        what = f"The file is not a PDF, DOCX, PNG, JPEG or TIFF: its content looks like {hint}."
+        what = phrase("The file is not a PDF, DOCX, PNG, JPEG or TIFF: its content looks like {hint}.", hint=hint)
     return UnsupportedFileType(
-        f"{what} The name and type sent by the browser do not count, only the content does. {_WHAT_TO_DO}",
+        "{what} The name and type sent by the browser do not count, only the content does. "
+        "{what_to_do}", params={"what": what, "what_to_do": _WHAT_TO_DO},
         detected=detected,
     )
 
@@ -178,9 +179,11 @@ def _refuse_pixel_bomb(width: int, height: int, kind: str) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise Invalid(
             "file",
-            f"The {kind} image is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); images "
-            f"over {MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused. Scan at 300 dpi or less and "
-            "upload again.",
+            "The {kind} image is {width} x {height} pixels ({megapixels:.0f} megapixels); "
+            "images over {max_megapixels} megapixels are refused. Scan at 300 dpi or less "
+            "and upload again.",
+            params={"kind": kind, "width": width, "height": height, "megapixels": width * height / 1e6,
+                    "max_megapixels": MAX_IMAGE_PIXELS // 1_000_000},
             code="image_too_large",
             width=width,
             height=height,
@@ -198,21 +201,21 @@ _XML_TYPE = re.compile(
 _RATIO_FLOOR = 1 * MiB  # tiny parts compress absurdly well; ratios matter only above this size
 
 
-def _unsafe(message: str, **details: object) -> Invalid:
+def _unsafe(message: Phrase, **details: object) -> Invalid:
     return Invalid(
         "file",
-        f"The Word document is unsafe to open: {message}. Save it again from Word (or export it as "
-        "PDF) and upload that file.",
+        "The Word document is unsafe to open: {message}. Save it again from Word (or export it as "
+        "PDF) and upload that file.", params={"message": message},
         code="unsafe_docx",
         **details,
     )
 
 
-def _not_docx(message: str) -> Invalid:
+def _not_docx(message: Phrase) -> Invalid:
     return Invalid(
         "file",
-        f"The file is not a valid Word document (DOCX): {message}. Save it again from Word as .docx, or "
-        f"export it as PDF. {_WHAT_TO_DO}",
+        "The file is not a valid Word document (DOCX): {message}. Save it again from Word as "
+        ".docx, or export it as PDF. {what_to_do}", params={"message": message, "what_to_do": _WHAT_TO_DO},
         code="not_a_docx",
     )
 
@@ -222,29 +225,31 @@ def _check_directory(
 ) -> None:
     """The checks the central directory alone allows: parts present, entry count, declared sizes."""
     if len(infos) > max_entries:
-        raise _unsafe(f"it holds {len(infos)} parts (at most {max_entries} are allowed)")
+        raise _unsafe(phrase("it holds {parts} parts (at most {max_entries} are allowed)", parts=len(infos),
+                                    max_entries=max_entries))
     names = {info.filename for info in infos}
     if "" in names:
-        raise _not_docx("a part has an empty name")
+        raise _not_docx(phrase("a part has an empty name"))
     if "[Content_Types].xml" not in names:
-        raise _not_docx("it is a ZIP archive without [Content_Types].xml")
+        raise _not_docx(phrase("it is a ZIP archive without [Content_Types].xml"))
     if "word/document.xml" not in names:
-        raise _not_docx("the main part word/document.xml is missing")
+        raise _not_docx(phrase("the main part word/document.xml is missing"))
     if any(n.lower() == "word/vbaproject.bin" for n in names):
-        raise _unsafe("it contains macros (word/vbaProject.bin)")
+        raise _unsafe(phrase("it contains macros (word/vbaProject.bin)"))
     declared = 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise _unsafe(f"the part {info.filename!r} is encrypted")
+            raise _unsafe(phrase("the part {filename!r} is encrypted", filename=info.filename))
         declared += info.file_size
         if info.file_size > _RATIO_FLOOR and info.file_size > max_ratio * max(info.compress_size, 1):
             raise _unsafe(
-                f"the part {info.filename!r} expands {info.file_size // max(info.compress_size, 1)} times "
-                f"(a ZIP bomb; at most {max_ratio} times is allowed)"
+                phrase("the part {filename!r} expands {ratio} times (a ZIP bomb; at most {max_ratio} times is allowed)",
+                       filename=info.filename, ratio=info.file_size // max(info.compress_size, 1), max_ratio=max_ratio)
             )
     if declared > max_total_uncompressed:
         raise _unsafe(
-            f"it expands to {declared // MiB} MiB (at most {max_total_uncompressed // MiB} MiB is allowed)"
+            phrase("it expands to {size_mib} MiB (at most {max_mib} MiB is allowed)", size_mib=declared // MiB,
+                   max_mib=max_total_uncompressed // MiB)
         )
 
 
@@ -253,9 +258,9 @@ def _xml_parts(zf: zipfile.ZipFile) -> tuple[set[str], set[str]]:
     with zf.open("[Content_Types].xml") as fh:
         types = fh.read(1 * MiB + 1)
     if len(types) > 1 * MiB:
-        raise _unsafe("[Content_Types].xml is larger than 1 MiB")
+        raise _unsafe(phrase("[Content_Types].xml is larger than 1 MiB"))
     if any(p in types for p in _DTD_PATTERNS):
-        raise _unsafe("[Content_Types].xml declares a DTD or entities")
+        raise _unsafe(phrase("[Content_Types].xml declares a DTD or entities"))
     extensions: set[str] = {"xml", "rels"}
     parts: set[str] = set()
     for kind, name, content_type in _XML_TYPE.findall(types):
@@ -285,7 +290,7 @@ def check_docx_zip(
     try:
         zf = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error):
-        raise _not_docx("it is not a readable ZIP archive") from None
+        raise _not_docx(phrase("it is not a readable ZIP archive")) from None
     with zf:
         infos = zf.infolist()
         _check_directory(
@@ -304,7 +309,7 @@ def check_docx_zip(
             zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
             zlib.error, lzma.LZMAError,  # a corrupt deflated / LZMA part (bzip2 raises OSError)
         ) as exc:
-            raise _not_docx(f"a part cannot be read ({exc})") from None
+            raise _not_docx(phrase("a part cannot be read ({exc})", exc=exc)) from None
 
 
 def _read_part(
@@ -318,13 +323,15 @@ def _read_part(
         while chunk := fh.read(256 * KiB):
             size += len(chunk)
             if size > budget:
-                raise _unsafe("its parts expand beyond the allowed total size (a ZIP bomb)")
+                raise _unsafe(phrase("its parts expand beyond the allowed total size (a ZIP bomb)"))
             if size > _RATIO_FLOOR and size > ratio_cap:
-                raise _unsafe(f"the part {info.filename!r} expands more than {max_ratio} times (a ZIP bomb)")
+                raise _unsafe(phrase("the part {filename!r} expands more than {max_ratio} times (a ZIP bomb)",
+                                     filename=info.filename, max_ratio=max_ratio))
             if scan_dtd:
                 window = carry + chunk
                 if any(p in window for p in _DTD_PATTERNS):
-                    raise _unsafe(f"the XML part {info.filename!r} declares a DTD or entities")
+                    raise _unsafe(phrase("the XML part {filename!r} declares a DTD or entities",
+                                                filename=info.filename))
                 carry = window[-32:]
     return size
 
@@ -369,9 +376,9 @@ def _check_large_docx_directory(tail: bytes, size: int) -> None:
         with zipfile.ZipFile(_TailView(tail, size)) as zf:
             infos = zf.infolist()
     except OSError:
-        raise _unsafe("its ZIP directory is larger than 1 MiB (far too many parts)") from None
+        raise _unsafe(phrase("its ZIP directory is larger than 1 MiB (far too many parts)")) from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error):
-        raise _not_docx("it is not a readable ZIP archive") from None
+        raise _not_docx(phrase("it is not a readable ZIP archive")) from None
     _check_directory(infos, max_total_uncompressed=256 * MiB, max_entries=2000, max_ratio=200)
 
 
@@ -405,8 +412,9 @@ class ContentInspector:
             return
         if self._size + len(chunk) > self.max_bytes:
             raise TooLarge(
-                f"The file is larger than the {_human(self.max_bytes)} upload limit. Split it into smaller "
+                "The file is larger than the {limit} upload limit. Split it into smaller "
                 "files or scan at a lower resolution, then upload again.",
+                params={"limit": _human(self.max_bytes)},
                 limit=self.max_bytes,
             )
         if len(self._head) < HEAD_BYTES:
@@ -451,7 +459,8 @@ class ContentInspector:
     def finish(self) -> Inspection:
         """The verdict on the whole stream: an Inspection, or a refusal that says what to do."""
         if self._size == 0:
-            raise Invalid("file", f"The file is empty (0 bytes). {_WHAT_TO_DO}", code="empty_file")
+            raise Invalid("file", "The file is empty (0 bytes). {what_to_do}",
+                          params={"what_to_do": _WHAT_TO_DO}, code="empty_file")
         if not self._decided:
             self._decide()
         assert self._mime is not None
@@ -483,8 +492,8 @@ class ContentInspector:
             detected, _ = _libmagic(head)
             if detected.startswith("text/") or "html" in detected or "xml" in detected:
                 raise UnsupportedFileType(
-                    f"The file starts as {detected} and only later carries a PDF header; such mixed "
-                    f"files are refused. {_WHAT_TO_DO}",
+                    "The file starts as {detected} and only later carries a PDF header; such mixed files are "
+                    "refused. {what_to_do}", params={"detected": detected, "what_to_do": _WHAT_TO_DO},
                     detected=detected,
                 )
             warnings.append(f"{offset} bytes of garbage before the %PDF- header")

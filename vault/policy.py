@@ -59,7 +59,8 @@ def allowed(actor: User, action: str) -> bool:
 def require(actor: User, action: str) -> None:
     """Raise Forbidden unless the actor's role may perform `action`."""
     if not allowed(actor, action):
-        raise Forbidden(f"your role ({actor.role.value}) may not do this ({action})", code="forbidden")
+        raise Forbidden("your role ({role}) may not do this ({action})",
+                        params={"role": actor.role.value, "action": action}, code="forbidden")
 
 
 def within_clearance(actor: User, secrecy: Secrecy) -> bool:
@@ -104,7 +105,7 @@ def can_see_batch(actor: User, batch: DestructionBatch) -> bool:
 
 def require_see(actor: User, dossier: Dossier) -> None:
     if not can_see(actor, dossier):
-        raise NotFound(f"dossier {dossier.id} not found", code="dossier_not_found")
+        raise NotFound("dossier {id} not found", params={"id": dossier.id}, code="dossier_not_found")
 
 
 def can_read(session: Session, actor: User, document: Document, now: datetime, grants: Grants | None = None) -> bool:
@@ -184,5 +185,6 @@ def require_checkout_approver(actor: User, requester_id: int, dossier: Dossier) 
         raise Forbidden("nobody approves or rejects their own request; ask a colleague", code="own_request")
     needed = checkout_approver_role(dossier)
     if not actor.active or actor.role is not needed:
-        raise Forbidden(f"a checkout of a {dossier.secrecy.value} dossier is decided by a {needed.value}",
+        raise Forbidden("a checkout of a {secrecy} dossier is decided by a {role}",
+                        params={"secrecy": dossier.secrecy.value, "role": needed.value},
                         code="forbidden")

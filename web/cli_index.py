@@ -7,6 +7,7 @@ import re
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -53,8 +54,9 @@ def reindex() -> None:
 @click.argument("query")
 @click.option("--as", "username", required=True, help="search with this user's rights (audited as them)")
 @click.option("--doc-type", default=None)
+@click.option("--archive-no", default=None, help="only this dossier, by its archive number (KH-2026-000006)")
 @click.option("--limit", default=20, show_default=True, type=int)
-def search_cmd(query: str, username: str, doc_type: str | None, limit: int) -> None:
+def search_cmd(query: str, username: str, doc_type: str | None, archive_no: str | None, limit: int) -> None:
     """Search documents as a given user; prints archive no, title and snippet."""
     from indexer import service
 
@@ -64,7 +66,12 @@ def search_cmd(query: str, username: str, doc_type: str | None, limit: int) -> N
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
                 raise click.ClickException(f"no user named {username!r}")
-            result = service.search(v, s, user, query, service.parse_filters({"doc_type": doc_type}), 1, limit)
+            wanted: dict[str, Any] = {"doc_type": doc_type}
+            if archive_no:
+                from vault.services.dossiers import resolve_archive_no
+
+                wanted["dossier_id"] = resolve_archive_no(s, user, archive_no).id
+            result = service.search(v, s, user, query, service.parse_filters(wanted), 1, limit)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{result.total} documents match {result.query!r}" + (" (partial)" if result.partial else ""))

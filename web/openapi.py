@@ -104,9 +104,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "summary": "Upload a new version (archivist)", "parameters": [_path("document_id")],
         "requestBody": UPLOAD, "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 410, 413, 415, 422)}},
     ("get", "/api/v1/audit"): {
-        "summary": "Audit events (admin, legal, manager)",
-        "parameters": [_q("dossier_id"), _q("document_id"), _q("actor"), _q("action"), _q("since"), *PAGING],
-        "responses": {"200": _json(), **_err(401, 403, 422)}},
+        "summary": "Audit events (admin, legal, manager); archive_no names the dossier as people do",
+        "parameters": [_q("dossier_id"), _q("archive_no"), _q("document_id"), _q("actor"), _q("action"), _q("since"),
+                       *PAGING],
+        "responses": {"200": _json(), **_err(401, 403, 404, 422)}},
     ("get", "/api/v1/audit/verify"): {
         "summary": "Verify the hash chain (admin, legal)", "responses": {"200": _json(), **_err(401, 403)}},
 }

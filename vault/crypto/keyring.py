@@ -264,7 +264,8 @@ class Keyring:
         self._refresh()
         entry = self._entry(key_id)
         if key_id == self._current:
-            raise Conflict(f"master key {key_id} is the current one; rotate before retiring it")
+            raise Conflict("master key {key_id} is the current one; rotate before retiring it",
+                           params={"key_id": key_id})
         self._keys[key_id] = _MasterKey(entry.key, entry.created, RETIRED)
         self._write(exclusive=False)
 

@@ -51,7 +51,7 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
             try:
                 id_ = int(filters[name])
             except ValueError:
-                raise Invalid(name, f"{name} must be a number") from None
+                raise Invalid(name, "{field} must be a number") from None
             q = q.where(column == id_ if may_exist(id_) else false())
     if filters.get("actor"):
         q = q.where(AuditEvent.actor_name == filters["actor"])

@@ -43,7 +43,7 @@ def _kind(raw: Any) -> CheckoutKind:
     try:
         return CheckoutKind(raw)
     except ValueError:
-        raise Invalid("kind", f"kind must be view, copy or physical, got {raw!r}") from None
+        raise Invalid("kind", "kind must be view, copy or physical, got {raw!r}", params={"raw": raw}) from None
 
 
 def _days(v: Vault, raw: Any) -> int:
@@ -51,7 +51,8 @@ def _days(v: Vault, raw: Any) -> int:
     if raw is None:
         return min(7, cap)
     if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= cap:
-        raise Invalid("days", f"days must be a whole number from 1 to {cap}", max_days=cap)
+        raise Invalid("days", "days must be a whole number from 1 to {max_days}", params={"max_days": cap},
+                      max_days=cap)
     return raw
 
 
@@ -64,9 +65,11 @@ def _chosen_documents(session: Session, dossier: Dossier, raw: Any) -> list[Docu
     for doc_id in sorted(set(raw)):
         doc = session.get(Document, doc_id) if may_exist(doc_id) else None
         if doc is None or doc.dossier_id != dossier.id:
-            raise Invalid("document_ids", f"document {doc_id} is not in dossier {dossier.archive_no}")
+            raise Invalid("document_ids", "document {doc_id} is not in dossier {archive_no}",
+                          params={"doc_id": doc_id, "archive_no": dossier.archive_no})
         if doc.status is not DocumentStatus.ACTIVE:
-            raise Invalid("document_ids", f"document {doc_id} was destroyed", code="document_destroyed")
+            raise Invalid("document_ids", "document {doc_id} was destroyed",
+                          params={"doc_id": doc_id}, code="document_destroyed")
         docs.append(doc)
     return docs
 
@@ -76,14 +79,15 @@ def request_checkout(v: Vault, session: Session, actor: User, data: Mapping[str,
     unknown = set(data) - {"dossier_id", "document_ids", "purpose", "kind", "days"}
     if unknown:
         name = sorted(unknown)[0]
-        raise Invalid(name, f"unknown field {name!r}")
+        raise Invalid(name, "unknown field {name!r}", params={"name": name})
     policy.require(actor, "checkout.request")
     raw_id = data.get("dossier_id")
     if not isinstance(raw_id, int) or isinstance(raw_id, bool):
         raise Invalid("dossier_id", "dossier_id must be a dossier's id")
     dossier = get_dossier(session, actor, raw_id)
     if dossier.status is DossierStatus.DESTROYED:
-        raise Conflict(f"dossier {dossier.archive_no} was destroyed", code="dossier_destroyed")
+        raise Conflict("dossier {archive_no} was destroyed",
+                       params={"archive_no": dossier.archive_no}, code="dossier_destroyed")
     kind = _kind(data.get("kind"))
     purpose = clean_text("purpose", data.get("purpose"), required=True, max_len=2000)
     days = _days(v, data.get("days"))
@@ -106,17 +110,20 @@ def get_checkout(session: Session, actor: User, checkout_id: int) -> Checkout:
     if checkout is None or not policy.can_see(actor, checkout.dossier) or not (
         checkout.requester_id == actor.id or policy.allowed(actor, "checkout.list_all")
     ):
-        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+        raise NotFound("checkout {checkout_id} not found",
+                       params={"checkout_id": checkout_id}, code="checkout_not_found")
     return checkout
 
 
 def _decidable(session: Session, actor: User, checkout_id: int) -> Checkout:
     checkout = session.get(Checkout, checkout_id)
     if checkout is None or not policy.can_see(actor, checkout.dossier):
-        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+        raise NotFound("checkout {checkout_id} not found",
+                       params={"checkout_id": checkout_id}, code="checkout_not_found")
     policy.require_checkout_approver(actor, checkout.requester_id, checkout.dossier)
     if checkout.status is not CheckoutStatus.PENDING:
-        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not pending", code="not_pending")
+        raise Conflict("checkout {id} is {status}, not pending",
+                       params={"id": checkout.id, "status": checkout.status.value}, code="not_pending")
     return checkout
 
 
@@ -179,17 +186,20 @@ def hand_over(v: Vault, session: Session, actor: User, checkout_id: int, note: A
     policy.require(actor, "checkout.handover")
     checkout = session.get(Checkout, checkout_id)
     if checkout is None or not policy.can_see(actor, checkout.dossier):
-        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+        raise NotFound("checkout {checkout_id} not found",
+                       params={"checkout_id": checkout_id}, code="checkout_not_found")
     if checkout.kind is not CheckoutKind.PHYSICAL:
         raise Conflict("only a physical checkout is handed over; an electronic one opens at approval",
                        code="not_physical")
     if checkout.status is not CheckoutStatus.APPROVED:
-        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not approved", code="not_approved")
+        raise Conflict("checkout {id} is {status}, not approved",
+                       params={"id": checkout.id, "status": checkout.status.value}, code="not_approved")
     if checkout.requester_id == actor.id:
         raise Forbidden("another archivist hands the file over to you", code="own_request")
     holder = paper_holder(session, checkout.dossier_id)
     if holder is not None:
-        raise Conflict(f"the paper file is out with {holder.requester.username} (checkout {holder.id})",
+        raise Conflict("the paper file is out with {username} (checkout {id})",
+                       params={"username": holder.requester.username, "id": holder.id},
                        code="paper_out", checkout_id=holder.id)
     text = clean_text("note", note, required=False, max_len=2000)
     now = v.clock.now()
@@ -209,7 +219,8 @@ def return_checkout(v: Vault, session: Session, actor: User, checkout_id: int) -
         raise Forbidden("only the requester returns a checkout; archivists confirm paper with /receive",
                         code="not_requester")
     if checkout.status is not CheckoutStatus.ACTIVE:
-        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}, not active", code="not_active")
+        raise Conflict("checkout {id} is {status}, not active",
+                       params={"id": checkout.id, "status": checkout.status.value}, code="not_active")
     now = v.clock.now()
     late = checkout.is_overdue(now)
     checkout.status = CheckoutStatus.RETURNED
@@ -225,11 +236,13 @@ def receive(v: Vault, session: Session, actor: User, checkout_id: int, condition
     policy.require(actor, "checkout.receive")
     checkout = session.get(Checkout, checkout_id)
     if checkout is None or not policy.can_see(actor, checkout.dossier):
-        raise NotFound(f"checkout {checkout_id} not found", code="checkout_not_found")
+        raise NotFound("checkout {checkout_id} not found",
+                       params={"checkout_id": checkout_id}, code="checkout_not_found")
     if checkout.kind is not CheckoutKind.PHYSICAL:
         raise Conflict("only a physical checkout is received back", code="not_physical")
     if checkout.status not in (CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED):
-        raise Conflict(f"checkout {checkout.id} is {checkout.status.value}: the paper is not out",
+        raise Conflict("checkout {id} is {status}: the paper is not out",
+                       params={"id": checkout.id, "status": checkout.status.value},
                        code="not_out")
     text = clean_text("condition", condition, required=True, max_len=2000)
     if pages_complete is not None and not isinstance(pages_complete, bool):
@@ -257,7 +270,8 @@ def list_checkouts(v: Vault, session: Session, actor: User, filters: Mapping[str
     status = filters.get("status")
     if status:
         if status not in STATUS_FILTERS:
-            raise Invalid("status", f"status must be one of {', '.join(STATUS_FILTERS)}")
+            raise Invalid("status", "status must be one of {allowed}",
+                          params={"allowed": ", ".join(STATUS_FILTERS)})
         if status == "overdue":
             q = q.where(Checkout.status == CheckoutStatus.ACTIVE, Checkout.due_at <= now)
         elif status == "active":
@@ -367,7 +381,8 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
     if successor.id == leaving.id:
         raise Invalid("handover_to", "hand over to someone else than the person leaving")
     if not successor.active or successor.role in (Role.ADMIN, Role.SYSTEM):
-        raise Invalid("handover_to", f"{handover_to} is not an active employee who can own dossiers")
+        raise Invalid("handover_to", "{handover_to} is not an active employee who can own dossiers",
+                      params={"handover_to": handover_to})
     if leaving.role is Role.SYSTEM:
         raise Invalid("username", "the system account cannot be deactivated")
     now = v.clock.now()
@@ -375,8 +390,10 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
     owned = session.scalars(select(Dossier).where(Dossier.owner_id == leaving.id).order_by(Dossier.id)).all()
     for dossier in owned:
         if not policy.within_clearance(successor, dossier.secrecy):
-            raise Conflict(f"{handover_to} (clearance {successor.clearance.value}) cannot own "
-                           f"{dossier.archive_no} ({dossier.secrecy.value}); choose someone cleared for it",
+            raise Conflict("{handover_to} (clearance {clearance}) cannot own {archive_no} ({secrecy}); choose someone "
+                           "cleared for it",
+                           params={"handover_to": handover_to, "clearance": successor.clearance.value,
+                                   "archive_no": dossier.archive_no, "secrecy": dossier.secrecy.value},
                            code="clearance_too_low")
         dossier.owner_id = successor.id
         dossier.updated_at = now

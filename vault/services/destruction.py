@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from vault import audit, audit_checkpoints, policy
 from vault.core import Vault
-from vault.errors import Conflict, Forbidden, Invalid, NotFound, VaultError
+from vault.errors import Conflict, Forbidden, Invalid, NotFound, VaultError, phrase
 from vault.models import (
     AuditHead,
     BlobErasure,
@@ -53,7 +53,7 @@ log = logging.getLogger("dossier.destruction")
 
 def _reason(raw: Any, field: str) -> str:
     if not isinstance(raw, str) or not " ".join(raw.split()):
-        raise Invalid(field, f"{field} is required")
+        raise Invalid(field, "{field} is required")
     return " ".join(raw.split())[:2000]
 
 
@@ -68,32 +68,38 @@ def _problems(v: Vault, session: Session, documents: Sequence[Document], *, batc
     for d in documents:
         if d.status is DocumentStatus.DESTROYED:
             out.append({"document_id": d.id, "problem": "destroyed",
-                        "message": f"document {d.id} was destroyed already"})
+                        "message": phrase("document {id} was destroyed already", id=d.id)})
             continue
         if holds.get(d.id):
             out.append({"document_id": d.id, "problem": "legal_hold", "hold_ids": [h.id for h in holds[d.id]],
-                        "message": f"document {d.id} ({d.title}) is under legal hold "
-                                   f"{', '.join(str(h.id) for h in holds[d.id])}"})
+                        "message": phrase("document {id} ({title}) is under legal hold {holds}", id=d.id,
+                                          title=d.title, holds=", ".join(str(h.id) for h in holds[d.id]))})
         years = rules[d.doc_type]
         due = retention.due_on(d, years)
         if due is None:
             out.append({"document_id": d.id, "problem": "not_due", "due_on": None,
-                        "message": f"document {d.id} ({d.title}) is kept permanently ({d.doc_type.value})"})
+                        "message": phrase("document {id} ({title}) is kept permanently ({doc_type})", id=d.id,
+                                          title=d.title, doc_type=d.doc_type.value)})
         elif due > today:
             out.append({"document_id": d.id, "problem": "not_due", "due_on": due.isoformat(),
-                        "message": f"document {d.id} ({d.title}) is not due before {due.isoformat()}"})
+                        "message": phrase("document {id} ({title}) is not due before {due_on}", id=d.id,
+                                          title=d.title, due_on=due.isoformat())})
         other = other_batches.get(d.id)
         if other is not None and other != batch_id:
             out.append({"document_id": d.id, "problem": "in_batch", "batch_id": other,
-                        "message": f"document {d.id} is in destruction batch {other} already"})
+                        "message": phrase("document {id} is in destruction batch {batch_id} already", id=d.id,
+                                          batch_id=other)})
     return out
 
 
 def _raise_problems(problems: list[dict[str, Any]], action: str) -> None:
-    if problems:
-        raise Conflict(f"{action} refused: " + "; ".join(p["message"] for p in problems),
-                       code="not_destroyable", documents=[{k: val for k, val in p.items() if k != "message"}
-                                                          for p in problems])
+    if not problems:
+        return
+    params = {"problems": [p["message"] for p in problems]}
+    documents = [{k: val for k, val in p.items() if k != "message"} for p in problems]
+    if action == "execution":
+        raise Conflict("execution refused: {problems}", params=params, code="not_destroyable", documents=documents)
+    raise Conflict("destruction refused: {problems}", params=params, code="not_destroyable", documents=documents)
 
 
 def propose(v: Vault, session: Session, actor: User, document_ids: Any, reason: Any) -> DestructionBatch:
@@ -107,7 +113,7 @@ def propose(v: Vault, session: Session, actor: User, document_ids: Any, reason: 
     for doc_id in sorted(set(document_ids)):
         doc = session.get(Document, doc_id) if may_exist(doc_id) else None
         if doc is None or not policy.can_see(actor, doc.dossier):
-            raise NotFound(f"document {doc_id} not found", code="document_not_found")
+            raise NotFound("document {doc_id} not found", params={"doc_id": doc_id}, code="document_not_found")
         docs.append(doc)
     _raise_problems(_problems(v, session, docs, batch_id=None), "destruction")
     rules = retention.effective_rules(v, session)
@@ -132,7 +138,7 @@ def get_batch(session: Session, actor: User, batch_id: int) -> DestructionBatch:
     policy.require(actor, "destruction.view")
     batch = session.get(DestructionBatch, batch_id)
     if batch is None or not policy.can_see_batch(actor, batch):
-        raise NotFound(f"destruction batch {batch_id} not found", code="batch_not_found")
+        raise NotFound("destruction batch {batch_id} not found", params={"batch_id": batch_id}, code="batch_not_found")
     return batch
 
 
@@ -143,18 +149,20 @@ def approve(v: Vault, session: Session, actor: User, batch_id: int, comment: Any
     if actor.id == batch.proposed_by_id:
         raise Forbidden("nobody approves a batch they proposed", code="own_batch")
     if batch.status is not DestructionStatus.PROPOSED:
-        raise Conflict(f"batch {batch.id} is {batch.status.value}, not waiting for approval", code="not_proposed")
+        raise Conflict("batch {id} is {status}, not waiting for approval",
+                       params={"id": batch.id, "status": batch.status.value}, code="not_proposed")
     if actor.id in (batch.manager_approver_id, batch.legal_approver_id):
         raise Forbidden("the two approvals come from two different people", code="same_approver")
     text = " ".join(comment.split())[:2000] if isinstance(comment, str) else ""
     now = v.clock.now()
     if actor.role is Role.MANAGER:
         if batch.manager_approver_id is not None:
-            raise Conflict(f"batch {batch.id} is approved by a manager already", code="already_approved")
+            raise Conflict("batch {id} is approved by a manager already",
+                           params={"id": batch.id}, code="already_approved")
         batch.manager_approver_id, batch.manager_approved_at, batch.manager_comment = actor.id, now, text or None
     else:
         if batch.legal_approver_id is not None:
-            raise Conflict(f"batch {batch.id} is approved by legal already", code="already_approved")
+            raise Conflict("batch {id} is approved by legal already", params={"id": batch.id}, code="already_approved")
         batch.legal_approver_id, batch.legal_approved_at, batch.legal_comment = actor.id, now, text or None
     if batch.manager_approver_id is not None and batch.legal_approver_id is not None:
         batch.status = DestructionStatus.APPROVED
@@ -168,8 +176,8 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     policy.require(actor, "destruction.execute")
     batch = get_batch(session, actor, batch_id)
     if batch.status is not DestructionStatus.APPROVED:
-        raise Conflict(f"batch {batch.id} is {batch.status.value}; it is executed once a manager and legal "
-                       "have approved it", code="not_approved")
+        raise Conflict("batch {id} is {status}; it is executed once a manager and legal have approved it",
+                       params={"id": batch.id, "status": batch.status.value}, code="not_approved")
     docs = [item.document for item in batch.items]
     _raise_problems(_problems(v, session, docs, batch_id=batch.id), "execution")
     now = v.clock.now()
@@ -280,6 +288,7 @@ def certificate(session: Session, actor: User, batch_id: int) -> Certificate:
     """The stored certificate of an executed batch; 404 like the batch when it is above the actor's clearance."""
     batch = get_batch(session, actor, batch_id)
     if batch.status is not DestructionStatus.EXECUTED or batch.certificate_pdf is None:
-        raise Conflict(f"batch {batch.id} is {batch.status.value}; its certificate exists once executed",
+        raise Conflict("batch {id} is {status}; its certificate exists once executed",
+                       params={"id": batch.id, "status": batch.status.value},
                        code="not_executed")
     return Certificate(batch.id, batch.certificate_pdf, batch.certificate_sha256 or "")

@@ -65,8 +65,9 @@ def _writable_dossier(session: Session, actor: User, dossier_id: int) -> Dossier
     dossier = get_dossier(session, actor, dossier_id)
     policy.require(actor, "document.upload")
     if dossier.status is not DossierStatus.ACTIVE:
-        raise Conflict(f"dossier {dossier.archive_no} is {dossier.status.value}; documents can be added only "
-                       "to an active dossier", code="dossier_not_active")
+        raise Conflict("dossier {archive_no} is {status}; documents can be added only to an active dossier",
+                       params={"archive_no": dossier.archive_no, "status": dossier.status.value},
+                       code="dossier_not_active")
     return dossier
 
 
@@ -80,7 +81,8 @@ def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None
     raw_name = filename if filename is not None else ""
     problem = filename_problem(raw_name)
     if problem:
-        raise Invalid("file", problem, code="invalid_filename")
+        raise Invalid("file", "The file name contains a NUL character, which is never part of a real file name. "
+                      "Rename the file and upload it again.", code="invalid_filename")
     inspector = ContentInspector(v.settings.max_upload_bytes)
     result: dict[str, Inspection] = {}
 
@@ -130,7 +132,8 @@ def _parse_doc_type(raw: Any) -> DocType:
     try:
         return DocType(raw)
     except ValueError:
-        raise Invalid("doc_type", f"doc_type must be one of {DOC_TYPES_TEXT}, got {raw!r}") from None
+        raise Invalid("doc_type", "doc_type must be one of {allowed}, got {raw!r}",
+                      params={"allowed": DOC_TYPES_TEXT, "raw": raw}) from None
 
 
 def _find_duplicate(session: Session, dossier_id: int, fingerprint: str) -> Document | None:
@@ -186,7 +189,8 @@ def commit_upload(
     clean_title = " ".join((title or "").split())[:300] or PurePosixPath(staged.filename).stem[:300]
     existing = _find_duplicate(session, dossier.id, staged.fingerprint)
     if existing is not None:
-        raise Conflict(f"the same file is already in this dossier as document {existing.id} ({existing.title})",
+        raise Conflict("the same file is already in this dossier as document {id} ({title})",
+                       params={"id": existing.id, "title": existing.title},
                        code="duplicate_document", existing_id=existing.id)
     now = v.clock.now()
     document = Document(dossier=dossier, doc_type=dtype, title=clean_title, doc_date=ddate,
@@ -209,7 +213,8 @@ def get_document(session: Session, actor: User, document_id: int) -> Document:
     """A document whose dossier the actor may see (metadata only), else NotFound."""
     document = session.get(Document, document_id) if may_exist(document_id) else None
     if document is None or not policy.can_see(actor, document.dossier):
-        raise NotFound(f"document {document_id} not found", code="document_not_found")
+        raise NotFound("document {document_id} not found",
+                       params={"document_id": document_id}, code="document_not_found")
     return document
 
 
@@ -217,7 +222,8 @@ def prepare_new_version(session: Session, actor: User, document_id: int) -> Docu
     document = get_document(session, actor, document_id)
     _writable_dossier(session, actor, document.dossier_id)
     if document.status is not DocumentStatus.ACTIVE:
-        raise Gone(f"document {document_id} was destroyed", code="document_destroyed")
+        raise Gone("document {document_id} was destroyed",
+                   params={"document_id": document_id}, code="document_destroyed")
     return document
 
 
@@ -226,11 +232,12 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     document = prepare_new_version(session, actor, document_id)
     for old in document.versions:
         if old.fingerprint == staged.fingerprint:
-            raise Conflict(f"this file is already version {old.version_no} of document {document.id}",
+            raise Conflict("this file is already version {version_no} of document {id}",
+                           params={"version_no": old.version_no, "id": document.id},
                            code="duplicate_document", existing_id=document.id)
     duplicate = _find_duplicate(session, document.dossier_id, staged.fingerprint)
     if duplicate is not None:
-        raise Conflict(f"the same file is already in this dossier as document {duplicate.id}",
+        raise Conflict("the same file is already in this dossier as document {id}", params={"id": duplicate.id},
                        code="duplicate_document", existing_id=duplicate.id)
     number = max((x.version_no for x in document.versions), default=0) + 1
     version = _new_version(v, actor, document, staged, number)
@@ -277,7 +284,8 @@ def select_version(document: Document, version_no: int | None) -> DocumentVersio
     for version in document.versions:
         if version.version_no == version_no:
             return version
-    raise NotFound(f"document {document.id} has no version {version_no}", code="version_not_found")
+    raise NotFound("document {id} has no version {version_no}",
+                   params={"id": document.id, "version_no": version_no}, code="version_not_found")
 
 
 def open_content(
@@ -289,7 +297,8 @@ def open_content(
     now = v.clock.now()
     policy.require_read(session, actor, document, now)
     if document.status is DocumentStatus.DESTROYED:
-        raise Gone(f"document {document_id} was destroyed; only its tombstone and certificate remain",
+        raise Gone("document {document_id} was destroyed; only its tombstone and certificate remain",
+                   params={"document_id": document_id},
                    code="document_destroyed")
     version = select_version(document, version_no)
     if document.current_version is not None and version.id != document.current_version.id \

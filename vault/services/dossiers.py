@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,7 +42,8 @@ def _enum_value(enum_cls: Any, field: str, raw: Any, allowed: str) -> Any:
     try:
         return enum_cls(raw)
     except ValueError:
-        raise Invalid(field, f"{field} must be one of {allowed}, got {raw!r}") from None
+        raise Invalid(field, "{field} must be one of {allowed}, got {raw!r}",
+                      params={"allowed": allowed, "raw": raw}) from None
 
 
 def _owner(session: Session, raw: Any) -> User:
@@ -49,7 +51,7 @@ def _owner(session: Session, raw: Any) -> User:
         raise Invalid("owner", "owner must be a username")
     user = session.scalar(select(User).where(User.username == raw))
     if user is None or not user.active or user.role in (Role.ADMIN, Role.SYSTEM):
-        raise Invalid("owner", f"no active employee named {raw!r} can own a dossier")
+        raise Invalid("owner", "no active employee named {raw!r} can own a dossier", params={"raw": raw})
     return user
 
 
@@ -58,7 +60,7 @@ def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict
     unknown = set(data) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
-        raise Invalid(name, f"unknown field {name!r}")
+        raise Invalid(name, "unknown field {name!r}", params={"name": name})
     out: dict[str, Any] = {}
     if creating or "customer_name" in data:
         out["customer_name"] = clean_text("customer_name", data.get("customer_name"), required=True)
@@ -68,7 +70,8 @@ def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict
         code = normalize_credit_code(data["credit_code"])
         problem = credit_code_problem(code)
         if problem:
-            raise Invalid("credit_code", f"统一社会信用代码无效 / invalid credit code: {problem}",
+            raise Invalid("credit_code", "统一社会信用代码无效 / invalid credit code: {problem}",
+                          params={"problem": problem},
                           code="invalid_credit_code")
         out["credit_code"] = code
     elif "credit_code" in data:
@@ -128,8 +131,9 @@ def _check_code_free(session: Session, code: str | None, exclude_id: int | None 
         q = q.where(Dossier.id != exclude_id)
     other = session.scalar(q)
     if other is not None:
-        raise Conflict(f"a dossier for credit code {code} exists already ({other.archive_no}): one customer, "
-                       "one dossier", code="duplicate_credit_code", existing_id=other.id)
+        raise Conflict("a dossier for credit code {code} exists already ({archive_no}): one customer, one dossier",
+                       params={"code": code, "archive_no": other.archive_no},
+                       code="duplicate_credit_code", existing_id=other.id)
 
 
 def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) -> Dossier:
@@ -162,7 +166,28 @@ def get_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
     """A dossier the actor may see, else NotFound (whether it exists or not)."""
     dossier = session.get(Dossier, dossier_id) if may_exist(dossier_id) else None
     if dossier is None or not policy.can_see(actor, dossier):
-        raise NotFound(f"dossier {dossier_id} not found", code="dossier_not_found")
+        raise NotFound("dossier {dossier_id} not found", params={"dossier_id": dossier_id}, code="dossier_not_found")
+    return dossier
+
+
+def resolve_archive_no(session: Session, actor: User, raw: Any, *, field: str = "archive_no") -> Dossier:
+    """The dossier a person means by what they typed: its archive number (KH-2026-000006), or its plain id.
+
+    Visibility applies: a dossier above the actor's clearance is not found, in the same words as one that
+    does not exist. Empty or malformed input is Invalid naming ``field``."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return get_dossier(session, actor, raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise Invalid(field, "enter an archive number like KH-2026-000006")
+    text = unicodedata.normalize("NFKC", raw).strip().upper()
+    if len(text) > 40:
+        raise Invalid(field, "enter an archive number like KH-2026-000006")
+    if text.isdigit():
+        return get_dossier(session, actor, int(text))
+    dossier = session.scalar(select(Dossier).where(Dossier.archive_no == text))
+    if dossier is None or not policy.can_see(actor, dossier):
+        raise NotFound("no dossier has the archive number {archive_no}", code="dossier_not_found",
+                       params={"archive_no": text})
     return dossier
 
 
@@ -229,7 +254,7 @@ def paging(page: Any, per_page: Any) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise Invalid("page", "page and per_page must be whole numbers") from None
     if not 1 <= p <= MAX_PAGE:
-        raise Invalid("page", f"page must be between 1 and {MAX_PAGE}")
+        raise Invalid("page", "page must be between 1 and {max_page}", params={"max_page": MAX_PAGE})
     if not 1 <= k <= 200:
         raise Invalid("per_page", "per_page must be between 1 and 200")
     return p, k

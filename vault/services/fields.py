@@ -23,12 +23,12 @@ def clean_text(field: str, raw: Any, *, required: bool = False, max_len: int = 2
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise Invalid(field, f"{field} must be text")
+        raise Invalid(field, "{field} must be text")
     value = " ".join(raw.split())
     if required and not value:
-        raise Invalid(field, f"{field} is required")
+        raise Invalid(field, "{field} is required")
     if len(value) > max_len:
-        raise Invalid(field, f"{field} is longer than {max_len} characters")
+        raise Invalid(field, "{field} is longer than {max_len} characters", params={"max_len": max_len})
     return value
 
 
@@ -39,4 +39,4 @@ def parse_date(field: str, raw: Any) -> date | None:
     try:
         return date.fromisoformat(str(raw))
     except ValueError:
-        raise Invalid(field, f"{field} must be a date like 2024-03-09, got {raw!r}") from None
+        raise Invalid(field, "{field} must be a date like 2024-03-09, got {raw!r}", params={"raw": raw}) from None

@@ -13,15 +13,15 @@ from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Conflict, Invalid, NotFound
 from vault.models import Document, DocumentStatus, LegalHold, User
-from vault.services.dossiers import Page, get_dossier
+from vault.services.dossiers import Page, get_dossier, resolve_archive_no
 
 
 def _reason(raw: Any, field: str = "reason") -> str:
     if not isinstance(raw, str) or not " ".join(raw.split()):
-        raise Invalid(field, f"{field} is required: say why (e.g. the case or the request it serves)")
+        raise Invalid(field, "{field} is required: say why (e.g. the case or the request it serves)")
     text = " ".join(raw.split())
     if len(text) > 2000:
-        raise Invalid(field, f"{field} is longer than 2000 characters")
+        raise Invalid(field, "{field} is longer than 2000 characters")
     return text
 
 
@@ -73,16 +73,25 @@ def require_not_held(session: Session, documents: Iterable[Document], action: st
     if held:
         names = ", ".join(f"document {doc_id} (hold {', '.join(str(h.id) for h in hs)})"
                           for doc_id, hs in sorted(held.items()))
-        raise Conflict(f"{action} refused: under legal hold: {names}", code="legal_hold",
+        raise Conflict("{action} refused: under legal hold: {names}",
+                       params={"action": action, "names": names}, code="legal_hold",
                        documents=[{"document_id": doc_id, "problem": "legal_hold",
                                    "hold_ids": [h.id for h in hs]} for doc_id, hs in sorted(held.items())])
 
 
 def place_hold(v: Vault, session: Session, actor: User, *, dossier_id: Any = None, document_id: Any = None,
-               reason: Any) -> LegalHold:
-    """Legal freezes a dossier (all its documents, present and future) or one document."""
+               reason: Any, archive_no: Any = None) -> LegalHold:
+    """Legal freezes a dossier (all its documents, present and future) or one document.
+
+    The dossier is given by its id or by its archive number (what a person types), never both."""
     policy.require(actor, "hold.manage")
-    if (dossier_id is None) == (document_id is None):
+    if archive_no is not None and archive_no != "":
+        if dossier_id is not None:
+            raise Invalid("archive_no", "give either archive_no or dossier_id, not both")
+        dossier_id = resolve_archive_no(session, actor, archive_no).id
+    if dossier_id is None and document_id is None:
+        raise Invalid("dossier_id", "say what the hold covers: a dossier (its archive number) or a document id")
+    if dossier_id is not None and document_id is not None:
         raise Invalid("dossier_id", "give either dossier_id or document_id (not both)")
     text = _reason(reason)
     now = v.clock.now()
@@ -102,7 +111,7 @@ def place_hold(v: Vault, session: Session, actor: User, *, dossier_id: Any = Non
 
     document = get_document(session, actor, document_id)
     if document.status is DocumentStatus.DESTROYED:
-        raise Conflict(f"document {document.id} was destroyed; there is nothing left to hold",
+        raise Conflict("document {id} was destroyed; there is nothing left to hold", params={"id": document.id},
                        code="document_destroyed")
     hold = LegalHold(document_id=document.id, reason=text, placed_by_id=actor.id, placed_at=now)
     session.add(hold)
@@ -115,7 +124,7 @@ def place_hold(v: Vault, session: Session, actor: User, *, dossier_id: Any = Non
 def _visible_hold(session: Session, actor: User, hold_id: int) -> LegalHold:
     hold = session.get(LegalHold, hold_id)
     if hold is None:
-        raise NotFound(f"legal hold {hold_id} not found", code="hold_not_found")
+        raise NotFound("legal hold {hold_id} not found", params={"hold_id": hold_id}, code="hold_not_found")
     dossier_id = hold.dossier_id
     if dossier_id is None:
         doc = session.get(Document, hold.document_id)
@@ -124,7 +133,7 @@ def _visible_hold(session: Session, actor: User, hold_id: int) -> LegalHold:
     try:
         get_dossier(session, actor, dossier_id)
     except NotFound:
-        raise NotFound(f"legal hold {hold_id} not found", code="hold_not_found") from None
+        raise NotFound("legal hold {hold_id} not found", params={"hold_id": hold_id}, code="hold_not_found") from None
     return hold
 
 
@@ -134,7 +143,7 @@ def release_hold(v: Vault, session: Session, actor: User, hold_id: int, reason: 
     hold = _visible_hold(session, actor, hold_id)
     text = _reason(reason)
     if hold.released_at is not None:
-        raise Conflict(f"legal hold {hold.id} was released already", code="hold_released")
+        raise Conflict("legal hold {id} was released already", params={"id": hold.id}, code="hold_released")
     now = v.clock.now()
     hold.released_at, hold.released_by_id, hold.release_reason = now, actor.id, text
     dossier_id = hold.dossier_id

@@ -52,7 +52,8 @@ def mark_read(v: Vault, session: Session, actor: User, notification_id: int) -> 
     """Mark one of the actor's own notifications read; 404 for others' and for those the list leaves out."""
     note = session.get(Notification, notification_id)
     if note is None or note.user_id != actor.id or not _within_clearance(session, actor, note):
-        raise NotFound(f"notification {notification_id} not found", code="notification_not_found")
+        raise NotFound("notification {notification_id} not found",
+                       params={"notification_id": notification_id}, code="notification_not_found")
     if note.read_at is None:
         note.read_at = v.clock.now()
     return note

@@ -83,8 +83,9 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
                     continue
                 digests = [ver.ciphertext_sha256 for ver in doc.versions]
                 if sorted(digests) != sorted(item.get("ciphertext_sha256", [])):
-                    raise Conflict(f"document {doc.id} in the register does not match this vault's document "
+                    raise Conflict("document {id} in the register does not match this vault's document "
                                    "(ciphertext digests differ): is the register from another vault?",
+                                   params={"id": doc.id},
                                    code="register_mismatch")
                 for ver in doc.versions:
                     if ver.blob_key:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Invalid
+from vault.errors import Invalid, phrase
 from vault.models import (
     DestructionBatch,
     DestructionItem,
@@ -71,13 +71,14 @@ def set_rules(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) 
         try:
             t = DocType(key)
         except ValueError:
-            raise Invalid(str(key), f"unknown document type {key!r}") from None
+            raise Invalid(str(key), "unknown document type {key!r}", params={"key": key}) from None
         if raw in (PERMANENT, None):
             parsed[t] = None
         elif isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= 200:
             parsed[t] = raw
         else:
-            raise Invalid(key, f"{key}: years must be a whole number from 1 to 200, or \"permanent\"")
+            raise Invalid(key, "{key}: years must be a whole number from 1 to 200, or \"permanent\"",
+                          params={"key": key})
     current = effective_rules(v, session)
     now = v.clock.now()
     for t, years in parsed.items():
@@ -111,9 +112,13 @@ def due_on(document: Document, years: int | None) -> date | None:
 def basis_text(document: Document, years: int | None) -> str:
     """The retention basis a certificate prints, e.g. `contract: 30 years after document date 1990-01-01`."""
     if years is None:
-        return f"{document.doc_type.value}: permanent"
+        return str(phrase("{doc_type}: permanent", doc_type=document.doc_type.value))
     start, which = base_date(document)
-    return f"{document.doc_type.value}: {years} years after {which} {start.isoformat()}"
+    if which == "document date":
+        return str(phrase("{doc_type}: {years} years after document date {start}", doc_type=document.doc_type.value,
+                          years=years, start=start.isoformat()))
+    return str(phrase("{doc_type}: {years} years after upload date {start}", doc_type=document.doc_type.value,
+                      years=years, start=start.isoformat()))
 
 
 @dataclass

@@ -93,7 +93,8 @@ def stamp_pdf(data: bytes, label: str) -> bytes:
         writer.write(out)
         return out.getvalue()
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise Conflict(f"this PDF cannot be stamped ({type(exc).__name__}); ask for a view checkout",
+        raise Conflict("this PDF cannot be stamped ({error}); ask for a view checkout",
+                       params={"error": type(exc).__name__},
                        code="stamping_failed") from None
 
 
@@ -108,7 +109,8 @@ def image_to_stamped_pdf(data: bytes, label: str) -> bytes:
         img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
     except (UnidentifiedImageError, OSError) as exc:
-        raise Conflict(f"this image cannot be stamped ({type(exc).__name__})", code="stamping_failed") from None
+        raise Conflict("this image cannot be stamped ({error})",
+                       params={"error": type(exc).__name__}, code="stamping_failed") from None
     if img.mode not in ("RGB", "L"):
         img = img.convert("RGB")
     page = landscape(A4) if img.width > img.height else A4
@@ -133,4 +135,4 @@ def stamped_copy(data: bytes, mime: str, label: str) -> bytes:
         return stamp_pdf(data, label)
     if mime in STAMPABLE_IMAGES:
         return image_to_stamped_pdf(data, label)
-    raise Conflict(f"{mime} files cannot be stamped", code="stamping_failed")
+    raise Conflict("{mime} files cannot be stamped", params={"mime": mime}, code="stamping_failed")

@@ -44,7 +44,8 @@ def hash_password(password: str) -> str:
 
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise Invalid("password", f"a password needs at least {MIN_PASSWORD} characters")
+        raise Invalid("password", "a password needs at least {min_length} characters",
+                      params={"min_length": MIN_PASSWORD})
 
 
 def parse_role(role: str) -> Role:
@@ -107,7 +108,7 @@ def system_user(session: Session, now: datetime) -> User:
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user named {username!r}", code="user_not_found")
+        raise NotFound("no user named {username!r}", params={"username": username}, code="user_not_found")
     return user
 
 
@@ -138,7 +139,7 @@ def create_user(
                         code="approval_required")
     _check_password_strength(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} exists already", code="user_exists")
+        raise Conflict("user {username!r} exists already", params={"username": username}, code="user_exists")
     now = v.clock.now()
     user = User(username=username, display_name=display_name or username, role=role_v, clearance=clearance_v,
                 password_hash=hash_password(password), active=True, email=email, created_at=now,

@@ -25,8 +25,8 @@ def _check_declared_length() -> None:
     limit = get_vault().settings.max_upload_bytes
     length = request.content_length
     if length is not None and length > limit + MULTIPART_OVERHEAD:
-        raise TooLarge(f"the file is larger than the limit of {limit // (1024 * 1024)} MiB; split or compress "
-                       "the scan and try again", limit=limit)
+        raise TooLarge("the file is larger than the limit of {limit_mib} MiB; split or compress the scan "
+                       "and try again", params={"limit_mib": limit // (1024 * 1024)}, limit=limit)
 
 
 def _receive(prepare: Callable[[Session], object],

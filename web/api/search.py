@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from indexer import service
+from vault.errors import Invalid
+from vault.services import dossiers
 from web.api import bp
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import register
@@ -14,8 +16,16 @@ from web.serialize import iso
 @bp.get("/search")
 def search() -> Response:
     v = get_vault()
-    filters = service.parse_filters(request.args)
+    args = request.args.to_dict()
+    archive_no = args.pop("archive_no", "")
+    if archive_no and args.get("dossier_id"):
+        raise Invalid("archive_no", "give either archive_no or dossier_id, not both")
+    filters = service.parse_filters(args)
     with unit_of_work() as session:
+        if archive_no:
+            # the archive number a person knows, resolved within the caller's visibility (else 404)
+            dossier_id = dossiers.resolve_archive_no(session, actor(), archive_no).id
+            filters = service.parse_filters({**args, "dossier_id": str(dossier_id)})
         result = service.search(v, session, actor(), request.args.get("q", ""), filters,
                                 request.args.get("page", 1), request.args.get("per_page", 20))
     return jsonify({
@@ -35,6 +45,8 @@ register("get", "/api/v1/search", {
          "description": "words are ANDed; \"quoted text\" is a phrase; no wildcards or regex"},
         {"name": "doc_type", "in": "query", "schema": {"type": "string"}},
         {"name": "dossier_id", "in": "query", "schema": {"type": "integer"}},
+        {"name": "archive_no", "in": "query", "schema": {"type": "string"},
+         "description": "the dossier's archive number (KH-2026-000006), instead of dossier_id"},
         {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
@@ -45,5 +57,6 @@ register("get", "/api/v1/search", {
                                          "more: narrow the search with more words or filters)",
                           "content": {"application/json": {"schema": {"type": "object"}}}},
                   "400": {"description": "malformed"}, "401": {"description": "not signed in"},
+                  "404": {"description": "archive_no names no dossier the caller may see"},
                   "422": {"description": "invalid query or filter"}},
 })

@@ -114,7 +114,8 @@ def place_hold() -> tuple[Response, int]:
     v = get_vault()
     with unit_of_work() as session:
         hold = holds.place_hold(v, session, actor(), dossier_id=body.get("dossier_id"),
-                                document_id=body.get("document_id"), reason=body.get("reason"))
+                                document_id=body.get("document_id"), reason=body.get("reason"),
+                                archive_no=body.get("archive_no"))
         out = hold_json(hold)
     return jsonify(out), 201
 
@@ -293,9 +294,9 @@ for _method, _p, _op in [
         "requestBody": _body({"condition": S, "pages_complete": {"type": "boolean"}}, ["condition"]),
         "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}}),
     ("post", "/api/v1/holds", {
-        "summary": "Place a legal hold on a dossier or a document (legal)",
-        "requestBody": _body({"dossier_id": {"type": "integer"}, "document_id": {"type": "integer"}, "reason": S},
-                             ["reason"]),
+        "summary": "Place a legal hold on a dossier (by dossier_id or archive_no) or a document (legal)",
+        "requestBody": _body({"dossier_id": {"type": "integer"}, "archive_no": S, "document_id": {"type": "integer"},
+                              "reason": S}, ["reason"]),
         "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 422)}}),
     ("get", "/api/v1/holds", {"summary": "Legal holds (archivist, legal, manager)",
                               "parameters": [_q("active", ENUM("1", "0")), *PAGING],

@@ -76,7 +76,7 @@ def _act(checkout_id: int, action: str) -> ResponseReturnValue:
     except Invalid as exc:
         flash(_("Checkout %(id)s: %(msg)s", id=checkout_id, msg=field_message(exc)), "error")
     except (Conflict, Forbidden) as exc:
-        flash(_("Checkout %(id)s: %(msg)s", id=checkout_id, msg=exc.message), "error")
+        flash(_("Checkout %(id)s: %(msg)s", id=checkout_id, msg=field_message(exc)), "error")
     else:
         messages = {"approve": _("Checkout %(id)s approved."), "reject": _("Checkout %(id)s rejected."),
                     "return": _("Checkout %(id)s returned; access has ended."),
@@ -117,7 +117,7 @@ def request_checkout(dossier_id: int) -> ResponseReturnValue:
         except Invalid as exc:
             errors[exc.field] = field_message(exc)
         except Conflict as exc:
-            errors["_form"] = exc.message
+            errors["_form"] = field_message(exc)
         else:
             flash(_("Checkout %(id)s requested; it waits for approval.", id=new_id), "success")
             return redirect(url_for("checkouts.list_page", view="mine"))

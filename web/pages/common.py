@@ -12,7 +12,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from vault.errors import Invalid
+from vault.errors import VaultError
 
 DOC_TYPES = {
     "contract": _l("Contract"), "license": _l("Business license"), "credit_report": _l("Credit report"),
@@ -51,12 +51,14 @@ def label(table: dict[str, Any], value: Any) -> str:
     return str(table.get(key, key)) if key is not None else ""
 
 
-def field_message(exc: Invalid) -> str:
-    """A field error in the reader's language where we know it, else the service's own words."""
-    for key in (exc.code, exc.field):
+def field_message(exc: VaultError) -> str:
+    """What a domain error says, in the reader's language (a field's own sentence where there is one)."""
+    from web.errors import message_for
+
+    for key in (exc.code, getattr(exc, "field", None)):
         if key in FIELD_MESSAGES:
             return str(FIELD_MESSAGES[key])
-    return exc.message
+    return message_for(exc)
 
 
 def optional_module(name: str) -> ModuleType | None:

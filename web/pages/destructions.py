@@ -59,7 +59,7 @@ def _flash_refusal(exc: Exception) -> None:
     if isinstance(exc, Invalid):
         flash(field_message(exc), "error")
     elif isinstance(exc, Conflict | Forbidden):
-        flash(exc.message, "error")
+        flash(field_message(exc), "error")
 
 
 @bp.post("/destructions")

@@ -64,7 +64,7 @@ def _render_page(data: bytes, mime: str, page_no: int) -> bytes:
         pdf = pdfium.PdfDocument(data)
         try:
             if not 1 <= page_no <= len(pdf):
-                raise NotFound(f"no page {page_no}", code="page_not_found")
+                raise NotFound("no page {page_no}", params={"page_no": page_no}, code="page_not_found")
             page = pdf[page_no - 1]
             scale = min(3.0, PAGE_WIDTH / max(1.0, page.get_width()))
             image = page.render(scale=scale).to_pil()
@@ -73,7 +73,7 @@ def _render_page(data: bytes, mime: str, page_no: int) -> bytes:
             pdf.close()
     else:
         if page_no != 1:
-            raise NotFound(f"no page {page_no}", code="page_not_found")
+            raise NotFound("no page {page_no}", params={"page_no": page_no}, code="page_not_found")
         image = Image.open(io.BytesIO(data))
         image.load()
         if image.width > PAGE_WIDTH:

@@ -53,7 +53,7 @@ def _save_errors(exc: Exception) -> dict[str, str]:
     assert isinstance(exc, Conflict)
     if exc.code == "duplicate_credit_code":
         return {"credit_code": _("A dossier for this credit code exists already: one customer, one dossier.")}
-    return {"_form": exc.message}
+    return {"_form": field_message(exc)}
 
 
 @bp.route("/dossiers/new", methods=["GET", "POST"])

@@ -6,12 +6,13 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from config.settings import DOC_TYPES as DOC_TYPE_KEYS
-from vault.errors import Invalid, Unavailable
+from vault.errors import Invalid, NotFound, Unavailable
+from vault.services import dossiers
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, highlight, optional_module, page_args
 
 bp = Blueprint("search", __name__)
-FILTERS = ("doc_type", "dossier_id", "date_from", "date_to")
+FILTERS = ("doc_type", "archive_no", "date_from", "date_to")
 
 
 def available() -> bool:
@@ -23,6 +24,7 @@ def search_page() -> ResponseReturnValue:
     svc = optional_module("indexer.service")
     q = request.args.get("q", "").strip()
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
+    filters["archive_no"] = filters["archive_no"] or request.args.get("dossier_id", "").strip()  # older links
     page, per_page = page_args()
     errors: dict[str, str] = {}
     result = None
@@ -30,11 +32,14 @@ def search_page() -> ResponseReturnValue:
     if q and svc is not None:
         v = get_vault()
         try:
-            parsed = svc.parse_filters({k: val for k, val in filters.items() if val})
+            wanted = {k: val for k, val in filters.items() if val and k != "archive_no"}
             with unit_of_work() as s:
+                if filters["archive_no"]:
+                    wanted["dossier_id"] = str(dossiers.resolve_archive_no(s, actor(), filters["archive_no"]).id)
+                parsed = svc.parse_filters(wanted)
                 result = svc.search(v, s, actor(), q, parsed, page, per_page)
-        except Invalid as exc:
-            errors[exc.field] = field_message(exc)
+        except (Invalid, NotFound) as exc:
+            errors[getattr(exc, "field", "archive_no")] = field_message(exc)
         except Unavailable:
             unavailable = True
     items = []

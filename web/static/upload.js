@@ -104,6 +104,7 @@
       xhr.open("POST", "/api/v1/dossiers/" + dossierId + "/documents");
       xhr.setRequestHeader("X-CSRFToken", csrf);
       xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Accept-Language", document.documentElement.lang || "zh-CN");
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) { item.bar.value = Math.round(e.loaded * 100 / e.total); }
       });
