@@ -14,6 +14,7 @@ from vault.services import documents, reports
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.charts import bar_chart
 from web.pages.common import DOC_TYPES, label, optional_module
+from web.pages.destructions import awaiting_approval
 from web.pages.views import checkout_row, document_row, dossier_row
 
 bp = Blueprint("home", __name__)
@@ -48,6 +49,7 @@ def index() -> ResponseReturnValue:
             ctx["requests"] = _checkouts(v, s, me, mine="1")
             ctx["open"] = [c for c in ctx["requests"] if c["status"] in ("active", "overdue")]
         elif me.role is Role.LEGAL:
+            ctx["batches"] = awaiting_approval(s, me)
             holds = optional_module("vault.services.holds")
             ctx["holds"] = holds.list_holds(s, me, active_only=True, page=1, per_page=20).items if holds else []
             ctx["hold_rows"] = [{"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id,
@@ -56,6 +58,7 @@ def index() -> ResponseReturnValue:
             ctx["pending"] = _checkouts(v, s, me, status="pending")
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["charts"] = _charts(v, s, me)
+            ctx["batches"] = awaiting_approval(s, me)
         elif me.role is Role.ADMIN:
             ctx["can_verify"] = policy.allowed(me, "audit.verify")
     return render_template("pages/home.html", **ctx)
