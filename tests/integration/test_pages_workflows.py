@@ -117,6 +117,15 @@ def test_the_approval_inbox_shows_days_dates_scope_and_who_approves(app: Flask, 
     row = archivist_inbox.split(f'id="checkout-{chosen.get_json()["id"]}"', 1)[1].split("</tr>", 1)[0]
     assert "4 天" in row and "仅限：" in row and "授信合同 A&amp;B" in row and "待档案管理员审批" in row
 
+    def to_approve(user: Any) -> set[str]:
+        home = as_user(app, user).get("/").get_data(as_text=True)
+        card = home.split("<h2>待审批</h2>", 1)[1].split("</section>", 1)[0]
+        return {no for no in (d["archive_no"], secret["archive_no"]) if no in card}
+
+    assert to_approve(manager) == {secret["archive_no"]}, "a manager's card lists what a manager approves"
+    assert to_approve(people.make("boss", "archivist")) == {d["archive_no"]}, \
+        "an archivist's card lists what an archivist approves"
+
 
 @pytest.mark.parametrize(("lang", "words"), [("zh", ("员工只能搜索", "申请借阅")),
                                              ("en", ("you search only", "request a checkout"))])

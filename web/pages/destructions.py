@@ -40,6 +40,7 @@ def list_page() -> ResponseReturnValue:
         batches = [{
             "id": b.id, "status": b.status.value, "reason": b.reason, "proposed_by": b.proposed_by.username,
             "proposed_at": b.proposed_at, "executed_at": b.executed_at,
+            "executed_by": b.executed_by.username if b.executed_by else None,
             "manager": b.manager_approver.username if b.manager_approver else None,
             "legal": b.legal_approver.username if b.legal_approver else None,
             "entries": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,

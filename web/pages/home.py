@@ -20,12 +20,15 @@ from web.pages.views import checkout_row, document_row, dossier_row
 bp = Blueprint("home", __name__)
 
 
-def _checkouts(v: Any, s: Any, me: Any, **filters: Any) -> list[dict[str, Any]]:
+def _checkouts(v: Any, s: Any, me: Any, *, mine_to_decide: bool = False, **filters: Any) -> list[dict[str, Any]]:
+    """Checkouts for a card; `mine_to_decide`: only those this person may approve (their role, not their own)."""
     svc = optional_module("vault.services.checkouts")
     if svc is None:
         return []
-    page = svc.list_checkouts(v, s, me, filters, 1, 20)
-    return [checkout_row(v, c) for c in page.items]
+    page = svc.list_checkouts(v, s, me, filters, 1, 50 if mine_to_decide else 20)
+    items = [c for c in page.items if not mine_to_decide
+             or (policy.checkout_approver_role(c.dossier) is me.role and c.requester_id != me.id)]
+    return [checkout_row(v, c) for c in items[:20]]
 
 
 @bp.get("/")
@@ -36,7 +39,7 @@ def index() -> ResponseReturnValue:
     with unit_of_work() as s:
         if me.role is Role.ARCHIVIST:
             ctx["queue"] = [document_row(v, d) for d in documents.upload_queue(s, me)]
-            ctx["pending"] = _checkouts(v, s, me, status="pending")
+            ctx["pending"] = _checkouts(v, s, me, status="pending", mine_to_decide=True)
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["handover"] = _checkouts(v, s, me, status="approved")
             retention = optional_module("vault.services.retention")
@@ -55,7 +58,7 @@ def index() -> ResponseReturnValue:
             ctx["hold_rows"] = [{"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id,
                                  "reason": h.reason, "placed_at": h.placed_at} for h in ctx["holds"]]
         elif me.role is Role.MANAGER:
-            ctx["pending"] = _checkouts(v, s, me, status="pending")
+            ctx["pending"] = _checkouts(v, s, me, status="pending", mine_to_decide=True)
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["charts"] = _charts(v, s, me)
             ctx["batches"] = awaiting_approval(s, me)
