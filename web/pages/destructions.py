@@ -44,7 +44,7 @@ def list_page() -> ResponseReturnValue:
             "manager": b.manager_approver.username if b.manager_approver else None,
             "legal": b.legal_approver.username if b.legal_approver else None,
             "entries": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
-                       "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
+                         "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
             "can_approve": policy.allowed(me, "destruction.approve") and b.status.value == "proposed"
             and me.id not in (b.proposed_by_id, b.manager_approver_id, b.legal_approver_id),
             "can_execute": policy.allowed(me, "destruction.execute") and b.status.value == "approved",
