@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
+from vault.models import Document
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import CHECKOUT_STATUS, field_message, optional_module, page_args
 from web.pages.views import checkout_row
@@ -41,7 +43,10 @@ def list_page() -> ResponseReturnValue:
     with unit_of_work() as s:
         result = svc.list_checkouts(v, s, me, filters, page, per_page)
         rows = [checkout_row(v, c) for c in result.items]
+        titles = _titles(s, [i for c in result.items for i in c.document_ids])
         for row, c in zip(rows, result.items, strict=True):
+            row["scope"] = [titles.get(i, f"#{i}") for i in c.document_ids]
+            row["approver_role"] = policy.checkout_approver_role(c.dossier).value
             row["can_decide"] = (c.status.value == "pending" and c.requester_id != me.id
                                  and me.role is policy.checkout_approver_role(c.dossier))
             row["can_return"] = c.requester_id == me.id and c.status.value == "active"
@@ -52,6 +57,13 @@ def list_page() -> ResponseReturnValue:
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/checkouts.html", rows=rows, total=result.total, page=page, pages=pages,
                            view=view, status=status, sees_all=sees_all, statuses=list(CHECKOUT_STATUS)[:7])
+
+
+def _titles(s: Any, document_ids: list[int]) -> dict[int, str]:
+    """Titles of the documents checkouts name (each of a dossier the reader may see: the list is filtered)."""
+    if not document_ids:
+        return {}
+    return dict(s.execute(select(Document.id, Document.title).where(Document.id.in_(set(document_ids)))).all())
 
 
 def _act(checkout_id: int, action: str) -> ResponseReturnValue:

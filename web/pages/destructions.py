@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
+from vault.models import Role
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, optional_module, page_args
 from web.pages.views import document_row
@@ -39,10 +40,11 @@ def list_page() -> ResponseReturnValue:
         batches = [{
             "id": b.id, "status": b.status.value, "reason": b.reason, "proposed_by": b.proposed_by.username,
             "proposed_at": b.proposed_at, "executed_at": b.executed_at,
+            "executed_by": b.executed_by.username if b.executed_by else None,
             "manager": b.manager_approver.username if b.manager_approver else None,
             "legal": b.legal_approver.username if b.legal_approver else None,
-            "items": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
-                       "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
+            "entries": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
+                         "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
             "can_approve": policy.allowed(me, "destruction.approve") and b.status.value == "proposed"
             and me.id not in (b.proposed_by_id, b.manager_approver_id, b.legal_approver_id),
             "can_execute": policy.allowed(me, "destruction.execute") and b.status.value == "approved",
@@ -53,6 +55,18 @@ def list_page() -> ResponseReturnValue:
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/destructions.html", batches=batches, due=due, total=result.total, page=page,
                            pages=pages, can_propose=policy.allowed(me, "destruction.propose"))
+
+
+def awaiting_approval(s: Any, me: Any) -> list[dict[str, Any]]:
+    """Proposed batches that still need this manager's or legal's approval (the home page's "to approve")."""
+    svc = _svc()
+    if svc is None or not policy.allowed(me, "destruction.approve"):
+        return []
+    mine = "manager_approver_id" if me.role is Role.MANAGER else "legal_approver_id"
+    return [{"id": b.id, "reason": b.reason, "proposed_by": b.proposed_by.username, "proposed_at": b.proposed_at,
+             "documents": len(b.items)}
+            for b in svc.list_batches(s, me, 1, 50).items
+            if b.status.value == "proposed" and getattr(b, mine) is None and me.id != b.proposed_by_id]
 
 
 def _flash_refusal(exc: Exception) -> None:

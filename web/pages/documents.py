@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from vault import policy
 from vault.errors import NotFound, TooLarge
 from vault.grants import active_grants
+from vault.models import DestructionBatch, DestructionItem, DestructionStatus, Document, DocumentStatus
 from vault.services import documents
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import optional_module
@@ -47,11 +49,23 @@ def detail(document_id: int) -> ResponseReturnValue:
             holds = [{"id": h.id, "reason": h.reason, "placed_at": h.placed_at}
                      for h in holds_svc.holds_covering(s, [doc]).get(doc.id, [])]
         can_hold = policy.allowed(me, "hold.manage") if holds_svc is not None else False
+        tombstone = _tombstone(s, me, doc) if doc.status is DocumentStatus.DESTROYED else None
     viewable = can_read and (row["mime"] or "") in VIEWABLE
     pages = list(range(1, (row["pages"] or 1) + 1)) if viewable else []
     return render_template("pages/document.html", doc=row, versions=versions, can_read=can_read,
                            may_download=may_download, show_old=show_old, viewable=viewable, pages=pages,
-                           holds=holds, can_hold=can_hold)
+                           holds=holds, can_hold=can_hold, tombstone=tombstone)
+
+
+def _tombstone(s: Any, me: Any, doc: Document) -> dict[str, Any]:
+    """When and by which executed batch a destroyed document went, and whether the reader may open the register."""
+    batch = s.scalars(select(DestructionBatch).join(DestructionItem)
+                      .where(DestructionItem.document_id == doc.id,
+                             DestructionBatch.status == DestructionStatus.EXECUTED)).first()
+    return {"destroyed_at": doc.destroyed_at, "batch_id": batch.id if batch else None,
+            "executed_by": batch.executed_by.username if batch and batch.executed_by else None,
+            "register": batch is not None and policy.allowed(me, "destruction.view")
+            and "destructions" in current_app.extensions.get("pages", set())}
 
 
 def _render_page(data: bytes, mime: str, page_no: int) -> bytes:

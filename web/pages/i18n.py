@@ -116,6 +116,7 @@ def extract_messages() -> list[str]:
                (web / "templates" / "pages", [("**.html", "jinja2.ext:babel_extract")])]
     for folder, method_map in sources:
         for _file, _line, message, _comments, _ctx in extract_from_dir(
-                str(folder), method_map, keywords={"_": None, "gettext": None, "_l": None, "lazy_gettext": None}):
+                str(folder), method_map, keywords={"_": None, "gettext": None, "_l": None, "lazy_gettext": None,
+                                                   "ngettext": (1, 2)}):
             found.add(message if isinstance(message, str) else message[0])
     return sorted(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from vault.core import Vault
@@ -32,7 +33,8 @@ def document_row(v: Vault, doc: Document) -> dict[str, Any]:
 def checkout_row(v: Vault, c: Any) -> dict[str, Any]:
     now = v.clock.now()
     due = c.due_at
-    left = (due - now) if due is not None else None
+    # time left counts started units: a 3-day checkout an hour old has 3 days left (2 d 23 h), not 2
+    seconds = (due - now).total_seconds() if due is not None else 0.0
     return {"id": c.id, "dossier_id": c.dossier_id, "archive_no": c.dossier.archive_no,
             "customer_name": c.dossier.customer_name, "requester": c.requester.username,
             "purpose": c.purpose, "kind": c.kind.value, "days": c.days, "status": c.display_status(now),
@@ -40,5 +42,6 @@ def checkout_row(v: Vault, c: Any) -> dict[str, Any]:
             "decided_by": c.decided_by.username if c.decided_by else None,
             "comment": c.decision_comment, "returned_at": c.returned_at,
             "document_ids": list(c.document_ids),
-            "hours_left": int(left.total_seconds() // 3600) if left is not None and left.total_seconds() > 0 else 0,
-            "days_left": left.days if left is not None and left.total_seconds() > 0 else 0}
+            "decided_at": c.decided_at, "active_from": c.active_from,
+            "hours_left": math.ceil(seconds / 3600) if seconds > 0 else 0,
+            "days_left": math.ceil(seconds / 86400) if seconds > 0 else 0}
