@@ -310,8 +310,6 @@ def test_a_requester_cleared_for_secret_keeps_the_notices_of_the_raised_dossier(
     assert sorted(n["kind"] for n in notes["items"]) == ["checkout.approved", "checkout.overdue"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 13: /destructions answers 500 once a batch exists "
-                                       "(b.items in the template); fixed on another branch: drop this mark then")
 @pytest.mark.parametrize("username", ["legal-internal", "manager-confidential", "archivist-internal"])
 def test_the_destructions_page_shows_no_batch_above_clearance(world: World, username: str) -> None:
     r = world.page_client(username).get("/destructions")

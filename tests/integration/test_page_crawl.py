@@ -164,8 +164,6 @@ def test_no_page_shows_an_entity_escaped_twice(world: World, role: str, lang: st
     assert _escaped_twice(crawled(world, role, lang), search=False) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 14 (helper F): search snippets are escaped twice; "
-                                       "remove this mark when that fix is merged")
 @pytest.mark.parametrize("role", ["archivist", "employee"])
 def test_search_results_show_no_entity_escaped_twice(world: World, role: str) -> None:
     seen = crawled(world, role, "zh")
@@ -187,8 +185,6 @@ ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z,'’]*(?: [A-Za-z0-9][A-Za-z0-9,'’:
 NOT_PROSE = {"A B C D"}  # the grade choices
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 16 (helper H): index errors and retention bases come from "
-                                       "the services in English; remove this mark when that fix is merged")
 def test_no_service_message_is_left_in_english_in_a_chinese_page(world: World) -> None:
     """Beyond the catalogue: four English words in a row on a zh page (search snippets quote documents: not)."""
     seen = crawled(world, "archivist", "zh")
@@ -197,8 +193,6 @@ def test_no_service_message_is_left_in_english_in_a_chinese_page(world: World) -
     assert english == {}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 items 3 and 4 (helper B): the audit log shows events of "
-                                       "dossiers above the reader's clearance; remove this mark once that is merged")
 def test_nothing_above_the_readers_clearance_appears_on_any_page(world: World) -> None:
     seen = crawled(world, "legal_low", "zh")
     assert f"/dossiers/{world.seeded.dossiers['secret']}" not in seen.pages
