@@ -53,9 +53,11 @@ class StreamingForm:
             try:
                 event = self._decoder.next_event()
             except ValueError as exc:
-                raise MalformedForm(f"the multipart body is malformed ({exc})") from None
+                raise MalformedForm("the multipart body is malformed ({problem})",
+                                    params={"problem": str(exc)}) from None
             except Exception as exc:  # werkzeug raises RequestEntityTooLarge for too many parts
-                raise MalformedForm(f"the multipart body is not acceptable ({type(exc).__name__})") from None
+                raise MalformedForm("the multipart body is not acceptable ({error})",
+                                    params={"error": type(exc).__name__}) from None
             if event is not NEED_DATA:
                 return event
             if self._eof:
@@ -75,12 +77,13 @@ class StreamingForm:
         if isinstance(event, Data) and self._current_field is not None:
             self._field_buf.extend(event.data)
             if len(self._field_buf) > MAX_FIELD_BYTES:
-                raise MalformedForm(f"form field {self._current_field!r} is too long")
+                raise MalformedForm("form field {field!r} is too long", params={"field": self._current_field})
             if not event.more_data:
                 try:
                     self.fields[self._current_field] = self._field_buf.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise MalformedForm(f"form field {self._current_field!r} is not UTF-8 text") from None
+                    raise MalformedForm("form field {field!r} is not UTF-8 text",
+                                        params={"field": self._current_field}) from None
                 self._current_field = None
             return True
         return False

@@ -96,12 +96,11 @@ def _body_too_large() -> TooLarge:
     limit = get_vault().settings.max_body_bytes
     size = f"{limit // 1024} KiB" if limit < 1024 * 1024 else f"{limit // (1024 * 1024)} MiB"
     if request.path.startswith("/api/"):
-        message = (f"the request body is larger than {size}; send only the fields this endpoint takes "
-                   "(files go to the upload endpoints)")
-    else:
-        message = gettext("The form sent is larger than %(size)s. Shorten what you typed and send it again.",
-                          size=size)
-    return TooLarge(message, code="body_too_large", limit=limit)
+        return TooLarge("the request body is larger than {size}; send only the fields this endpoint takes "
+                        "(files go to the upload endpoints)", params={"size": size}, code="body_too_large",
+                        limit=limit)
+    return TooLarge("The form sent is larger than {size}. Shorten what you typed and send it again.",
+                    params={"size": size}, code="body_too_large", limit=limit)
 
 
 def _bound_request_body() -> None:
@@ -138,7 +137,8 @@ def init_security(app: Flask) -> None:
         from web.errors import error_response
 
         err = _body_too_large()
-        return error_response(err.status, err.code, err.message, limit=err.details.get("limit"))
+        return error_response(err.status, err.code, err.message, template=err.template, params=err.params,
+                              limit=err.details.get("limit"))
 
     app.before_request(_check_web_session)
     login_manager.init_app(app)

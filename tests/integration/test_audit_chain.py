@@ -9,6 +9,7 @@ from vault import audit
 from vault.core import Vault
 from vault.models import AuditEvent
 from vault.services import dossiers
+from web.errors import translate_text
 
 
 def _make_events(vault: Vault, people: People, n: int = 5) -> None:
@@ -35,6 +36,7 @@ def test_an_edited_event_is_found(vault: Vault, people: People) -> None:
         s.execute(update(AuditEvent).where(AuditEvent.seq == 4).values(actor_name="someone-else"))
     report = _verify(vault)
     assert not report.ok and report.first_bad_seq == 4 and "altered" in (report.problem or "")
+    assert "在写入后被修改" in translate_text(report.problem, "zh")  # as the audit page says it
 
 
 def test_a_deleted_event_is_found(vault: Vault, people: People) -> None:
@@ -43,6 +45,7 @@ def test_a_deleted_event_is_found(vault: Vault, people: People) -> None:
         s.execute(delete(AuditEvent).where(AuditEvent.seq == 3))
     report = _verify(vault)
     assert not report.ok and report.first_bad_seq == 3 and "missing" in (report.problem or "")
+    assert "缺少事件 3" in translate_text(report.problem, "zh")  # as the audit page says it
 
 
 def test_reordered_events_are_found(vault: Vault, people: People) -> None:
@@ -68,6 +71,7 @@ def test_a_truncated_chain_is_found(vault: Vault, people: People) -> None:
         s.execute(delete(AuditEvent).where(AuditEvent.seq >= (last or 0) - 1))
     report = _verify(vault)
     assert not report.ok and "removed from the end" in (report.problem or "")
+    assert "末尾的事件被删除" in translate_text(report.problem, "zh")  # as the audit page says it
 
 
 def test_audit_details_refuse_secrets(vault: Vault, people: People) -> None:

@@ -22,6 +22,7 @@ from vault import audit, audit_checkpoints
 from vault.core import Vault
 from vault.models import AuditEvent, AuditHead
 from vault.services import dossiers
+from web.errors import translate_text
 
 
 def _make_events(vault: Vault, people: People, n: int) -> None:
@@ -137,6 +138,7 @@ def test_a_checkpoint_line_written_without_the_key_is_named_forged(vault: Vault,
     path.write_text("\n".join([*lines, json.dumps(doctored)]) + "\n")
     code, report = _verify_cli(vault)
     assert code == 1 and report["first_bad"]["kind"] == "forged"
+    assert "检查点" in translate_text(report["first_bad"]["problem"], "zh")
 
 
 def test_verify_and_the_api_report_the_rewrite_too(vault: Vault, signed: int, api: Api, people: People) -> None:
@@ -230,3 +232,5 @@ def test_the_difference_from_a_checkpoint_is_named_for_what_was_done(now: list[s
                                       "".join(x * audit_checkpoints.DIGEST_HEX for x in signed), "key")
     found = audit_checkpoints._classify(cp, [x * audit_checkpoints.DIGEST_HEX for x in now])  # noqa: SLF001
     assert (found.kind, found.seq) == (kind, seq), found.problem
+    said = translate_text(found.problem, "zh")
+    assert "事件" in said and "event" not in said, "the audit page says the finding in the reader's language"

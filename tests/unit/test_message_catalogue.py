@@ -20,6 +20,8 @@ SOURCES = [ROOT / "vault", ROOT / "indexer", ROOT / "web"]
 PERSON_FACING = {name for name, cls in vars(errors).items()
                  if isinstance(cls, type) and issubclass(cls, errors.VaultError)
                  and not issubclass(cls, errors.StorageError | errors.BlobIntegrityError | errors.StorageUnavailable)}
+#: Errors defined outside vault/errors.py whose words are the operator's (command line, 5xx): not collected.
+OPERATOR_FACING = {"BackupError", "KeyringError", "UnknownKeyId"}
 #: Functions whose first argument names a form field (it appears in messages as {field}).
 FIELD_TAKERS = {"Invalid", "clean_text", "parse_date", "_reason", "_enum_value", "_date", "resolve_archive_no"}
 
@@ -44,6 +46,14 @@ def collect() -> tuple[dict[str, str], dict[str, str], list[str]]:
     constants: dict[str, str] = {}
     for tree in trees.values():
         constants.update(_constants(tree))
+    person_facing = set(PERSON_FACING)  # plus subclasses defined elsewhere (web/multipart.py, web/api)
+    classes = [node for tree in trees.values() for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    while True:
+        more = {c.name for c in classes if c.name not in person_facing | OPERATOR_FACING | set(vars(errors))
+                and any(isinstance(b, ast.Name) and b.id in person_facing for b in c.bases)}
+        if not more:
+            break
+        person_facing |= more
     for path, tree in trees.items():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -58,7 +68,7 @@ def collect() -> tuple[dict[str, str], dict[str, str], list[str]]:
                     fields.setdefault(kw.value.value, where)
             if name == "phrase":
                 arg = node.args[0] if node.args else None
-            elif name in PERSON_FACING:
+            elif name in person_facing:
                 index = 1 if name == "Invalid" else 0
                 arg = node.args[index] if len(node.args) > index else None
             elif name == "error_response" and len(node.args) > 2:

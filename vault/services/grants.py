@@ -41,8 +41,8 @@ def _pending_for(session: Session, user: User) -> GrantRequest | None:
 def _ask(v: Vault, session: Session, actor: User, user: User, role: Role | None,
          clearance: Secrecy | None) -> GrantRequest:
     if _pending_for(session, user) is not None:
-        raise Conflict(f"a request for {user.username} is waiting for approval; it must be decided first",
-                       code="grant_pending")
+        raise Conflict("a request for {username} is waiting for approval; it must be decided first",
+                       params={"username": user.username}, code="grant_pending")
     now = v.clock.now()
     req = GrantRequest(user_id=user.id, role=role, clearance=clearance, status=GrantStatus.PENDING,
                        requested_by_id=actor.id, requested_at=now)
@@ -108,12 +108,15 @@ def list_requests(session: Session, actor: User, *, pending_only: bool = True) -
 
 def _get(session: Session, actor: User, request_id: int) -> GrantRequest:
     if not actor.active or actor.role not in APPROVERS:
-        raise NotFound(f"request {request_id} not found", code="grant_not_found")
+        raise NotFound("request {request_id} not found", params={"request_id": request_id},
+                       code="grant_not_found")
     req = session.get(GrantRequest, request_id)
     if req is None:
-        raise NotFound(f"request {request_id} not found", code="grant_not_found")
+        raise NotFound("request {request_id} not found", params={"request_id": request_id},
+                       code="grant_not_found")
     if req.status is not GrantStatus.PENDING:
-        raise Conflict(f"request {request_id} is {req.status.value}, not pending", code="grant_decided")
+        raise Conflict("request {request_id} is {status}, not pending",
+                       params={"request_id": request_id, "status": req.status.value}, code="grant_decided")
     return req
 
 
@@ -124,7 +127,8 @@ def approve(v: Vault, session: Session, actor: User, request_id: int) -> Decisio
         raise Forbidden("a second person approves: not the one who asked, nor the one who gets it",
                         code="own_request")
     if req.clearance is not None and req.clearance.rank > actor.clearance.rank:
-        raise Forbidden(f"you may not give a clearance above your own ({actor.clearance.value})",
+        raise Forbidden("you may not give a clearance above your own ({clearance})",
+                        params={"clearance": actor.clearance.value},
                         code="clearance_above_own")
     user = req.user
     if req.role is not None and user.role is not req.role:

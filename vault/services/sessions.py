@@ -139,5 +139,5 @@ def require_sign_in_allowed(v: Vault, session: Session, username: str, client_ad
     retry_at = last + timedelta(seconds=wait)
     if now < retry_at:
         seconds = max(1, int((retry_at - now).total_seconds() + 0.999))
-        raise TooManyAttempts(f"too many failed sign-ins for this account from your address; wait {seconds} "
-                              "seconds and try again", retry_after=seconds)
+        raise TooManyAttempts("too many failed sign-ins for this account from your address; wait {seconds} "
+                              "seconds and try again", params={"seconds": seconds}, retry_after=seconds)

@@ -54,7 +54,7 @@ def revoke_token(v: Vault, session: Session, actor: User, token_id: int) -> Toke
     """Revoke a token at once: its owner or an administrator may; to anyone else it does not exist."""
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != actor.id and not policy.allowed(actor, "user.manage")):
-        raise NotFound(f"token {token_id} not found", code="token_not_found")
+        raise NotFound("token {token_id} not found", params={"token_id": token_id}, code="token_not_found")
     now = v.clock.now()
     if row.revoked_at is None:
         row.revoked_at = now

@@ -35,8 +35,10 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | N
     value = body.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or (required and not value):
-        raise Invalid(name, f"{name} must be text" + (" and is required" if required else ""))
+    if required and (not isinstance(value, str) or not value):
+        raise Invalid(name, "{field} must be text and is required")
+    if not isinstance(value, str):
+        raise Invalid(name, "{field} must be text")
     return value
 
 
