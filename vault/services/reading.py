@@ -227,5 +227,10 @@ def page_count(v: Vault, session: Session, actor: User, document: Document) -> i
     if version.mime == DOCX:
         text = texts.open_text(v, version)
         return 0 if text is None else renditions.text_page_count(text, document.title)
+    if version.pages is None and version.plaintext_size <= MAX_VIEW_BYTES:
+        try:  # not counted at upload (nor indexed yet): count now; the viewer renders the first page next anyway
+            return renditions.page_total(b"".join(decrypt_version(v, version)), version.mime)
+        except BlobIntegrityError:
+            return 1  # the page itself then fails, audited, with a clear message
     return version.pages or 1
 

@@ -69,6 +69,27 @@ def render_page(data: bytes, mime: str, page_no: int) -> Image.Image:
     return image
 
 
+def page_total(data: bytes, mime: str) -> int:
+    """How many pages a PDF or frames an image has (1 when that cannot be told: the first page is tried)."""
+    import pypdfium2 as pdfium
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    if mime != PDF:
+        try:
+            return max(1, getattr(PILImage.open(io.BytesIO(data)), "n_frames", 1))
+        except (UnidentifiedImageError, OSError, ValueError):
+            return 1
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        return 1
+    try:
+        return max(1, len(pdf))
+    finally:
+        pdf.close()
+
+
 def text_page_count(text: str, title: str) -> int:
     """How many pages the text rendition of a DOCX has."""
     import pypdfium2 as pdfium
