@@ -233,6 +233,10 @@ def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_i
     _approve(api, people.archivist, co["id"])
     r = _content(api, people.employee, doc["id"], inline=False)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "copy_not_ready"
+    assert 'id="pages-not-ready"' in api.get(people.employee, f"/documents/{doc['id']}").get_data(as_text=True)
+    r = _page(api, people.employee, doc["id"])
+    assert r.status_code == 409 and 'data-code="pages_not_ready"' in r.get_data(as_text=True)
+    assert "文本尚未就绪" in r.get_data(as_text=True), "the page says why in the reader's language"
     assert run_pending(vault) == 1  # the worker extracts the text (a DOCX needs no OCR)
     r = _content(api, people.employee, doc["id"], inline=False)
     assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.data != DOCX.read_bytes()
