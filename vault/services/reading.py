@@ -94,18 +94,18 @@ def checkout_label(actor: User, checkout: Checkout, now: datetime) -> str:
 
 
 def _record_failure(session: Session, actor: User, acc: _Access, purpose: str, exc: BlobIntegrityError,
-                    **extra: Any) -> None:
+                    now: datetime, **extra: Any) -> None:
     log.error("document %s version %s failed its integrity check on read: %s", acc.document.id,
               acc.version.version_no, exc.message)
-    audit.record(session, actor, "document.read_failed", acc.document, now=acc.now, version=acc.version.version_no,
+    audit.record(session, actor, "document.read_failed", acc.document, now=now, version=acc.version.version_no,
                  purpose=purpose, checkout_id=None if acc.checkout is None else acc.checkout.id,
                  reason=exc.message, **extra)
 
 
-def _refusal(exc: BlobIntegrityError) -> BlobIntegrityError:
-    return BlobIntegrityError(f"the stored file failed its integrity check ({exc.message}); nothing was sent and "
-                              "the failed read was recorded. Tell an administrator: the file needs restoring from "
-                              "a backup")
+def _refusal(exc: BlobIntegrityError, sent: int) -> BlobIntegrityError:
+    what = "nothing was sent" if sent == 0 else f"the transfer was cut short after {sent} bytes"
+    return BlobIntegrityError(f"the stored file failed its integrity check ({exc.message}); {what} and the failed "
+                              "read was recorded. Tell an administrator: the file needs restoring from a backup")
 
 
 def _whole(v: Vault, session: Session, actor: User, acc: _Access, purpose: str) -> list[bytes]:
@@ -114,9 +114,9 @@ def _whole(v: Vault, session: Session, actor: User, acc: _Access, purpose: str) 
     try:
         return list(decrypt_version(v, acc.version))
     except BlobIntegrityError as exc:
-        _record_failure(session, actor, acc, purpose, exc, bytes_sent=0)
+        _record_failure(session, actor, acc, purpose, exc, acc.now, bytes_sent=0)
         session.commit()
-        raise _refusal(exc) from None
+        raise _refusal(exc, 0) from None
 
 
 def _streamed(v: Vault, actor: User, acc: _Access, purpose: str, started_seq: int) -> Iterator[bytes]:
@@ -131,10 +131,11 @@ def _streamed(v: Vault, actor: User, acc: _Access, purpose: str, started_seq: in
         token = audit.client_addr_var.set(client_addr)
         try:
             with v.session() as s:
-                _record_failure(s, actor, acc, purpose, exc, bytes_sent=sent, streamed=True, read_seq=started_seq)
+                _record_failure(s, actor, acc, purpose, exc, v.clock.now(), bytes_sent=sent, streamed=True,
+                                read_seq=started_seq)
         finally:
             audit.client_addr_var.reset(token)
-        raise _refusal(exc) from None
+        raise _refusal(exc, sent) from None
 
 
 def _original(v: Vault, session: Session, actor: User, acc: _Access, purpose: str) -> Content:
