@@ -52,6 +52,9 @@ class Settings:
     max_upload_bytes: int = 200 * 1024 * 1024
     # every request body that is not an upload (JSON, forms) is refused (413) above this, before it is read
     max_body_bytes: int = 1024 * 1024
+    # a file up to this size is decrypted and authenticated whole, in memory, before its first byte is sent;
+    # a larger one is streamed, and a segment failing on the way cuts the transfer short (0: stream every file)
+    verify_before_send_max_bytes: int = 64 * 1024 * 1024
     required_doc_types: tuple[str, ...] = ("license", "contract", "credit_report")
     credit_report_validity_days: int = 365
     token_ttl_hours: int = 12
@@ -209,6 +212,8 @@ def _validate(s: Settings) -> None:
         raise bad("search_engine", f"must be 'whoosh' or 'fts5', got {s.search_engine!r}")
     if s.max_upload_bytes <= 0:
         raise bad("max_upload_bytes", "must be positive")
+    if s.verify_before_send_max_bytes < 0:
+        raise bad("verify_before_send_max_bytes", "must be 0 (stream every file) or a size in bytes")
     for t in s.required_doc_types:
         if t not in DOC_TYPES:
             raise bad("required_doc_types", f"unknown document type {t!r}; known: {', '.join(DOC_TYPES)}")

@@ -15,7 +15,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 def _err(*codes: int) -> dict[str, Any]:
     text = {400: "malformed request", 401: "not signed in", 403: "not allowed", 404: "not found",
             409: "state conflict", 410: "destroyed", 413: "too large", 415: "unsupported file type",
-            422: "invalid field", 429: "too many attempts", 503: "a backing service is down"}
+            422: "invalid field", 429: "too many attempts",
+            500: "the stored file failed its integrity check (nothing was sent)", 503: "a backing service is down"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
@@ -93,13 +94,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "summary": "Document metadata and versions", "parameters": [_path("document_id")],
         "responses": {"200": _json(), **_err(401, 404)}},
     ("get", "/api/v1/documents/{document_id}/content"): {
-        "summary": "The original bytes (audited); stamped PDF for copy checkouts",
+        "summary": "The original bytes for content roles and owners; a stamped PDF for copy checkouts (a DOCX "
+                   "from its extracted text: 409 copy_not_ready until indexed, 409 stamping_failed for what cannot "
+                   "be stamped); 403 view_only for view checkouts, which read the watermarked pages of "
+                   "/documents/{id} only. Audited. Files up to verify_before_send_max_bytes are authenticated "
+                   "whole before a byte is sent; a failure is 500 blob_integrity_error with nothing sent",
         "parameters": [_path("document_id"), _q("version", {"type": "integer", "minimum": 1}),
                        _q("disposition", ENUM("inline", "attachment"))],
         "responses": {"200": {"description": "file body, of the type sniffed at upload (a stamped PDF for copies)",
                               "content": {mime: {"schema": {"type": "string", "format": "binary"}}
                                           for mime in FILE_TYPES}},
-                      **_err(401, 403, 404, 410)}},
+                      **_err(401, 403, 404, 409, 410, 500)}},
     ("post", "/api/v1/documents/{document_id}/versions"): {
         "summary": "Upload a new version (archivist)", "parameters": [_path("document_id")],
         "requestBody": UPLOAD, "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 410, 413, 415, 422)}},

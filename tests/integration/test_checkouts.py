@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.support.workflow_fixtures import DOCX, JPG, PDF, PDF2, PNG, run_cli, upload
 from vault.clock import FixedClock
@@ -45,38 +46,48 @@ def _content(api: Api, user: User, doc_id: int, inline: bool = True) -> Any:
     return api.get(user, f"/api/v1/documents/{doc_id}/content" + ("?disposition=inline" if inline else ""))
 
 
+def _page(api: Api, user: User, doc_id: int, page_no: int = 1) -> Any:
+    """A page of the viewer, the only way a view checkout reads."""
+    return api.get(user, f"/documents/{doc_id}/pages/{page_no}.png")
+
+
 def test_the_whole_story_request_approve_read_return_and_access_ends(api: Api, people: People) -> None:
     d, doc = _dossier_with_doc(api, people)
     reader = people.employee
-    assert _content(api, reader, doc["id"]).status_code == 403
+    assert _page(api, reader, doc["id"]).status_code == 403
     co = _request(api, reader, d["id"])
-    assert _content(api, reader, doc["id"]).status_code == 403, "a pending request grants nothing"
+    assert _page(api, reader, doc["id"]).status_code == 403, "a pending request grants nothing"
     approved = _approve(api, people.archivist, co["id"])
     assert approved["status"] == "active" and approved["due_at"] is not None
-    r = _content(api, reader, doc["id"])
-    assert r.status_code == 200 and r.data == PDF.read_bytes()
+    r = _page(api, reader, doc["id"])
+    assert r.status_code == 200 and r.data.startswith(b"\x89PNG")
     returned = api.post(reader, f"/api/v1/checkouts/{co['id']}/return")
     assert returned.status_code == 200 and returned.get_json()["status"] == "returned"
+    assert _page(api, reader, doc["id"]).status_code == 403
     r = _content(api, reader, doc["id"])
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "checkout_required"
 
 
-def test_a_view_checkout_reads_in_the_browser_but_does_not_download(api: Api, people: People) -> None:
+def test_a_view_checkout_reads_pages_but_gets_no_file_inline_or_attached(api: Api, people: People) -> None:
     d, doc = _dossier_with_doc(api, people)
     co = _request(api, people.employee, d["id"], kind="view")
     _approve(api, people.archivist, co["id"])
-    r = _content(api, people.employee, doc["id"], inline=False)
-    assert r.status_code == 403 and r.get_json()["error"]["code"] == "view_only"
+    for inline in (False, True):
+        r = _content(api, people.employee, doc["id"], inline=inline)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "view_only"
+        assert f"/documents/{doc['id']}" in r.get_json()["error"]["message"], "it says where to read instead"
+    assert _page(api, people.employee, doc["id"]).status_code == 200
 
 
 def test_every_read_through_a_checkout_is_audited_with_the_checkout(api: Api, people: People, vault: Vault) -> None:
     d, doc = _dossier_with_doc(api, people)
     co = _request(api, people.employee, d["id"])
     _approve(api, people.archivist, co["id"])
-    _content(api, people.employee, doc["id"])
-    _content(api, people.employee, doc["id"])
+    assert _page(api, people.employee, doc["id"]).status_code == 200
+    assert _page(api, people.employee, doc["id"]).status_code == 200
     events = api.get(people.legal, f"/api/v1/audit?document_id={doc['id']}&action=document.read").get_json()
     assert [e["details"]["checkout_id"] for e in events["items"]] == [co["id"], co["id"]]
+    assert all(e["details"]["watermarked"] is True for e in events["items"])
 
 
 def test_nobody_approves_their_own_request(api: Api, people: People) -> None:
@@ -126,8 +137,8 @@ def test_a_checkout_of_chosen_documents_grants_exactly_those(api: Api, people: P
     second = upload(api, people.archivist, d["id"], PDF2, doc_type="other")
     co = _request(api, people.employee, d["id"], document_ids=[second["id"]])
     _approve(api, people.archivist, co["id"])
-    assert _content(api, people.employee, second["id"]).status_code == 200
-    assert _content(api, people.employee, first["id"]).status_code == 403
+    assert _page(api, people.employee, second["id"]).status_code == 200
+    assert _page(api, people.employee, first["id"]).status_code == 403
 
 
 def test_a_document_of_another_dossier_cannot_be_chosen(api: Api, people: People) -> None:
@@ -154,9 +165,9 @@ def test_access_ends_automatically_at_the_due_date_and_the_checkout_shows_overdu
     co = _request(api, people.employee, d["id"])
     _approve(api, people.archivist, co["id"])
     clock.advance(days=6, hours=23)
-    assert _content(api, people.employee, doc["id"]).status_code == 200
+    assert _page(api, people.employee, doc["id"]).status_code == 200
     clock.advance(hours=1)
-    assert _content(api, people.employee, doc["id"]).status_code == 403
+    assert _page(api, people.employee, doc["id"]).status_code == 403
     listed = api.get(people.archivist, "/api/v1/checkouts?status=overdue").get_json()
     assert [c["id"] for c in listed["items"]] == [co["id"]] and listed["items"][0]["overdue"] is True
     assert api.get(people.archivist, "/api/v1/checkouts?status=active").get_json()["total"] == 0
@@ -214,12 +225,25 @@ def test_an_image_copy_becomes_a_stamped_pdf(api: Api, people: People) -> None:
         assert page.images, "the image itself is on the page"
 
 
-def test_a_copy_of_a_file_that_is_neither_pdf_nor_image_is_the_original(api: Api, people: People) -> None:
+def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_it(api: Api, people: People,
+                                                                                  vault: Vault) -> None:
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], DOCX, doc_type="correspondence")
     co = _request(api, people.employee, d["id"], kind="copy")
     _approve(api, people.archivist, co["id"])
-    assert _content(api, people.employee, doc["id"], inline=False).data == DOCX.read_bytes()
+    r = _content(api, people.employee, doc["id"], inline=False)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "copy_not_ready"
+    assert 'id="pages-not-ready"' in api.get(people.employee, f"/documents/{doc['id']}").get_data(as_text=True)
+    r = _page(api, people.employee, doc["id"])
+    assert r.status_code == 409 and 'data-code="pages_not_ready"' in r.get_data(as_text=True)
+    assert "文本尚未就绪" in r.get_data(as_text=True), "the page says why in the reader's language"
+    assert run_pending(vault) == 1  # the worker extracts the text (a DOCX needs no OCR)
+    r = _content(api, people.employee, doc["id"], inline=False)
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.data != DOCX.read_bytes()
+    pages = PdfReader(io.BytesIO(r.data)).pages
+    text = "".join(page.extract_text() for page in pages)
+    assert all(f"checkout #{co['id']}" in page.extract_text() for page in pages)
+    assert "信用额度" in text, "the copy carries the document's text"
 
 
 def test_content_roles_read_the_original_not_a_stamped_copy(api: Api, people: People) -> None:

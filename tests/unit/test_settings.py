@@ -62,3 +62,11 @@ def test_the_search_engine_is_whoosh_unless_set_and_must_be_known(tmp_path: Path
     assert load_settings({"home": str(tmp_path)}, environ=env).search_engine == "fts5"
     with pytest.raises(SettingsError, match="search_engine.*'whoosh' or 'fts5'.*'lucene'"):
         load_settings({"home": str(tmp_path)}, environ={"DOSSIER_SEARCH_ENGINE": "lucene"})
+
+
+def test_files_up_to_64_mib_are_verified_whole_before_sending_unless_set_otherwise(tmp_path: Path) -> None:
+    assert load_settings({"home": str(tmp_path)}, environ={}).verify_before_send_max_bytes == 64 * 1024 * 1024
+    streamed = load_settings({"home": str(tmp_path)}, environ={"DOSSIER_VERIFY_BEFORE_SEND_MAX_BYTES": "0"})
+    assert streamed.verify_before_send_max_bytes == 0
+    with pytest.raises(SettingsError, match="verify_before_send_max_bytes"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_VERIFY_BEFORE_SEND_MAX_BYTES": "-1"})

@@ -1,4 +1,4 @@
-"""Documents: streamed, encrypted upload; new versions; audited, streamed, decrypted reads.
+"""Documents: streamed, encrypted upload; new versions; decryption (who reads what: `reading`).
 
 An upload is two short transactions around the stream, so a long upload never holds the database:
 `prepare_upload` checks who may add to which dossier, `stage_upload` inspects + encrypts + stores the
@@ -24,7 +24,6 @@ from vault.crypto import decrypt_iter, encrypt_iter, new_data_key
 from vault.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from vault.filetypes import ContentInspector, Inspection, filename_problem, sanitize_filename
 from vault.models import (
-    CheckoutKind,
     DocType,
     Document,
     DocumentStatus,
@@ -35,7 +34,6 @@ from vault.models import (
     Job,
     JobStatus,
     PendingBlob,
-    Role,
     User,
 )
 from vault.services.dossiers import get_dossier
@@ -252,18 +250,6 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     return document
 
 
-@dataclass
-class Content:
-    """Decrypted bytes on their way to a reader: pulled lazily, the blob is never held whole."""
-
-    document: Document
-    version: DocumentVersion
-    mime: str
-    filename: str
-    size: int
-    chunks: Iterator[bytes]
-
-
 def decrypt_version(v: Vault, version: DocumentVersion) -> Iterator[bytes]:
     """Plaintext of one version, streamed and authenticated segment by segment."""
     if version.wrapped_key is None or version.blob_key is None:
@@ -286,57 +272,6 @@ def select_version(document: Document, version_no: int | None) -> DocumentVersio
             return version
     raise NotFound("document {id} has no version {version_no}",
                    params={"id": document.id, "version_no": version_no}, code="version_not_found")
-
-
-def open_content(
-    v: Vault, session: Session, actor: User, document_id: int, *, version_no: int | None = None,
-    purpose: str = "download",
-) -> Content:
-    """Check the reader may read it, audit the read, and return the decrypting stream."""
-    document = get_document(session, actor, document_id)
-    now = v.clock.now()
-    policy.require_read(session, actor, document, now)
-    if document.status is DocumentStatus.DESTROYED:
-        raise Gone("document {document_id} was destroyed; only its tombstone and certificate remain",
-                   params={"document_id": document_id},
-                   code="document_destroyed")
-    version = select_version(document, version_no)
-    if document.current_version is not None and version.id != document.current_version.id \
-            and actor.role is not Role.ARCHIVIST:
-        raise Forbidden("older versions are readable to archivists only", code="forbidden")
-    checkout = None
-    if actor.role not in policy.CONTENT_ROLES and document.dossier.owner_id != actor.id:
-        from vault.services.checkouts import checkout_granting  # access comes from a checkout
-
-        checkout = checkout_granting(session, actor, document, now)
-        if checkout is not None and checkout.kind is CheckoutKind.VIEW and purpose == "download":
-            raise Forbidden("your checkout is for viewing in the browser; request a copy checkout to download",
-                            code="view_only")
-    if checkout is not None and checkout.kind is CheckoutKind.COPY:
-        from vault.services import stamping
-
-        if stamping.can_stamp(version.mime):
-            return _stamped_copy(v, session, actor, document, version, checkout.id, purpose)
-    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose,
-                 checkout_id=None if checkout is None else checkout.id)
-    return Content(document=document, version=version, mime=version.mime, filename=version.original_filename,
-                   size=version.plaintext_size, chunks=decrypt_version(v, version))
-
-
-def _stamped_copy(v: Vault, session: Session, actor: User, document: Document, version: DocumentVersion,
-                  checkout_id: int, purpose: str) -> Content:
-    """A copy checkout's download: a PDF stamped on every page with reader, checkout id and time."""
-    from vault.services import stamping
-
-    now = v.clock.now()
-    label = (f"借阅复制件 COPY · {actor.display_name or actor.username} ({actor.username}) · "
-             f"checkout #{checkout_id} · {now.isoformat(timespec='seconds')}")
-    data = stamping.stamped_copy(b"".join(decrypt_version(v, version)), version.mime, label)
-    stem = PurePosixPath(version.original_filename).stem or "document"
-    audit.record(session, actor, "document.read", document, now=now, version=version.version_no, purpose=purpose,
-                 checkout_id=checkout_id, stamped=True)
-    return Content(document=document, version=version, mime="application/pdf",
-                   filename=f"{stem}_copy-{checkout_id}.pdf", size=len(data), chunks=iter([data]))
 
 
 def upload_queue(session: Session, actor: User, limit: int = 20) -> list[Document]:

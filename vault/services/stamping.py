@@ -1,7 +1,8 @@
 """Copy stamping: every page of a downloaded copy names its reader, checkout and time (pypdf + reportlab).
 
-A PDF gets an overlay on each page; an image becomes a one-page PDF with the same stamp. A copy that
-cannot be stamped is refused rather than handed out unmarked.
+A PDF gets an overlay on each page; an image becomes a PDF (a page per TIFF frame) with the same stamp;
+a DOCX becomes a PDF of its extracted text, stamped likewise. A copy that cannot be stamped is refused
+rather than handed out unmarked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from vault.errors import Conflict
+from vault.filetypes import DOCX
 
 log = logging.getLogger("dossier.stamping")
 
@@ -34,7 +36,8 @@ def cjk_font() -> str:
 
 
 def can_stamp(mime: str) -> bool:
-    return mime == "application/pdf" or mime in STAMPABLE_IMAGES
+    """Whether a stamped copy can be made of this type (a DOCX needs its extracted text as well)."""
+    return mime in ("application/pdf", DOCX) or mime in STAMPABLE_IMAGES
 
 
 def _draw_stamp(canvas: object, width: float, height: float, label: str) -> None:
@@ -99,8 +102,8 @@ def stamp_pdf(data: bytes, label: str) -> bytes:
 
 
 def image_to_stamped_pdf(data: bytes, label: str) -> bytes:
-    """A one-page PDF showing the image (fitted to A4) with `label` over it."""
-    from PIL import Image, UnidentifiedImageError
+    """A PDF showing the image (fitted to A4), a page per frame of a multi-page TIFF, `label` over each."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen.canvas import Canvas
@@ -108,31 +111,90 @@ def image_to_stamped_pdf(data: bytes, label: str) -> bytes:
     try:
         img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
-    except (UnidentifiedImageError, OSError) as exc:
+        frames = [frame.copy() for frame in ImageSequence.Iterator(img)]
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise Conflict("this image cannot be stamped ({error})",
                        params={"error": type(exc).__name__}, code="stamping_failed") from None
-    if img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")
-    page = landscape(A4) if img.width > img.height else A4
-    margin = 28.0
-    scale = min((page[0] - 2 * margin) / img.width, (page[1] - 2 * margin) / img.height)
-    w, h = img.width * scale, img.height * scale
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=page, invariant=True)
+    c = Canvas(buf, pagesize=A4, invariant=True)
     c.setTitle(label)
-    # a baseline RGB/grey JPEG goes in as it is (no re-encoding); anything else is drawn from pixels
-    source = ImageReader(io.BytesIO(data)) if img.format == "JPEG" and img.mode in ("RGB", "L") else ImageReader(img)
-    c.drawImage(source, (page[0] - w) / 2, (page[1] - h) / 2, w, h)
-    _draw_stamp(c, page[0], page[1], label)
-    c.showPage()
+    for frame in frames:
+        if frame.mode not in ("RGB", "L"):
+            frame = frame.convert("RGB")
+        page = landscape(A4) if frame.width > frame.height else A4
+        c.setPageSize(page)
+        margin = 28.0
+        scale = min((page[0] - 2 * margin) / frame.width, (page[1] - 2 * margin) / frame.height)
+        w, h = frame.width * scale, frame.height * scale
+        # a baseline RGB/grey JPEG goes in as it is (no re-encoding); anything else is drawn from pixels
+        plain_jpeg = img.format == "JPEG" and img.mode in ("RGB", "L")
+        source = ImageReader(io.BytesIO(data)) if plain_jpeg else ImageReader(frame)
+        c.drawImage(source, (page[0] - w) / 2, (page[1] - h) / 2, w, h)
+        _draw_stamp(c, page[0], page[1], label)
+        c.showPage()
     c.save()
     return buf.getvalue()
 
 
-def stamped_copy(data: bytes, mime: str, label: str) -> bytes:
-    """A stamped PDF of a PDF or an image."""
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """Lines of at most `width` points: at a space where there is one, anywhere in CJK text."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for ch in paragraph.expandtabs(4):
+            if stringWidth(line + ch, font, size) <= width:
+                line += ch
+                continue
+            cut = line.rfind(" ")
+            if ch != " " and cut > len(line) // 2:
+                lines.append(line[:cut])
+                line = line[cut + 1:] + ch
+            else:
+                lines.append(line)
+                line = "" if ch == " " else ch
+        lines.append(line)
+    return lines
+
+
+def text_pdf(text: str, title: str, label: str | None) -> bytes:
+    """A4 pages of `text` under a heading; with `label`, stamped on every page like a copy."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    font, size, leading, margin = cjk_font(), 10.5, 15.0, 56.0
+    width, height = A4
+    heading = f"{title} · 文字版 text rendition (layout and images are not reproduced)"
+    lines = _wrap(heading, font, size, width - 2 * margin) + [""] + _wrap(text, font, size, width - 2 * margin)
+    per_page = int((height - 2 * margin) // leading)
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=A4, invariant=True)
+    c.setTitle(label or title)
+    for start in range(0, len(lines), per_page):
+        c.setFont(font, size)
+        y = height - margin - size
+        for line in lines[start:start + per_page]:
+            c.drawString(margin, y, line)
+            y -= leading
+        if label:
+            _draw_stamp(c, width, height, label)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def stamped_copy(data: bytes, mime: str, label: str, *, text: str | None = None, title: str = "") -> bytes:
+    """A stamped PDF of a PDF, an image, or a DOCX (from its extracted `text`); Conflict for anything else."""
     if mime == "application/pdf":
         return stamp_pdf(data, label)
     if mime in STAMPABLE_IMAGES:
         return image_to_stamped_pdf(data, label)
-    raise Conflict("{mime} files cannot be stamped", params={"mime": mime}, code="stamping_failed")
+    if mime == DOCX:
+        if text is None:
+            raise Conflict("a stamped copy of this DOCX is made from its extracted text, which is not ready yet "
+                           "(the document is still being indexed, or indexing failed); try again later or ask "
+                           "an archivist", code="copy_not_ready")
+        return text_pdf(text, title, label)
+    raise Conflict("{mime} files cannot be stamped, so no copy is handed out; ask for a view checkout",
+                   params={"mime": mime}, code="stamping_failed")

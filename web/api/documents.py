@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from vault.errors import Invalid, TooLarge
 from vault.models import Document
-from vault.services import documents
-from vault.services.documents import Content, StagedBlob
+from vault.services import documents, reading
+from vault.services.documents import StagedBlob
+from vault.services.reading import Content
 from web.api import bp
 from web.deps import actor, get_vault, unit_of_work
 from web.multipart import StreamingForm
@@ -89,7 +90,10 @@ def content_disposition(kind: str, filename: str) -> str:
 
 
 def stream_content(content: Content, *, inline: bool = False) -> Response:
-    """A streamed response for decrypted content; the first segment is checked before headers go out."""
+    """A streamed response for decrypted content; the first segment is checked before headers go out.
+
+    Content-Length is always the whole size: a stream that stops early (a segment of a large file failing
+    its check) is a broken transfer to every client, never a shorter file."""
     chunks = content.chunks
     first = next(chunks, b"")  # an integrity failure here becomes a clean error, not a cut-off body
 
@@ -118,7 +122,7 @@ def document_content(document_id: int) -> Response:
     v = get_vault()
     version = request.args.get("version", type=int)
     inline = request.args.get("disposition") == "inline"
-    opener = v.extensions.get("open_content", documents.open_content)
+    opener = v.extensions.get("open_content", reading.open_content)
     with unit_of_work() as session:
         content = opener(v, session, actor(), document_id, version_no=version,
                          purpose="view" if inline else "download")

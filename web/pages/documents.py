@@ -1,8 +1,7 @@
-"""The document page: metadata, versions, an inline viewer (page images rendered here), download."""
+"""The document page: metadata, versions, an inline viewer (page images, watermarked for checkouts), download."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template
@@ -10,19 +9,14 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from vault import policy
-from vault.errors import NotFound, TooLarge
 from vault.grants import active_grants
 from vault.models import DestructionBatch, DestructionItem, DestructionStatus, Document, DocumentStatus
-from vault.services import documents
+from vault.services import documents, reading
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import optional_module
 from web.pages.views import document_row
 
 bp = Blueprint("documents", __name__)
-
-VIEWABLE = ("application/pdf", "image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp", "image/bmp")
-MAX_VIEW_BYTES = 80 * 1024 * 1024
-PAGE_WIDTH = 1200
 
 
 @bp.get("/documents/<int:document_id>")
@@ -50,11 +44,13 @@ def detail(document_id: int) -> ResponseReturnValue:
                      for h in holds_svc.holds_covering(s, [doc]).get(doc.id, [])]
         can_hold = policy.allowed(me, "hold.manage") if holds_svc is not None else False
         tombstone = _tombstone(s, me, doc) if doc.status is DocumentStatus.DESTROYED else None
-    viewable = can_read and (row["mime"] or "") in VIEWABLE
-    pages = list(range(1, (row["pages"] or 1) + 1)) if viewable else []
+        live = can_read and tombstone is None
+        pages = list(range(1, reading.page_count(v, s, me, doc) + 1)) if live else []
+        # a reader through a checkout (not by role, not the owner) sees watermarked pages: say so
+        watermarked = live and reading.reads_by_checkout(me, doc)
     return render_template("pages/document.html", doc=row, versions=versions, can_read=can_read,
-                           may_download=may_download, show_old=show_old, viewable=viewable, pages=pages,
-                           holds=holds, can_hold=can_hold, tombstone=tombstone)
+                           may_download=may_download, show_old=show_old, viewable=bool(pages), pages=pages,
+                           watermarked=watermarked, holds=holds, can_hold=can_hold, tombstone=tombstone)
 
 
 def _tombstone(s: Any, me: Any, doc: Document) -> dict[str, Any]:
@@ -68,51 +64,13 @@ def _tombstone(s: Any, me: Any, doc: Document) -> dict[str, Any]:
             and "destructions" in current_app.extensions.get("pages", set())}
 
 
-def _render_page(data: bytes, mime: str, page_no: int) -> bytes:
-    """One page as PNG: PDFs through pdfium, images re-encoded (drops metadata, normalises the format)."""
-    from PIL import Image
-
-    if mime == "application/pdf":
-        import pypdfium2 as pdfium
-
-        pdf = pdfium.PdfDocument(data)
-        try:
-            if not 1 <= page_no <= len(pdf):
-                raise NotFound("no page {page_no}", params={"page_no": page_no}, code="page_not_found")
-            page = pdf[page_no - 1]
-            scale = min(3.0, PAGE_WIDTH / max(1.0, page.get_width()))
-            image = page.render(scale=scale).to_pil()
-            page.close()
-        finally:
-            pdf.close()
-    else:
-        if page_no != 1:
-            raise NotFound("no page {page_no}", params={"page_no": page_no}, code="page_not_found")
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        if image.width > PAGE_WIDTH:
-            image = image.resize((PAGE_WIDTH, round(image.height * PAGE_WIDTH / image.width)))
-        if image.mode not in ("RGB", "L", "RGBA"):
-            image = image.convert("RGB")
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=False)
-    return out.getvalue()
-
-
 @bp.get("/documents/<int:document_id>/pages/<int:page_no>.png")
 def page_image(document_id: int, page_no: int) -> ResponseReturnValue:
-    """A page of the current version, for reading in the browser; every call is an audited read."""
+    """A page of the current version, for reading in the browser; every call is an audited read, and a
+    reader through a checkout gets it watermarked with name, checkout and time."""
     v = get_vault()
-    opener = v.extensions.get("open_content", documents.open_content)
     with unit_of_work() as s:
-        content = opener(v, s, actor(), document_id, purpose="view")
-        if content.size > MAX_VIEW_BYTES:
-            raise TooLarge("this file is too large to show in the browser; download it instead")
-        data = b"".join(content.chunks)
-        mime = content.mime
-    if mime not in VIEWABLE:
-        raise NotFound("this file type has no inline view", code="no_preview")
-    png = _render_page(data, mime, page_no)
+        png = reading.open_page(v, s, actor(), document_id, page_no)
     resp = Response(png, mimetype="image/png")
     resp.headers["Cache-Control"] = "no-store"
     return resp

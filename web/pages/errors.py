@@ -26,7 +26,16 @@ TITLES = {
 HINTS = {
     "csrf_failed": _l("The form expired or did not come from this site. Reload the page and try again."),
     "checkout_required": _l("You may see this document's details but not its content. Request a checkout first."),
-    "view_only": _l("Your checkout is for viewing in the browser; request a copy checkout to download."),
+    "view_only": _l("Your checkout is for reading in the page viewer, where every page carries your name. "
+                    "Request a copy checkout for a stamped copy."),
+    "stamping_failed": _l("This file cannot be stamped, so no copy is handed out. Read it in the viewer or ask an "
+                          "archivist."),
+    "copy_not_ready": _l("A stamped copy of this DOCX is made from its extracted text, which is not ready yet. "
+                         "Try again once indexing has finished."),
+    "pages_not_ready": _l("The pages of this DOCX are made from its extracted text, which is not ready yet. "
+                          "Try again once indexing has finished."),
+    "blob_integrity_error": _l("The stored file failed its integrity check: nothing was sent, and the failed read "
+                               "was recorded. Tell an administrator."),
 }
 
 
