@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import BlobIntegrityError, Conflict, Forbidden, Gone, NotFound, TooLarge
+from vault.errors import BlobIntegrityError, Conflict, Forbidden, Gone, NotFound, TooLarge, phrase
 from vault.filetypes import DOCX
 from vault.models import Checkout, CheckoutKind, Document, DocumentStatus, DocumentVersion, Role, User
 from vault.services import renditions, stamping, texts
@@ -69,8 +69,8 @@ def _access(v: Vault, session: Session, actor: User, document_id: int, version_n
     now = v.clock.now()
     policy.require_read(session, actor, document, now)
     if document.status is DocumentStatus.DESTROYED:
-        raise Gone(f"document {document_id} was destroyed; only its tombstone and certificate remain",
-                   code="document_destroyed")
+        raise Gone("document {document_id} was destroyed; only its tombstone and certificate remain",
+                   params={"document_id": document_id}, code="document_destroyed")
     version = select_version(document, version_no)
     if document.current_version is not None and version.id != document.current_version.id \
             and actor.role is not Role.ARCHIVIST:
@@ -103,9 +103,11 @@ def _record_failure(session: Session, actor: User, acc: _Access, purpose: str, e
 
 
 def _refusal(exc: BlobIntegrityError, sent: int) -> BlobIntegrityError:
-    what = "nothing was sent" if sent == 0 else f"the transfer was cut short after {sent} bytes"
-    return BlobIntegrityError(f"the stored file failed its integrity check ({exc.message}); {what} and the failed "
-                              "read was recorded. Tell an administrator: the file needs restoring from a backup")
+    what = phrase("nothing was sent") if sent == 0 else phrase("the transfer was cut short after {sent} bytes",
+                                                                 sent=sent)
+    return BlobIntegrityError("the stored file failed its integrity check ({problem}); {what} and the failed "
+                              "read was recorded. Tell an administrator: the file needs restoring from a backup",
+                              params={"problem": exc.message, "what": what})
 
 
 def _whole(v: Vault, session: Session, actor: User, acc: _Access, purpose: str) -> list[bytes]:
@@ -162,8 +164,8 @@ def _stamped_copy(v: Vault, session: Session, actor: User, acc: _Access, purpose
     assert acc.checkout is not None
     version = acc.version
     if not stamping.can_stamp(version.mime):
-        raise Conflict(f"{version.mime} files cannot be stamped, so no copy is handed out; read it in the viewer",
-                       code="stamping_failed")
+        raise Conflict("{mime} files cannot be stamped, so no copy is handed out; read it in the viewer",
+                       params={"mime": version.mime}, code="stamping_failed")
     data = b"".join(_whole(v, session, actor, acc, purpose))
     label = checkout_label(actor, acc.checkout, acc.now)
     stamped = stamping.stamped_copy(data, version.mime, label, text=_docx_text(v, version),
@@ -186,8 +188,9 @@ def open_content(
         return _original(v, session, actor, acc, purpose)
     if acc.checkout.kind is CheckoutKind.COPY:
         return _stamped_copy(v, session, actor, acc, purpose)
-    raise Forbidden(f"your checkout is for reading in the page viewer (/documents/{document_id}), where every page "
-                    "carries your name; request a copy checkout for a stamped copy", code="view_only")
+    raise Forbidden("your checkout is for reading in the page viewer (/documents/{document_id}), where every page "
+                    "carries your name; request a copy checkout for a stamped copy",
+                    params={"document_id": document_id}, code="view_only")
 
 
 def _need_text(v: Vault, version: DocumentVersion) -> str:

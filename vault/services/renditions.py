@@ -31,7 +31,7 @@ def has_pages(mime: str) -> bool:
 
 
 def _no_page(page_no: int) -> NotFound:
-    return NotFound(f"this document has no page {page_no}", code="page_not_found")
+    return NotFound("this document has no page {page_no}", params={"page_no": page_no}, code="page_not_found")
 
 
 def _render_pdf(data: bytes, page_no: int) -> Image.Image:
