@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from indexer import imageprep
 from vault.creditcode import credit_code_problem
 
 OCR_DPI = 300  # pages are rendered at, and small scans scaled up to, this resolution
@@ -153,6 +154,7 @@ def ocr_pages(pages: Iterable[OcrPage | None], languages: str, deadline: float) 
                 if page is None:
                     pending.append(None)
                 else:
+                    page = clean_page(page)
                     pending.append([pool.submit(run, page, langs, psm) for langs, psm in passes(languages)])
                 while len(pending) > MAX_WORKERS:
                     yield _merged(pending.popleft())
@@ -162,6 +164,12 @@ def ocr_pages(pages: Iterable[OcrPage | None], languages: str, deadline: float) 
             for jobs in pending:  # on failure, do not start Tesseract for pages nobody will read
                 for job in jobs or []:
                     job.cancel()
+
+
+def clean_page(page: OcrPage) -> OcrPage:
+    """The page after the clean-up it needs (`indexer.imageprep`): straightened, evened out, despeckled."""
+    image, dpi, _ = imageprep.clean(page.image, page.dpi)
+    return OcrPage(image, dpi)
 
 
 def _merged(jobs: list[Future[str]] | None) -> str | None:
