@@ -10,7 +10,7 @@ from indexer import imageprep
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"  # the CJK font the synthetic corpus is set in
 LINES = [
-    "青岛市信鑫家具有限公司 统一社会信用代码 91370211MABYUJBE8A",
+    "广州恒远供应链管理有限公司 统一社会信用代码 91440106MAURQ2839A",
     "注册资本 人民币壹仟万元 成立日期 2013年01月24日",
     "法定代表人 曹若曦 住所 青岛市黄岛区长江中路188号",
     "经营范围 家具制造 销售 木材加工 进出口业务",
