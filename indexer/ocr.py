@@ -196,6 +196,7 @@ def clean_ocr_text(text: str) -> str:
         line = _CODE_CANDIDATE.sub(lambda m: fix_credit_code(m.group(0)), line)
         line = _AMOUNT.sub(_fix_amount, line)
         line = _DATE_DAY.sub(r"\1日", line)
+        line = _GROUPED_AMOUNT.sub(_fix_grouping, line)
         line = line.strip()
         if line and not _JUNK_LINE.match(line):
             lines.append(line)
@@ -210,7 +211,14 @@ _DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "�
 _AMOUNT = re.compile(
     r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
 )
-_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦]")
+# 日 after a date's day read as a lookalike; 月 there too (measured on the degraded scans: "5月11月")
+_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月]")
+# an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
+_GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
+
+
+def _fix_grouping(match: re.Match[str]) -> str:
+    return re.sub(r"[.,]", ",", match.group(1)) + "." + match.group(2)
 
 
 def _fix_amount(match: re.Match[str]) -> str:
