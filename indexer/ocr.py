@@ -147,22 +147,38 @@ def ocr_pages(pages: Iterable[OcrPage | None], languages: str, deadline: float) 
     def run(page: OcrPage, langs: str, psm: int) -> str:
         return run_tesseract(page, langs, psm=psm, timeout_s=deadline - time.monotonic())
 
+    def merged(entry: tuple[OcrPage, list[Future[str]]] | None) -> str | None:
+        if entry is None:
+            return None
+        page, jobs = entry
+        texts = [job.result() for job in jobs]
+        text = merge_passes(texts)
+        if not looks_unreadable(clean_ocr_text(texts[0]), languages):  # the pass with every language
+            return text
+        turn = orientation(page, deadline - time.monotonic())
+        if not turn:
+            return text
+        upright = OcrPage(page.image.rotate(-turn, expand=True, fillcolor=255), page.dpi)
+        retried = [run(upright, langs, psm) for langs, psm in passes(languages)]
+        return text if looks_unreadable(clean_ocr_text(retried[0]), languages) else merge_passes(retried)
+
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        pending: deque[list[Future[str]] | None] = deque()
+        pending: deque[tuple[OcrPage, list[Future[str]]] | None] = deque()
         try:
             for page in pages:
                 if page is None:
                     pending.append(None)
                 else:
                     page = clean_page(page)
-                    pending.append([pool.submit(run, page, langs, psm) for langs, psm in passes(languages)])
+                    jobs = [pool.submit(run, page, langs, psm) for langs, psm in passes(languages)]
+                    pending.append((page, jobs))
                 while len(pending) > MAX_WORKERS:
-                    yield _merged(pending.popleft())
+                    yield merged(pending.popleft())
             while pending:
-                yield _merged(pending.popleft())
+                yield merged(pending.popleft())
         finally:
-            for jobs in pending:  # on failure, do not start Tesseract for pages nobody will read
-                for job in jobs or []:
+            for entry in pending:  # on failure, do not start Tesseract for pages nobody will read
+                for job in entry[1] if entry else []:
                     job.cancel()
 
 
@@ -172,8 +188,40 @@ def clean_page(page: OcrPage) -> OcrPage:
     return OcrPage(image, dpi)
 
 
-def _merged(jobs: list[Future[str]] | None) -> str | None:
-    return None if jobs is None else merge_passes(job.result() for job in jobs)
+# -- orientation --------------------------------------------------------------------------------
+# A page lying on its side or upside down reads as junk. Tesseract's orientation detection (OSD)
+# costs about a second a page, so it runs only when a page's text came back unreadable.
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LOWER_WORD = re.compile(r"\b[A-Za-z]?[a-z]{2,}\b")
+_ROTATE = re.compile(r"^Rotate:\s*(\d+)", re.MULTILINE)
+
+
+def looks_unreadable(text: str, languages: str) -> bool:
+    """Whether the text of the all-languages pass is junk: hardly any Chinese and few lower-case words.
+
+    A Chinese page on its side or upside down comes back from that pass as Latin letters (the
+    Chinese-only pass makes up Chinese characters even then, so it cannot tell).
+    """
+    chars = len(re.sub(r"\s", "", text))
+    if chars < 20:
+        return True
+    if "chi" in languages and len(_HAN.findall(text)) >= chars * 0.1:
+        return False
+    return sum(len(w) for w in _LOWER_WORD.findall(text)) < chars * 0.3
+
+
+def orientation(page: OcrPage, timeout_s: float) -> int:
+    """How many degrees clockwise the page must turn to be upright (0, 90, 180, 270), by Tesseract's OSD."""
+    image, dpi = page.image, page.dpi
+    if image.width > 1800:  # OSD needs no more than ~150 dpi; half the pixels, half the time
+        image = image.resize((image.width // 2, image.height // 2), Image.Resampling.BILINEAR)
+        dpi = max(1, dpi // 2)
+    try:
+        found = _ROTATE.search(run_tesseract(OcrPage(image, dpi), "osd", psm=0, timeout_s=timeout_s))
+    except OcrError:
+        return 0  # too few characters for OSD to judge, among others: keep the page as it is
+    return int(found.group(1)) % 360 if found else 0
 
 
 # -- cleaning -----------------------------------------------------------------------------------

@@ -59,6 +59,16 @@ def test_a_page_scanned_three_and_a_half_degrees_askew_is_straightened_and_read(
     assert all(term in text for term in TERMS), text
 
 
+@pytest.mark.parametrize("quarter_turns", [1, 2, 3])
+def test_a_page_scanned_on_its_side_or_upside_down_is_turned_upright_and_read(
+    tmp_path: Path, quarter_turns: int
+) -> None:
+    path = tmp_path / "turned.png"
+    page().rotate(90 * quarter_turns, expand=True).save(path, dpi=(300, 300))
+    text = squash(extract(path, "image/png").text)
+    assert all(term in text for term in TERMS), text
+
+
 def test_the_key_terms_of_a_shadowed_noisy_page_are_found_after_the_clean_up_and_not_before() -> None:
     bad = shadowed_and_speckled(turned(page(LINES[:2]), -2.5))
     before, after = squash(read(bad, 300, clean=False)), squash(read(bad, 300, clean=True))
