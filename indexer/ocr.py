@@ -245,6 +245,7 @@ def clean_ocr_text(text: str) -> str:
         line = _AMOUNT.sub(_fix_amount, line)
         line = _DATE_DAY.sub(r"\1日", line)
         line = _GROUPED_AMOUNT.sub(_fix_grouping, line)
+        line = line.replace("映份有限公司", "股份有限公司")  # 股 read as 映 (the originals, 2 of 2 passes)
         line = line.strip()
         if line and not _JUNK_LINE.match(line):
             lines.append(line)

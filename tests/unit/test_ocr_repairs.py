@@ -42,6 +42,10 @@ def test_thousands_commas_read_as_full_stops_in_an_amount_are_put_back(read: str
     assert clean_ocr_text(read) == meant
 
 
+def test_a_company_name_read_with_ying_for_gu_in_its_legal_form_is_put_right() -> None:
+    assert clean_ocr_text("名称义乌市昌嘉照明电器映份有限公司") == "名称义乌市昌嘉照明电器股份有限公司"
+
+
 def test_a_version_number_that_is_not_an_amount_keeps_its_full_stops() -> None:
     assert clean_ocr_text("版本1.204.14发布") == "版本1.204.14发布"
 
