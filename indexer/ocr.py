@@ -260,8 +260,8 @@ _DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "�
 _AMOUNT = re.compile(
     r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
 )
-# 日 after a date's day read as a lookalike; 月 there too (measured on the degraded scans: "5月11月")
-_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月]")
+# 日 after a date's day read as a lookalike; 月 and H there too (the degraded scans: "5月11月", "1月20H")
+_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月H]")
 # an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
 _GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
 

@@ -27,6 +27,7 @@ def test_lookalikes_outside_an_amount_are_left_alone() -> None:
 @pytest.mark.parametrize(("read", "meant"), [
     ("成立日期2013年01月24目", "成立日期2013年01月24日"),
     ("延长至2024年5月11月。", "延长至2024年5月11日。"),
+    ("期限延长至2022年1月20H,", "期限延长至2022年1月20日,"),
 ])
 def test_the_day_character_of_a_date_read_as_a_lookalike_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
