@@ -31,6 +31,7 @@ The machine is shared: compare seconds per page within one run or on a quiet mac
 from __future__ import annotations
 
 import argparse
+import glob
 import io
 import json
 import math
@@ -53,6 +54,7 @@ from PIL import Image, ImageFilter  # noqa: E402
 
 from indexer import sandbox  # noqa: E402
 from indexer.extract import ExtractionFailed, extract  # noqa: E402
+from indexer.ocr import clean_ocr_text  # noqa: E402
 from indexer.query import parse_query  # noqa: E402
 from indexer.search_index import IndexDoc, ReadScope, SearchFilters  # noqa: E402
 from indexer.service import open_index  # noqa: E402
@@ -252,11 +254,16 @@ def sandbox_cpu_s() -> float:
     return spent
 
 
-def run(sets: list[str], files: list[dict[str, Any]], engine: str, keep: Path | None) -> list[SetResult]:
-    """Build, extract, index and search every set; one result per set."""
+def run(sets: list[str], files: list[dict[str, Any]], engine: str, keep: Path | None,
+        rescore: Path | None = None) -> list[SetResult]:
+    """Build, extract, index and search every set; one result per set.
+
+    With `rescore`, nothing is extracted: the texts a `--keep` run wrote there are read back and put
+    through today's `clean_ocr_text` repairs (line by line, as `merge_passes` applies them), to see
+    what a new repair gains without paying for the OCR again.
+    """
     with tempfile.TemporaryDirectory(prefix="dv-bench-ocr-") as tmp:
         work = keep or Path(tmp)
-        index = open_index(engine, Path(tmp) / "index")
         results = []
         docs: list[tuple[IndexDoc, dict[str, Any], SetResult]] = []
         dossiers: dict[tuple[str, str], int] = {}
@@ -264,37 +271,53 @@ def run(sets: list[str], files: list[dict[str, Any]], engine: str, keep: Path | 
             result = SetResult(set_name)
             results.append(result)
             for n, entry in enumerate(files):
-                path = make_variant(entry, set_name, n, work)
                 t0 = time.perf_counter()
-                try:
-                    extraction = extract(path, MIMES[path.suffix])
-                    text = extraction.text
-                except ExtractionFailed as exc:
-                    result.failed.append(f"{entry['path']}: {exc.reason}")
-                    text = ""
+                text = _kept_text(rescore, set_name, entry) if rescore else _extracted(
+                    make_variant(entry, set_name, n, work), entry, result, keep is not None)
                 result.seconds += time.perf_counter() - t0
                 result.cpu_seconds += sandbox_cpu_s()
                 result.files += 1
                 result.pages += entry["pages"] or 1
-                if keep:
-                    path.with_suffix(path.suffix + ".txt").write_text(text, encoding="utf-8")
                 dossier = dossiers.setdefault((set_name, entry["customer_id"]), len(dossiers) + 1)
                 doc = IndexDoc(document_id=len(docs) + 1, dossier_id=dossier, archive_no=f"B-{dossier}",
                                doc_type=entry["doc_type"], doc_date=None, secrecy="internal",
                                title=f"scan {len(docs) + 1}", content=text)
                 docs.append((doc, entry, result))
                 print(f"  {set_name:9} {entry['path']:50} {time.perf_counter() - t0:5.1f} s", file=sys.stderr)
-        index.add([d for d, _, _ in docs])
-        for doc, entry, result in docs:
-            for term in entry["terms"]:
-                hits = index.search(parse_query(f'"{term}"'), FULL, SearchFilters(dossier_id=doc.dossier_id),
-                                    1, 100)
-                result.terms += 1
-                if any(h.document_id == doc.document_id for h in hits.hits):
-                    result.found += 1
-                else:
-                    result.missed.append(f"{entry['path']}: {term}")
+        _search_terms(open_index(engine, Path(tmp) / "index"), docs)
         return results
+
+
+def _extracted(path: Path, entry: dict[str, Any], result: SetResult, keep: bool) -> str:
+    try:
+        text = extract(path, MIMES[path.suffix]).text
+    except ExtractionFailed as exc:
+        result.failed.append(f"{entry['path']}: {exc.reason}")
+        text = ""
+    if keep:
+        path.with_suffix(path.suffix + ".txt").write_text(text, encoding="utf-8")
+    return text
+
+
+def _kept_text(folder: Path, set_name: str, entry: dict[str, Any]) -> str:
+    stem = entry["path"].replace("/", "_").rsplit(".", 1)[0]
+    found = sorted((folder / set_name).glob(f"{glob.escape(stem)}.*.txt"))
+    if not found:
+        raise SystemExit(f"no kept text for {set_name}/{entry['path']} in {folder}")
+    return clean_ocr_text(found[0].read_text(encoding="utf-8"))
+
+
+def _search_terms(index: Any, docs: list[tuple[IndexDoc, dict[str, Any], SetResult]]) -> None:
+    """Index the texts and search each manifest term as a phrase within its document's dossier."""
+    index.add([d for d, _, _ in docs])
+    for doc, entry, result in docs:
+        for term in entry["terms"]:
+            hits = index.search(parse_query(f'"{term}"'), FULL, SearchFilters(dossier_id=doc.dossier_id), 1, 100)
+            result.terms += 1
+            if any(h.document_id == doc.document_id for h in hits.hits):
+                result.found += 1
+            else:
+                result.missed.append(f"{entry['path']}: {term}")
 
 
 def report(results: list[SetResult], verbose: bool) -> dict[str, Any]:
@@ -342,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="write the variants and their extracted texts here")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every term not found")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--rescore", type=Path, help="re-score the texts a --keep run left in this folder "
+                        "with today's text repairs, without OCR")
     args = parser.parse_args(argv)
     sets = ["original", *DEGRADED] if args.sets == "all" else [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = set(sets) - {"original", *DEGRADED}
@@ -352,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [p for p in args.files.split(",") if p] or (QUICK_FILES if args.quick else [])
     if chosen:
         files = [f for f in files if f["path"] in chosen]
-    summary = report(run(sets, files, args.engine, args.keep), args.verbose)
+    summary = report(run(sets, files, args.engine, args.keep, args.rescore), args.verbose)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0
