@@ -256,7 +256,8 @@ def clean_ocr_text(text: str) -> str:
 # amount (after 人民币 or 大写, ending in 元) the lookalikes are mapped back.
 _DAXIE = set("零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整")
 _DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "会": "叁", "参": "叁", "拥": "捌",
-                     "染": "柒", "喜": "壹", "信": "佰", "融": "贰"}  # fmt: skip
+                     "染": "柒", "喜": "壹", "信": "佰", "融": "贰",
+                     "值": "佰", "倡": "佰", "从": "佰"}  # fmt: skip
 _AMOUNT = re.compile(
     r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
 )

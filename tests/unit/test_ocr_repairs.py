@@ -15,6 +15,8 @@ def test_spaces_tesseract_puts_between_chinese_characters_are_removed() -> None:
     ("大写：人民币壹什万元整", "大写：人民币壹仟万元整"),
     ("注册资本人民币会仟万元", "注册资本人民币叁仟万元"),
     ("人民币拥佰万元", "人民币捌佰万元"),
+    ("注册资本人民币拥值万元", "注册资本人民币捌佰万元"),
+    ("注册资本人民币人参从万元", "注册资本人民币叁佰万元"),
 ])
 def test_a_daxie_amount_read_with_lookalike_characters_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
