@@ -257,12 +257,13 @@ def clean_ocr_text(text: str) -> str:
 _DAXIE = set("零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整")
 _DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "会": "叁", "参": "叁", "拥": "捌",
                      "染": "柒", "喜": "壹", "信": "佰", "融": "贰",
-                     "值": "佰", "倡": "佰", "从": "佰"}  # fmt: skip
+                     "值": "佰", "倡": "佰", "从": "佰", "个": "佰",  # these and below: degraded scans
+                     "下": "贰", "歌": "贰", "忒": "贰"}  # fmt: skip
 _AMOUNT = re.compile(
     r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
 )
-# 日 after a date's day read as a lookalike; 月 and H there too (the degraded scans: "5月11月", "1月20H")
-_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月H]")
+# 日 after a date's day read as a lookalike; 月, 朋, 旧 and H there too on the degraded scans ("5月11月")
+_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月朋旧H]")
 # an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
 _GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
 

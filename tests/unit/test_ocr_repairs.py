@@ -17,6 +17,8 @@ def test_spaces_tesseract_puts_between_chinese_characters_are_removed() -> None:
     ("人民币拥佰万元", "人民币捌佰万元"),
     ("注册资本人民币拥值万元", "注册资本人民币捌佰万元"),
     ("注册资本人民币人参从万元", "注册资本人民币叁佰万元"),
+    ("注册资本人民币下什万元", "注册资本人民币贰仟万元"),
+    ("注册资本人民币喜个万元", "注册资本人民币壹佰万元"),
 ])
 def test_a_daxie_amount_read_with_lookalike_characters_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
@@ -30,6 +32,7 @@ def test_lookalikes_outside_an_amount_are_left_alone() -> None:
     ("成立日期2013年01月24目", "成立日期2013年01月24日"),
     ("延长至2024年5月11月。", "延长至2024年5月11日。"),
     ("期限延长至2022年1月20H,", "期限延长至2022年1月20日,"),
+    ("甲乙双方于2021年9月18朋签订", "甲乙双方于2021年9月18日签订"),
 ])
 def test_the_day_character_of_a_date_read_as_a_lookalike_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
