@@ -8,7 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 # certificates and stamped copies, the PostgreSQL client for `dossier backup` (pg_dump / pg_restore).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng libmagic1 fonts-wqy-zenhei poppler-utils \
+      tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd libmagic1 fonts-wqy-zenhei poppler-utils \
       postgresql-client \
  && rm -rf /var/lib/apt/lists/*
 

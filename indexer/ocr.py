@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from indexer import imageprep
 from vault.creditcode import credit_code_problem
 
 OCR_DPI = 300  # pages are rendered at, and small scans scaled up to, this resolution
@@ -146,26 +147,81 @@ def ocr_pages(pages: Iterable[OcrPage | None], languages: str, deadline: float) 
     def run(page: OcrPage, langs: str, psm: int) -> str:
         return run_tesseract(page, langs, psm=psm, timeout_s=deadline - time.monotonic())
 
+    def merged(entry: tuple[OcrPage, list[Future[str]]] | None) -> str | None:
+        if entry is None:
+            return None
+        page, jobs = entry
+        texts = [job.result() for job in jobs]
+        text = merge_passes(texts)
+        if not looks_unreadable(clean_ocr_text(texts[0]), languages):  # the pass with every language
+            return text
+        turn = orientation(page, deadline - time.monotonic())
+        if not turn:
+            return text
+        upright = OcrPage(page.image.rotate(-turn, expand=True, fillcolor=255), page.dpi)
+        retried = [run(upright, langs, psm) for langs, psm in passes(languages)]
+        return text if looks_unreadable(clean_ocr_text(retried[0]), languages) else merge_passes(retried)
+
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        pending: deque[list[Future[str]] | None] = deque()
+        pending: deque[tuple[OcrPage, list[Future[str]]] | None] = deque()
         try:
             for page in pages:
                 if page is None:
                     pending.append(None)
                 else:
-                    pending.append([pool.submit(run, page, langs, psm) for langs, psm in passes(languages)])
+                    page = clean_page(page)
+                    jobs = [pool.submit(run, page, langs, psm) for langs, psm in passes(languages)]
+                    pending.append((page, jobs))
                 while len(pending) > MAX_WORKERS:
-                    yield _merged(pending.popleft())
+                    yield merged(pending.popleft())
             while pending:
-                yield _merged(pending.popleft())
+                yield merged(pending.popleft())
         finally:
-            for jobs in pending:  # on failure, do not start Tesseract for pages nobody will read
-                for job in jobs or []:
+            for entry in pending:  # on failure, do not start Tesseract for pages nobody will read
+                for job in entry[1] if entry else []:
                     job.cancel()
 
 
-def _merged(jobs: list[Future[str]] | None) -> str | None:
-    return None if jobs is None else merge_passes(job.result() for job in jobs)
+def clean_page(page: OcrPage) -> OcrPage:
+    """The page after the clean-up it needs (`indexer.imageprep`): straightened, evened out, despeckled."""
+    image, dpi, _ = imageprep.clean(page.image, page.dpi)
+    return OcrPage(image, dpi)
+
+
+# -- orientation --------------------------------------------------------------------------------
+# A page lying on its side or upside down reads as junk. Tesseract's orientation detection (OSD)
+# costs about a second a page, so it runs only when a page's text came back unreadable.
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_LOWER_WORD = re.compile(r"\b[A-Za-z]?[a-z]{2,}\b")
+_ROTATE = re.compile(r"^Rotate:\s*(\d+)", re.MULTILINE)
+
+
+def looks_unreadable(text: str, languages: str) -> bool:
+    """Whether the text of the all-languages pass is junk: hardly any Chinese and few lower-case words.
+
+    A Chinese page on its side or upside down comes back from that pass as Latin letters (the
+    Chinese-only pass makes up Chinese characters even then, so it cannot tell).
+    """
+    chars = len(re.sub(r"\s", "", text))
+    if chars < 20:
+        return True
+    if "chi" in languages and len(_HAN.findall(text)) >= chars * 0.1:
+        return False
+    return sum(len(w) for w in _LOWER_WORD.findall(text)) < chars * 0.3
+
+
+def orientation(page: OcrPage, timeout_s: float) -> int:
+    """How many degrees clockwise the page must turn to be upright (0, 90, 180, 270), by Tesseract's OSD."""
+    image, dpi = page.image, page.dpi
+    if image.width > 1800:  # OSD needs no more than ~150 dpi; half the pixels, half the time
+        image = image.resize((image.width // 2, image.height // 2), Image.Resampling.BILINEAR)
+        dpi = max(1, dpi // 2)
+    try:
+        found = _ROTATE.search(run_tesseract(OcrPage(image, dpi), "osd", psm=0, timeout_s=timeout_s))
+    except OcrError:
+        return 0  # too few characters for OSD to judge, among others: keep the page as it is
+    return int(found.group(1)) % 360 if found else 0
 
 
 # -- cleaning -----------------------------------------------------------------------------------
@@ -188,6 +244,8 @@ def clean_ocr_text(text: str) -> str:
         line = _CODE_CANDIDATE.sub(lambda m: fix_credit_code(m.group(0)), line)
         line = _AMOUNT.sub(_fix_amount, line)
         line = _DATE_DAY.sub(r"\1日", line)
+        line = _GROUPED_AMOUNT.sub(_fix_grouping, line)
+        line = line.replace("映份有限公司", "股份有限公司")  # 股 read as 映 (the originals, 2 of 2 passes)
         line = line.strip()
         if line and not _JUNK_LINE.match(line):
             lines.append(line)
@@ -198,11 +256,20 @@ def clean_ocr_text(text: str) -> str:
 # amount (after 人民币 or 大写, ending in 元) the lookalikes are mapped back.
 _DAXIE = set("零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整")
 _DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "会": "叁", "参": "叁", "拥": "捌",
-                     "染": "柒", "喜": "壹", "信": "佰", "融": "贰"}  # fmt: skip
+                     "染": "柒", "喜": "壹", "信": "佰", "融": "贰",
+                     "值": "佰", "倡": "佰", "从": "佰", "个": "佰",  # these and below: degraded scans
+                     "下": "贰", "歌": "贰", "忒": "贰"}  # fmt: skip
 _AMOUNT = re.compile(
     r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
 )
-_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦]")
+# 日 after a date's day read as a lookalike; 月, 朋, 旧 and H there too on the degraded scans ("5月11月")
+_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月朋旧H]")
+# an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
+_GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
+
+
+def _fix_grouping(match: re.Match[str]) -> str:
+    return re.sub(r"[.,]", ",", match.group(1)) + "." + match.group(2)
 
 
 def _fix_amount(match: re.Match[str]) -> str:

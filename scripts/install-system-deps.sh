@@ -4,7 +4,7 @@
 #   run  : what `make run` needs (libmagic, Tesseract with Chinese data, CJK font)
 #   test : run + Chromium (e2e) + PostgreSQL server (integration tier)
 set -euo pipefail
-want=(libmagic1 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng fonts-wqy-zenhei poppler-utils)
+want=(libmagic1 tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd fonts-wqy-zenhei poppler-utils)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium postgresql)
 fi
