@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -600,3 +601,28 @@ class Notification(Base):
     emailed_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class SearchDocument(Base):
+    """The `pg` search engine's row per indexed document: what scopes and filters look at (derived data)."""
+
+    __tablename__ = "search_documents"
+
+    document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dossier_id: Mapped[int] = mapped_column(BigInteger)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    secrecy: Mapped[str] = mapped_column(String(24))
+    doc_type: Mapped[str] = mapped_column(String(24))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+
+
+class SearchChunk(Base):
+    """A slice of a document's terms as a tsvector (part 0: the title); see indexer/pg_index.py."""
+
+    __tablename__ = "search_chunks"
+    __table_args__ = (Index("ix_search_chunks_tsv", "tsv", postgresql_using="gin"),)
+
+    document_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
