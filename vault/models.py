@@ -48,8 +48,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Ids and references to them: 64 bits on PostgreSQL (an archive may pass 2**31 rows; migration 0006),
+#: INTEGER on SQLite, where that is already 64 bits and what makes a primary key the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, int: Id}
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -361,13 +366,13 @@ class AuditEvent(Base):
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
-    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Id)
     actor_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str | None] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))
-    dossier_id: Mapped[int | None] = mapped_column(Integer)
-    document_id: Mapped[int | None] = mapped_column(Integer)
+    dossier_id: Mapped[int | None] = mapped_column(Id)
+    document_id: Mapped[int | None] = mapped_column(Id)
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
