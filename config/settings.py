@@ -69,6 +69,9 @@ class Settings:
     ocr_languages: str = "chi_sim+eng"
     worker_poll_interval_s: float = 1.0
     worker_max_attempts: int = 3
+    # `dossier serve`: gunicorn processes, and threads in each (one index worker runs beside them)
+    web_processes: int = 2
+    web_threads: int = 4
     worker_extractions: int = 2  # extractions one worker runs side by side (each in its own sandbox)
     checkout_max_days: int = 30
     session_cookie_secure: bool = False
@@ -219,7 +222,8 @@ def _validate(s: Settings) -> None:
     for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
                  "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "worker_extractions",
                  "checkout_max_days", "session_idle_minutes", "login_failure_window_s",
-                 "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes"):
+                 "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes",
+                 "web_processes", "web_threads"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s"):
