@@ -20,7 +20,9 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   counts and ranks, so nothing outside the scope is matched or counted and the total is exact.
   An owner's dossiers are read by ``owner_id`` and level (one condition, however many they own).
 * Ranking: the sum over the matching parts of ``ts_rank`` (title weight 1.0, content 1/TITLE_BOOST);
-  ties go to the lower id.
+  ties go to the lower id. As with FTS5, the newest :data:`RANKED_MATCHES` matches are ranked (ranking
+  reads every match's tsvectors); pages past them list the older matches newest first. Unlike FTS5,
+  the total is always exact: the matches are found once (a MATERIALIZED CTE) and counted.
 * Writes: :meth:`PgIndex.add_in` writes in the caller's transaction (the worker's, which also marks
   the versions indexed); :meth:`PgIndex.add` in one of its own. ``search_documents`` rows are upserted
   in id order first, which locks them, so two workers adding the same document queue up instead of
@@ -44,6 +46,7 @@ from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFi
 from vault.errors import Unavailable
 
 WINDOW = 1024  # positions in one chunk (a tsvector position stops at 16383)
+RANKED_MATCHES = 1000  # the newest matches ranked; older ones follow them, newest first (all are counted)
 OVERLAP = 256  # positions a chunk repeats of the previous one: longer than any query term's tokens
 MAX_POSITIONS = 255  # positions of one lexeme in a chunk (a tsvector keeps 256)
 MAX_LEXEME_CHARS = 200  # a lexeme must stay under 2 KB; the same cut applies to query tokens
@@ -188,24 +191,32 @@ class PgIndex:
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
         where, params = _conditions(query, scope, filters)
-        any_term = " | ".join(f"({term_tsquery(t.text)})" for t in query.terms)
+        offset = (page - 1) * per_page
         matched = f"SELECT d.document_id, d.dossier_id FROM search_documents d WHERE {where}"
+        # matched once (MATERIALIZED), counted exactly, the newest RANKED_MATCHES ranked
         ranked = (
-            f"WITH matched AS ({matched}) "
-            "SELECT m.document_id, m.dossier_id, count(*) OVER () AS total, "
+            f"WITH matched AS MATERIALIZED ({matched}), "
+            "recent AS (SELECT * FROM matched ORDER BY document_id DESC LIMIT :ranked) "
+            "SELECT r.document_id, r.dossier_id, (SELECT count(*) FROM matched) AS total, "
             "(SELECT coalesce(sum(ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:any AS tsquery))), 0) "
-            " FROM search_chunks c WHERE c.document_id = m.document_id AND c.tsv @@ CAST(:any AS tsquery)) AS score "
-            "FROM matched m ORDER BY score DESC, m.document_id LIMIT :limit OFFSET :offset"
+            " FROM search_chunks c WHERE c.document_id = r.document_id AND c.tsv @@ CAST(:any AS tsquery)) AS score "
+            "FROM recent r ORDER BY score DESC, r.document_id LIMIT :limit OFFSET :offset"
         )
-        params.update(weights=_WEIGHTS, any=any_term, limit=per_page, offset=(page - 1) * per_page)
+        params.update(weights=_WEIGHTS, any=" | ".join(f"({term_tsquery(t.text)})" for t in query.terms),
+                      ranked=RANKED_MATCHES, limit=per_page, offset=offset)
         try:
             with self.engine.begin() as conn:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
-                rows = conn.execute(text(ranked), params).all()
+                rows = list(conn.execute(text(ranked), params).all())
                 if rows:
                     total = int(rows[0].total)
-                else:  # a page past the last: count alone
+                else:  # a page past the ranked ones (or past the last): count alone
                     total = int(conn.execute(text(f"SELECT count(*) FROM ({matched}) m"), params).scalar_one())
+                if len(rows) < per_page and total > RANKED_MATCHES and offset + per_page > RANKED_MATCHES:
+                    # deeper than the ranked matches: the older ones, newest first, unranked (score 0)
+                    params.update(limit=per_page - len(rows), offset=RANKED_MATCHES + max(offset - RANKED_MATCHES, 0))
+                    rows += conn.execute(text(f"SELECT m.document_id, m.dossier_id, 0.0 AS score FROM ({matched}) m "
+                                              "ORDER BY m.document_id DESC LIMIT :limit OFFSET :offset"), params).all()
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the time limit
                 return SearchResult(total=0, hits=[], partial=True)
