@@ -1,13 +1,14 @@
 """Scale: 100k documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
-    .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000] [--engine whoosh|fts5]
-                                    [--quick]
+    .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000]
+                                    [--engine whoosh|fts5|pg] [--quick]
 
 Rows are generated directly in the database (one dossier per 7 documents, one version per document,
 the extracted text sealed with the version's own data key, wrapped by the real keyring, so snippets
 decrypt as in production) and the same documents are indexed with the engine's `add` in batches; the
 text is bench/search_engine.py's generator (about 2 KB of corpus vocabulary each). No blobs are
-written: content reads are not what this measures.
+written: content reads are not what this measures. With ``--engine pg`` the index is the tables of the
+same PostgreSQL database, and its size is theirs (tables, GIN index and TOAST).
 
 Then gunicorn `web.wsgi:app` serves it (DOSSIER_SEARCH_ENGINE set to the engine) and one client times, one
 request at a time:
@@ -102,6 +103,15 @@ def _populate(v: Vault, docs: list[IndexDoc], batch: int) -> list[IndexDoc]:
     return out
 
 
+def _index_bytes(v: Vault, engine: str) -> int:
+    """What the index takes: its files, or for pg its tables with their indexes and TOAST."""
+    if engine != "pg":
+        return search_engine.disk_size(v.settings.index_path)
+    with v.engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_total_relation_size('search_chunks') "
+                                     "+ pg_total_relation_size('search_documents')")).scalar_one())
+
+
 def _time(shape: ProductionShape, paths: list[str], token: str) -> tuple[list[float], int]:
     conn = shape.connection()
     times, errors = [], 0
@@ -133,12 +143,12 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
             indexed = _populate(v, generated, batch)
             figures["insert_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            index = open_index(settings.search_engine, settings.index_path)
+            index = open_index(settings.search_engine, settings.index_path, v.engine)
             for start in range(0, len(indexed), batch):
                 index.add(indexed[start:start + batch])
             figures["index_s"] = time.perf_counter() - t0
             figures["index_docs"] = index.doc_count()
-            figures["index_mib"] = search_engine.disk_size(settings.index_path) / 2**20
+            figures["index_mib"] = _index_bytes(v, engine) / 2**20
         finally:
             v.close()
         del generated, indexed
@@ -194,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
     parser.add_argument("--batch", type=int, default=2000, help="rows per insert and documents per index commit")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--engine", choices=search_engine.ENGINES, default="whoosh", help="the search engine")
+    parser.add_argument("--engine", choices=(*search_engine.ENGINES, "pg"), default="whoosh",
+                        help="the search engine")
     parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
     args = parser.parse_args(argv)
     sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SECRECY_LEVELS = ("public", "internal", "confidential", "secret")
-SEARCH_ENGINES = ("whoosh", "fts5")
+SEARCH_ENGINES = ("whoosh", "fts5", "pg")
 DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
 DEFAULT_RETENTION_YEARS: dict[str, int | None] = {
     "contract": 30,
@@ -46,7 +46,8 @@ class Settings:
     s3_region: str = "us-east-1"
     keyring_path: Path | None = None  # default: home/keyring.json
     index_dir: Path | None = None  # default: home/index
-    # whoosh | fts5 (SQLite FTS5); each keeps its own files in index_dir: `dossier reindex` after a change
+    # whoosh | fts5 (SQLite FTS5), each keeping its own files in index_dir, or pg (tables in the
+    # PostgreSQL database: no shared disk between hosts); `dossier reindex` after a change
     search_engine: str = "whoosh"
     secret_key_path: Path | None = None  # default: home/secret_key
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -71,6 +72,9 @@ class Settings:
     ocr_languages: str = "chi_sim+eng"
     worker_poll_interval_s: float = 1.0
     worker_max_attempts: int = 3
+    # `dossier serve`: gunicorn processes, and threads in each (one index worker runs beside them)
+    web_processes: int = 2
+    web_threads: int = 4
     worker_extractions: int = 2  # extractions one worker runs side by side (each in its own sandbox)
     checkout_max_days: int = 30
     session_cookie_secure: bool = False
@@ -209,7 +213,10 @@ def _validate(s: Settings) -> None:
     if s.blob_backend == "s3" and not (s.s3_access_key and s.s3_secret_key):
         raise bad("s3_access_key", "the s3 blob backend needs s3_access_key and s3_secret_key")
     if s.search_engine not in SEARCH_ENGINES:
-        raise bad("search_engine", f"must be 'whoosh' or 'fts5', got {s.search_engine!r}")
+        raise bad("search_engine", f"must be 'whoosh', 'fts5' or 'pg', got {s.search_engine!r}")
+    if s.search_engine == "pg" and not s.db_url.startswith("postgresql"):
+        raise bad("search_engine", "'pg' keeps the index in the PostgreSQL database: set database_url to a "
+                  "postgresql+psycopg:// URL, or choose 'whoosh' or 'fts5'")
     if s.max_upload_bytes <= 0:
         raise bad("max_upload_bytes", "must be positive")
     if s.verify_before_send_max_bytes < 0:
@@ -220,7 +227,8 @@ def _validate(s: Settings) -> None:
     for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
                  "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "worker_extractions",
                  "checkout_max_days", "session_idle_minutes", "login_failure_window_s",
-                 "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes"):
+                 "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes",
+                 "web_processes", "web_threads"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s"):

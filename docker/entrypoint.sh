@@ -11,9 +11,11 @@ if [ -f /run/secrets/s3_secret_key ]; then
   export DOSSIER_S3_SECRET_KEY
 fi
 case "${1:-}" in
+  init)
+    exec dossier init ;;    # idempotent: schema migrations; the keyring must already exist (a secret)
   serve)
-    dossier init            # idempotent: schema migrations; the keyring must already exist (a secret)
-    exec gunicorn --workers "${WEB_WORKERS:-4}" --bind 0.0.0.0:8080 --access-logfile - 'web.wsgi:app' ;;
+    # gunicorn with DOSSIER_WEB_PROCESSES x DOSSIER_WEB_THREADS; the workers run in their own containers
+    exec dossier serve --host 0.0.0.0 --port 8080 --no-worker ;;
   worker)
     exec dossier worker ;;
   *)

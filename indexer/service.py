@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
 from indexer.query import parse_query
@@ -25,8 +25,15 @@ from vault.services.dossiers import paging
 QUERY_TIME_LIMIT_S = 2.0
 
 
-def open_index(engine: str, path: Path) -> SearchIndex:
-    """Open (or create) the index of the named engine (settings.SEARCH_ENGINES) in the directory ``path``."""
+def open_index(engine: str, path: Path, database: Engine | None = None) -> SearchIndex:
+    """Open (or create) the index of the named engine (settings.SEARCH_ENGINES): in the directory ``path``,
+    or for ``pg`` in the tables of the PostgreSQL ``database`` (``path`` unused)."""
+    if engine == "pg":
+        from indexer.pg_index import PgIndex
+
+        if database is None:
+            raise ValueError("the pg search engine needs the vault's PostgreSQL database")
+        return PgIndex(database)
     if engine == "fts5":
         from indexer.fts5_index import Fts5Index
 
@@ -39,10 +46,11 @@ def open_index(engine: str, path: Path) -> SearchIndex:
 
 
 def attach_index(v: Vault) -> SearchIndex:
-    """Open (or create) the index on the server's local disk and hang it on the vault."""
+    """Open (or create) the index (on the server's local disk, or in the database for ``pg``) and hang it
+    on the vault."""
     index = v.extensions.get("index")
     if index is None:
-        index = open_index(v.settings.search_engine, v.settings.index_path)
+        index = open_index(v.settings.search_engine, v.settings.index_path, v.engine)
         v.extensions["index"] = index
     return index
 

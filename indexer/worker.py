@@ -23,9 +23,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
+from indexer.pg_index import PgIndex
+from indexer.search_index import IndexDoc
 from indexer.service import attach_index, index_doc
 from indexer.textstore import seal_text
 from vault import audit
@@ -184,7 +187,17 @@ def _commit_extracted(v: Vault, batch: list[Extracted]) -> None:
             if job is not None:
                 _close_job(job, now, JobStatus.DONE)
         if docs:
-            attach_index(v).add(docs)
+            _write(v, s, docs)
+
+
+def _write(v: Vault, session: Session, docs: list[IndexDoc]) -> None:
+    """Add the documents to the index: in this transaction for an index in the database (``pg``), else
+    in the index's own commit made while this transaction still holds the version rows."""
+    index = attach_index(v)
+    if isinstance(index, PgIndex):
+        index.add_in(session.connection(), docs)
+    else:
+        index.add(docs)
 
 
 def _reindex_dossier(v: Vault, dossier_id: int) -> None:
@@ -207,7 +220,7 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
                 if text is not None:
                     docs.append(index_doc(document, text))
         if docs:
-            attach_index(v).add(docs)
+            _write(v, s, docs)
 
 
 def _purge(v: Vault, document_ids: list[int], batch_id: int | None) -> None:

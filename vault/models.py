@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,8 +48,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Ids and references to them: 64 bits on PostgreSQL (an archive may pass 2**31 rows; migration 0006),
+#: INTEGER on SQLite, where that is already 64 bits and what makes a primary key the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, int: Id}
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -360,13 +366,13 @@ class AuditEvent(Base):
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
-    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Id)
     actor_name: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str | None] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))
-    dossier_id: Mapped[int | None] = mapped_column(Integer)
-    document_id: Mapped[int | None] = mapped_column(Integer)
+    dossier_id: Mapped[int | None] = mapped_column(Id)
+    document_id: Mapped[int | None] = mapped_column(Id)
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -600,3 +606,28 @@ class Notification(Base):
     emailed_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class SearchDocument(Base):
+    """The `pg` search engine's row per indexed document: what scopes and filters look at (derived data)."""
+
+    __tablename__ = "search_documents"
+
+    document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dossier_id: Mapped[int] = mapped_column(BigInteger)
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    secrecy: Mapped[str] = mapped_column(String(24))
+    doc_type: Mapped[str] = mapped_column(String(24))
+    doc_date: Mapped[date | None] = mapped_column(Date)
+
+
+class SearchChunk(Base):
+    """A slice of a document's terms as a tsvector (part 0: the title); see indexer/pg_index.py."""
+
+    __tablename__ = "search_chunks"
+    __table_args__ = (Index("ix_search_chunks_tsv", "tsv", postgresql_using="gin"),)
+
+    document_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 
 import click
 from sqlalchemy import select
@@ -110,42 +109,30 @@ def init() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--no-worker", is_flag=True, help="do not run the index worker in this process")
-def serve(host: str, port: int, no_worker: bool) -> None:
-    """Serve the web app and API (with an in-process index worker unless --no-worker); Ctrl+C or SIGTERM
-    stops it cleanly, with exit status 0."""
-    from werkzeug.serving import run_simple
+@click.option("--processes", type=click.IntRange(min=1), default=None, help="web processes (setting web_processes)")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="threads per process (setting web_threads)")
+@click.option("--no-worker", is_flag=True, help="do not start the index worker beside the web processes")
+def serve(host: str, port: int, processes: int | None, threads: int | None, no_worker: bool) -> None:
+    """Serve the web app and API with gunicorn, and one index worker unless --no-worker; Ctrl+C or SIGTERM
+    stops both cleanly, with exit status 0."""
+    from web import serving
 
-    from web import create_app
-
-    v = open_vault(migrate_schema=True)
-    app = create_app(vault=v)
-    worker = None
-    if not no_worker:
-        try:
-            from indexer.worker import start_background_worker
-        except ImportError:
-            pass
-        else:
-            worker = start_background_worker(v)
-    click.echo(f"Dossier Vault serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    # SIGTERM (docker stop, kill, a supervisor) stops it the way Ctrl+C does: werkzeug's loop ends on
-    # KeyboardInterrupt, the worker finishes its current step, and the exit status is 0, not 143
-    signal.signal(signal.SIGTERM, _interrupt)
+    v = open_vault(migrate_schema=True)  # schema and index ready before any web process starts
+    settings = v.settings
+    v.close()
+    processes = processes or settings.web_processes
+    threads = threads or settings.web_threads
+    worker = None if no_worker else serving.start_index_worker()
+    click.echo(f"Dossier Vault serving on http://{host}:{port}/  ({processes} processes x {threads} threads"
+               f"{'' if no_worker else ', one index worker'}; Ctrl+C to stop)")
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    except KeyboardInterrupt:
-        pass
+        serving.run(host, port, processes, threads)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not cut the shutdown short
         if worker is not None:
-            worker.stop()
+            serving.stop_index_worker(worker)
     click.echo("Dossier Vault stopped")
-
-
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 @main.group()

@@ -2,7 +2,8 @@
 
 Settings come from DOSSIER_HOME / config.toml / DOSSIER_* as for the CLI. Every gunicorn process opens
 its own vault (database pool, blob store, keyring); none runs the index worker or writes the index:
-run exactly one `dossier worker` beside them, so the search index has a single writer.
+run `dossier worker` beside them: exactly one for the whoosh and fts5 engines (a single writer of the
+index files), as many as you like for pg. `dossier serve` is gunicorn with one worker already.
 """
 
 from __future__ import annotations

@@ -1,24 +1,30 @@
 """Every `SearchIndex` engine on a real index directory: writing, purging, access scope, filters, paging.
 
-Each test runs once per engine (Whoosh, SQLite FTS5): they must give the same answers.
+Each test runs once per engine (Whoosh, SQLite FTS5, PostgreSQL tsvector on the session's one test
+server, a fresh database per test): they must give the same answers.
 """
 
 from __future__ import annotations
 
 import stat
 import threading
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 
+from indexer.pg_index import PgIndex
 from indexer.query import parse_query
 from indexer.search_index import ReadScope, SearchFilters, SearchIndex, SearchResult
 from indexer.service import open_index
 from tests.support.index_docs import doc
+from vault.db import make_engine
 from vault.errors import Invalid
 
-ENGINES = ("whoosh", "fts5")
+ENGINES = ("whoosh", "fts5", "pg")
+FILE_ENGINES = ("whoosh", "fts5")  # those keeping files in an index directory
 EVERY_LEVEL = ("public", "internal", "confidential", "secret")
 FULL = ReadScope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
 NO_FILTERS = SearchFilters()
@@ -37,7 +43,11 @@ def search(
     return ix.search(parse_query(q), scope, filters, page=1, per_page=50)
 
 
-def index_bytes(path: Path) -> bytes:
+def index_bytes(ix: SearchIndex, path: Path) -> bytes:
+    """Everything the index stores: its files, or for pg every stored tsvector as text."""
+    if isinstance(ix, PgIndex):
+        with ix.engine.connect() as conn:
+            return "\n".join(conn.execute(text("SELECT tsv::text FROM search_chunks")).scalars()).encode()
     return b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
 
 
@@ -47,10 +57,22 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def ix(engine: str, tmp_path: Path) -> SearchIndex:
-    return open_index(engine, tmp_path / "index")
+def database(engine: str, request: pytest.FixtureRequest) -> Iterator[Engine | None]:
+    """For pg, a fresh migrated database on the session's PostgreSQL server; None for the others."""
+    if engine != "pg":
+        yield None
+        return
+    db = make_engine(request.getfixturevalue("pg_url"))
+    yield db
+    db.dispose()
 
 
+@pytest.fixture
+def ix(engine: str, tmp_path: Path, database: Engine | None) -> SearchIndex:
+    return open_index(engine, tmp_path / "index", database)
+
+
+@pytest.mark.parametrize("engine", FILE_ENGINES)
 def test_the_index_directory_and_its_missing_parents_are_created_private(engine: str, tmp_path: Path) -> None:
     open_index(engine, tmp_path / "var" / "index")
     assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
@@ -82,9 +104,9 @@ def test_the_last_of_duplicates_in_one_batch_wins(ix: SearchIndex) -> None:
     assert ids(search(ix, "second")) == {1}
 
 
-def test_the_index_reopens_with_its_documents(engine: str, tmp_path: Path) -> None:
-    open_index(engine, tmp_path / "index").add([doc(1, "不可抗力")])
-    assert ids(search(open_index(engine, tmp_path / "index"), "不可抗力")) == {1}
+def test_the_index_reopens_with_its_documents(engine: str, tmp_path: Path, database: Engine | None) -> None:
+    open_index(engine, tmp_path / "index", database).add([doc(1, "不可抗力")])
+    assert ids(search(open_index(engine, tmp_path / "index", database), "不可抗力")) == {1}
 
 
 def test_a_deleted_documents_unique_term_is_gone_from_every_file_of_the_index(
@@ -93,11 +115,11 @@ def test_a_deleted_documents_unique_term_is_gone_from_every_file_of_the_index(
     unique = "zqxwvpurgecheck7781"
     ix.add([doc(1, f"destroyed {unique} 合同", title=f"title {unique}"), doc(2, "kept 合同")])
     ix.add([doc(3, "later segment 合同")])  # a second segment, untouched by the delete
-    assert unique.encode() in index_bytes(tmp_path / "index")
+    assert unique.encode() in index_bytes(ix, tmp_path / "index")
 
     ix.delete([1])
 
-    assert unique.encode() not in index_bytes(tmp_path / "index")
+    assert unique.encode() not in index_bytes(ix, tmp_path / "index")
     assert search(ix, unique).total == 0
     assert ids(search(ix, "合同")) == {2, 3}
     assert ix.document_ids() == {2, 3}
@@ -109,7 +131,7 @@ def test_an_old_version_is_purged_too_when_its_document_is_deleted(ix: SearchInd
 
     ix.delete([1])
 
-    assert b"oldversion4417" not in index_bytes(tmp_path / "index")
+    assert b"oldversion4417" not in index_bytes(ix, tmp_path / "index")
     assert ix.document_ids() == {2}
 
 
@@ -126,7 +148,7 @@ def test_clear_removes_everything(ix: SearchIndex, tmp_path: Path) -> None:
     ix.add([doc(1, "clearedterm9912")])
     ix.clear()
     assert ix.doc_count() == 0
-    assert b"clearedterm9912" not in index_bytes(tmp_path / "index")
+    assert b"clearedterm9912" not in index_bytes(ix, tmp_path / "index")
 
 
 def test_check_passes_on_a_readable_index(ix: SearchIndex) -> None:
@@ -302,6 +324,18 @@ def test_every_term_is_required_in_the_content_or_the_title(ix: SearchIndex) -> 
     ix.add([doc(1, "违约责任 锂电池保护板"), doc(2, "违约责任")])
     ix.add([doc(3, "锂电池保护板", title="违约责任条款")])
     assert ids(search(ix, "违约责任 锂电池保护板")) == {1, 3}
+
+
+def test_a_phrase_deep_in_a_long_document_is_found_exactly(ix: SearchIndex) -> None:
+    # past 16383 positions (where a tsvector stops counting) and after a run of one symbol repeated
+    # more often than a tsvector keeps positions of one lexeme
+    filler = "甲方乙方 alpha beta, " * 5000 + "-" * 600 + " "
+    ix.add([doc(1, filler + "合同编号：HYGL-CG-20220309-062 深圳市宝安区"), doc(2, filler + "HYGL CG 20220309")])
+    assert ids(search(ix, '"HYGL-CG-20220309-062"')) == {1}
+    assert ids(search(ix, "深圳市宝安区 HYGL-CG")) == {1}
+    assert ids(search(ix, '"---- alpha"')) == set()
+    assert ids(search(ix, '"---合同编号"')) == {1}
+    assert ids(search(ix, '"beta, 甲方乙方"')) == {1, 2}
 
 
 def test_a_match_in_the_title_ranks_higher(ix: SearchIndex) -> None:

@@ -1,8 +1,8 @@
 """Search quality on the synthetic corpus: every query returns exactly its expected text-layer files.
 
 The expected sets in queries.json come from a substring rule (see its "matching" entry); this test
-indexes the text layer of every PDF and DOCX and asserts each engine (Whoosh, SQLite FTS5) gives the
-same answers. The
+indexes the text layer of every PDF and DOCX and asserts each engine (Whoosh, SQLite FTS5, PostgreSQL)
+gives the same answers. The
 text is read with pypdf and python-docx right here, deliberately small and independent of the real
 extractor, so that a change there cannot hide a change in search.
 """
@@ -10,6 +10,7 @@ extractor, so that a change there cannot hide a change in search.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from indexer.query import parse_query
 from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
 from indexer.service import open_index
 from tests.corpus import SYNTHETIC, manifest, text_layer
+from vault.db import make_engine
 
 FULL = ReadScope(
     all_dossiers_up_to=("public", "internal", "confidential", "secret"),
@@ -50,17 +52,20 @@ def documents() -> tuple[list[IndexDoc], dict[int, str]]:
     return docs, paths
 
 
-@pytest.fixture(scope="module", params=["whoosh", "fts5"])
+@pytest.fixture(scope="module", params=["whoosh", "fts5", "pg"])
 def corpus(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     documents: tuple[list[IndexDoc], dict[int, str]],
-) -> tuple[SearchIndex, dict[int, str]]:
+) -> Iterator[tuple[SearchIndex, dict[int, str]]]:
     """The text-layer files indexed by one engine, with the corpus path of each document id."""
     docs, paths = documents
-    ix = open_index(str(request.param), tmp_path_factory.mktemp("quality") / "index")
+    database = make_engine(request.getfixturevalue("pg_fresh_database")()) if request.param == "pg" else None
+    ix = open_index(str(request.param), tmp_path_factory.mktemp("quality") / "index", database)
     ix.add(docs)
-    return ix, paths
+    yield ix, paths
+    if database is not None:
+        database.dispose()
 
 
 def as_typed(query: dict[str, Any]) -> str:

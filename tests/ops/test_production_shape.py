@@ -48,18 +48,21 @@ def test_gunicorn_serves_the_wsgi_app_from_several_processes(vault: Vault) -> No
     assert "Traceback" not in err, err
 
 
-def test_docker_compose_has_the_four_services_pinned_images_health_checks_and_file_secrets() -> None:
+def test_docker_compose_has_its_services_pinned_images_health_checks_and_file_secrets() -> None:
     import yaml
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     services = compose["services"]
-    assert set(services) == {"app", "worker", "postgres", "minio"}
-    for name in ("postgres", "minio"):
+    assert set(services) == {"init", "app", "worker", "proxy", "postgres", "minio"}
+    for name in ("postgres", "minio", "proxy"):
         image = services[name]["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name} image tag is not pinned: {image}"
     for name, service in services.items():
-        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
-        assert service.get("volumes"), f"{name} keeps no data in a volume"
+        if name != "init":  # a one-shot job: it has finished before anything depends on it
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+    for name in ("postgres", "minio"):
+        assert services[name].get("volumes"), f"{name} keeps no data in a volume"
+    assert services["init"]["command"] == ["init"]
     assert services["app"]["command"] == ["serve"] and services["worker"]["command"] == ["worker"]
     for name in ("app", "worker"):
         env = services[name]["environment"]
@@ -72,3 +75,23 @@ def test_docker_compose_has_the_four_services_pinned_images_health_checks_and_fi
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "tesseract-ocr-chi-sim" in dockerfile and "FROM python:3.11-slim" in dockerfile
     assert "secrets" not in dockerfile.split("COPY")[-1], "the image must not copy secrets"
+
+
+def test_docker_compose_runs_two_apps_and_two_workers_on_pg_with_no_shared_volume_behind_one_port() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    for name in ("app", "worker"):
+        assert services[name]["deploy"]["replicas"] == 2
+        assert services[name]["environment"]["DOSSIER_SEARCH_ENGINE"] == "pg"
+        assert services[name]["environment"]["DOSSIER_BLOB_BACKEND"] == "s3"
+        # anonymous volumes only: one per container, never shared by two
+        assert all(":" not in volume for volume in services[name].get("volumes", [])), services[name]["volumes"]
+        assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    published = [name for name, service in services.items() if service.get("ports")]
+    assert published == ["proxy"] and services["proxy"]["ports"] == ["127.0.0.1:8080:8080"]
+    nginx = (ROOT / "docker" / "nginx.conf").read_text()
+    assert "proxy_pass $app" in nginx and "resolver 127.0.0.11" in nginx
+    entrypoint = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert "exec dossier serve --host 0.0.0.0 --port 8080 --no-worker" in entrypoint

@@ -1,6 +1,8 @@
 """The quality bar on the corpus: everything uploaded through the API, indexed by the worker, searched by HTTP.
 
-One vault for the module: uploading and OCR-ing the corpus once is the expensive part (real Tesseract).
+One vault per engine for the module: uploading and OCR-ing the corpus is the expensive part (real
+Tesseract). The search tests run on Whoosh (the default engine) and on pg (PostgreSQL, on the
+session's one test server); the extraction tests (real-world and bad files) on the first only.
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ class Corpus:
         return dict(self.client.get(f"/api/v1/documents/{doc_id}", headers=self.h(name)).get_json())
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+@pytest.fixture(scope="module", params=["whoosh", "pg"])
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
     home = tmp_path_factory.mktemp("search") / "home"
-    settings = load_settings({"home": str(home)}, environ={})
+    engine = {"search_engine": "pg", "database_url": request.getfixturevalue("pg_fresh_database")()} \
+        if request.param == "pg" else {}
+    settings = load_settings({"home": str(home), **engine}, environ={})
     ensure_home(settings)
     vault = Vault.open(settings, clock=FixedClock(), migrate_schema=True)
     app = create_app(vault=vault)
@@ -184,6 +188,7 @@ def _upload_one(corpus: Corpus, path: Path, name: str | None = None) -> dict[str
     return {"http": r.status_code, **(r.get_json() or {})}
 
 
+@pytest.mark.parametrize("corpus", ["whoosh"], indirect=True)
 @pytest.mark.parametrize("entry", manifest(REALWORLD)["files"], ids=lambda e: e["path"])
 def test_each_realworld_file_ends_as_its_manifest_says(corpus: Corpus, entry: dict[str, Any]) -> None:
     doc = _upload_one(corpus, REALWORLD / entry["path"])

@@ -5,6 +5,8 @@ Register with `pytest_plugins = [..., "tests.support.pg_fixtures"]` in tests/con
 - `pg_server` (session): the running cluster (~2 s to start), stopped and removed at session end.
 - `pg_template` (session): name of a database migrated to head once; per-test copies start from it.
 - `pg_url` (function): a fresh database at the head revision for one test, dropped afterwards.
+- `pg_fresh_database` (session): a factory of fresh databases at the head revision, for a fixture of
+  wider scope (a module's index); each is dropped at session end.
 - `pg_empty_database` (function): a factory of fresh, empty databases (no schema), for migration tests.
 
 Use `pg_url` with the shared `vault` fixture through `settings_overrides`:
@@ -72,6 +74,22 @@ def pg_empty_database(pg_server: PostgresServer) -> Iterator[Callable[[], str]]:
         name = _fresh_name("dv_empty")
         made.append(name)
         return pg_server.create_database(name)
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_fresh_database(pg_server: PostgresServer, pg_template: str) -> Iterator[Callable[[], str]]:
+    made: list[str] = []
+
+    def make() -> str:
+        name = _fresh_name("dv_module")
+        made.append(name)
+        return pg_server.create_database(name, template=pg_template)
 
     try:
         yield make

@@ -60,7 +60,7 @@ def test_the_search_engine_is_whoosh_unless_set_and_must_be_known(tmp_path: Path
     assert load_settings({"home": str(tmp_path)}, environ={}).search_engine == "whoosh"
     env = {"DOSSIER_SEARCH_ENGINE": "fts5"}
     assert load_settings({"home": str(tmp_path)}, environ=env).search_engine == "fts5"
-    with pytest.raises(SettingsError, match="search_engine.*'whoosh' or 'fts5'.*'lucene'"):
+    with pytest.raises(SettingsError, match="search_engine.*'whoosh', 'fts5' or 'pg'.*'lucene'"):
         load_settings({"home": str(tmp_path)}, environ={"DOSSIER_SEARCH_ENGINE": "lucene"})
 
 
@@ -70,3 +70,11 @@ def test_files_up_to_64_mib_are_verified_whole_before_sending_unless_set_otherwi
     assert streamed.verify_before_send_max_bytes == 0
     with pytest.raises(SettingsError, match="verify_before_send_max_bytes"):
         load_settings({"home": str(tmp_path)}, environ={"DOSSIER_VERIFY_BEFORE_SEND_MAX_BYTES": "-1"})
+
+
+def test_the_pg_search_engine_refuses_to_start_without_a_postgresql_database(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="search_engine.*PostgreSQL database.*postgresql"):
+        load_settings({"home": str(tmp_path)}, environ={"DOSSIER_SEARCH_ENGINE": "pg"})
+    url = "postgresql+psycopg://vault@db/vault"
+    env = {"DOSSIER_SEARCH_ENGINE": "pg", "DOSSIER_DATABASE_URL": url}
+    assert load_settings({"home": str(tmp_path)}, environ=env).search_engine == "pg"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from vault import audit, audit_checkpoints, policy
@@ -39,6 +39,8 @@ from vault.models import (
     Job,
     JobStatus,
     Role,
+    SearchChunk,
+    SearchDocument,
     User,
 )
 from vault.services import retention
@@ -199,8 +201,12 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
         for job in session.scalars(select(Job).where(Job.version_id.in_(version_ids),
                                                      Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))):
             job.status, job.last_error, job.finished_at = JobStatus.FAILED, "document destroyed", now
-    # the index has one writer, the index worker: it purges the postings right after this commit (and
-    # keeps trying until it can); meanwhile search drops these documents, which are no longer ACTIVE
+    # an index in this database (the pg engine's tables) loses the documents' terms in this transaction;
+    # an index on disk has one writer, the index worker: it purges the postings right after this commit
+    # (and keeps trying until it can); meanwhile search drops these documents, which are no longer ACTIVE
+    destroyed_ids = [d.id for d in docs]
+    session.execute(delete(SearchChunk).where(SearchChunk.document_id.in_(destroyed_ids)))
+    session.execute(delete(SearchDocument).where(SearchDocument.document_id.in_(destroyed_ids)))
     session.add(Job(kind=PURGE_JOB, version_id=None, status=JobStatus.QUEUED, attempts=0, run_after=now,
                     created_at=now, payload={"document_ids": [d.id for d in docs], "batch_id": batch.id}))
     batch.status = DestructionStatus.EXECUTED

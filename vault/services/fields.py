@@ -7,10 +7,10 @@ from typing import Any
 
 from vault.errors import Invalid
 
-#: The largest id a row can have: ids are Integer columns, 32 bits on PostgreSQL. A larger id exists
-#: nowhere, and is answered as not found before it reaches the database, which would refuse it as out of
-#: range (a 500) instead of finding nothing.
-MAX_ID = 2**31 - 1
+#: The largest id a row can have: ids are 64-bit on both databases (BIGINT on PostgreSQL since migration
+#: 0006, INTEGER on SQLite). A larger id exists nowhere, and is answered as not found before it reaches
+#: the database, whose driver would refuse it as out of range (a 500) instead of finding nothing.
+MAX_ID = 2**63 - 1
 
 
 def may_exist(id_: int) -> bool:

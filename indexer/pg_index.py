@@ -1,0 +1,296 @@
+"""`SearchIndex` on PostgreSQL: tsvectors with a GIN index in the vault's own database.
+
+No shared disk: every web process and every worker on every host reads and writes the same tables,
+so there is no single-writer rule. The tables (``search_documents``, ``search_chunks``) come from
+migration 0005 and are derived data that ``dossier reindex`` rebuilds.
+
+* Analysis is :mod:`indexer.analyzer`'s, in the application, as for FTS5: one token per position
+  (:func:`indexer.analyzer.phrase_tokens`), a query term the consecutive tokens of
+  :func:`indexer.analyzer.phrase_query`. PostgreSQL never splits or folds them: a tsvector is built
+  from a ``'lexeme':positions`` literal (quoted here, passed as a bound parameter and cast, in the
+  ``simple`` sense: no stemming, no stop words), a term is a tsquery of ``<->`` (followed by)
+  operators, a lone CJK character a prefix (``'菊':*``).
+* A tsvector keeps positions up to 16383 and at most 256 positions per lexeme, so a document is
+  stored as chunks (``part`` 1, 2, ...) of at most :data:`WINDOW` positions, cut early before any
+  lexeme would pass :data:`MAX_POSITIONS`, each overlapping the previous one by up to
+  :data:`OVERLAP` positions: a phrase (a query term is at most 200 characters, ~200 tokens) lies
+  wholly inside some chunk. The title is ``part`` 0, weighted ``A`` (ranked ``TITLE_BOOST`` times
+  the content). Every term must match some part of the document (``EXISTS`` per term).
+* Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
+  counts and ranks, so nothing outside the scope is matched or counted and the total is exact.
+  An owner's dossiers are read by ``owner_id`` and level (one condition, however many they own).
+* Ranking: the sum over the matching parts of ``ts_rank`` (title weight 1.0, content 1/TITLE_BOOST);
+  ties go to the lower id. As with FTS5, the newest :data:`RANKED_MATCHES` matches are ranked (ranking
+  reads every match's tsvectors); pages past them list the older matches newest first. Unlike FTS5,
+  the total is always exact: the matches are found once (a MATERIALIZED CTE) and counted.
+* Writes: :meth:`PgIndex.add_in` writes in the caller's transaction (the worker's, which also marks
+  the versions indexed); :meth:`PgIndex.add` in one of its own. ``search_documents`` rows are upserted
+  in id order first, which locks them, so two workers adding the same document queue up instead of
+  failing. A destruction deletes the rows in its executing transaction
+  (:func:`vault.services.destruction`); :meth:`delete` does it again for the purge job.
+* A search stops at its time limit (``statement_timeout``) and is then ``partial`` with no hits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from indexer.analyzer import normalize, phrase_query, phrase_tokens
+from indexer.query import ParsedQuery
+from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFilters, SearchResult, check_paging
+from vault.errors import Unavailable
+
+WINDOW = 1024  # positions in one chunk (a tsvector position stops at 16383)
+RANKED_MATCHES = 1000  # the newest matches ranked; older ones follow them, newest first (all are counted)
+OVERLAP = 256  # positions a chunk repeats of the previous one: longer than any query term's tokens
+MAX_POSITIONS = 255  # positions of one lexeme in a chunk (a tsvector keeps 256)
+MAX_LEXEME_CHARS = 200  # a lexeme must stay under 2 KB; the same cut applies to query tokens
+# ts_rank's weights for D, C, B, A: content is D, the title A
+_WEIGHTS = [1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0]
+
+
+# -- terms -------------------------------------------------------------------------------------------
+
+
+def lexeme(token: str) -> str:
+    """A token as stored: cut to MAX_LEXEME_CHARS, NUL (which PostgreSQL text refuses) replaced."""
+    return token[:MAX_LEXEME_CHARS].replace("\x00", "\ufffd")
+
+
+def _quoted(token: str) -> str:
+    # inside a quoted tsvector/tsquery lexeme, a quote is doubled and a backslash escaped
+    return "'" + lexeme(token).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def chunks(tokens: Sequence[str]) -> Iterator[Sequence[str]]:
+    """Overlapping runs of at most WINDOW tokens with no token more than MAX_POSITIONS times."""
+    start, n = 0, len(tokens)
+    while start < n:
+        counts: Counter[str] = Counter()
+        end = start
+        while end < n and end - start < WINDOW:
+            counts[tokens[end]] += 1
+            if counts[tokens[end]] > MAX_POSITIONS:
+                break
+            end += 1
+        yield tokens[start:end]
+        if end >= n:
+            return
+        start = end - min(OVERLAP, (end - start) // 2)
+
+
+def tsvector_literal(tokens: Sequence[str], weight: str = "") -> str:
+    """The tsvector input text holding each token at its position (from 1), with ``weight`` (A-D)."""
+    positions: dict[str, list[int]] = {}
+    for pos, token in enumerate(tokens, 1):
+        positions.setdefault(lexeme(token), []).append(pos)
+    return " ".join(
+        _quoted(token) + ":" + ",".join(f"{pos}{weight}" for pos in found) for token, found in positions.items()
+    )
+
+
+def term_tsquery(term: str) -> str:
+    """The tsquery text for one query term: its tokens followed one by the next, or a prefix."""
+    tokens = phrase_query(term)
+    if tokens:
+        return " <-> ".join(_quoted(t) for t in tokens)
+    return _quoted("".join(normalize(term).split())) + ":*"  # a lone CJK character begins some token
+
+
+def _parts(doc: IndexDoc) -> list[tuple[int, str]]:
+    """(part, tsvector literal) rows of a document: the title (0, weighted A) and the content's chunks."""
+    rows = [(0, tsvector_literal(list(phrase_tokens(doc.title)), "A"))] if doc.title.strip() else []
+    content = list(phrase_tokens(doc.content))
+    rows += [(i, tsvector_literal(chunk)) for i, chunk in enumerate(chunks(content), 1)]
+    return [(part, literal) for part, literal in rows if literal]
+
+
+# -- the index ---------------------------------------------------------------------------------------
+
+_UPSERT = text(
+    "INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, doc_type, doc_date) "
+    "VALUES (:document_id, :dossier_id, :owner_id, :secrecy, :doc_type, :doc_date) "
+    "ON CONFLICT (document_id) DO UPDATE SET dossier_id = excluded.dossier_id, owner_id = excluded.owner_id, "
+    "secrecy = excluded.secrecy, doc_type = excluded.doc_type, doc_date = excluded.doc_date"
+)
+_INSERT_PART = text(
+    "INSERT INTO search_chunks (document_id, part, tsv) VALUES (:document_id, :part, CAST(:tsv AS tsvector))"
+)
+
+
+class PgIndex:
+    """The index in the tables of the PostgreSQL database ``engine`` connects to."""
+
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("the pg search engine needs a PostgreSQL database_url")
+        self.engine = engine
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def add(self, docs: Sequence[IndexDoc]) -> None:
+        """Add or replace (by ``document_id``; the last of duplicates wins) in one transaction."""
+        try:
+            with self.engine.begin() as conn:
+                self.add_in(conn, docs)
+        except DBAPIError as exc:
+            raise Unavailable(f"the search index cannot be written: {exc.orig}") from exc
+
+    def add_in(self, conn: Connection, docs: Sequence[IndexDoc]) -> None:
+        """Add or replace the documents in the caller's transaction (committed with it)."""
+        latest = {doc.document_id: doc for doc in docs}
+        if not latest:
+            return
+        parts = {i: _parts(d) for i, d in latest.items()}  # analysis first: no row is locked meanwhile
+        ordered = sorted(latest)  # one lock order for every writer
+        conn.execute(_UPSERT, [
+            {"document_id": i, "dossier_id": latest[i].dossier_id, "owner_id": latest[i].owner_id,
+             "secrecy": latest[i].secrecy, "doc_type": latest[i].doc_type, "doc_date": latest[i].doc_date}
+            for i in ordered
+        ])
+        conn.execute(text("DELETE FROM search_chunks WHERE document_id = ANY(CAST(:ids AS bigint[]))"),
+                     {"ids": ordered})
+        rows = [{"document_id": i, "part": part, "tsv": literal} for i in ordered for part, literal in parts[i]]
+        if rows:
+            conn.execute(_INSERT_PART, rows)
+
+    def delete(self, document_ids: Sequence[int]) -> None:
+        """Delete the documents' rows (their chunks go with them)."""
+        ids = sorted(set(document_ids))
+        if not ids:
+            return
+        try:
+            with self.engine.begin() as conn:
+                delete_rows(conn, ids)
+        except DBAPIError as exc:
+            raise Unavailable(f"the search index cannot be written: {exc.orig}") from exc
+
+    def clear(self) -> None:
+        """Remove every document; TRUNCATE gives the tables' files back at once."""
+        with self.engine.begin() as conn:
+            conn.execute(text("TRUNCATE search_chunks, search_documents"))
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: ParsedQuery,
+        scope: ReadScope,
+        filters: SearchFilters,
+        page: int,
+        per_page: int,
+        time_limit_s: float = 2.0,
+    ) -> SearchResult:
+        """The ``page``-th page (from 1) of readable documents matching every term, best first."""
+        check_paging(page, per_page)
+        if scope.is_empty():
+            return SearchResult(total=0, hits=[], partial=False)
+        where, params = _conditions(query, scope, filters)
+        offset = (page - 1) * per_page
+        matched = f"SELECT d.document_id, d.dossier_id FROM search_documents d WHERE {where}"
+        # matched once (MATERIALIZED), counted exactly, the newest RANKED_MATCHES ranked
+        ranked = (
+            f"WITH matched AS MATERIALIZED ({matched}), "
+            "recent AS (SELECT * FROM matched ORDER BY document_id DESC LIMIT :ranked) "
+            "SELECT r.document_id, r.dossier_id, (SELECT count(*) FROM matched) AS total, "
+            "(SELECT coalesce(sum(ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:any AS tsquery))), 0) "
+            " FROM search_chunks c WHERE c.document_id = r.document_id AND c.tsv @@ CAST(:any AS tsquery)) AS score "
+            "FROM recent r ORDER BY score DESC, r.document_id LIMIT :limit OFFSET :offset"
+        )
+        params.update(weights=_WEIGHTS, any=" | ".join(f"({term_tsquery(t.text)})" for t in query.terms),
+                      ranked=RANKED_MATCHES, limit=per_page, offset=offset)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
+                rows = list(conn.execute(text(ranked), params).all())
+                if rows:
+                    total = int(rows[0].total)
+                else:  # a page past the ranked ones (or past the last): count alone
+                    total = int(conn.execute(text(f"SELECT count(*) FROM ({matched}) m"), params).scalar_one())
+                if len(rows) < per_page and total > RANKED_MATCHES and offset + per_page > RANKED_MATCHES:
+                    # deeper than the ranked matches: the older ones, newest first, unranked (score 0)
+                    params.update(limit=per_page - len(rows), offset=RANKED_MATCHES + max(offset - RANKED_MATCHES, 0))
+                    rows += conn.execute(text(f"SELECT m.document_id, m.dossier_id, 0.0 AS score FROM ({matched}) m "
+                                              "ORDER BY m.document_id DESC LIMIT :limit OFFSET :offset"), params).all()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the time limit
+                return SearchResult(total=0, hits=[], partial=True)
+            raise Unavailable(f"the search index cannot be read: {exc.orig}") from exc
+        except DBAPIError as exc:
+            raise Unavailable(f"the search index cannot be read: {exc.orig}") from exc
+        hits = [Hit(int(r.document_id), int(r.dossier_id), float(r.score)) for r in rows]
+        return SearchResult(total=total, hits=hits, partial=False)
+
+    def doc_count(self) -> int:
+        """How many documents the index holds."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM search_documents")).scalar_one())
+
+    def document_ids(self) -> set[int]:
+        """The ids of every indexed document."""
+        with self.engine.connect() as conn:
+            return {int(i) for i in conn.execute(text("SELECT document_id FROM search_documents")).scalars()}
+
+    def check(self) -> None:
+        """Read both tables; ``Unavailable`` if that fails (database away, migration missing)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM search_documents LIMIT 1")).all()
+                conn.execute(text("SELECT 1 FROM search_chunks WHERE tsv @@ CAST('check' AS tsquery) LIMIT 1")).all()
+        except Exception as exc:  # any failure means the index is unusable
+            raise Unavailable(f"the search index cannot be read: {exc}") from exc
+
+
+def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
+    """Delete documents' index rows in the caller's transaction (a destruction's, or the purge job's)."""
+    ids = sorted(set(document_ids))
+    conn.execute(text("DELETE FROM search_chunks WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
+    conn.execute(text("DELETE FROM search_documents WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
+
+
+def _conditions(query: ParsedQuery, scope: ReadScope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause on ``search_documents d`` (terms, scope, filters) and its parameters."""
+    params: dict[str, Any] = {}
+    where: list[str] = []
+    for n, term in enumerate(query.terms):
+        params[f"q{n}"] = term_tsquery(term.text)
+        where.append(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = d.document_id "
+                     f"AND c.tsv @@ CAST(:q{n} AS tsquery))")
+    levels = list(scope.all_dossiers_up_to or ())
+    readable: list[str] = []
+    if scope.owner_id is not None and not levels:
+        # an owner: their dossiers by owner and level, plus what was granted
+        if scope.owned_levels:
+            readable.append("(d.owner_id = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")
+            params.update(owner=scope.owner_id, owned=list(scope.owned_levels))
+        dossier_ids = scope.granted_dossier_ids
+    else:
+        dossier_ids = scope.dossier_ids
+        if levels:
+            readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
+            params["levels"] = levels
+    if dossier_ids:
+        readable.append("d.dossier_id = ANY(CAST(:dossiers AS bigint[]))")
+        params["dossiers"] = sorted(dossier_ids)
+    if scope.document_ids:
+        readable.append("d.document_id = ANY(CAST(:documents AS bigint[]))")
+        params["documents"] = sorted(scope.document_ids)
+    where.append("(" + " OR ".join(readable) + ")" if readable else "false")
+    if filters.doc_type is not None:
+        where.append("d.doc_type = :doc_type")
+        params["doc_type"] = filters.doc_type
+    if filters.dossier_id is not None:
+        where.append("d.dossier_id = :dossier_id")
+        params["dossier_id"] = filters.dossier_id
+    if filters.date_from is not None:
+        where.append("d.doc_date >= :date_from")
+        params["date_from"] = filters.date_from
+    if filters.date_to is not None:
+        where.append("d.doc_date <= :date_to")
+        params["date_to"] = filters.date_to
+    return " AND ".join(where), params

@@ -1,0 +1,59 @@
+"""What only the PostgreSQL engine does: quoting its own tsvector and tsquery text, chunking long
+documents, and paging past the ranked matches with an exact total (on the session's one test server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from indexer import pg_index
+from indexer.pg_index import MAX_POSITIONS, OVERLAP, WINDOW, PgIndex, chunks
+from indexer.query import parse_query
+from indexer.search_index import ReadScope, SearchFilters
+from tests.support.index_docs import doc
+from vault.db import make_engine
+
+FULL = ReadScope(("public", "internal", "confidential", "secret"), frozenset(), frozenset())
+
+
+@pytest.fixture
+def ix(pg_url: str) -> Iterator[PgIndex]:
+    engine = make_engine(pg_url)
+    yield PgIndex(engine)
+    engine.dispose()
+
+
+def found(ix: PgIndex, q: str, page: int = 1, per_page: int = 50) -> tuple[int, list[int]]:
+    result = ix.search(parse_query(q), FULL, SearchFilters(), page, per_page)
+    return result.total, [h.document_id for h in result.hits]
+
+
+def test_quotes_backslashes_and_operators_in_the_text_are_matched_as_text(ix: PgIndex) -> None:
+    ix.add([doc(1, r"O'Brien paid via C:\payments\q3 <-> & | ! : done"), doc(2, "Brien paid")])
+    assert found(ix, "\"O'Brien\"") == (1, [1])
+    assert found(ix, r'"C:\payments\q3"') == (1, [1])
+    assert found(ix, '"q3 <-> & | ! : done"') == (1, [1])
+    assert found(ix, '"q3 & done"') == (0, [])
+
+
+def test_chunks_overlap_and_keep_a_lexeme_under_the_tsvector_position_limit() -> None:
+    tokens = [f"t{i}" for i in range(3000)]
+    parts = list(chunks(tokens))
+    assert all(len(p) <= WINDOW for p in parts) and parts[0][-OVERLAP:] == parts[1][:OVERLAP]
+    assert [t for p in parts for t in p if t == "t2999"] == ["t2999"]
+    dashes = list(chunks(["-"] * 1000 + ["end"]))
+    assert all(p.count("-") <= MAX_POSITIONS for p in dashes) and dashes[-1][-1] == "end"
+
+
+def test_pages_past_the_ranked_matches_list_the_older_ones_and_every_page_counts_them_all(
+        ix: PgIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "RANKED_MATCHES", 3)  # 1,000 in production
+    ix.add([doc(i, "验收标准 " * i) for i in range(1, 9)])
+    pages = [found(ix, "验收标准", page, 2) for page in (1, 2, 3, 4, 5)]
+    assert {total for total, _ in pages} == {8}
+    listed = [i for _, ids in pages for i in ids]
+    assert sorted(listed) == list(range(1, 9)) and pages[-1][1] == []
+    assert set(listed[:3]) == {6, 7, 8}, "the newest three are ranked first"
+    assert listed[3:] == [5, 4, 3, 2, 1], "then the older ones, newest first"
