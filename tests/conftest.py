@@ -17,7 +17,8 @@ from vault.core import Vault, ensure_home
 from vault.models import User
 from vault.services import users
 
-pytest_plugins = ["tests.support.s3_fixtures", "tests.support.pg_fixtures", "tests.support.workflow_fixtures"]
+pytest_plugins = ["tests.support.s3_fixtures", "tests.support.pg_fixtures", "tests.support.workflow_fixtures",
+                  "tests.support.chromium"]
 
 PASSWORD = "correct horse battery"
 

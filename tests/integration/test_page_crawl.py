@@ -13,7 +13,6 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -223,9 +222,6 @@ def test_the_english_pages_do_show_the_sentences_the_chinese_check_looks_for(wor
 
 
 NARROW = {"width": 390, "height": 844}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -243,18 +239,6 @@ def served(world: World) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright import sync_api
-
-    # scripts/install-system-deps.sh test installs it; a missing browser is a failure, not a skip
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/install-system-deps.sh test"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def _one_of_each(world: World, role: str) -> list[str]:
     """One page per kind of page the role reached (ids and page numbers aside), plus a document per state."""
     pages = [u for u in crawled(world, role, "zh").pages if not u.startswith("/api/")]
@@ -267,11 +251,11 @@ def _one_of_each(world: World, role: str) -> list[str]:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("role", ROLES)
-def test_no_page_scrolls_sideways_on_a_390_pixel_phone(world: World, served: str, chromium: Any,
+def test_no_page_scrolls_sideways_on_a_390_pixel_phone(world: World, served: str, browser: Any,
                                                        role: str) -> None:
     urls = _one_of_each(world, role)
     wide: dict[str, int] = {}
-    ctx = chromium.new_context(locale="zh-CN", viewport=NARROW, base_url=served)
+    ctx = browser.new_context(locale="zh-CN", viewport=NARROW, base_url=served)
     try:
         ctx.route(re.compile(r".*/pages/\d+\.png$"), lambda route: route.abort())  # page images: not layout
         page = ctx.new_page()
