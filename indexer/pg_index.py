@@ -139,7 +139,7 @@ class PgIndex:
             with self.engine.begin() as conn:
                 self.add_in(conn, docs)
         except DBAPIError as exc:
-            raise Unavailable(f"the search index cannot be written: {exc.orig}") from exc
+            raise Unavailable("the search index cannot be written: {exc}", params={"exc": exc.orig}) from exc
 
     def add_in(self, conn: Connection, docs: Sequence[IndexDoc]) -> None:
         """Add or replace the documents in the caller's transaction (committed with it)."""
@@ -168,7 +168,7 @@ class PgIndex:
             with self.engine.begin() as conn:
                 delete_rows(conn, ids)
         except DBAPIError as exc:
-            raise Unavailable(f"the search index cannot be written: {exc.orig}") from exc
+            raise Unavailable("the search index cannot be written: {exc}", params={"exc": exc.orig}) from exc
 
     def clear(self) -> None:
         """Remove every document; TRUNCATE gives the tables' files back at once."""
@@ -220,9 +220,9 @@ class PgIndex:
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the time limit
                 return SearchResult(total=0, hits=[], partial=True)
-            raise Unavailable(f"the search index cannot be read: {exc.orig}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc.orig}) from exc
         except DBAPIError as exc:
-            raise Unavailable(f"the search index cannot be read: {exc.orig}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc.orig}) from exc
         hits = [Hit(int(r.document_id), int(r.dossier_id), float(r.score)) for r in rows]
         return SearchResult(total=total, hits=hits, partial=False)
 
@@ -243,7 +243,7 @@ class PgIndex:
                 conn.execute(text("SELECT 1 FROM search_documents LIMIT 1")).all()
                 conn.execute(text("SELECT 1 FROM search_chunks WHERE tsv @@ CAST('check' AS tsquery) LIMIT 1")).all()
         except Exception as exc:  # any failure means the index is unusable
-            raise Unavailable(f"the search index cannot be read: {exc}") from exc
+            raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc}) from exc
 
 
 def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
