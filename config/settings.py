@@ -78,6 +78,9 @@ class Settings:
     worker_extractions: int = 2  # extractions one worker runs side by side (each in its own sandbox)
     checkout_max_days: int = 30
     session_cookie_secure: bool = False
+    # reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx in docker-compose: 1);
+    # 0 trusts no header, so a client cannot pick the address that sign-in throttling and the audit see
+    trusted_proxy_hops: int = 0
     session_idle_minutes: int = 30
     session_max_hours: int = 12  # a signed-in session ends this long after sign-in, however busy
     default_locale: str = "zh"
@@ -219,6 +222,8 @@ def _validate(s: Settings) -> None:
                   "postgresql+psycopg:// URL, or choose 'whoosh' or 'fts5'")
     if s.max_upload_bytes <= 0:
         raise bad("max_upload_bytes", "must be positive")
+    if not 0 <= s.trusted_proxy_hops <= 5:
+        raise bad("trusted_proxy_hops", "must be the number of reverse proxies in front of the app, 0 to 5")
     if s.verify_before_send_max_bytes < 0:
         raise bad("verify_before_send_max_bytes", "must be 0 (stream every file) or a size in bytes")
     for t in s.required_doc_types:

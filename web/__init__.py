@@ -32,6 +32,12 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, vault: Vault | Non
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.trusted_proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # the client's address as the trusted proxies saw it: throttling by address and the audit need it
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.extensions["vault"] = vault or Vault.open(settings)
     app.extensions["settings"] = settings
 

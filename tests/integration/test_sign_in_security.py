@@ -116,3 +116,29 @@ def test_the_sign_in_page_says_how_long_to_wait(app: Flask, people: People) -> N
         assert sign_in(c, "employee", "wrong password!", **{"Accept-Language": "en"}).status_code == 401
     r = sign_in(c, "employee", PASSWORD, **{"Accept-Language": "en"})
     assert r.status_code == 429 and "Wait 60 seconds" in r.get_data(as_text=True)
+
+
+PROXY = {"REMOTE_ADDR": "10.0.0.2"}  # the reverse proxy every request arrives from (nginx in docker-compose)
+
+
+def _via_proxy(client: FlaskClient, username: str, password: str, client_addr: str) -> Any:
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password},
+                       environ_base=PROXY, headers={"X-Forwarded-For": client_addr})
+
+
+@pytest.mark.parametrize("settings_overrides", [{"trusted_proxy_hops": 1}])
+def test_behind_a_trusted_proxy_a_stranger_guessing_does_not_lock_out_everyone_behind_it(
+        client: FlaskClient, people: People, vault: Vault) -> None:
+    people.legal  # noqa: B018
+    limit = vault.settings.login_address_max_failures
+    codes = [_via_proxy(client, f"guess{i}", "wrong password!", "203.0.113.7").status_code for i in range(limit + 2)]
+    assert set(codes[limit:]) == {429}
+    assert _via_proxy(client, "legal", PASSWORD, "198.51.100.20").status_code == 201
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_address_limit(
+        client: FlaskClient, people: People, vault: Vault) -> None:
+    people.legal  # noqa: B018
+    limit = vault.settings.login_address_max_failures
+    codes = [_via_proxy(client, f"guess{i}", "wrong password!", f"192.0.2.{i}").status_code for i in range(limit + 2)]
+    assert set(codes[limit:]) == {429}

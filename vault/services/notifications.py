@@ -75,18 +75,33 @@ def send_pending_email(v: Vault) -> int:
     """E-mail every notification not yet sent to users with an address; no-op without smtp_host.
 
     Runs after the notifications were committed, so a mail server that is down delays mail, never the
-    workflow; what failed is retried on the next run.
+    workflow; what failed is retried on the next run. A notice about a dossier that is above the addressee's
+    clearance by the time it is sent (raised since) is withheld, as the in-app list leaves it out.
     """
     s = v.settings
     if not s.smtp_host:
         return 0
+    withheld: list[int] = []
     with v.session() as session:
-        pending = session.execute(
-            select(Notification.id, User.email, Notification.subject, Notification.body)
+        rows = session.execute(
+            select(Notification, User)
             .join(User, User.id == Notification.user_id)
             .where(Notification.emailed_at.is_(None), User.email.is_not(None), User.active.is_(True))
             .order_by(Notification.id).limit(500)
         ).all()
+        pending = []
+        for note, user in rows:
+            # a notice about a dossier raised above the user's clearance since it was written: not mailed
+            if _within_clearance(session, user, note):
+                pending.append((note.id, user.email, note.subject, note.body))
+            else:
+                withheld.append(note.id)
+        if withheld:
+            log.info("%d notification e-mail(s) withheld: their dossier is now above the addressee's clearance",
+                     len(withheld))
+            now = v.clock.now()
+            for note in session.scalars(select(Notification).where(Notification.id.in_(withheld))):
+                note.emailed_at = now  # settled: never mailed, and not tried again
     if not pending:
         return 0
     sent: list[int] = []
