@@ -3,9 +3,12 @@
 Grammar: whitespace separates terms, which are ANDed; a ``"double-quoted"`` part is one term that
 may contain spaces. Each term must occur in the document as a contiguous substring (after
 NFKC + casefolding), so ``HYGL-CG-20220309-062`` or ``94,813.62`` typed without quotes is still
-matched as a whole. There are no operators: ``* ? ~ ^`` separate terms like spaces do, and
-``AND``, ``OR``, ``NOT``, ``field:value``, ``+``/``-`` prefixes, brackets and slashes are just
-characters of the text to find.
+matched as a whole. There are no operators: outside quotes ``* ? ~ ^`` separate terms like spaces
+do (``合同*`` is ``合同``), and ``AND``, ``OR``, ``NOT``, ``field:value``, ``+``/``-`` prefixes,
+brackets and slashes are just characters of the text to find. Inside quotes ``* ? ~ ^`` are
+characters of the text too, analysed as a document's text is, so a phrase copied from a document
+finds it: ``"330782********4099"`` (a masked ID number) matches that text and not ``330782 4099``.
+Control characters and zero-width spaces separate words everywhere.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ MAX_TERMS = 20
 
 # “…” (how a Chinese IME types quotes) and NFKC's ＂ count as the ASCII double quote.
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
-# Characters other query languages read as operators (wildcards, fuzzy, boost) or that cannot
-# be meant literally (control characters): they separate terms here.
-_SEPARATORS = re.compile(r"[*?~^\x00-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Characters that cannot be meant literally (control characters, zero-width spaces): spaces everywhere.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# Characters other query languages read as operators (wildcards, fuzzy, boost): outside quotes they
+# separate terms, so nobody's habit of typing ``合同*`` finds nothing; inside quotes they are text.
+_OPERATORS = re.compile(r"[*?~^]")
 _PARTS = re.compile(r'"([^"]*)"?|([^\s"]+)')
 
 
@@ -53,13 +58,17 @@ def parse_query(text: str, *, max_length: int = 200) -> ParsedQuery:
     if len(text) > max_length:  # NFKC expands some characters (㍿ -> 株式会社)
         raise Invalid("q", "the search text is longer than {max_length} characters",
                       params={"max_length": max_length}, code="query_too_long")
-    text = _SEPARATORS.sub(" ", text)
+    text = _INVISIBLE.sub(" ", text)
     terms: dict[str, QueryTerm] = {}
     for m in _PARTS.finditer(text):
         quoted, bare = m.group(1), m.group(2)
-        term = QueryTerm(" ".join(quoted.split()), quoted=True) if quoted is not None else QueryTerm(bare)
-        if _searchable(term.text):
-            terms.setdefault(term.text.casefold(), term)
+        if quoted is not None:
+            found = [QueryTerm(" ".join(quoted.split()), quoted=True)]
+        else:
+            found = [QueryTerm(word) for word in _OPERATORS.sub(" ", bare).split()]
+        for term in found:
+            if _searchable(term.text):
+                terms.setdefault(term.text.casefold(), term)
     if not terms:
         raise Invalid("q", "enter a word, name or number to search for", code="query_empty")
     if len(terms) > MAX_TERMS:

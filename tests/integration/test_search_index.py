@@ -320,6 +320,25 @@ def test_a_term_mixing_chinese_digits_and_symbols_matches_exactly_where_it_occur
     assert ids(search(ix, f'"{term}"')) == found
 
 
+def test_a_quoted_masked_id_number_matches_exactly_where_it_occurs_and_unquoted_its_digits_anywhere(
+    ix: SearchIndex,
+) -> None:
+    ix.add(
+        [
+            doc(1, "身份证号：330782********4099 住址：浙江省义乌市", title=""),
+            doc(2, "身份证号：330782 4099", title=""),
+            doc(3, "身份证号：330782*******4099", title=""),
+            doc(4, "编号 a?b~c^d", title=""),
+        ]
+    )
+    assert ids(search(ix, '"330782********4099"')) == {1}
+    assert ids(search(ix, '"号：330782********4099 住址"')) == {1}
+    assert ids(search(ix, '"330782 4099"')) == {2}
+    # outside quotes * separates terms, as a wildcard typed out of habit: both digit runs, anywhere
+    assert ids(search(ix, "330782********4099")) == {1, 2, 3}
+    assert ids(search(ix, '"a?b~c^d"')) == {4}
+
+
 def test_every_term_is_required_in_the_content_or_the_title(ix: SearchIndex) -> None:
     ix.add([doc(1, "违约责任 锂电池保护板"), doc(2, "违约责任")])
     ix.add([doc(3, "锂电池保护板", title="违约责任条款")])

@@ -159,6 +159,9 @@ def test_a_lone_chinese_character_is_looked_up_as_a_prefix() -> None:
         ("甲乙丁丙丁戊", "甲乙丙丁戊", False),
         ("甲乙x丙丁戊", "甲乙丙丁戊", False),
         ("甲乙丙丁戊", "甲乙丙丁戊", True),
+        ("身份证号：330782********4099", "330782********4099", True),
+        ("身份证号：330782 4099", "330782********4099", False),
+        ("身份证号：330782*******4099", "330782********4099", False),
     ],
 )
 def test_the_phrase_tokens_match_exactly_where_the_term_occurs(text: str, term: str, found: bool) -> None:

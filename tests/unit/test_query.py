@@ -41,6 +41,19 @@ def test_wildcard_fuzzy_and_boost_characters_separate_terms() -> None:
     assert texts(parse_query("合同* ab?c te~2 x^3")) == ["合同", "ab", "c", "te", "2", "x", "3"]
 
 
+def test_inside_quotes_wildcard_fuzzy_and_boost_characters_are_text_to_find() -> None:
+    # a masked ID number copied from a scanned document, next to a wildcard outside quotes
+    assert parse_query('"330782********4099" 合同* "a?b ~c^"').terms == (
+        QueryTerm("330782********4099", quoted=True),
+        QueryTerm("合同"),
+        QueryTerm("a?b ~c^", quoted=True),
+    )
+
+
+def test_control_characters_separate_words_inside_quotes_too() -> None:
+    assert parse_query('"合同\x00甲方"').terms == (QueryTerm("合同 甲方", quoted=True),)
+
+
 def test_field_syntax_boolean_words_and_brackets_are_plain_text() -> None:
     assert texts(parse_query("content:合同 OR NOT (a) [b TO c] /re.*/")) == [
         "content:合同",
