@@ -12,7 +12,7 @@ import math
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -171,9 +171,17 @@ def _no_text_reason(result: Extraction) -> str:
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"})
 
 
+PAGE_BREAK = "\f"  # between the pages of a PDF or a multi-page scan: whitespace to the analyzer and snippets
+
+
+def join_pages(texts: Sequence[str | None]) -> str:
+    """One text of a document's pages, page by page, `PAGE_BREAK` between them (an empty page stays a page)."""
+    return PAGE_BREAK.join((t or "").replace(PAGE_BREAK, "\n").strip() for t in texts)
+
+
 def _finish_text(text: str) -> tuple[str, tuple[str, ...]]:
     text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_LIGATURES).strip()
+    text = PAGE_BREAK.join(page.strip() for page in text.translate(_LIGATURES).split(PAGE_BREAK))
     if len(text) > MAX_TEXT_CHARS:
         return text[:MAX_TEXT_CHARS], (f"text truncated to the first {MAX_TEXT_CHARS} characters",)
     return text, ()
@@ -232,8 +240,7 @@ def _extract_pdf(path: Path, budget: _Budget) -> Extraction:
             if text is not None:
                 texts[index] = (texts[index] + "\n" + text).strip()
                 ocr_done += 1
-    body = "\n\n".join(t.strip() for t in texts if t.strip())
-    return Extraction(body, count, _method(count, ocr_done), ocr_done, tuple(warnings))
+    return Extraction(join_pages(texts), count, _method(count, ocr_done), ocr_done, tuple(warnings))
 
 
 def _garbled(text: str) -> bool:
@@ -420,8 +427,7 @@ def _extract_image(path: Path, budget: _Budget) -> Extraction:
     with image:
         frames = getattr(image, "n_frames", 1)
         texts = list(_ocr_all(_image_pages(image, frames, warnings), budget))
-    body = "\n\n".join(t for t in texts if t and t.strip())
-    return Extraction(body, frames, "ocr", sum(t is not None for t in texts), tuple(warnings))
+    return Extraction(join_pages(texts), frames, "ocr", sum(t is not None for t in texts), tuple(warnings))
 
 
 def _too_many_pixels(size: tuple[int, int] | None) -> str:

@@ -28,6 +28,7 @@ _ALLOWED: dict[str, frozenset[Role]] = {
     "dossier.update": frozenset({Role.ARCHIVIST, Role.SYSTEM}),
     "document.upload": frozenset({Role.ARCHIVIST, Role.SYSTEM}),
     "document.read_old_versions": frozenset({Role.ARCHIVIST}),
+    "document.reextract": frozenset({Role.ARCHIVIST}),
     "user.manage": frozenset({Role.ADMIN, Role.SYSTEM}),
     "keys.manage": frozenset({Role.ADMIN, Role.SYSTEM}),
     "audit.list": frozenset({Role.ADMIN, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),

@@ -108,6 +108,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("post", "/api/v1/documents/{document_id}/versions"): {
         "summary": "Upload a new version (archivist)", "parameters": [_path("document_id")],
         "requestBody": UPLOAD, "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 410, 413, 415, 422)}},
+    ("post", "/api/v1/documents/{document_id}/reextract"): {
+        "summary": "Extract the current version's text again, OCR included, with today's settings (archivist); "
+                   "202 with index_status queued until the worker has done it; 409 extraction_pending while a "
+                   "job for it waits; 410 for a destroyed document. Audited",
+        "parameters": [_path("document_id")], "responses": {"202": _json(), **_err(401, 403, 404, 409, 410)}},
     ("get", "/api/v1/audit"): {
         "summary": "Audit events (admin, legal, manager); archive_no names the dossier as people do",
         "parameters": [_q("dossier_id"), _q("archive_no"), _q("document_id"), _q("actor"), _q("action"), _q("since"),

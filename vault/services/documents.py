@@ -285,3 +285,26 @@ def upload_queue(session: Session, actor: User, limit: int = 20) -> list[Documen
                Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
         .order_by(Document.id.desc()).limit(limit)
     ).all())
+
+
+def reextract(v: Vault, session: Session, actor: User, document_id: int) -> DocumentVersion:
+    """Queue a fresh extraction (text layer and OCR, with today's settings) of the current version, audited;
+    archivists only. The version shows as queued until the worker has stored and indexed the new text."""
+    document = get_document(session, actor, document_id)
+    policy.require(actor, "document.reextract")
+    if document.status is not DocumentStatus.ACTIVE:
+        raise Gone("document {document_id} was destroyed",
+                   params={"document_id": document_id}, code="document_destroyed")
+    version = select_version(document, None)
+    pending = session.scalars(select(Job.id).where(
+        Job.kind == "index", Job.version_id == version.id,
+        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))).limit(1)).first()
+    if pending is not None:
+        raise Conflict("document {document_id} is already waiting for its extraction; wait until it is indexed",
+                       params={"document_id": document_id}, code="extraction_pending")
+    version.index_status = IndexStatus.QUEUED
+    version.index_error = None
+    _queue_index_job(v, session, version)
+    audit.record(session, actor, "document.reextract_queued", document, now=v.clock.now(),
+                 version=version.version_no, ocr_languages=v.settings.ocr_languages)
+    return version

@@ -238,3 +238,20 @@ def page_count(v: Vault, session: Session, actor: User, document: Document) -> i
             return 1  # the page itself then fails, audited, with a clear message
     return version.pages or 1
 
+
+
+def page_texts(v: Vault, session: Session, actor: User, document: Document) -> list[str] | None:
+    """The extracted (OCR) text of each page of the current version, for a reader by role or ownership,
+    audited as a read; None when there is none to show by page, or the actor reads through a checkout
+    (whose view is the watermarked page images only)."""
+    version = document.current_version
+    now = v.clock.now()
+    if version is None or version.mime == DOCX or document.status is not DocumentStatus.ACTIVE \
+            or reads_by_checkout(actor, document) or not policy.can_read(session, actor, document, now):
+        return None
+    text = texts.open_text(v, version)
+    per_page = None if text is None else texts.split_pages(text, version.pages)
+    if per_page is not None:
+        audit.record(session, actor, "document.read", document, now=now, version=version.version_no,
+                     purpose="text", pages=len(per_page), checkout_id=None)
+    return per_page

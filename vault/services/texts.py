@@ -32,3 +32,15 @@ def open_text(v: Vault, version: DocumentVersion) -> str | None:
         return None
     data_key = _data_key(v, version)
     return b"".join(decrypt_iter([version.text_ciphertext], data_key, _text_uid(version.uid))).decode("utf-8")
+
+
+PAGE_BREAK = "\f"  # the extractor puts it between the pages of a PDF or multi-page scan (indexer.extract)
+
+
+def split_pages(text: str, pages: int | None) -> list[str] | None:
+    """The text of each page, in order, or None when the stored text does not tell pages apart (extracted
+    before page breaks were kept, or a DOCX, whose pages are made from its text)."""
+    parts = text.split(PAGE_BREAK)
+    if pages is None or len(parts) != pages:
+        return None
+    return [part.strip() for part in parts]

@@ -83,6 +83,18 @@ def get_document(document_id: int) -> Response:
     return jsonify(out)
 
 
+@bp.post("/documents/<int:document_id>/reextract")
+def reextract_document(document_id: int) -> Response:
+    """Queue a fresh extraction (OCR again, with today's settings) of the current version: 202 and the document."""
+    v = get_vault()
+    with unit_of_work() as session:
+        version = documents.reextract(v, session, actor(), document_id)
+        out = document_json(v, version.document, with_versions=True)
+    resp = jsonify(out)
+    resp.status_code = 202
+    return resp
+
+
 def content_disposition(kind: str, filename: str) -> str:
     """RFC 6266: an ASCII fallback plus the UTF-8 name; no quote, CR or LF can get through."""
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "document"

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from vault import policy
+from vault.errors import Conflict
 from vault.grants import active_grants
 from vault.models import DestructionBatch, DestructionItem, DestructionStatus, Document, DocumentStatus
 from vault.services import documents, reading
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import optional_module
+from web.pages.common import field_message, optional_module
 from web.pages.views import document_row
 
 bp = Blueprint("documents", __name__)
@@ -48,9 +50,28 @@ def detail(document_id: int) -> ResponseReturnValue:
         pages = list(range(1, reading.page_count(v, s, me, doc) + 1)) if live else []
         # a reader through a checkout (not by role, not the owner) sees watermarked pages: say so
         watermarked = live and reading.reads_by_checkout(me, doc)
+        # what was read on each page, beside its image: readers by role or ownership only, audited
+        page_texts = (reading.page_texts(v, s, me, doc) if pages else None) or []
+        can_reextract = (tombstone is None and doc.current_version is not None
+                         and policy.allowed(me, "document.reextract"))
     return render_template("pages/document.html", doc=row, versions=versions, can_read=can_read,
                            may_download=may_download, show_old=show_old, viewable=bool(pages), pages=pages,
-                           watermarked=watermarked, holds=holds, can_hold=can_hold, tombstone=tombstone)
+                           watermarked=watermarked, holds=holds, can_hold=can_hold, tombstone=tombstone,
+                           page_texts=page_texts, can_reextract=can_reextract)
+
+
+@bp.post("/documents/<int:document_id>/reextract")
+def reextract(document_id: int) -> ResponseReturnValue:
+    """The archivist's "extract again" button: queue a fresh extraction (OCR) and come back to the page."""
+    try:
+        with unit_of_work() as s:
+            documents.reextract(get_vault(), s, actor(), document_id)
+    except Conflict as exc:
+        flash(_("Not extracted again: %(msg)s", msg=field_message(exc)), "error")
+    else:
+        flash(_("The text will be extracted again (OCR included); the index status shows when it is done."),
+              "success")
+    return redirect(url_for("documents.detail", document_id=document_id))
 
 
 def _tombstone(s: Any, me: Any, doc: Document) -> dict[str, Any]:
