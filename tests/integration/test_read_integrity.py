@@ -133,6 +133,7 @@ def test_a_large_file_that_fails_mid_stream_is_a_broken_transfer_and_a_failed_re
     conn.request("POST", "/api/v1/auth/token", body=json.dumps({"username": "legal", "password": PASSWORD}),
                  headers={"Content-Type": "application/json"})
     token = json.loads(conn.getresponse().read())["token"]
+    conn.close()
     auth = {"Authorization": f"Bearer {token}"}
     _flip_in_second_segment(vault, damaged["id"])
 
