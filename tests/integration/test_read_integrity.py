@@ -11,10 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, Api, People
+from tests.support.serve import dossier_serve
 from tests.support.workflow_fixtures import JPG, PDF, upload
 from vault.core import Vault
 from vault.crypto import HEADER_SIZE, SEGMENT_SIZE
@@ -82,39 +79,13 @@ def test_a_copy_checkout_of_a_damaged_file_gets_no_copy_and_the_failure_is_audit
     assert action == "document.read_failed" and details["checkout_id"] == co["id"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(vault: Vault) -> Iterator[int]:
     """`dossier serve --no-worker` on the test vault's home, streaming every file (no whole-file check)."""
-    port = _free_port()
     env = {**os.environ, "DOSSIER_HOME": str(vault.settings.home), "DOSSIER_VERIFY_BEFORE_SEND_MAX_BYTES": "0",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    log = (vault.settings.home / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--no-worker", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    (vault.settings.home / "serve.log").read_text()
-                time.sleep(0.2)
+    with dossier_serve(env, vault.settings.home, "--no-worker") as (port, _):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _get(port: int, path: str, headers: dict[str, str]) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:

@@ -13,14 +13,13 @@ import select
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from config import load_settings
+from tests.support.serve import dossier_serve
 from web.security import UPLOAD_ENDPOINTS
 
 pytestmark = pytest.mark.slow
@@ -29,12 +28,6 @@ BODY_BYTES = 100 * 1024 * 1024
 CHUNK = b"A" * (256 * 1024)
 # the server may grow a little (threads, caches) but never by anything near one oversized body
 GROWTH_BOUND = 48 * 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _kib(pid: int, field: str) -> int:
@@ -52,28 +45,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     cli = str(Path(sys.executable).with_name("dossier"))
     done = subprocess.run([cli, "init"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    port = _free_port()
-    log = (home / "serve.log").open("w")
-    proc = subprocess.Popen([cli, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((home / "serve.log").read_text()) from None
-                time.sleep(0.2)
+    with dossier_serve(env, home, "--no-worker") as (port, proc):
         yield "127.0.0.1", port, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _body_endpoints(tmp_path: Path) -> list[tuple[str, str, str]]:
