@@ -337,6 +337,22 @@ class DocumentVersion(Base):
     uploaded_by: Mapped[User] = relationship()
 
 
+class DossierKey(Base):
+    """A dossier's own data key, wrapped by the keyring: it seals the card's sensitive values.
+
+    One per dossier, made the first time a sensitive value is stored. Rotation re-wraps it like a
+    version's key; destroying the dossier's content erases `wrapped_key`, and with it every value.
+    """
+
+    __tablename__ = "dossier_keys"
+
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)  # hex UUID, bound into the wrapping
+    key_id: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # erased by destruction
+    created_at: Mapped[datetime]
+
+
 class PendingBlob(Base):
     """A blob being written for an upload not yet committed: the orphan sweep leaves these alone while young."""
 
