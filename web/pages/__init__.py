@@ -21,7 +21,7 @@ def _require_login(app: Flask, blueprints: set[str]) -> None:
         if request.blueprint in blueprints and not current_user.is_authenticated:
             from web.security import login_manager
 
-            return login_manager.unauthorized()  # type: ignore[no-any-return]
+            return login_manager.unauthorized()
         return None
 
 
@@ -67,8 +67,10 @@ def register_pages(app: Flask) -> None:
         args.pop("lang", None)
 
         def lang_url(lang: str) -> str:
-            return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args, lang=lang) \
-                if request.endpoint and request.method == "GET" else f"/?lang={lang}"
+            if not (request.endpoint and request.method == "GET"):
+                return f"/?lang={lang}"
+            values: dict[str, Any] = {**(request.view_args or {}), **args, "lang": lang}
+            return url_for(request.endpoint, **values)
 
         user = current_user if current_user and current_user.is_authenticated else None
         return {
