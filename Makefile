@@ -39,7 +39,7 @@ lint: venv-test
 	$(BIN)/ruff check vault web indexer config tests bench
 
 typecheck: venv-test
-	$(BIN)/mypy vault indexer config
+	$(BIN)/mypy vault indexer config web
 
 pytest: venv-test sysdeps-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -115,9 +115,14 @@ class SearchPage:
 
 
 def search(
-    v: Vault, session: Session, actor: User, text: str, filters: SearchFilters, page: int = 1, per_page: int = 20,
+    v: Vault, session: Session, actor: User, text: str, filters: SearchFilters, page: int | str = 1,
+    per_page: int | str = 20,
 ) -> SearchPage:
-    """Documents the actor may read that match every term; audited with the query and the count."""
+    """Documents the actor may read that match every term; audited with the query and the count.
+
+    `page` and `per_page` may be the raw query-string values: they are checked here (400 when not whole numbers
+    in range), after the permission check.
+    """
     policy.require(actor, "search")
     query = parse_query(text or "")
     page, per_page = paging(page, per_page)

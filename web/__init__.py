@@ -10,6 +10,9 @@ from flask import Flask
 
 from config import Settings, load_settings
 from vault.core import Vault
+from web import attach, errors, security
+from web.api import bp as api_bp
+from web.pages import register_pages
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *, vault: Vault | None = None,
@@ -41,19 +44,10 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, vault: Vault | Non
     app.extensions["vault"] = vault or Vault.open(settings)
     app.extensions["settings"] = settings
 
-    from web import attach, errors, security
-
     attach.attach_engines(app)
     security.init_security(app)
     errors.init_errors(app)
 
-    from web.api import bp as api_bp
-
     app.register_blueprint(api_bp)
-    try:
-        from web.pages import register_pages
-    except ImportError:  # pages arrive with the web-app issue
-        pass
-    else:
-        register_pages(app)
+    register_pages(app)
     return app

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from indexer.service import attach_index
+
 
 def attach_engines(app: Flask) -> None:
-    """Open the search index if the indexer layer provides one (it is derived and rebuildable)."""
-    try:
-        from indexer.service import attach_index
-    except ImportError:
-        return
+    """Open the search index (it is derived and rebuildable) on the app's vault."""
     attach_index(app.extensions["vault"])

@@ -1,4 +1,4 @@
-"""The `dossier` command line: composes vault (and indexer when present) on the operator's authority."""
+"""The `dossier` command line: composes vault and indexer on the operator's authority."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import click
 from sqlalchemy import select
 
 from config import Settings, SettingsError, load_settings
+from indexer.service import attach_index
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
@@ -47,12 +48,7 @@ def open_vault(*, migrate_schema: bool = False) -> Vault:
         v = Vault.open(settings, migrate_schema=migrate_schema)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
-    try:
-        from indexer.service import attach_index
-    except ImportError:
-        pass
-    else:
-        attach_index(v)
+    attach_index(v)
     return v
 
 
@@ -217,14 +213,7 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
 
 def _load_commands() -> None:
     """Command groups of other features live in their own modules and attach themselves to `main`."""
-    import importlib
-
-    for module in ("web.cli_import", "web.cli_index", "web.cli_workflows", "web.cli_ops"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    from web import cli_import, cli_index, cli_ops, cli_workflows  # noqa: F401
 
 
 _load_commands()

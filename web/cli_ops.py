@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from indexer.service import attach_index, reindex_all
 from vault.errors import VaultError
 from web.cli import _settings, audit, main, open_vault, progress_bar, system_actor
 
@@ -146,14 +147,9 @@ def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> No
             replayed = register.replay_destructions(v, register.load_register(register_path), system_actor(v))
             click.echo(f"destruction register {register_path}: {len(replayed)} documents destroyed after the "
                        "backup were destroyed again")
-        try:
-            from indexer.service import attach_index, reindex_all
-        except ImportError:
-            pass
-        else:
-            attach_index(v)
-            count = reindex_all(v)
-            click.echo(f"search index rebuilt: {count} documents")
+        attach_index(v)
+        count = reindex_all(v)
+        click.echo(f"search index rebuilt: {count} documents")
         fixity = verify_all(v, deep=True)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None

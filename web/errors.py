@@ -10,7 +10,7 @@ from typing import Any
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, Response, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -18,13 +18,9 @@ from werkzeug.exceptions import HTTPException
 
 from vault.errors import Invalid, NotFound, Phrase, TooManyAttempts, VaultError, render
 from vault.services.fields import MAX_ID
+from web.pages.errors import render_error_page
 
 log = logging.getLogger("dossier.web")
-
-_PAGE = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ status }}</title>
-<link rel="stylesheet" href="/static/app.css"></head><body><main class="error-page">
-<h1>{{ status }}</h1><p class="error-message">{{ message }}</p><p><a href="/">{{ home }}</a></p></main></body></html>"""
-
 
 # -- messages in the reader's language --------------------------------------------------------------------
 
@@ -204,14 +200,7 @@ def error_response(status: int, code: str, message: str, *, template: str | None
             message = translate(template, params, lang)
         else:  # words of a library (werkzeug) or of an operator-level fault: the reader gets the plain words
             message = generic_message(status, lang)
-        try:
-            from web.pages.errors import render_error_page
-        except ImportError:
-            lang = "en" if request.args.get("lang") == "en" else "zh"
-            html = render_template_string(_PAGE, status=status, message=message, lang=lang,
-                                          home="Home" if lang == "en" else "返回首页")
-        else:
-            html = render_error_page(status, code, message)
+        html = render_error_page(status, code, message)
         resp = Response(html, mimetype="text/html")
     resp.status_code = status
     return resp

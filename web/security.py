@@ -143,7 +143,6 @@ def init_security(app: Flask) -> None:
     app.before_request(_check_web_session)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
-    login_manager.login_view = "pages.login"  # type: ignore[assignment]
     csrf.init_app(app)
 
     @app.before_request

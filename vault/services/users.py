@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import ApiToken, LoginAttempt, Role, Secrecy, User
 from vault.services.sessions import require_sign_in_allowed
 
@@ -232,15 +232,4 @@ def set_active(v: Vault, session: Session, actor: User, username: str, active: b
     user.active = active
     user.session_epoch += 1
     audit.record(session, actor, "user.activated" if active else "user.deactivated", user, now=v.clock.now())
-    return user
-
-
-def authenticate(v: Vault, session: Session, username: str, password: str, client_addr: str | None) -> User:
-    """Sign in or raise NotAuthenticated; the failure is recorded only if the caller commits first.
-
-    Handlers use check_credentials + commit + raise, so failed attempts count toward the lock-out.
-    """
-    user = check_credentials(v, session, username, password, client_addr)
-    if user is None:
-        raise NotAuthenticated(WRONG_CREDENTIALS, code="invalid_credentials")
     return user

@@ -54,17 +54,5 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def _load_routes() -> None:
-    """Import every route module present (search and workflow routes live in their own modules)."""
-    import importlib
-
-    for name in ("core", "dossiers", "documents", "audit_routes", "search", "workflows", "reports", "admin"):
-        module = f"web.api.{name}"
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-_load_routes()
+# the route modules attach their handlers to `bp`; they import it from here, so they come last
+from web.api import admin, audit_routes, core, documents, dossiers, search, workflows  # noqa: E402,F401

@@ -134,8 +134,7 @@ def document_content(document_id: int) -> Response:
     v = get_vault()
     version = request.args.get("version", type=int)
     inline = request.args.get("disposition") == "inline"
-    opener = v.extensions.get("open_content", reading.open_content)
     with unit_of_work() as session:
-        content = opener(v, session, actor(), document_id, version_no=version,
+        content = reading.open_content(v, session, actor(), document_id, version_no=version,
                          purpose="view" if inline else "download")
     return stream_content(content, inline=inline)

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from vault.services import checkouts, destruction, dossiers, holds, notifications, reports, retention
 from web.api import bp, json_body
 from web.deps import actor, get_vault, unit_of_work
-from web.openapi import ENUM, PAGING, S, _body, _err, _json, _path, _q, register
+from web.openapi import ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
 from web.serialize import (
     batch_json,
     checkout_json,
@@ -262,7 +262,7 @@ _COMMENT = _body({"comment": S})
 _PDF = {"description": "PDF", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 _IDS = {"type": "array", "items": {"type": "integer"}}
 
-for _method, _p, _op in [
+_OPERATIONS: list[tuple[str, str, Op]] = [
     ("post", _CO, {
         "summary": "Request a checkout (借阅申请): view in the browser, copy = stamped download, physical = paper",
         "requestBody": _body({"dossier_id": {"type": "integer"}, "document_ids": _IDS, "purpose": S, "kind": _KIND,
@@ -343,5 +343,6 @@ for _method, _p, _op in [
     ("post", "/api/v1/notifications/{notification_id}/read", {
         "summary": "Mark one of your notifications read", "parameters": [_path("notification_id")],
         "responses": {"200": _json(), **_err(401, 404)}}),
-]:
+]
+for _method, _p, _op in _OPERATIONS:
     register(_method, _p, _op)

@@ -1,7 +1,4 @@
-"""The web pages: server-rendered, in Chinese (default) and English, one blueprint per area.
-
-Pages that depend on a workflow or the search index register only when that part is installed.
-"""
+"""The web pages: server-rendered, in Chinese (default) and English, one blueprint per area."""
 
 from __future__ import annotations
 
@@ -14,7 +11,7 @@ from flask_login import current_user
 
 from vault import policy
 from vault.models import Role
-from web.pages import common
+from web.pages import admin, audit, auth, checkouts, common, destructions, documents, dossiers, holds, home, search
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
 
 
@@ -24,22 +21,22 @@ def _require_login(app: Flask, blueprints: set[str]) -> None:
         if request.blueprint in blueprints and not current_user.is_authenticated:
             from web.security import login_manager
 
-            return login_manager.unauthorized()  # type: ignore[no-any-return]
+            return login_manager.unauthorized()
         return None
 
 
-def _nav(user: Any, registered: set[str]) -> list[tuple[str, str, Any]]:
+def _nav(user: Any) -> list[tuple[str, str, Any]]:
     """Menu entries the user's role may use (the services still decide every request)."""
     items: list[tuple[str, str, Any]] = [("home.index", "/", _l("Home"))]
     if user.role is not Role.ADMIN:
         items.append(("dossiers.list_page", "/dossiers", _l("Dossiers")))
-    if "search" in registered and policy.allowed(user, "search") and user.role is not Role.ADMIN:
+    if policy.allowed(user, "search") and user.role is not Role.ADMIN:
         items.append(("search.search_page", "/search", _l("Search")))
-    if "checkouts" in registered and user.role is not Role.ADMIN:
+    if user.role is not Role.ADMIN:
         items.append(("checkouts.list_page", "/checkouts", _l("Checkouts")))
-    if "holds" in registered and policy.allowed(user, "hold.list"):
+    if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
-    if "destructions" in registered and policy.allowed(user, "destruction.view"):
+    if policy.allowed(user, "destruction.view"):
         items.append(("destructions.list_page", "/destructions", _l("Retention & destruction")))
     if policy.allowed(user, "audit.list"):
         items.append(("audit.list_page", "/audit", _l("Audit log")))
@@ -51,24 +48,16 @@ def _nav(user: Any, registered: set[str]) -> list[tuple[str, str, Any]]:
 
 
 def register_pages(app: Flask) -> None:
-    """Babel, sign-in, and every page blueprint whose services exist."""
-    from web.pages import admin, audit, auth, checkouts, destructions, documents, dossiers, holds, home, search
-
+    """Babel, sign-in, and every page blueprint."""
     init_i18n(app)
     auth.init_auth(app)
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
-    registered: set[str] = set()
-    blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp]
-    for name, module in (("search", search), ("checkouts", checkouts), ("holds", holds),
-                         ("destructions", destructions)):
-        if module.available():
-            blueprints.append(module.bp)
-            registered.add(name)
+    blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
+                  destructions.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
-    app.extensions["pages"] = registered
 
     @app.context_processor
     def _page_context() -> dict[str, Any]:
@@ -78,13 +67,15 @@ def register_pages(app: Flask) -> None:
         args.pop("lang", None)
 
         def lang_url(lang: str) -> str:
-            return url_for(request.endpoint or "home.index", **(request.view_args or {}), **args, lang=lang) \
-                if request.endpoint and request.method == "GET" else f"/?lang={lang}"
+            if not (request.endpoint and request.method == "GET"):
+                return f"/?lang={lang}"
+            values: dict[str, Any] = {**(request.view_args or {}), **args, "lang": lang}
+            return url_for(request.endpoint, **values)
 
         user = current_user if current_user and current_user.is_authenticated else None
         return {
             "lang": current_lang(), "lang_url": lang_url, "user": user,
-            "nav": _nav(user, registered) if user else [], "features": registered,
+            "nav": _nav(user) if user else [],
             "L": {"doc_type": common.DOC_TYPES, "index_status": common.INDEX_STATUS, "secrecy": common.SECRECY,
                   "customer_type": common.CUSTOMER_TYPES, "dossier_status": common.DOSSIER_STATUS,
                   "role": common.ROLES, "checkout_status": common.CHECKOUT_STATUS,

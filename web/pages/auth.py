@@ -130,6 +130,6 @@ def init_auth(app: Flask) -> None:
     """Login view and throttling (web.security holds cookie sessions against their server-side row)."""
     from web.security import login_manager
 
-    login_manager.login_view = "auth.login"  # type: ignore[assignment]
-    login_manager.login_message = ""  # type: ignore[assignment]
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
     limiter.init_app(app)

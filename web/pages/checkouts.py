@@ -12,25 +12,16 @@ from sqlalchemy import select
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Document
+from vault.services import checkouts as svc
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import CHECKOUT_STATUS, field_message, optional_module, page_args
+from web.pages.common import CHECKOUT_STATUS, field_message, page_args
 from web.pages.views import checkout_row
 
 bp = Blueprint("checkouts", __name__)
-MODULE = "vault.services.checkouts"
-
-
-def available() -> bool:
-    return optional_module(MODULE) is not None
-
-
-def _svc() -> Any:
-    return optional_module(MODULE)
 
 
 @bp.get("/checkouts")
 def list_page() -> ResponseReturnValue:
-    svc = _svc()
     v = get_vault()
     me = actor()
     page, per_page = page_args()
@@ -67,7 +58,6 @@ def _titles(s: Any, document_ids: list[int]) -> dict[int, str]:
 
 
 def _act(checkout_id: int, action: str) -> ResponseReturnValue:
-    svc = _svc()
     v = get_vault()
     me = actor()
     comment = request.form.get("comment", "")
@@ -107,7 +97,6 @@ def act(checkout_id: int, action: str) -> ResponseReturnValue:
 def request_checkout(dossier_id: int) -> ResponseReturnValue:
     from web.pages.dossiers import detail_context
 
-    svc = _svc()
     v = get_vault()
     me = actor()
     form = {k: request.form.get(k, "").strip() for k in ("purpose", "kind", "days")}

@@ -1,11 +1,9 @@
-"""What every page blueprint shares: labels for domain values, optional services, paging, form errors."""
+"""What every page blueprint shares: labels for domain values, paging, form errors."""
 
 from __future__ import annotations
 
 import html
-import importlib
 import re
-from types import ModuleType
 from typing import Any
 
 from flask import request
@@ -61,16 +59,6 @@ def field_message(exc: VaultError) -> str:
     return message_for(exc)
 
 
-def optional_module(name: str) -> ModuleType | None:
-    """A module that another part of the project may not have delivered yet, or None."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
-
-
 def page_args(default_per_page: int = 20) -> tuple[int, int]:
     try:
         page = max(1, int(request.args.get("page", 1)))
@@ -91,10 +79,3 @@ def highlight(snippet: str | None) -> Markup:
     """
     parts = re.split(r"(</?mark>)", snippet or "")
     return Markup("".join(p if p in ("<mark>", "</mark>") else str(escape(html.unescape(p))) for p in parts))
-
-
-def attr(obj: Any, name: str, default: Any = None) -> Any:
-    """Read a field from a model or a dict (services of other areas may answer either)."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)

@@ -11,26 +11,17 @@ from flask_babel import gettext as _
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Role
+from vault.services import destruction as svc
+from vault.services import retention
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import field_message, optional_module, page_args
+from web.pages.common import field_message, page_args
 from web.pages.views import document_row
 
 bp = Blueprint("destructions", __name__)
-MODULE = "vault.services.destruction"
-
-
-def available() -> bool:
-    return optional_module(MODULE) is not None and optional_module("vault.services.retention") is not None
-
-
-def _svc() -> Any:
-    return optional_module(MODULE)
 
 
 @bp.get("/destructions")
 def list_page() -> ResponseReturnValue:
-    svc = _svc()
-    retention: Any = optional_module("vault.services.retention")
     v = get_vault()
     me = actor()
     page, per_page = page_args()
@@ -59,8 +50,7 @@ def list_page() -> ResponseReturnValue:
 
 def awaiting_approval(s: Any, me: Any) -> list[dict[str, Any]]:
     """Proposed batches that still need this manager's or legal's approval (the home page's "to approve")."""
-    svc = _svc()
-    if svc is None or not policy.allowed(me, "destruction.approve"):
+    if not policy.allowed(me, "destruction.approve"):
         return []
     mine = "manager_approver_id" if me.role is Role.MANAGER else "legal_approver_id"
     return [{"id": b.id, "reason": b.reason, "proposed_by": b.proposed_by.username, "proposed_at": b.proposed_at,
@@ -81,7 +71,7 @@ def propose() -> ResponseReturnValue:
     ids = [int(x) for x in request.form.getlist("document_ids") if x.isdigit()]
     try:
         with unit_of_work() as s:
-            batch = _svc().propose(get_vault(), s, actor(), ids, request.form.get("reason", ""))
+            batch = svc.propose(get_vault(), s, actor(), ids, request.form.get("reason", ""))
             batch_id = batch.id
     except (Invalid, Conflict, Forbidden) as exc:
         _flash_refusal(exc)
@@ -95,7 +85,7 @@ def propose() -> ResponseReturnValue:
 def approve(batch_id: int) -> ResponseReturnValue:
     try:
         with unit_of_work() as s:
-            _svc().approve(get_vault(), s, actor(), batch_id, request.form.get("comment", ""))
+            svc.approve(get_vault(), s, actor(), batch_id, request.form.get("comment", ""))
     except (Invalid, Conflict, Forbidden) as exc:
         _flash_refusal(exc)
     else:
@@ -106,7 +96,7 @@ def approve(batch_id: int) -> ResponseReturnValue:
 @bp.post("/destructions/<int:batch_id>/execute")
 def execute(batch_id: int) -> ResponseReturnValue:
     try:
-        _svc().execute(get_vault(), actor(), batch_id)
+        svc.execute(get_vault(), actor(), batch_id)
     except (Invalid, Conflict, Forbidden) as exc:
         _flash_refusal(exc)
     else:
@@ -117,7 +107,7 @@ def execute(batch_id: int) -> ResponseReturnValue:
 @bp.get("/destructions/<int:batch_id>/certificate.pdf")
 def certificate(batch_id: int) -> ResponseReturnValue:
     with unit_of_work() as s:
-        cert = _svc().certificate(s, actor(), batch_id)
+        cert = svc.certificate(s, actor(), batch_id)
     resp = Response(cert.pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="destruction-certificate-{batch_id}.pdf"'
     resp.headers["Cache-Control"] = "no-store"

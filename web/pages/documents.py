@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,8 +14,9 @@ from vault.errors import Conflict
 from vault.grants import active_grants
 from vault.models import DestructionBatch, DestructionItem, DestructionStatus, Document, DocumentStatus
 from vault.services import documents, reading
+from vault.services import holds as holds_svc
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import field_message, optional_module
+from web.pages.common import field_message
 from web.pages.views import document_row
 
 bp = Blueprint("documents", __name__)
@@ -39,12 +40,9 @@ def detail(document_id: int) -> ResponseReturnValue:
                      "size": x.plaintext_size, "pages": x.pages, "uploaded_by": x.uploaded_by.username,
                      "uploaded_at": x.uploaded_at, "index_status": x.index_status.value,
                      "index_error": x.index_error, "sha256": x.ciphertext_sha256} for x in doc.versions]
-        holds_svc = optional_module("vault.services.holds")
-        holds: list[dict[str, Any]] = []
-        if holds_svc is not None:
-            holds = [{"id": h.id, "reason": h.reason, "placed_at": h.placed_at}
-                     for h in holds_svc.holds_covering(s, [doc]).get(doc.id, [])]
-        can_hold = policy.allowed(me, "hold.manage") if holds_svc is not None else False
+        holds = [{"id": h.id, "reason": h.reason, "placed_at": h.placed_at}
+                 for h in holds_svc.holds_covering(s, [doc]).get(doc.id, [])]
+        can_hold = policy.allowed(me, "hold.manage")
         tombstone = _tombstone(s, me, doc) if doc.status is DocumentStatus.DESTROYED else None
         live = can_read and tombstone is None
         pages = list(range(1, reading.page_count(v, s, me, doc) + 1)) if live else []
@@ -81,8 +79,7 @@ def _tombstone(s: Any, me: Any, doc: Document) -> dict[str, Any]:
                              DestructionBatch.status == DestructionStatus.EXECUTED)).first()
     return {"destroyed_at": doc.destroyed_at, "batch_id": batch.id if batch else None,
             "executed_by": batch.executed_by.username if batch and batch.executed_by else None,
-            "register": batch is not None and policy.allowed(me, "destruction.view")
-            and "destructions" in current_app.extensions.get("pages", set())}
+            "register": batch is not None and policy.allowed(me, "destruction.view")}
 
 
 @bp.get("/documents/<int:document_id>/pages/<int:page_no>.png")

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from config.settings import DOC_TYPES as DOC_TYPE_KEYS
 from vault import policy
 from vault.errors import Conflict, Invalid
-from vault.services import dossiers
+from vault.services import checkouts, dossiers, holds
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import field_message, optional_module, page_args
+from web.pages.common import field_message, page_args
 from web.pages.views import checkout_row, document_row, dossier_row
 
 bp = Blueprint("dossiers", __name__)
@@ -114,21 +114,16 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
                                "completeness": dossiers.completeness(v, d),
                                "can_edit": policy.allowed(me, "dossier.update"),
                                "can_upload": policy.allowed(me, "document.upload") and d.status.value == "active",
-                               "doc_types": DOC_TYPE_KEYS, "holds": [], "checkouts": [], "paper_holder": None,
-                               "can_request": False, "can_hold": False}
-        holds = optional_module("vault.services.holds")
-        if holds is not None:
-            ctx["holds"] = [{"id": h.id, "document_id": h.document_id, "reason": h.reason, "placed_at": h.placed_at,
-                             "placed_by": h.placed_by.username} for h in holds.holds_on_dossier(s, d.id)]
-            ctx["can_hold"] = policy.allowed(me, "hold.manage")
-        checkouts = optional_module("vault.services.checkouts")
-        if checkouts is not None:
-            ctx["checkouts"] = [checkout_row(v, c) for c in
-                                checkouts.list_checkouts(v, s, me, {"dossier_id": d.id}, 1, 50).items]
-            ctx["can_request"] = policy.allowed(me, "checkout.request") and d.status.value != "destroyed"
-            holder = checkouts.paper_holder(s, d.id)
-            ctx["paper_holder"] = holder.requester.username if holder is not None else None
-            ctx["max_days"] = v.settings.checkout_max_days
+                               "doc_types": DOC_TYPE_KEYS}
+        ctx["holds"] = [{"id": h.id, "document_id": h.document_id, "reason": h.reason, "placed_at": h.placed_at,
+                         "placed_by": h.placed_by.username} for h in holds.holds_on_dossier(s, d.id)]
+        ctx["can_hold"] = policy.allowed(me, "hold.manage")
+        ctx["checkouts"] = [checkout_row(v, c) for c in
+                            checkouts.list_checkouts(v, s, me, {"dossier_id": d.id}, 1, 50).items]
+        ctx["can_request"] = policy.allowed(me, "checkout.request") and d.status.value != "destroyed"
+        holder = checkouts.paper_holder(s, d.id)
+        ctx["paper_holder"] = holder.requester.username if holder is not None else None
+        ctx["max_days"] = v.settings.checkout_max_days
         held_docs = {h["document_id"] for h in ctx["holds"] if h["document_id"]}
         for row in docs:
             row["held"] = row["id"] in held_docs or any(h["document_id"] is None for h in ctx["holds"])

@@ -11,20 +11,15 @@ from flask_babel import gettext as _
 from vault import policy
 from vault.errors import Conflict, Invalid, NotFound
 from vault.models import Document, Dossier
+from vault.services import holds as svc
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import field_message, optional_module, page_args
+from web.pages.common import field_message, page_args
 
 bp = Blueprint("holds", __name__)
-MODULE = "vault.services.holds"
-
-
-def available() -> bool:
-    return optional_module(MODULE) is not None
 
 
 @bp.get("/holds")
 def list_page() -> ResponseReturnValue:
-    svc: Any = optional_module(MODULE)
     me = actor()
     page, per_page = page_args()
     active_only = request.args.get("all") != "1"
@@ -59,7 +54,6 @@ def _int_or_raw(raw: str | None) -> int | str | None:
 
 @bp.post("/holds")
 def place() -> ResponseReturnValue:
-    svc: Any = optional_module(MODULE)
     archive_no = (request.form.get("archive_no") or request.form.get("dossier_id") or "").strip() or None
     document_id = _int_or_raw(request.form.get("document_id"))
     try:
@@ -78,7 +72,6 @@ def place() -> ResponseReturnValue:
 
 @bp.post("/holds/<int:hold_id>/release")
 def release(hold_id: int) -> ResponseReturnValue:
-    svc: Any = optional_module(MODULE)
     try:
         with unit_of_work() as s:
             svc.release_hold(get_vault(), s, actor(), hold_id, request.form.get("reason", ""))

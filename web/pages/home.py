@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.models import Role
-from vault.services import documents, reports
+from vault.services import checkouts, documents, holds, reports, retention
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.charts import bar_chart
-from web.pages.common import DOC_TYPES, label, optional_module
+from web.pages.common import DOC_TYPES, label
 from web.pages.destructions import awaiting_approval
 from web.pages.views import checkout_row, document_row, dossier_row
 
@@ -22,10 +22,7 @@ bp = Blueprint("home", __name__)
 
 def _checkouts(v: Any, s: Any, me: Any, *, mine_to_decide: bool = False, **filters: Any) -> list[dict[str, Any]]:
     """Checkouts for a card; `mine_to_decide`: only those this person may approve (their role, not their own)."""
-    svc = optional_module("vault.services.checkouts")
-    if svc is None:
-        return []
-    page = svc.list_checkouts(v, s, me, filters, 1, 50 if mine_to_decide else 20)
+    page = checkouts.list_checkouts(v, s, me, filters, 1, 50 if mine_to_decide else 20)
     items = [c for c in page.items if not mine_to_decide
              or (policy.checkout_approver_role(c.dossier) is me.role and c.requester_id != me.id)]
     return [checkout_row(v, c) for c in items[:20]]
@@ -42,9 +39,8 @@ def index() -> ResponseReturnValue:
             ctx["pending"] = _checkouts(v, s, me, status="pending", mine_to_decide=True)
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["handover"] = _checkouts(v, s, me, status="approved")
-            retention = optional_module("vault.services.retention")
             ctx["due"] = [{"document": document_row(v, d.document), "due_on": d.due_on, "held": bool(d.holds)}
-                          for d in retention.list_due(v, s, me)[:20]] if retention else []
+                          for d in retention.list_due(v, s, me)[:20]]
         elif me.role is Role.EMPLOYEE:
             from vault.services import dossiers
 
@@ -53,8 +49,7 @@ def index() -> ResponseReturnValue:
             ctx["open"] = [c for c in ctx["requests"] if c["status"] in ("active", "overdue")]
         elif me.role is Role.LEGAL:
             ctx["batches"] = awaiting_approval(s, me)
-            holds = optional_module("vault.services.holds")
-            ctx["holds"] = holds.list_holds(s, me, active_only=True, page=1, per_page=20).items if holds else []
+            ctx["holds"] = holds.list_holds(s, me, active_only=True, page=1, per_page=20).items
             ctx["hold_rows"] = [{"id": h.id, "dossier_id": h.dossier_id, "document_id": h.document_id,
                                  "reason": h.reason, "placed_at": h.placed_at} for h in ctx["holds"]]
         elif me.role is Role.MANAGER:

@@ -6,30 +6,26 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from config.settings import DOC_TYPES as DOC_TYPE_KEYS
+from indexer import service as svc
 from vault.errors import Invalid, NotFound, Unavailable
 from vault.services import dossiers
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import field_message, highlight, optional_module, page_args
+from web.pages.common import field_message, highlight, page_args
 
 bp = Blueprint("search", __name__)
 FILTERS = ("doc_type", "archive_no", "date_from", "date_to")
 
 
-def available() -> bool:
-    return optional_module("indexer.service") is not None
-
-
 @bp.get("/search")
 def search_page() -> ResponseReturnValue:
-    svc = optional_module("indexer.service")
     q = request.args.get("q", "").strip()
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
     filters["archive_no"] = filters["archive_no"] or request.args.get("dossier_id", "").strip()  # older links
     page, per_page = page_args()
     errors: dict[str, str] = {}
     result = None
-    unavailable = svc is None
-    if q and svc is not None:
+    unavailable = False
+    if q:
         v = get_vault()
         try:
             wanted = {k: val for k, val in filters.items() if val and k != "archive_no"}
