@@ -14,13 +14,13 @@ from typing import Protocol
 
 from indexer.query import ParsedQuery
 from vault.errors import Invalid
+from vault.paging import MAX_PER_PAGE
 
 __all__ = [
     "MAX_PER_PAGE", "MAX_RESULT_DEPTH", "TITLE_BOOST", "Hit", "IndexDoc", "ParsedQuery", "ReadScope",
     "SearchFilters", "SearchIndex", "SearchResult", "check_paging",
 ]
 
-MAX_PER_PAGE = 100
 MAX_RESULT_DEPTH = 10_000  # page * per_page: deeper pages are not worth a heap this big
 TITLE_BOOST = 2.0  # a term in the title weighs as much as twice in the content
 

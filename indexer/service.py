@@ -20,7 +20,7 @@ from vault.core import Vault
 from vault.errors import Invalid, Unavailable
 from vault.grants import active_grants
 from vault.models import DocType, Document, DocumentStatus, DocumentVersion, IndexStatus, User
-from vault.services.dossiers import paging
+from vault.paging import paging
 
 QUERY_TIME_LIMIT_S = 2.0
 

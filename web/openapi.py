@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault.paging import MAX_PAGE, MAX_PER_PAGE
+
 Op = dict[str, Any]
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -42,8 +44,8 @@ def _path(name: str) -> dict[str, Any]:
             "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
 
 
-PAGING = [_q("page", {"type": "integer", "minimum": 1, "maximum": 100_000}),
-          _q("per_page", {"type": "integer", "minimum": 1, "maximum": 200})]
+PAGING = [_q("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
+          _q("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})]
 S = {"type": "string"}
 ENUM = lambda *v: {"type": "string", "enum": list(v)}  # noqa: E731
 DOSSIER_FIELDS = {

@@ -16,7 +16,7 @@ from tests.support.workflow_fixtures import PDF, upload
 from vault.core import Vault
 from vault.errors import NotFound
 from vault.models import DocumentVersion, IndexStatus
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 
 
 @pytest.fixture
@@ -101,6 +101,18 @@ def test_the_search_filter_takes_an_archive_number(app: Flask, api: Api, people:
     assert "没有档案号为 KH-1999-999999 的档案" in unknown and "must be a number" not in unknown
     r = api.get(people.archivist, "/api/v1/search?q=合同&archive_no=KH-1999-999999")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "dossier_not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search?q=合同", "/api/v1/dossiers?q=明远", "/api/v1/checkouts?mine=1"])
+def test_search_pages_like_every_list_up_to_200_a_page_and_says_so_in_chinese_past_it(
+        api: Api, people: People, dossier: dict[str, Any], path: str) -> None:
+    r = api.get(people.employee, f"{path}&per_page=200")
+    assert r.status_code == 200 and r.get_json()["per_page"] == 200
+    r = api.get(people.employee, f"{path}&per_page=201")
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "per_page"
+    assert "200" in r.get_json()["error"]["message"]
+    zh = api.client.get(f"{path}&per_page=201", headers={**api.headers(people.employee), "Accept-Language": "zh-CN"})
+    assert zh.get_json()["error"]["message"] == "每页条数必须在 1 到 200 之间"
 
 
 # -- messages in the reader's language ---------------------------------------------------------------------

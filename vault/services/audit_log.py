@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.errors import Invalid
 from vault.models import AuditEvent, Document, User
-from vault.services.dossiers import Page
+from vault.paging import Page, page_of
 from vault.services.fields import may_exist
 
 if TYPE_CHECKING:
@@ -67,9 +67,7 @@ def list_events(session: Session, actor: User, filters: Mapping[str, Any], page:
         if since.tzinfo is None:
             raise Invalid("since", "since needs a UTC offset, e.g. 2026-01-31T00:00:00+08:00")
         q = q.where(AuditEvent.at >= since)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(AuditEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(rows), total, page, per_page)
+    return page_of(session, q.order_by(AuditEvent.seq.desc()), page, per_page)
 
 
 def verify(session: Session, actor: User, v: Vault | None = None) -> audit.ChainReport:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -30,7 +30,8 @@ from vault.models import (
     Role,
     User,
 )
-from vault.services.dossiers import Page, get_dossier, queue_reindex
+from vault.paging import Page, page_of
+from vault.services.common import get_dossier, queue_reindex
 from vault.services.fields import clean_text, may_exist
 from vault.services.notifications import notify, send_pending_email
 from vault.services.users import system_user
@@ -284,9 +285,7 @@ def list_checkouts(v: Vault, session: Session, actor: User, filters: Mapping[str
         except ValueError:
             raise Invalid("dossier_id", "dossier_id must be a number") from None
         q = q.where(Checkout.dossier_id == dossier_id if may_exist(dossier_id) else false())
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(Checkout.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(rows), total, page, per_page)
+    return page_of(session, q.order_by(Checkout.id.desc()), page, per_page)
 
 
 def overdue_checkouts(v: Vault, session: Session, actor: User) -> list[Checkout]:

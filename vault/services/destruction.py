@@ -43,9 +43,9 @@ from vault.models import (
     SearchDocument,
     User,
 )
+from vault.paging import Page, page_of
 from vault.services import retention
 from vault.services.certificate import render_certificate
-from vault.services.dossiers import Page
 from vault.services.fields import may_exist
 from vault.services.holds import holds_covering
 
@@ -278,9 +278,7 @@ def list_batches(session: Session, actor: User, page: int, per_page: int) -> Pag
     actor's clearance; the others are neither listed nor counted."""
     policy.require(actor, "destruction.view")
     q = select(DestructionBatch).where(DestructionBatch.id.not_in(policy.batches_above_clearance(actor)))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(DestructionBatch.id.desc()).offset((page - 1) * per_page).limit(per_page))
-    return Page(list(rows.all()), total, page, per_page)
+    return page_of(session, q.order_by(DestructionBatch.id.desc()), page, per_page)
 
 
 @dataclass(frozen=True)

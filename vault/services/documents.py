@@ -36,7 +36,7 @@ from vault.models import (
     PendingBlob,
     User,
 )
-from vault.services.dossiers import get_dossier
+from vault.services.common import get_dossier
 from vault.services.fields import may_exist, parse_date
 from vault.storage import new_blob_key
 

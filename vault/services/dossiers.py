@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
 from vault.creditcode import credit_code_problem, normalize_credit_code
-from vault.errors import Conflict, Invalid, NotFound
+from vault.errors import Conflict, Invalid
 from vault.models import (
     ArchiveCounter,
     CustomerType,
@@ -26,13 +24,15 @@ from vault.models import (
     Dossier,
     DossierStatus,
     Grade,
-    Job,
-    JobStatus,
     Role,
     Secrecy,
     User,
 )
-from vault.services.fields import clean_text, may_exist
+from vault.paging import Page, page_of
+from vault.paging import paging as paging  # moved to vault.paging; kept here for callers written before
+from vault.services.common import get_dossier, queue_reindex
+from vault.services.common import resolve_archive_no as resolve_archive_no  # likewise, moved to .common
+from vault.services.fields import clean_text
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
             "secrecy", "location", "status", "next_review_date")
@@ -162,35 +162,6 @@ def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, A
     return dossier
 
 
-def get_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
-    """A dossier the actor may see, else NotFound (whether it exists or not)."""
-    dossier = session.get(Dossier, dossier_id) if may_exist(dossier_id) else None
-    if dossier is None or not policy.can_see(actor, dossier):
-        raise NotFound("dossier {dossier_id} not found", params={"dossier_id": dossier_id}, code="dossier_not_found")
-    return dossier
-
-
-def resolve_archive_no(session: Session, actor: User, raw: Any, *, field: str = "archive_no") -> Dossier:
-    """The dossier a person means by what they typed: its archive number (KH-2026-000006), or its plain id.
-
-    Visibility applies: a dossier above the actor's clearance is not found, in the same words as one that
-    does not exist. Empty or malformed input is Invalid naming ``field``."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return get_dossier(session, actor, raw)
-    if not isinstance(raw, str) or not raw.strip():
-        raise Invalid(field, "enter an archive number like KH-2026-000006")
-    text = unicodedata.normalize("NFKC", raw).strip().upper()
-    if len(text) > 40:
-        raise Invalid(field, "enter an archive number like KH-2026-000006")
-    if text.isdigit():
-        return get_dossier(session, actor, int(text))
-    dossier = session.scalar(select(Dossier).where(Dossier.archive_no == text))
-    if dossier is None or not policy.can_see(actor, dossier):
-        raise NotFound("no dossier has the archive number {archive_no}", code="dossier_not_found",
-                       params={"archive_no": text})
-    return dossier
-
-
 def _plain(value: Any) -> Any:
     if hasattr(value, "value"):
         return value.value
@@ -231,35 +202,6 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     return dossier
 
 
-def queue_reindex(session: Session, dossier: Dossier, now: datetime) -> None:
-    """The search index filters on a dossier's secrecy and owner: the worker re-adds its documents."""
-    session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
-                    status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
-
-
-MAX_PAGE = 100_000  # an OFFSET beyond this is no use to anyone and overflows SQLite's integers
-
-
-def paging(page: Any, per_page: Any) -> tuple[int, int]:
-    try:
-        p, k = int(page or 1), int(per_page or 50)
-    except (TypeError, ValueError):
-        raise Invalid("page", "page and per_page must be whole numbers") from None
-    if not 1 <= p <= MAX_PAGE:
-        raise Invalid("page", "page must be between 1 and {max_page}", params={"max_page": MAX_PAGE})
-    if not 1 <= k <= 200:
-        raise Invalid("per_page", "per_page must be between 1 and 200")
-    return p, k
-
-
 def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], page: int = 1,
                   per_page: int = 50) -> Page:
     """Dossiers within the actor's clearance, filtered by name/number/code, grade, type, owner, status."""
@@ -283,9 +225,7 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
     if filters.get("secrecy"):
         q = q.where(Dossier.secrecy == _enum_value(Secrecy, "secrecy", filters["secrecy"],
                                                    "public, internal, confidential, secret"))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    items = session.scalars(q.order_by(Dossier.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(items), total, page, per_page)
+    return page_of(session, q.order_by(Dossier.id.desc()), page, per_page)
 
 
 def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:

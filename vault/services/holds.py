@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Conflict, Invalid, NotFound
 from vault.models import Document, DocumentStatus, LegalHold, User
-from vault.services.dossiers import Page, get_dossier, resolve_archive_no
+from vault.paging import Page, page_of
+from vault.services.common import get_dossier, resolve_archive_no
 
 
 def _reason(raw: Any, field: str = "reason") -> str:
@@ -165,6 +166,4 @@ def list_holds(session: Session, actor: User, *, active_only: bool, page: int, p
         LegalHold.document_id.in_(select(Document.id).where(Document.dossier_id.in_(visible)))))
     if active_only:
         q = q.where(LegalHold.released_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(LegalHold.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(rows), total, page, per_page)
+    return page_of(session, q.order_by(LegalHold.id.desc()), page, per_page)

@@ -6,14 +6,14 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vault import policy
 from vault.core import Vault
 from vault.errors import NotFound
 from vault.models import Checkout, DestructionBatch, Dossier, Notification, User
-from vault.services.dossiers import Page
+from vault.paging import Page, page_of
 
 log = logging.getLogger("dossier.notifications")
 
@@ -43,9 +43,7 @@ def list_notifications(session: Session, actor: User, *, unread_only: bool, page
         or_(Notification.batch_id.is_(None), Notification.batch_id.not_in(policy.batches_above_clearance(actor))))
     if unread_only:
         q = q.where(Notification.read_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.scalars(q.order_by(Notification.id.desc()).offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(rows), total, page, per_page)
+    return page_of(session, q.order_by(Notification.id.desc()), page, per_page)
 
 
 def mark_read(v: Vault, session: Session, actor: User, notification_id: int) -> Notification:

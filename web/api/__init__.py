@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, g, request
 
 from vault.errors import VaultError
+from vault.paging import paging
 from web.security import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -52,6 +53,11 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadJson("the body is not a JSON object")
     return data
+
+
+def query_paging() -> tuple[int, int]:
+    """The page and per_page the query string asks for, checked like every list's (`vault.paging`)."""
+    return paging(request.args.get("page"), request.args.get("per_page"))
 
 
 # the route modules attach their handlers to `bp`; they import it from here, so they come last

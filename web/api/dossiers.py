@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from vault.services import dossiers
-from web.api import bp, json_body
+from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
 from web.serialize import dossier_json, dossiers_workflow_json, page_json
 
@@ -23,7 +23,7 @@ def create_dossier() -> tuple[Response, int]:
 @bp.get("/dossiers")
 def list_dossiers() -> Response:
     v = get_vault()
-    page, per_page = dossiers.paging(request.args.get("page"), request.args.get("per_page"))
+    page, per_page = query_paging()
     with unit_of_work() as session:
         result = dossiers.list_dossiers(session, actor(), request.args, page, per_page)
         workflow = dossiers_workflow_json(result.items)

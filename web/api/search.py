@@ -6,10 +6,10 @@ from flask import Response, jsonify, request
 
 from indexer import service
 from vault.errors import Invalid
-from vault.services import dossiers
+from vault.services.common import resolve_archive_no
 from web.api import bp
 from web.deps import actor, get_vault, unit_of_work
-from web.openapi import register
+from web.openapi import PAGING, register
 from web.serialize import iso
 
 
@@ -24,7 +24,7 @@ def search() -> Response:
     with unit_of_work() as session:
         if archive_no:
             # the archive number a person knows, resolved within the caller's visibility (else 404)
-            dossier_id = dossiers.resolve_archive_no(session, actor(), archive_no).id
+            dossier_id = resolve_archive_no(session, actor(), archive_no).id
             filters = service.parse_filters({**args, "dossier_id": str(dossier_id)})
         result = service.search(v, session, actor(), request.args.get("q", ""), filters,
                                 request.args.get("page", 1), request.args.get("per_page", 20))
@@ -49,8 +49,7 @@ register("get", "/api/v1/search", {
          "description": "the dossier's archive number (KH-2026-000006), instead of dossier_id"},
         {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        *PAGING,
     ],
     "responses": {"200": {"description": "hits with <mark> snippets; `total_exact` false means at least `total` "
                                          "documents match (the engine ranked that many, newest first among "

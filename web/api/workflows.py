@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from vault.services import checkouts, destruction, dossiers, holds, notifications, reports, retention
-from web.api import bp, json_body
+from vault.services import checkouts, destruction, holds, notifications, reports, retention
+from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
 from web.serialize import (
@@ -27,10 +27,6 @@ def _optional_body() -> dict[str, Any]:
     return json_body()
 
 
-def _paging() -> tuple[int, int]:
-    return dossiers.paging(request.args.get("page"), request.args.get("per_page"))
-
-
 # -- checkouts -------------------------------------------------------------------------------------
 
 @bp.post("/checkouts")
@@ -45,7 +41,7 @@ def request_checkout() -> tuple[Response, int]:
 @bp.get("/checkouts")
 def list_checkouts() -> Response:
     v = get_vault()
-    page, per_page = _paging()
+    page, per_page = query_paging()
     with unit_of_work() as session:
         result = checkouts.list_checkouts(v, session, actor(), request.args, page, per_page)
         items = [checkout_json(v, c) for c in result.items]
@@ -122,7 +118,7 @@ def place_hold() -> tuple[Response, int]:
 
 @bp.get("/holds")
 def list_holds() -> Response:
-    page, per_page = _paging()
+    page, per_page = query_paging()
     active_only = request.args.get("active", "1") not in ("0", "false", "no")
     with unit_of_work() as session:
         result = holds.list_holds(session, actor(), active_only=active_only, page=page, per_page=per_page)
@@ -144,7 +140,7 @@ def release_hold(hold_id: int) -> Response:
 @bp.get("/retention/due")
 def retention_due() -> Response:
     v = get_vault()
-    page, per_page = _paging()
+    page, per_page = query_paging()
     with unit_of_work() as session:
         due = retention.list_due(v, session, actor())
         items = [due_json(x) for x in due[(page - 1) * per_page: page * per_page]]
@@ -181,7 +177,7 @@ def propose_destruction() -> tuple[Response, int]:
 
 @bp.get("/destructions")
 def destruction_register() -> Response:
-    page, per_page = _paging()
+    page, per_page = query_paging()
     with unit_of_work() as session:
         result = destruction.list_batches(session, actor(), page, per_page)
         items = [batch_json(b) for b in result.items]
@@ -237,7 +233,7 @@ def report_summary() -> Response:
 
 @bp.get("/notifications")
 def list_notifications() -> Response:
-    page, per_page = _paging()
+    page, per_page = query_paging()
     unread = request.args.get("unread") in ("1", "true", "yes")
     with unit_of_work() as session:
         result = notifications.list_notifications(session, actor(), unread_only=unread, page=page, per_page=per_page)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from vault.errors import VaultError
+from vault.paging import MAX_PER_PAGE
 
 DOC_TYPES = {
     "contract": _l("Contract"), "license": _l("Business license"), "credit_report": _l("Credit report"),
@@ -65,7 +66,7 @@ def page_args(default_per_page: int = 20) -> tuple[int, int]:
     except ValueError:
         page = 1
     try:
-        per_page = min(200, max(1, int(request.args.get("per_page", default_per_page))))
+        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", default_per_page))))
     except ValueError:
         per_page = default_per_page
     return page, per_page

@@ -1,0 +1,54 @@
+"""What the services share: finding a dossier the actor may see, and asking the worker to reindex one.
+
+Every service that starts from a dossier imports these from here (paging lives in `vault.paging`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vault import policy
+from vault.errors import Invalid, NotFound
+from vault.models import Dossier, Job, JobStatus, User
+from vault.services.fields import may_exist
+
+
+def get_dossier(session: Session, actor: User, dossier_id: int) -> Dossier:
+    """A dossier the actor may see, else NotFound (whether it exists or not)."""
+    dossier = session.get(Dossier, dossier_id) if may_exist(dossier_id) else None
+    if dossier is None or not policy.can_see(actor, dossier):
+        raise NotFound("dossier {dossier_id} not found", params={"dossier_id": dossier_id}, code="dossier_not_found")
+    return dossier
+
+
+def resolve_archive_no(session: Session, actor: User, raw: Any, *, field: str = "archive_no") -> Dossier:
+    """The dossier a person means by what they typed: its archive number (KH-2026-000006), or its plain id.
+
+    Visibility applies: a dossier above the actor's clearance is not found, in the same words as one that
+    does not exist. Empty or malformed input is Invalid naming ``field``."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return get_dossier(session, actor, raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise Invalid(field, "enter an archive number like KH-2026-000006")
+    text = unicodedata.normalize("NFKC", raw).strip().upper()
+    if len(text) > 40:
+        raise Invalid(field, "enter an archive number like KH-2026-000006")
+    if text.isdigit():
+        return get_dossier(session, actor, int(text))
+    dossier = session.scalar(select(Dossier).where(Dossier.archive_no == text))
+    if dossier is None or not policy.can_see(actor, dossier):
+        raise NotFound("no dossier has the archive number {archive_no}", code="dossier_not_found",
+                       params={"archive_no": text})
+    return dossier
+
+
+def queue_reindex(session: Session, dossier: Dossier, now: datetime) -> None:
+    """The search index filters on a dossier's secrecy and owner: the worker re-adds its documents."""
+    session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
+                    status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
+
