@@ -70,8 +70,9 @@ from indexer import sandbox  # noqa: E402
 from indexer.extract import ExtractionFailed, extract  # noqa: E402
 from indexer.ocr import clean_ocr_text  # noqa: E402
 from indexer.query import parse_query  # noqa: E402
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters  # noqa: E402
+from indexer.search_index import IndexDoc, SearchFilters  # noqa: E402
 from indexer.service import open_index  # noqa: E402
+from vault.policy import Scope  # noqa: E402
 
 SYNTHETIC = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "synthetic"
 SEED = 13
@@ -80,7 +81,7 @@ DEFAULT_SETS = ["original", "combined", "mixed"]
 QUICK_FILES = ["C01/01_营业执照副本.png", "C03/01_营业执照副本.jpg", "C04/04_关于申请延期付款的函_scan.jpg",
                "C06/06_补充协议_HYGL-KJ-20231024-087_scan.pdf"]
 MIMES = {".png": "image/png", ".jpg": "image/jpeg", ".pdf": "application/pdf"}
-FULL = ReadScope(all_dossiers_up_to=("public", "internal", "confidential", "secret"), dossier_ids=frozenset(),
+FULL = Scope(all_dossiers_up_to=("public", "internal", "confidential", "secret"), dossier_ids=frozenset(),
                  document_ids=frozenset())
 
 # -- degradations -------------------------------------------------------------------------------

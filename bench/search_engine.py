@@ -40,10 +40,11 @@ from whoosh import index as whoosh_index  # noqa: E402
 
 from indexer.analyzer import analyse  # noqa: E402
 from indexer.query import parse_query  # noqa: E402
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex  # noqa: E402
+from indexer.search_index import IndexDoc, SearchFilters, SearchIndex  # noqa: E402
 from indexer.service import open_index  # noqa: E402
 from indexer.whoosh_index import fields_of, schema  # noqa: E402
 from tests.corpus import SYNTHETIC, text_layer  # noqa: E402
+from vault.policy import Scope  # noqa: E402
 
 TARGET_RATIO = 0.8
 QUICK_DOCS = 100  # --quick: a smoke run
@@ -182,18 +183,18 @@ def index_service(
     return took[0], ix
 
 
-def employee_scope(n: int) -> ReadScope:
+def employee_scope(n: int) -> Scope:
     """What an employee owning every 10th dossier of ``n`` generated documents reads."""
     dossiers = frozenset(i for i in range(1, n // PER_DOSSIER + 2) if i % 10 == 0)
-    return ReadScope(all_dossiers_up_to=None, dossier_ids=dossiers, document_ids=frozenset())
+    return Scope(all_dossiers_up_to=None, dossier_ids=dossiers, document_ids=frozenset())
 
 
 def search_latencies(
-    ix: SearchIndex, queries: Sequence[str], repeat: int = 3, scope: ReadScope | None = None
+    ix: SearchIndex, queries: Sequence[str], repeat: int = 3, scope: Scope | None = None
 ) -> list[float]:
     """Seconds per search (page 1 of 20, full scope unless given), each query ``repeat`` times."""
     if scope is None:
-        scope = ReadScope(all_dossiers_up_to=SECRECY, dossier_ids=frozenset(), document_ids=frozenset())
+        scope = Scope(all_dossiers_up_to=SECRECY, dossier_ids=frozenset(), document_ids=frozenset())
     parsed = [parse_query(q) for q in queries]
     times = []
     for _ in range(repeat):

@@ -60,8 +60,9 @@ import apsw
 
 from indexer.analyzer import normalize, phrase_query, phrase_tokens
 from indexer.query import ParsedQuery
-from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFilters, SearchResult, check_paging
+from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, SearchFilters, SearchResult, check_paging
 from vault.errors import Unavailable
+from vault.policy import Scope
 
 FILE_NAME = "search.sqlite"
 # Characters unicode61 (remove_diacritics 0) keeps as a token of their own, unchanged or folded
@@ -336,7 +337,7 @@ class Fts5Index:
     def search(
         self,
         query: ParsedQuery,
-        scope: ReadScope,
+        scope: Scope,
         filters: SearchFilters,
         page: int,
         per_page: int,
@@ -402,7 +403,7 @@ class Fts5Index:
             raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc}) from exc
 
 
-def _narrowed(conn: apsw.Connection, scope: ReadScope) -> ReadScope | None:
+def _narrowed(conn: apsw.Connection, scope: Scope) -> Scope | None:
     """The scope to check, or None when it reads every secrecy level the index holds (everything)."""
     levels = scope.all_dossiers_up_to or ()
     if levels:
@@ -413,7 +414,7 @@ def _narrowed(conn: apsw.Connection, scope: ReadScope) -> ReadScope | None:
 
 
 def _statement_parts(
-    query: ParsedQuery, scope: ReadScope | None, filters: SearchFilters
+    query: ParsedQuery, scope: Scope | None, filters: SearchFilters
 ) -> tuple[str, str, list[Any]]:
     """The MATCH expression, extra SQL conditions on ``documents`` and their parameters."""
     match = [match_expression(query)]

@@ -42,8 +42,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from indexer.analyzer import normalize, phrase_query, phrase_tokens
 from indexer.query import ParsedQuery
-from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFilters, SearchResult, check_paging
+from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, SearchFilters, SearchResult, check_paging
 from vault.errors import Unavailable
+from vault.policy import Scope
 
 WINDOW = 1024  # positions in one chunk (a tsvector position stops at 16383)
 RANKED_MATCHES = 1000  # the newest matches ranked; older ones follow them, newest first (all are counted)
@@ -180,7 +181,7 @@ class PgIndex:
     def search(
         self,
         query: ParsedQuery,
-        scope: ReadScope,
+        scope: Scope,
         filters: SearchFilters,
         page: int,
         per_page: int,
@@ -253,7 +254,7 @@ def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
     conn.execute(text("DELETE FROM search_documents WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
 
 
-def _conditions(query: ParsedQuery, scope: ReadScope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+def _conditions(query: ParsedQuery, scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     """The WHERE clause on ``search_documents d`` (terms, scope, filters) and its parameters."""
     params: dict[str, Any] = {}
     where: list[str] = []

@@ -1,7 +1,7 @@
 """What the rest of the system knows about full-text search: the data it gives and gets back.
 
 Engine-agnostic: an implementation (Whoosh, SQLite FTS5) lives in its own module and is chosen in the
-composition root. Access control is the caller's ``ReadScope``, applied inside the engine's query,
+composition root. Access control is the caller's ``vault.policy.Scope``, applied inside the engine's query,
 so nothing the caller may not read is matched, counted or ranked.
 """
 
@@ -15,9 +15,10 @@ from typing import Protocol
 from indexer.query import ParsedQuery
 from vault.errors import Invalid
 from vault.paging import MAX_PER_PAGE
+from vault.policy import Scope
 
 __all__ = [
-    "MAX_PER_PAGE", "MAX_RESULT_DEPTH", "TITLE_BOOST", "Hit", "IndexDoc", "ParsedQuery", "ReadScope",
+    "MAX_PER_PAGE", "MAX_RESULT_DEPTH", "TITLE_BOOST", "Hit", "IndexDoc", "ParsedQuery",
     "SearchFilters", "SearchIndex", "SearchResult", "check_paging",
 ]
 
@@ -38,27 +39,6 @@ class IndexDoc:
     title: str
     content: str
     owner_id: int | None = None  # the dossier's owner (an engine may index it for owners' scopes)
-
-
-@dataclass(frozen=True)
-class ReadScope:
-    """Whose content the caller may read; built by the service layer from role, clearance, grants."""
-
-    # secrecy levels the caller may read in every dossier (archivist, legal, manager), or None
-    all_dossiers_up_to: tuple[str, ...] | None
-    # dossiers readable wholly (the owner's, and those a checkout grants)
-    dossier_ids: frozenset[int]
-    # single documents readable (checkout grants)
-    document_ids: frozenset[int]
-    # ``dossier_ids`` said another way, for an engine that indexes owners: the dossiers ``owner_id``
-    # owns at ``owned_levels``, plus ``granted_dossier_ids``
-    owner_id: int | None = None
-    owned_levels: tuple[str, ...] = ()
-    granted_dossier_ids: frozenset[int] = frozenset()
-
-    def is_empty(self) -> bool:
-        """Whether the caller may read nothing at all."""
-        return not self.all_dossiers_up_to and not self.dossier_ids and not self.document_ids
 
 
 @dataclass(frozen=True)
@@ -116,7 +96,7 @@ class SearchIndex(Protocol):
     def search(
         self,
         query: ParsedQuery,
-        scope: ReadScope,
+        scope: Scope,
         filters: SearchFilters,
         page: int,
         per_page: int,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
 from indexer.query import parse_query
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
+from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
 from indexer.textstore import open_text
 from vault import audit, policy
@@ -128,9 +128,7 @@ def search(
     page, per_page = paging(page, per_page)
     now = v.clock.now()
     scope = policy.read_scope(session, actor, now)
-    result = get_index(v).search(query, ReadScope(scope.all_dossiers_up_to, scope.dossier_ids, scope.document_ids,
-                                           scope.owner_id, scope.owned_levels, scope.granted_dossier_ids),
-                                 filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
+    result = get_index(v).search(query, scope, filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
     items: list[SearchItem] = []
     # the page's documents, their dossiers and current versions in one query, not three per hit
     documents = {d.id: d for d in session.scalars(

@@ -33,8 +33,9 @@ from whoosh.writing import CLEAR, IndexWriter
 
 from indexer.analyzer import analyzer, query_phrase
 from indexer.query import ParsedQuery, QueryTerm
-from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, ReadScope, SearchFilters, SearchResult, check_paging
+from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, SearchFilters, SearchResult, check_paging
 from vault.errors import Unavailable
+from vault.policy import Scope
 
 _TEXT_FIELDS = ("content", "title")
 
@@ -135,7 +136,7 @@ class WhooshIndex:
     def search(
         self,
         query: ParsedQuery,
-        scope: ReadScope,
+        scope: Scope,
         filters: SearchFilters,
         page: int,
         per_page: int,
@@ -211,7 +212,7 @@ def _term_query(term: QueryTerm, deadline: _Deadline | None) -> Query:
     return Or(per_field)
 
 
-def _allowed(scope: ReadScope, filters: SearchFilters) -> Query:
+def _allowed(scope: Scope, filters: SearchFilters) -> Query:
     readable: list[Query] = [Term("secrecy", level) for level in scope.all_dossiers_up_to or ()]
     readable += [Term("dossier_id", str(i)) for i in sorted(scope.dossier_ids)]
     readable += [Term("document_id", str(i)) for i in sorted(scope.document_ids)]

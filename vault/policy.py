@@ -137,15 +137,23 @@ def require_read(session: Session, actor: User, document: Document, now: datetim
 
 @dataclass(frozen=True)
 class Scope:
-    """What content the actor may read everywhere: the shape the search index filters by."""
+    """What content the actor may read everywhere: the shape every search engine filters by, inside its query."""
 
+    # secrecy levels the caller may read in every dossier (archivist, legal, manager), or None
     all_dossiers_up_to: tuple[str, ...] | None
+    # dossiers readable wholly (the owner's, and those a checkout grants)
     dossier_ids: frozenset[int]
+    # single documents readable (checkout grants)
     document_ids: frozenset[int]
-    # dossier_ids again: those owner_id owns at owned_levels, plus granted_dossier_ids
+    # dossier_ids again, for an engine that indexes owners: those owner_id owns at owned_levels,
+    # plus granted_dossier_ids
     owner_id: int | None = None
     owned_levels: tuple[str, ...] = ()
     granted_dossier_ids: frozenset[int] = frozenset()
+
+    def is_empty(self) -> bool:
+        """Whether the caller may read nothing at all."""
+        return not self.all_dossiers_up_to and not self.dossier_ids and not self.document_ids
 
 
 def read_scope(session: Session, actor: User, now: datetime) -> Scope:

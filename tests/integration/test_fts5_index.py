@@ -23,14 +23,15 @@ from hypothesis import strategies as st
 from indexer.analyzer import analyse, normalize, phrase_query, phrase_tokens, query_phrase
 from indexer.fts5_index import FILE_NAME, RANKED_MATCHES, SAFE_CHARS, Fts5Index, fts_text, fts_token
 from indexer.query import parse_query
-from indexer.search_index import ReadScope, SearchFilters
+from indexer.search_index import SearchFilters
 from indexer.service import attach_index
 from tests.support.index_docs import doc
 from vault.core import Vault
 from vault.errors import Unavailable
+from vault.policy import Scope
 
 ROOT = Path(__file__).resolve().parents[2]
-FULL = ReadScope(all_dossiers_up_to=("internal",), dossier_ids=frozenset(), document_ids=frozenset())
+FULL = Scope(all_dossiers_up_to=("internal",), dossier_ids=frozenset(), document_ids=frozenset())
 NO_FILTERS = SearchFilters()
 
 
@@ -197,9 +198,10 @@ def test_a_reader_in_another_process_sees_what_the_writer_committed(ix: Fts5Inde
     ix.add([doc(1, "跨进程 crossprocess")])
     script = (
         "import sys; from pathlib import Path; from indexer.fts5_index import Fts5Index; "
-        "from indexer.query import parse_query; from indexer.search_index import ReadScope, SearchFilters; "
+        "from indexer.query import parse_query; from indexer.search_index import SearchFilters; "
+        "from vault.policy import Scope; "
         "ix = Fts5Index(Path(sys.argv[1])); "
-        "r = ix.search(parse_query('crossprocess'), ReadScope(('internal',), frozenset(), frozenset()), "
+        "r = ix.search(parse_query('crossprocess'), Scope(('internal',), frozenset(), frozenset()), "
         "SearchFilters(), 1, 10); print(r.total, ix.doc_count())"
     )
     out = subprocess.run([sys.executable, "-c", script, str(ix.path)], cwd=ROOT, capture_output=True, text=True,
@@ -252,7 +254,7 @@ def test_up_to_the_ranked_bound_totals_are_exact_and_beyond_it_the_newest_matche
     assert sorted(ranked) == sorted(newest)
     scores = [hit.score for hit in everything.hits]
     assert scores == sorted(scores, reverse=True)
-    few = ReadScope(all_dossiers_up_to=None, dossier_ids=frozenset(), document_ids=frozenset({3, 5, 8}))
+    few = Scope(all_dossiers_up_to=None, dossier_ids=frozenset(), document_ids=frozenset({3, 5, 8}))
     narrowed = common_words_index.search(parse_query(COMMON[0]), few, NO_FILTERS, page=1, per_page=10)
     assert narrowed.total_exact and narrowed.total == 3 and {h.document_id for h in narrowed.hits} == {3, 5, 8}
 

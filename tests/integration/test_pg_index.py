@@ -11,11 +11,12 @@ import pytest
 from indexer import pg_index
 from indexer.pg_index import MAX_POSITIONS, OVERLAP, WINDOW, PgIndex, chunks
 from indexer.query import parse_query
-from indexer.search_index import ReadScope, SearchFilters
+from indexer.search_index import SearchFilters
 from tests.support.index_docs import doc
 from vault.db import make_engine
+from vault.policy import Scope
 
-FULL = ReadScope(("public", "internal", "confidential", "secret"), frozenset(), frozenset())
+FULL = Scope(("public", "internal", "confidential", "secret"), frozenset(), frozenset())
 
 
 @pytest.fixture

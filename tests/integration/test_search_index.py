@@ -17,16 +17,17 @@ from sqlalchemy import Engine, text
 
 from indexer.pg_index import PgIndex
 from indexer.query import parse_query
-from indexer.search_index import ReadScope, SearchFilters, SearchIndex, SearchResult
+from indexer.search_index import SearchFilters, SearchIndex, SearchResult
 from indexer.service import open_index
 from tests.support.index_docs import doc
 from vault.db import make_engine
 from vault.errors import Invalid
+from vault.policy import Scope
 
 ENGINES = ("whoosh", "fts5", "pg")
 FILE_ENGINES = ("whoosh", "fts5")  # those keeping files in an index directory
 EVERY_LEVEL = ("public", "internal", "confidential", "secret")
-FULL = ReadScope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
+FULL = Scope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
 NO_FILTERS = SearchFilters()
 
 
@@ -37,7 +38,7 @@ def ids(result: SearchResult) -> set[int]:
 
 
 def search(
-    ix: SearchIndex, q: str, scope: ReadScope = FULL, filters: SearchFilters = NO_FILTERS
+    ix: SearchIndex, q: str, scope: Scope = FULL, filters: SearchFilters = NO_FILTERS
 ) -> SearchResult:
     """The first 50 hits for the query text."""
     return ix.search(parse_query(q), scope, filters, page=1, per_page=50)
@@ -175,8 +176,8 @@ def scope(
     levels: tuple[str, ...] | None = None,
     dossiers: frozenset[int] = frozenset(),
     documents: frozenset[int] = frozenset(),
-) -> ReadScope:
-    return ReadScope(all_dossiers_up_to=levels, dossier_ids=dossiers, document_ids=documents)
+) -> Scope:
+    return Scope(all_dossiers_up_to=levels, dossier_ids=dossiers, document_ids=documents)
 
 
 def test_a_document_above_the_callers_levels_is_neither_returned_nor_counted(dossiers: SearchIndex) -> None:
@@ -214,13 +215,13 @@ def test_an_owners_dossiers_within_their_levels_plus_granted_ones_are_read_howev
         doc(5, "共同条款 granted document", dossier_id=40, secrecy="internal", owner_id=8),
     ])
     many = frozenset(range(1000, 3000))  # owned dossiers without documents: the scope is as wide as a real one
-    owner = ReadScope(all_dossiers_up_to=None, dossier_ids=many | {10, 30}, document_ids=frozenset({5}),
+    owner = Scope(all_dossiers_up_to=None, dossier_ids=many | {10, 30}, document_ids=frozenset({5}),
                       owner_id=7, owned_levels=("public", "internal"), granted_dossier_ids=frozenset({30}))
     result = search(ix, "共同条款", owner)
     assert ids(result) == {1, 4, 5} and result.total == 3
-    nothing_granted = ReadScope(None, many | {10}, frozenset(), 7, ("public", "internal"))
+    nothing_granted = Scope(None, many | {10}, frozenset(), 7, ("public", "internal"))
     assert ids(search(ix, "共同条款", nothing_granted)) == {1}
-    no_levels = ReadScope(None, frozenset({30}), frozenset(), 7, (), frozenset({30}))
+    no_levels = Scope(None, frozenset({30}), frozenset(), 7, (), frozenset({30}))
     assert ids(search(ix, "共同条款", no_levels)) == {4}
 
 

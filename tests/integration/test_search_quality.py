@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from indexer.query import parse_query
-from indexer.search_index import IndexDoc, ReadScope, SearchFilters, SearchIndex
+from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.service import open_index
 from tests.corpus import SYNTHETIC, manifest, text_layer
 from vault.db import make_engine
+from vault.policy import Scope
 
-FULL = ReadScope(
+FULL = Scope(
     all_dossiers_up_to=("public", "internal", "confidential", "secret"),
     dossier_ids=frozenset(),
     document_ids=frozenset(),

@@ -13,12 +13,13 @@ import pytest
 from whoosh import index as whoosh_index
 
 from indexer.query import parse_query
-from indexer.search_index import ReadScope, SearchFilters
+from indexer.search_index import SearchFilters
 from indexer.whoosh_index import WhooshIndex
 from tests.support.index_docs import doc
+from vault.policy import Scope
 
 EVERY_LEVEL = ("public", "internal", "confidential", "secret")
-FULL = ReadScope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
+FULL = Scope(all_dossiers_up_to=EVERY_LEVEL, dossier_ids=frozenset(), document_ids=frozenset())
 NO_FILTERS = SearchFilters()
 
 
