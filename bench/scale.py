@@ -42,10 +42,10 @@ from sqlalchemy import insert, select, text, update  # noqa: E402
 from config import load_settings  # noqa: E402
 from indexer.search_index import IndexDoc  # noqa: E402
 from indexer.service import open_index  # noqa: E402
-from indexer.textstore import seal_text  # noqa: E402
 from vault.core import Vault  # noqa: E402
 from vault.crypto import new_data_key  # noqa: E402
 from vault.models import Document, DocumentVersion, Dossier, User  # noqa: E402
+from vault.services.texts import seal_text  # noqa: E402
 
 PER_DOSSIER = 7
 QUICK: dict[str, Any] = {"docs": 140, "requests": 6, "batch": 70, "gunicorn_workers": 1}  # --quick: a smoke run

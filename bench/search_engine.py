@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from whoosh import index as whoosh_index  # noqa: E402
 
+from config.doctypes import DocType  # noqa: E402
 from indexer.analyzer import analyse  # noqa: E402
 from indexer.query import parse_query  # noqa: E402
 from indexer.search_index import IndexDoc, SearchFilters, SearchIndex  # noqa: E402
@@ -49,7 +50,7 @@ from vault.policy import Scope  # noqa: E402
 TARGET_RATIO = 0.8
 QUICK_DOCS = 100  # --quick: a smoke run
 DOC_BYTES = 2048
-DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
+DOC_TYPES = tuple(t.value for t in DocType)
 SECRECY = ("public", "internal", "confidential", "secret")
 ENGINES = ("whoosh", "fts5")
 PER_DOSSIER = 7  # documents per dossier, as `generate` numbers them

@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.doctypes import DocType
+
 SECRECY_LEVELS = ("public", "internal", "confidential", "secret")
 SEARCH_ENGINES = ("whoosh", "fts5", "pg")
-DOC_TYPES = ("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
+DOC_TYPES = tuple(t.value for t in DocType)
 DEFAULT_RETENTION_YEARS: dict[str, int | None] = {
-    "contract": 30,
-    "license": 30,
-    "credit_report": 10,
-    "correspondence": 10,
-    "id_proof": 10,
-    "invoice": 30,
-    "other": 10,
+    DocType.CONTRACT: 30,
+    DocType.LICENSE: 30,
+    DocType.CREDIT_REPORT: 10,
+    DocType.CORRESPONDENCE: 10,
+    DocType.ID_PROOF: 10,
+    DocType.INVOICE: 30,
+    DocType.OTHER: 10,
 }
 
 

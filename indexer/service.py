@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session, joinedload
 from indexer.query import parse_query
 from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
-from indexer.textstore import open_text
 from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Invalid, Unavailable
 from vault.grants import active_grants
 from vault.models import DocType, Document, DocumentStatus, DocumentVersion, IndexStatus, User
 from vault.paging import paging
+from vault.services.texts import open_text
 
 QUERY_TIME_LIMIT_S = 2.0
 

@@ -30,13 +30,21 @@ from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
 from indexer.search_index import IndexDoc
 from indexer.service import attach_index, index_doc
-from indexer.textstore import seal_text
 from vault import audit
 from vault.core import Vault
 from vault.errors import phrase
-from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
-from vault.services.destruction import PURGE_JOB
+from vault.models import (
+    DestructionBatch,
+    DocumentStatus,
+    DocumentVersion,
+    Dossier,
+    IndexStatus,
+    Job,
+    JobKind,
+    JobStatus,
+)
 from vault.services.documents import decrypt_version
+from vault.services.texts import open_text, seal_text
 from vault.services.users import system_user
 
 log = logging.getLogger("dossier.worker")
@@ -202,8 +210,6 @@ def _write(v: Vault, session: Session, docs: list[IndexDoc]) -> None:
 
 def _reindex_dossier(v: Vault, dossier_id: int) -> None:
     """Re-add a dossier's documents (its secrecy changed: the index filters on it)."""
-    from indexer.textstore import open_text
-
     docs = []
     with v.session() as s:
         dossier = s.get(Dossier, dossier_id)
@@ -272,7 +278,7 @@ def _passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
     """Retry the job with back-off, or give up after `worker_max_attempts` and say why."""
     reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
     log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
-    if claimed.kind == PURGE_JOB:  # destroyed text must leave the index: never give up, retry every few minutes
+    if claimed.kind == JobKind.PURGE_INDEX:  # destroyed text must leave the index: never give up, retry often
         _finish(v, claimed.job_id, JobStatus.QUEUED, reason,
                 retry_in_s=min(BACKOFF_BASE_S * 2 ** (claimed.attempts - 1), MAX_PURGE_BACKOFF_S))
         return
@@ -295,15 +301,15 @@ def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
     own = batch is None
     batch = batch or Batch(v)
     try:
-        if claimed.kind == "index" and claimed.version_id is not None:
+        if claimed.kind == JobKind.INDEX and claimed.version_id is not None:
             extracted = _extract_version(v, claimed, claimed.version_id)
             if extracted is not None:
                 batch.add(extracted)
                 return
-        elif claimed.kind == "reindex_dossier":
+        elif claimed.kind == JobKind.REINDEX_DOSSIER:
             batch.flush()
             _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
-        elif claimed.kind == PURGE_JOB:
+        elif claimed.kind == JobKind.PURGE_INDEX:
             batch.flush()
             ids = claimed.payload["document_ids"]
             batch_id = claimed.payload.get("batch_id")

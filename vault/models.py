@@ -27,6 +27,8 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from config.doctypes import DocType as DocType  # the one list of document types (settings read it too)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns timezone-aware UTC on every backend (SQLite keeps no offset)."""
@@ -101,16 +103,6 @@ class DossierStatus(enum.StrEnum):
     DESTROYED = "destroyed"
 
 
-class DocType(enum.StrEnum):
-    CONTRACT = "contract"
-    LICENSE = "license"
-    CREDIT_REPORT = "credit_report"
-    CORRESPONDENCE = "correspondence"
-    ID_PROOF = "id_proof"
-    INVOICE = "invoice"
-    OTHER = "other"
-
-
 class DocumentStatus(enum.StrEnum):
     ACTIVE = "active"
     DESTROYED = "destroyed"
@@ -121,6 +113,12 @@ class IndexStatus(enum.StrEnum):
     EXTRACTING = "extracting"
     INDEXED = "indexed"
     FAILED = "failed"
+
+
+class JobKind(enum.StrEnum):
+    INDEX = "index"  # extract a version's text and index it
+    REINDEX_DOSSIER = "reindex_dossier"  # its secrecy or owner changed: the index filters on both
+    PURGE_INDEX = "purge_index"  # destroyed documents' postings leave the index files
 
 
 class JobStatus(enum.StrEnum):
@@ -402,7 +400,7 @@ class Job(Base):
     __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # a JobKind
     version_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.QUEUED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault.models import CustomerType, DocType, DossierStatus, Grade, Secrecy
 from vault.paging import MAX_PAGE, MAX_PER_PAGE
 
 Op = dict[str, Any]
@@ -47,16 +48,16 @@ def _path(name: str) -> dict[str, Any]:
 PAGING = [_q("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
           _q("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})]
 S = {"type": "string"}
-ENUM = lambda *v: {"type": "string", "enum": list(v)}  # noqa: E731
+ENUM = lambda *v: {"type": "string", "enum": [str(x) for x in v]}  # noqa: E731
 DOSSIER_FIELDS = {
     "customer_name": S, "credit_code": {"type": "string", "description": "统一社会信用代码, GB 32100-2015"},
-    "customer_type": ENUM("supplier", "client", "partner"), "grade": ENUM("A", "B", "C", "D"),
+    "customer_type": ENUM(*CustomerType), "grade": ENUM(*Grade),
     "industry": S, "region": S, "owner": {"type": "string", "description": "username"},
-    "secrecy": ENUM("public", "internal", "confidential", "secret"), "location": S,
+    "secrecy": ENUM(*Secrecy), "location": S,
 }
 FILE_TYPES = ("application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
               "image/png", "image/jpeg", "image/tiff")  # vault.filetypes.ALLOWED
-DOC_TYPE = ENUM("contract", "license", "credit_report", "correspondence", "id_proof", "invoice", "other")
+DOC_TYPE = ENUM(*DocType)
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}, "doc_type": DOC_TYPE, "title": S,
@@ -85,7 +86,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "responses": {"200": _json(), **_err(401, 404)}},
     ("patch", "/api/v1/dossiers/{dossier_id}"): {
         "summary": "Change fields (archivist); each change audited", "parameters": [_path("dossier_id")],
-        "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM("active", "closed"),
+        "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM(DossierStatus.ACTIVE, DossierStatus.CLOSED),
                               "next_review_date": {"type": "string", "format": "date"}}),
         "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}},
     ("post", "/api/v1/dossiers/{dossier_id}/documents"): {

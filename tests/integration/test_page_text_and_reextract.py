@@ -15,13 +15,13 @@ from flask import Flask
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
-from indexer.textstore import open_text, seal_text
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, csrf_of, post_form
 from tests.support.workflow_fixtures import upload
 from vault.core import Vault
 from vault.models import AuditEvent, Document, DocumentVersion, Job, JobStatus
+from vault.services.texts import open_text, seal_text
 
 PAGE_ONE = "Framework agreement HYGL clause one"
 PAGE_TWO = "Schedule of payments Quartz ledger"

@@ -25,12 +25,12 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import delete, func, select
 
 from indexer.service import attach_index
-from indexer.textstore import seal_text
 from tests.conftest import People
 from vault.clock import FixedClock
 from vault.core import Vault
-from vault.models import Document, DocumentVersion, IndexStatus, Job, JobStatus
+from vault.models import Document, DocumentVersion, IndexStatus, Job, JobKind, JobStatus
 from vault.services import documents, dossiers
+from vault.services.texts import seal_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DOSSIER = str(Path(sys.executable).parent / "dossier")  # `python -m web.cli` misses the commands of cli_index
@@ -84,7 +84,7 @@ def _seed(vault: Vault, people: People) -> list[int]:
             version.text_ciphertext = seal_text(vault, version, f"Contract {_word(i)} for customer {i}")
             version.index_status = IndexStatus.INDEXED
             s.execute(delete(Job).where(Job.version_id == version.id))
-            s.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": document.dossier_id},
+            s.add(Job(kind=JobKind.REINDEX_DOSSIER, version_id=None, payload={"dossier_id": document.dossier_id},
                       status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
     return doc_ids
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vault import policy
 from vault.errors import Invalid, NotFound
-from vault.models import Dossier, Job, JobStatus, User
+from vault.models import Dossier, Job, JobKind, JobStatus, User
 from vault.services.fields import may_exist
 
 
@@ -49,6 +49,6 @@ def resolve_archive_no(session: Session, actor: User, raw: Any, *, field: str = 
 
 def queue_reindex(session: Session, dossier: Dossier, now: datetime) -> None:
     """The search index filters on a dossier's secrecy and owner: the worker re-adds its documents."""
-    session.add(Job(kind="reindex_dossier", version_id=None, payload={"dossier_id": dossier.id},
+    session.add(Job(kind=JobKind.REINDEX_DOSSIER, version_id=None, payload={"dossier_id": dossier.id},
                     status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
 

@@ -32,6 +32,7 @@ from vault.models import (
     DossierStatus,
     IndexStatus,
     Job,
+    JobKind,
     JobStatus,
     PendingBlob,
     User,
@@ -40,7 +41,7 @@ from vault.services.common import get_dossier
 from vault.services.fields import may_exist, parse_date
 from vault.storage import new_blob_key
 
-DOC_TYPES_TEXT = "contract, license, credit_report, correspondence, id_proof, invoice, other"
+DOC_TYPES_TEXT = ", ".join(DocType)
 
 
 @dataclass
@@ -156,7 +157,7 @@ def _new_version(v: Vault, actor: User, document: Document, staged: StagedBlob, 
 def _queue_index_job(v: Vault, session: Session, version: DocumentVersion) -> None:
     session.flush()
     now = v.clock.now()
-    session.add(Job(kind="index", version_id=version.id, payload={}, status=JobStatus.QUEUED, attempts=0,
+    session.add(Job(kind=JobKind.INDEX, version_id=version.id, payload={}, status=JobStatus.QUEUED, attempts=0,
                     run_after=now, created_at=now))
 
 
@@ -250,11 +251,18 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     return document
 
 
+def version_data_key(v: Vault, version: DocumentVersion) -> bytes:
+    """The version's own data key (it opens the file and the extracted text); Gone once it was erased."""
+    if version.wrapped_key is None:
+        raise Gone("this version's key was erased (destroyed)", code="document_destroyed")
+    return v.keyring.unwrap(version.key_id, version.wrapped_key, uuid.UUID(hex=version.uid).bytes)
+
+
 def decrypt_version(v: Vault, version: DocumentVersion) -> Iterator[bytes]:
     """Plaintext of one version, streamed and authenticated segment by segment."""
-    if version.wrapped_key is None or version.blob_key is None:
+    if version.blob_key is None:
         raise Gone("this version's key was erased (destroyed)", code="document_destroyed")
-    data_key = v.keyring.unwrap(version.key_id, version.wrapped_key, uuid.UUID(hex=version.uid).bytes)
+    data_key = version_data_key(v, version)
     # No expected_key_id: the blob header records the master key that wrapped the data key at upload,
     # and `dossier keys rotate` re-wraps data keys without touching blobs, so after a rotation the
     # header and version.key_id differ by design. The header is still authenticated (it is part of
@@ -297,7 +305,7 @@ def reextract(v: Vault, session: Session, actor: User, document_id: int) -> Docu
                    params={"document_id": document_id}, code="document_destroyed")
     version = select_version(document, None)
     pending = session.scalars(select(Job.id).where(
-        Job.kind == "index", Job.version_id == version.id,
+        Job.kind == JobKind.INDEX, Job.version_id == version.id,
         Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))).limit(1)).first()
     if pending is not None:
         raise Conflict("document {document_id} is already waiting for its extraction; wait until it is indexed",

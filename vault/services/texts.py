@@ -1,4 +1,8 @@
-"""Extracted text, encrypted with the version's own data key (no OCR re-run for snippets, reindex or pages)."""
+"""Extracted text, encrypted with the version's own data key (no OCR re-run for snippets, reindex or pages).
+
+The sealed-text store of the whole system: the index worker seals what it extracted, search and the
+pages open it; the key is unwrapped as for the file itself (`documents.version_data_key`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import uuid
 from vault.core import Vault
 from vault.crypto import decrypt_iter, encrypt_iter
 from vault.models import DocumentVersion
+from vault.services.documents import version_data_key
 
 
 def _text_uid(version_uid: str) -> bytes:
@@ -15,13 +20,9 @@ def _text_uid(version_uid: str) -> bytes:
     return hashlib.sha256(b"dossier-vault/v1/text" + uuid.UUID(hex=version_uid).bytes).digest()[:16]
 
 
-def _data_key(v: Vault, version: DocumentVersion) -> bytes:
-    assert version.wrapped_key is not None
-    return v.keyring.unwrap(version.key_id, version.wrapped_key, uuid.UUID(hex=version.uid).bytes)
-
-
 def seal_text(v: Vault, version: DocumentVersion, text: str) -> bytes:
-    data_key = _data_key(v, version)
+    """The text encrypted with the version's data key, bound to that version (stored in text_ciphertext)."""
+    data_key = version_data_key(v, version)
     stream = encrypt_iter([text.encode("utf-8")], data_key, version.key_id, _text_uid(version.uid))
     return b"".join(stream)
 
@@ -30,7 +31,7 @@ def open_text(v: Vault, version: DocumentVersion) -> str | None:
     """The stored extracted text of a version, or None when there is none (or its key was erased)."""
     if version.text_ciphertext is None or version.wrapped_key is None:
         return None
-    data_key = _data_key(v, version)
+    data_key = version_data_key(v, version)
     return b"".join(decrypt_iter([version.text_ciphertext], data_key, _text_uid(version.uid))).decode("utf-8")
 
 

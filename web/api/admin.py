@@ -7,16 +7,16 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from vault.errors import Invalid
-from vault.models import GrantRequest
+from vault.models import GrantRequest, Role, Secrecy
 from vault.services import grants, tokens, users
 from web.api import bp, json_body
 from web.deps import actor, get_vault, unit_of_work
-from web.openapi import _body, _err, _json, _path, _q, register
+from web.openapi import ENUM, _body, _err, _json, _path, _q, register
 from web.serialize import iso, user_json
 
 S = {"type": "string"}
-ROLE = {"type": "string", "enum": ["admin", "archivist", "employee", "legal", "manager"]}
-CLEARANCE = {"type": "string", "enum": ["public", "internal", "confidential", "secret"]}
+ROLE = ENUM(*(r for r in Role if r is not Role.SYSTEM))  # the system user never logs in nor is created
+CLEARANCE = ENUM(*Secrecy)
 
 
 def grant_json(req: GrantRequest) -> dict[str, Any]:

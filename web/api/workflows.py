@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from vault.models import CheckoutKind, CheckoutStatus
 from vault.services import checkouts, destruction, holds, notifications, reports, retention
 from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
@@ -252,8 +253,8 @@ def read_notification(notification_id: int) -> Response:
 # -- OpenAPI entries -------------------------------------------------------------------------------
 
 _CO = "/api/v1/checkouts"
-_KIND = ENUM("view", "copy", "physical")
-_STATUS = ENUM("pending", "approved", "rejected", "active", "returned", "closed", "overdue")
+_KIND = ENUM(*CheckoutKind)
+_STATUS = ENUM(*CheckoutStatus, "overdue")  # overdue: derived from the due date, never stored
 _COMMENT = _body({"comment": S})
 _PDF = {"description": "PDF", "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 _IDS = {"type": "array", "items": {"type": "integer"}}

@@ -11,12 +11,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from vault.errors import VaultError
+from vault.models import DocType
 from vault.paging import MAX_PER_PAGE
 
-DOC_TYPES = {
-    "contract": _l("Contract"), "license": _l("Business license"), "credit_report": _l("Credit report"),
-    "correspondence": _l("Correspondence"), "id_proof": _l("ID proof"), "invoice": _l("Invoice"),
-    "other": _l("Other"),
+DOC_TYPES: dict[str, Any] = {
+    DocType.CONTRACT: _l("Contract"), DocType.LICENSE: _l("Business license"),
+    DocType.CREDIT_REPORT: _l("Credit report"), DocType.CORRESPONDENCE: _l("Correspondence"),
+    DocType.ID_PROOF: _l("ID proof"), DocType.INVOICE: _l("Invoice"), DocType.OTHER: _l("Other"),
 }
 INDEX_STATUS = {"queued": _l("queued"), "extracting": _l("extracting"), "indexed": _l("indexed"),
                 "failed": _l("failed")}

@@ -8,9 +8,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from config.settings import DOC_TYPES as DOC_TYPE_KEYS
 from vault import policy
 from vault.errors import Conflict, Invalid
+from vault.models import DocType
 from vault.services import checkouts, dossiers, holds
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
@@ -114,7 +114,7 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
                                "completeness": dossiers.completeness(v, d),
                                "can_edit": policy.allowed(me, "dossier.update"),
                                "can_upload": policy.allowed(me, "document.upload") and d.status.value == "active",
-                               "doc_types": DOC_TYPE_KEYS}
+                               "doc_types": list(DocType)}
         ctx["holds"] = [{"id": h.id, "document_id": h.document_id, "reason": h.reason, "placed_at": h.placed_at,
                          "placed_by": h.placed_by.username} for h in holds.holds_on_dossier(s, d.id)]
         ctx["can_hold"] = policy.allowed(me, "hold.manage")

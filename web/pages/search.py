@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from config.settings import DOC_TYPES as DOC_TYPE_KEYS
 from indexer import service as svc
 from vault.errors import Invalid, NotFound, Unavailable
+from vault.models import DocType
 from vault.services import dossiers
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, highlight, page_args
@@ -47,5 +47,5 @@ def search_page() -> ResponseReturnValue:
     pages = max(1, -(-total // per_page))
     return render_template("pages/search.html", q=q, filters=filters, items=items, total=total, page=page,
                            pages=pages, errors=errors, searched=result is not None, unavailable=unavailable,
-                           partial=bool(result and result.partial), doc_types=DOC_TYPE_KEYS,
+                           partial=bool(result and result.partial), doc_types=list(DocType),
                            exact=result is None or result.total_exact)
