@@ -13,7 +13,17 @@ from tests.conftest import People
 from tests.ops.conftest import Stored, plaintext_of, run_cli, store_files
 from tests.support.backups import PASS, destroy, open_restored, run_cli_home, search_ids
 from vault.core import Vault
-from vault.models import Document, DocumentStatus, DocumentVersion, User
+from vault.models import (
+    AuditEvent,
+    BlobErasure,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    Job,
+    JobKind,
+    JobStatus,
+    User,
+)
 
 
 def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_destructions(
@@ -64,6 +74,17 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
             s.expunge(restored_legal)
         assert len(list(v2.blobs.keys())) == len(stored) - 1
         assert search_ids(v2, restored_legal, term) == [i for i in before if i != destroyed.document_id]
+        # the replay purged the index as an execution does: through the worker's purge job, audited
+        with v2.session() as s:
+            purges = s.scalars(select(Job).where(Job.kind == JobKind.PURGE_INDEX)).all()
+            assert [(j.status, j.payload["document_ids"]) for j in purges] == [
+                (JobStatus.QUEUED, [destroyed.document_id])]
+            assert s.scalars(select(BlobErasure)).all() == []
+        run_pending(v2)
+        with v2.session() as s:
+            assert s.scalars(select(Job.status).where(Job.kind == JobKind.PURGE_INDEX)).all() == [JobStatus.DONE]
+            purged = s.scalars(select(AuditEvent).where(AuditEvent.action == "index.purged")).one()
+            assert json.loads(purged.details)["document_ids"] == [destroyed.document_id]
     finally:
         v2.close()
 

@@ -46,7 +46,8 @@ from vault.core import Vault, ensure_home
 from vault.crypto import Keyring
 from vault.db import current_revision, make_engine
 from vault.errors import BlobNotFound, Invalid, VaultError
-from vault.models import BlobErasure
+from vault.models import BlobErasure, DocumentVersion
+from vault.services.erasure import erase_versions, retry_blob_erasures
 from vault.storage import make_blob_store
 from vault.storage.base import BlobStore, is_blob_key
 
@@ -446,12 +447,11 @@ def _restore_checkpoints(settings: Settings, src: Path, snapshot_seq: int) -> No
 
 
 def _erase_versions_by_blob(v: Vault, keys: set[str]) -> None:
-    from vault.models import DocumentVersion
-
+    """Erase the versions whose blobs vanished while the backup ran (destroyed meanwhile), audited."""
     with v.session() as s:
-        for ver in s.scalars(select(DocumentVersion).where(DocumentVersion.blob_key.in_(keys))):
-            ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
-            ver.blob_key = None
+        versions = s.scalars(select(DocumentVersion).where(DocumentVersion.blob_key.in_(keys))).all()
+        erase_versions(s, None, versions, v.clock.now(), reason="gone_during_backup")
+    retry_blob_erasures(v)
 
 
 def check_passphrase(passphrase: str) -> str:

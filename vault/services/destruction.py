@@ -1,11 +1,11 @@
 """Destruction (销毁): proposed by an archivist -> approved by a manager and by legal (two distinct people,
 neither the proposer) -> executed by an archivist, with a certificate kept for ever.
 
-Execution is one transaction that repeats the hold and due checks, erases every version's wrapped data
-key and extracted text (crypto-shredding: the blob is unreadable from that commit on), queues the index
-purge for the index worker (the index's only writer), marks the document a tombstone and stores the
-certificate. Blob deletion follows the commit from an
-outbox (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
+Execution is one transaction that repeats the hold and due checks, erases every version
+(`vault.services.erasure`: wrapped data key and extracted text erased, so the blob is unreadable from
+that commit on; index purge queued for the index worker, the index's only writer; document a
+tombstone) and stores the certificate. Blob deletion follows the commit from an outbox
+(`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
 `retry_blob_erasures` (and `dossier verify --orphans`) remove later.
 
 Clearance: a batch is as secret as its most secret document. A batch holding any document of a
@@ -17,40 +17,32 @@ Nobody is shown part of a batch: approving or executing it means seeing all of i
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vault import audit, audit_checkpoints, policy
 from vault.core import Vault
-from vault.errors import Conflict, Forbidden, Invalid, NotFound, VaultError, phrase
+from vault.errors import Conflict, Forbidden, Invalid, NotFound, phrase
 from vault.models import (
     AuditHead,
-    BlobErasure,
     DestructionBatch,
     DestructionItem,
     DestructionStatus,
     Document,
     DocumentStatus,
-    Job,
-    JobStatus,
     Role,
-    SearchChunk,
-    SearchDocument,
     User,
 )
 from vault.paging import Page, page_of
 from vault.services import retention
 from vault.services.certificate import render_certificate
+from vault.services.erasure import checkpoint, erase_documents, retry_blob_erasures
 from vault.services.fields import may_exist
 from vault.services.holds import holds_covering
-
-PURGE_JOB = "purge_index"  # done by indexer.worker
-log = logging.getLogger("dossier.destruction")
 
 
 def _reason(raw: Any, field: str) -> str:
@@ -183,32 +175,7 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     docs = [item.document for item in batch.items]
     _raise_problems(_problems(v, session, docs, batch_id=batch.id), "execution")
     now = v.clock.now()
-    version_ids = []
-    for d in docs:
-        for ver in d.versions:
-            version_ids.append(ver.id)
-            if ver.blob_key:
-                session.add(BlobErasure(blob_key=ver.blob_key, batch_id=batch.id, queued_at=now, attempts=0))
-            ver.wrapped_key = None
-            ver.text_ciphertext = None
-            ver.fingerprint = None  # keyed hash of the plaintext: no longer needed, not kept
-            ver.blob_key = None
-        d.status = DocumentStatus.DESTROYED
-        d.destroyed_at = now
-        audit.record(session, actor, "document.destroyed", d, now=now, batch_id=batch.id,
-                     versions=len(d.versions), ciphertext_sha256=[ver.ciphertext_sha256 for ver in d.versions])
-    if version_ids:
-        for job in session.scalars(select(Job).where(Job.version_id.in_(version_ids),
-                                                     Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))):
-            job.status, job.last_error, job.finished_at = JobStatus.FAILED, "document destroyed", now
-    # an index in this database (the pg engine's tables) loses the documents' terms in this transaction;
-    # an index on disk has one writer, the index worker: it purges the postings right after this commit
-    # (and keeps trying until it can); meanwhile search drops these documents, which are no longer ACTIVE
-    destroyed_ids = [d.id for d in docs]
-    session.execute(delete(SearchChunk).where(SearchChunk.document_id.in_(destroyed_ids)))
-    session.execute(delete(SearchDocument).where(SearchDocument.document_id.in_(destroyed_ids)))
-    session.add(Job(kind=PURGE_JOB, version_id=None, status=JobStatus.QUEUED, attempts=0, run_after=now,
-                    created_at=now, payload={"document_ids": [d.id for d in docs], "batch_id": batch.id}))
+    erase_documents(session, actor, docs, now, batch=batch, batch_id=batch.id)
     batch.status = DestructionStatus.EXECUTED
     batch.executed_by_id, batch.executed_at = actor.id, now
     audit.record(session, actor, "destruction.executed", batch, now=now, document_ids=[d.id for d in docs],
@@ -231,46 +198,6 @@ def execute(v: Vault, actor: User, batch_id: int) -> int:
     checkpoint(v)
     audit_checkpoints.try_sign_head(v)  # the destruction's events, signed outside the database at once
     return executed_id
-
-
-def retry_blob_erasures(v: Vault, *, batch_id: int | None = None) -> int:
-    """Delete the blobs of destroyed versions; failures stay queued with their error. Returns how many remain."""
-    with v.session() as session:
-        q = select(BlobErasure.blob_key)
-        if batch_id is not None:
-            q = q.where(BlobErasure.batch_id == batch_id)
-        keys = list(session.scalars(q).all())
-    for key in keys:
-        error: str | None = None
-        try:
-            v.blobs.delete(key)
-        except (VaultError, OSError) as exc:
-            error = getattr(exc, "message", None) or type(exc).__name__
-            log.warning("could not delete blob %s of a destroyed version: %s (will retry)", key, error)
-        with v.session() as session:
-            row = session.get(BlobErasure, key)
-            if row is None:
-                continue
-            if error is None:
-                session.delete(row)
-            else:
-                row.attempts += 1
-                row.last_error = error
-    with v.session() as session:
-        return session.scalar(select(func.count()).select_from(BlobErasure)) or 0
-
-
-def checkpoint(v: Vault) -> None:
-    """SQLite: move the WAL into the database file and truncate it, so erased bytes leave the WAL too."""
-    if v.engine.dialect.name != "sqlite":
-        return
-    raw = v.engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        cur.close()
-    finally:
-        raw.close()
 
 
 def list_batches(session: Session, actor: User, page: int, per_page: int) -> Page:

@@ -1,8 +1,8 @@
 """The destruction register: what keeps documents destroyed after a restore from an older backup.
 
 `export_destruction_register` writes every executed destruction batch (keep a copy beside the backups
-after every destruction); `replay_destructions` erases, in a restored vault, the keys and blobs of every
-document the register lists that is still live there.
+after every destruction); `replay_destructions` destroys again, in a restored vault, every document the
+register lists that is still live there, through the same erasure and index purge as an execution.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from vault import audit
 from vault.core import Vault
 from vault.errors import Conflict
 from vault.models import DestructionBatch, DestructionStatus, Document, DocumentStatus, User
 from vault.services.backup import BackupError
+from vault.services.erasure import checkpoint, erase_documents, retry_blob_erasures
 
 REGISTER_FORMAT = "dossier-vault-destruction-register"
 REGISTER_FILE = "destruction-register.json"
@@ -67,13 +67,13 @@ def register_beside(src: Path) -> Path | None:
 def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | None = None) -> list[int]:
     """Destroy again, in a restored vault, every document the register lists that is still live here.
 
-    Same erasure as an execution (wrapped keys, extracted text and fingerprints erased, blobs deleted,
-    document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
+    The same erasure as an execution (`erasure.erase_documents`: keys, extracted text and fingerprints
+    erased, document a tombstone, the index purge queued for the worker; blobs deleted from the outbox
+    after the commit), audited as `document.destroyed` with `replayed: true`. A document whose
     recorded ciphertext digests do not match is refused: the register belongs to another vault.
     Returns the ids of documents destroyed by this replay.
     """
     destroyed: list[int] = []
-    blobs_to_delete: list[str] = []
     for batch in register:
         executed_at = batch.get("executed_at")
         for item in batch.get("documents", []):
@@ -87,24 +87,10 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
                                    "(ciphertext digests differ): is the register from another vault?",
                                    params={"id": doc.id},
                                    code="register_mismatch")
-                for ver in doc.versions:
-                    if ver.blob_key:
-                        blobs_to_delete.append(ver.blob_key)
-                    ver.wrapped_key = ver.text_ciphertext = ver.fingerprint = None
-                    ver.blob_key = None
-                doc.status = DocumentStatus.DESTROYED
-                doc.destroyed_at = datetime.fromisoformat(executed_at) if executed_at else v.clock.now()
-                audit.record(s, actor, "document.destroyed", doc, now=v.clock.now(), batch_id=batch.get("batch_id"),
-                             replayed=True, executed_at=executed_at, versions=len(digests),
-                             ciphertext_sha256=digests)
+                erase_documents(s, actor, [doc], v.clock.now(),
+                                destroyed_at=datetime.fromisoformat(executed_at) if executed_at else None,
+                                batch_id=batch.get("batch_id"), replayed=True, executed_at=executed_at)
                 destroyed.append(doc.id)
-    for key in blobs_to_delete:
-        v.blobs.delete(key)
-    index = v.extensions.get("index")
-    if index is not None and destroyed:
-        index.delete(destroyed)
-    if v.engine.dialect.name == "sqlite":
-        from vault.services.destruction import checkpoint
-
-        checkpoint(v)
+    retry_blob_erasures(v)
+    checkpoint(v)
     return destroyed
