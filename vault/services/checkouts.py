@@ -30,6 +30,7 @@ from vault.models import (
     Role,
     User,
 )
+from vault.services import follow_ups
 from vault.services.dossiers import Page, get_dossier, queue_reindex
 from vault.services.fields import clean_text, may_exist
 from vault.services.notifications import notify, send_pending_email
@@ -400,9 +401,12 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
         queue_reindex(session, dossier, now)  # the index knows owners
         audit.record(session, actor, "dossier.owner_changed", dossier, now=now, old=leaving.username,
                      new=successor.username, reason="handover")
+    records_moved = follow_ups.hand_over(session, actor, leaving, successor, now)
     leaving.active = False
     leaving.session_epoch += 1
     audit.record(session, actor, "user.deactivated", leaving, now=now, handover_to=successor.username,
-                 checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned])
+                 checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned],
+                 records_moved=records_moved)
     return {"user": leaving.username, "handover_to": successor.username,
-            "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned]}
+            "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned],
+            "follow_ups_moved": records_moved}
