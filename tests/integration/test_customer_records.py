@@ -161,7 +161,7 @@ def test_a_follow_up_is_the_assignees_until_a_record_follows_it_up(api: Api, peo
 def test_an_overdue_complaint_notifies_its_handler_and_the_managers_once(api: Api, people: People,
                                                                           clock: FixedClock, vault: Vault) -> None:
     d = owned_dossier(api, people)
-    people.manager
+    assert people.manager.role.value == "manager"
     low = people.make("lowmanager", "manager", clearance="public")
     c = add(api, people.employee, d["id"], kind="complaint", summary="质量投诉", deadline="2026-01-06").get_json()
     clock.advance(days=2)
