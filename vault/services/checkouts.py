@@ -371,6 +371,15 @@ def close_open_checkouts(v: Vault, session: Session, actor: User, user: User, re
     return list(open_ones)
 
 
+def has_work_to_hand_over(session: Session, user: User) -> bool:
+    """Whether deactivating the user must name a successor: they own dossiers, have open checkouts, open
+    follow-ups or complaints to handle."""
+    return session.scalar(select(Dossier.id).where(Dossier.owner_id == user.id).limit(1)) is not None \
+        or session.scalar(select(Checkout.id).where(Checkout.requester_id == user.id,
+                                                    Checkout.status.in_(OPEN_STATES)).limit(1)) is not None \
+        or follow_ups.open_work_of(session, user)
+
+
 def deactivate_with_handover(v: Vault, session: Session, actor: User, username: str,
                              handover_to: str) -> dict[str, Any]:
     """An employee leaves (员工调离交接): open checkouts closed, owned dossiers to a colleague, account off."""

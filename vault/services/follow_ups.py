@@ -125,6 +125,8 @@ def my_follow_ups(v: Vault, session: Session, actor: User) -> list[FollowUp]:
         out.append(FollowUp(r.id, r.dossier_id, r.dossier.archive_no, r.dossier.customer_name, r.kind,
                             r.next_action or r.summary if not complaint else r.summary, due,
                             due is not None and due < today, r.status if complaint else None))
+    if out:  # the assignee reads the step given to them: a read of content, audited
+        audit.record(session, actor, "follow_ups.read", None, now=v.clock.now(), records=[f.record_id for f in out])
     return sorted(out, key=lambda f: (f.due or date.max, f.record_id))
 
 
