@@ -15,7 +15,7 @@ from vault.core import Vault
 from vault.errors import Invalid
 from vault.models import User
 from vault.relationship_models import Contact
-from vault.services import customer_access, sealed_fields
+from vault.services import customer_access, customer_records, sealed_fields
 from vault.services.fields import clean_text, parse_date
 
 DECISION_ROLES = ("decision_maker", "finance", "purchasing", "technical")
@@ -67,6 +67,7 @@ def normalise_phone(value: str) -> str:
 
 
 def _parse(body: dict[str, Any], today: date) -> dict[str, Any]:
+    customer_records.refuse_nul(body)
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         raise Invalid(unknown[0], "{field} is not a field of a contact")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from sqlalchemy import select
@@ -72,14 +72,16 @@ def parse_amount(raw: Any) -> int:
         raise Invalid("amount", "{field} must be a number like 12000.50")
     try:
         value = Decimal(str(raw).strip())
-    except InvalidOperation:
+        finite = value.is_finite()
+        too_big = finite and (value == 0 or abs(value) >= MAX_AMOUNT)
+    except DecimalException:
         raise Invalid("amount", "{field} must be a number like 12000.50") from None
-    if not value.is_finite():
+    if not finite:
         raise Invalid("amount", "{field} must be a number like 12000.50")
-    if value != value.quantize(Decimal("0.01")):
-        raise Invalid("amount", "{field} has more than two decimal places")
-    if value == 0 or abs(value) >= MAX_AMOUNT:
+    if too_big:
         raise Invalid("amount", "{field} must be non-zero and less than 10^15 in size")
+    if value != value.quantize(Decimal("0.01")):  # below 10^15, exact in the default 28 digits
+        raise Invalid("amount", "{field} has more than two decimal places")
     return int(value * 100)
 
 
@@ -95,10 +97,10 @@ def _occurred(raw: Any, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text) if "T" in text or " " in text else \
             datetime.combine(date.fromisoformat(text), time(0), UTC)
-    except ValueError:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise Invalid("occurred_at", "{field} must be a date or time like 2026-03-09 or 2026-03-09T14:30",
                       ) from None
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if when > now + timedelta(minutes=5):
         raise Invalid("occurred_at", "{field} lies in the future; a record tells what happened")
     return when
@@ -148,7 +150,15 @@ def _own_record(session: Session, dossier: Dossier, raw: Any, fieldname: str) ->
     return rec
 
 
+def refuse_nul(body: dict[str, Any]) -> None:
+    """Invalid naming the first text field holding a NUL character (which PostgreSQL cannot store)."""
+    for key, value in body.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise Invalid(str(key), "{field} contains a NUL character; remove it")
+
+
 def _parse(v: Vault, session: Session, actor: User, dossier: Dossier, body: dict[str, Any]) -> dict[str, Any]:
+    refuse_nul(body)
     kind = body.get("kind")
     if kind not in KINDS:
         raise Invalid("kind", "{field} must be one of {allowed}", params={"allowed": ", ".join(KINDS)})

@@ -40,6 +40,7 @@ def set_complaint_status(v: Vault, session: Session, actor: User, record_id: int
     if rec.kind != "complaint":
         raise Conflict("record {record_id} is a {kind} record, not a complaint", params={
             "record_id": rec.id, "kind": rec.kind}, code="not_a_complaint")
+    customer_records.refuse_nul(body)
     unknown = sorted(set(body) - {"status", "result", "satisfaction", "handler", "deadline"})
     if unknown:
         raise Invalid(unknown[0], "{field} is not a field of a complaint's status")
