@@ -617,6 +617,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("destruction_batches.id"))
+    dossier_id: Mapped[int | None] = mapped_column(Id)  # the dossier it names (`about`): shown within clearance
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     emailed_at: Mapped[datetime | None]

@@ -29,6 +29,11 @@ DECISION_ROLES = {"decision_maker": _l("decision maker"), "finance": _l("finance
 COMPLAINT_STATUS = {"received": _lp("complaint", "received"), "handling": _lp("complaint", "handling"),
                     "resolved": _lp("complaint", "resolved"), "closed": _lp("complaint", "closed"),
                     "overdue": _lp("complaint", "overdue")}
+CURRENCY_NAMES = {"CNY": _l("Chinese yuan"), "USD": _l("US dollar"), "EUR": _l("euro"),
+                  "HKD": _l("Hong Kong dollar"), "JPY": _l("Japanese yen"), "GBP": _l("pound sterling"),
+                  "TWD": _l("New Taiwan dollar"), "MOP": _l("Macanese pataca"), "SGD": _l("Singapore dollar"),
+                  "KRW": _l("South Korean won"), "AUD": _l("Australian dollar"), "CAD": _l("Canadian dollar"),
+                  "CHF": _l("Swiss franc")}
 CONTACT_FIELDS = ("name", "position", "department", "phone", "email", "decision_role", "since", "left_on")
 RECORD_FIELDS = ("kind", "occurred_at", "channel", "summary", "details", "outcome", "next_action",
                  "next_action_due", "assignee", "corrects", "follow_up_of")
@@ -54,7 +59,7 @@ def section_context(v: Vault, s: Session, me: User, d: Dossier) -> dict[str, Any
             "records": rows, "records_readable": readable, "may_add": customer_access.may_add(me, d),
             "totals": customer_records.yearly_totals(v, s, me, d.id),
             "RK": RECORD_KINDS, "DR": DECISION_ROLES, "CS": COMPLAINT_STATUS,
-            "currencies": customer_records.CURRENCIES}
+            "currencies": customer_records.CURRENCIES, "CN": CURRENCY_NAMES}
 
 
 def _rerender(dossier_id: int, errors: dict[str, str], which: str, form: dict[str, str]) -> ResponseReturnValue:

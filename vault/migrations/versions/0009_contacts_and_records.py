@@ -1,4 +1,5 @@
-"""contacts and customer_records: the customer's people and the register of contact (issue 12)
+"""contacts and customer_records: the customer's people and the register of contact (issue 12);
+notifications.dossier_id: the dossier a notice names, so lists and mail keep to the reader's clearance
 
 Revision ID: 0009
 Revises: 0007
@@ -74,9 +75,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_customer_records_dossier_id', 'customer_records', ['dossier_id'])
     op.create_index('ix_customer_records_assignee_due', 'customer_records', ['assignee_id', 'next_action_due'])
+    op.add_column('notifications', sa.Column('dossier_id', ID, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('notifications') as batch:
+        batch.drop_column('dossier_id')
     op.drop_index('ix_customer_records_assignee_due', 'customer_records')
     op.drop_index('ix_customer_records_dossier_id', 'customer_records')
     op.drop_table('customer_records')
