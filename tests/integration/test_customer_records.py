@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from indexer.periodic import notify_follow_ups, periodic_tasks
 from tests.conftest import Api, People
 from tests.support.workflow_fixtures import run_cli, upload
 from vault.clock import FixedClock
@@ -166,12 +167,13 @@ def test_an_overdue_complaint_notifies_its_handler_and_the_managers_once(api: Ap
     c = add(api, people.employee, d["id"], kind="complaint", summary="质量投诉", deadline="2026-01-06").get_json()
     clock.advance(days=2)
     api._tokens.clear()  # noqa: SLF001 - the tokens issued two days ago have expired
-    assert send_due_notices(vault) == (0, 1)
+    notify_follow_ups(vault)  # what the worker runs at its overdue-check interval
     assert send_due_notices(vault) == (0, 0)
     with vault.session() as s:
         notified = set(s.scalars(select(Notification.user_id).where(Notification.kind == "complaint.overdue")))
     assert notified == {people.employee.id, people.manager.id}  # the handler (the owner) and the cleared manager
     assert low.id not in notified
+    assert notify_follow_ups in [task for task, _interval in periodic_tasks(vault)]
     item = api.get(people.employee, "/api/v1/follow-ups").get_json()["items"][0]
     assert item["record_id"] == c["id"] and item["overdue"] is True and item["complaint_status"] == "received"
 
@@ -247,3 +249,26 @@ def test_sealed_details_and_phones_are_nowhere_in_plain_in_the_sqlite_file_or_it
     blob = b"".join(p.read_bytes() for p in files)
     for plain in (secret_detail, phone, phone.replace(" ", ""), email):
         assert plain.encode("utf-8") not in blob
+
+
+CONTACT_BAD = [
+    ({"name": ""}, "name"),
+    ({"name": "名" * 101}, "name"),
+    ({"name": "x", "email": "not-an-address"}, "email"),
+    ({"name": "x", "decision_role": "ceo"}, "decision_role"),
+    ({"name": "x", "since": "2027-01-01"}, "since"),
+    ({"name": "x", "since": "2025-01-01", "left_on": "2024-01-01"}, "left_on"),
+    ({"name": "x", "phones": ["1"] * 6}, "phone"),
+    ({"name": "x", "birthday": "1990-01-01"}, "birthday"),
+    ({"name": "x\x00y"}, "name"),
+]
+
+
+def test_a_bad_contact_is_refused_naming_the_field_and_nothing_is_written(api: Api, people: People,
+                                                                          vault: Vault) -> None:
+    d = owned_dossier(api, people)
+    for body, field in CONTACT_BAD:
+        r = api.post(people.employee, f"/api/v1/dossiers/{d['id']}/contacts", json=body)
+        assert r.status_code == 422 and r.get_json()["error"]["field"] == field, (body, r.get_json())
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(Contact)) == 0
