@@ -3,6 +3,7 @@ complaints through their states, transactions and their yearly totals, follow-up
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -272,3 +273,18 @@ def test_a_bad_contact_is_refused_naming_the_field_and_nothing_is_written(api: A
         assert r.status_code == 422 and r.get_json()["error"]["field"] == field, (body, r.get_json())
     with vault.session() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_the_contract_rows_for_contacts_records_and_complaint_status_are_served_and_documented(
+        app: Any, client: Any) -> None:
+    from tests.corpus import CORPUS
+
+    contract = (CORPUS.parent / "API-next.md").read_text(encoding="utf-8")
+    rows = re.findall(r"\| ((?:GET|POST|PATCH)(?:, (?:GET|POST|PATCH))*) `(/api/v1/[^`]+)`", contract)
+    mine = [(m, p) for m, p in rows if p.endswith(("/contacts", "/records", "/records/{id}/status"))]
+    assert len(mine) == 3
+    spec = client.get("/api/v1/openapi.json").get_json()["paths"]
+    documented = {(m, re.sub(r"\{[^}]+\}", "{}", p)) for p, ops in spec.items() for m in ops}
+    for methods, path in mine:
+        for method in methods.split(", "):
+            assert (method.lower(), re.sub(r"\{[^}]+\}", "{}", path)) in documented, (method, path)
