@@ -615,6 +615,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("destruction_batches.id"))
+    dossier_id: Mapped[int | None] = mapped_column(Id)  # the dossier it names (`about`): shown within clearance
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
     emailed_at: Mapped[datetime | None]
@@ -645,3 +646,5 @@ class SearchChunk(Base):
         BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+
+from vault import relationship_models as _relationship_models  # noqa: E402,F401  (issue 12: contacts, records)

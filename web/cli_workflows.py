@@ -26,7 +26,8 @@ def user_deactivate(name: str, handover_to: str) -> None:
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"user {result['user']} deactivated; {len(result['checkouts_closed'])} checkout(s) closed; "
-               f"{len(result['dossiers_moved'])} dossier(s) now owned by {result['handover_to']}")
+               f"{len(result['dossiers_moved'])} dossier(s) now owned by {result['handover_to']}; "
+               f"{len(result['follow_ups_moved'])} follow-up(s) and complaint(s) handed over")
     for archive_no in result["dossiers_moved"]:
         click.echo(f"  {archive_no}")
 

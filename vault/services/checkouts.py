@@ -31,6 +31,7 @@ from vault.models import (
     User,
 )
 from vault.paging import Page, page_of
+from vault.services import follow_ups
 from vault.services.common import get_dossier, queue_reindex
 from vault.services.fields import clean_text, may_exist
 from vault.services.notifications import notify, send_pending_email
@@ -369,6 +370,15 @@ def close_open_checkouts(v: Vault, session: Session, actor: User, user: User, re
     return list(open_ones)
 
 
+def has_work_to_hand_over(session: Session, user: User) -> bool:
+    """Whether deactivating the user must name a successor: they own dossiers, have open checkouts, open
+    follow-ups or complaints to handle."""
+    return session.scalar(select(Dossier.id).where(Dossier.owner_id == user.id).limit(1)) is not None \
+        or session.scalar(select(Checkout.id).where(Checkout.requester_id == user.id,
+                                                    Checkout.status.in_(OPEN_STATES)).limit(1)) is not None \
+        or follow_ups.open_work_of(session, user)
+
+
 def deactivate_with_handover(v: Vault, session: Session, actor: User, username: str,
                              handover_to: str) -> dict[str, Any]:
     """An employee leaves (员工调离交接): open checkouts closed, owned dossiers to a colleague, account off."""
@@ -399,9 +409,12 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
         queue_reindex(session, dossier, now)  # the index knows owners
         audit.record(session, actor, "dossier.owner_changed", dossier, now=now, old=leaving.username,
                      new=successor.username, reason="handover")
+    records_moved = follow_ups.hand_over(session, actor, leaving, successor, now)
     leaving.active = False
     leaving.session_epoch += 1
     audit.record(session, actor, "user.deactivated", leaving, now=now, handover_to=successor.username,
-                 checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned])
+                 checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned],
+                 records_moved=records_moved)
     return {"user": leaving.username, "handover_to": successor.username,
-            "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned]}
+            "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned],
+            "follow_ups_moved": records_moved}

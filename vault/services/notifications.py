@@ -28,7 +28,7 @@ def notify(v: Vault, session: Session, user: User, kind: str, subject: str, body
     if about is not None and not policy.can_see(user, about):
         return None
     note = Notification(user_id=user.id, kind=kind, subject=subject[:300], body=body, checkout_id=checkout_id,
-                        batch_id=batch_id, created_at=v.clock.now())
+                        batch_id=batch_id, dossier_id=None if about is None else about.id, created_at=v.clock.now())
     session.add(note)
     return note
 
@@ -40,6 +40,7 @@ def list_notifications(session: Session, actor: User, *, unread_only: bool, page
     q = select(Notification).where(
         Notification.user_id == actor.id,
         or_(Notification.checkout_id.is_(None), Notification.checkout_id.in_(visible_checkouts)),
+        or_(Notification.dossier_id.is_(None), Notification.dossier_id.in_(policy.visible_dossier_ids(actor))),
         or_(Notification.batch_id.is_(None), Notification.batch_id.not_in(policy.batches_above_clearance(actor))))
     if unread_only:
         q = q.where(Notification.read_at.is_(None))
@@ -61,6 +62,10 @@ def _within_clearance(session: Session, actor: User, note: Notification) -> bool
     if note.checkout_id is not None:
         checkout = session.get(Checkout, note.checkout_id)
         if checkout is None or not policy.can_see(actor, checkout.dossier):
+            return False
+    if note.dossier_id is not None:
+        dossier = session.get(Dossier, note.dossier_id)
+        if dossier is None or not policy.can_see(actor, dossier):
             return False
     if note.batch_id is not None:
         batch = session.get(DestructionBatch, note.batch_id)

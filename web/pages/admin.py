@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Role, User
-from vault.services import grants, tokens, users
+from vault.services import checkouts, grants, tokens, users
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
 
@@ -78,12 +80,36 @@ def users_page() -> ResponseReturnValue:
 
 @bp.post("/admin/users/<username>/<any(activate, deactivate):action>")
 def set_active(username: str, action: str) -> ResponseReturnValue:
+    """Activate, or deactivate handing the person's customers, open checkouts and follow-ups over to a colleague
+    (as `dossier user deactivate --handover-to`); one who has such work is not deactivated without a successor."""
+    successor = request.form.get("handover_to", "").strip()
+    moved: dict[str, Any] | None = None
     try:
         with unit_of_work() as s:
-            users.set_active(get_vault(), s, actor(), username, action == "activate")
-    except Conflict:
-        flash(_("%(name)s is the last active administrator and stays active. Add another administrator "
-                "first.", name=username), "error")
+            if action == "deactivate" and successor:
+                moved = checkouts.deactivate_with_handover(get_vault(), s, actor(), username, successor)
+            elif action == "deactivate" and checkouts.has_work_to_hand_over(s, users.get_user(s, username)):
+                flash(_("%(name)s owns dossiers, has open checkouts or follow-ups: choose who takes them over.",
+                        name=username), "error")
+                return redirect(url_for("admin.users_page"))
+            else:
+                users.set_active(get_vault(), s, actor(), username, action == "activate")
+    except Conflict as exc:
+        if exc.code == "last_admin":
+            flash(_("%(name)s is the last active administrator and stays active. Add another administrator "
+                    "first.", name=username), "error")
+        else:
+            flash(field_message(exc), "error")
+        return redirect(url_for("admin.users_page"))
+    except Invalid as exc:
+        flash(field_message(exc), "error")
+        return redirect(url_for("admin.users_page"))
+    if moved is not None:
+        flash(_("User %(name)s deactivated; %(dossiers)s dossier(s), %(checkouts)s checkout(s) closed and "
+                "%(follow_ups)s follow-up(s) handed over to %(successor)s.", name=username,
+                dossiers=len(moved["dossiers_moved"]),
+                checkouts=len(moved["checkouts_closed"]),
+                follow_ups=len(moved["follow_ups_moved"]), successor=successor), "success")
         return redirect(url_for("admin.users_page"))
     flash(_("User %(name)s activated.", name=username) if action == "activate"
           else _("User %(name)s deactivated; their sessions have ended.", name=username), "success")

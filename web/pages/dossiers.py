@@ -13,6 +13,7 @@ from vault.errors import Conflict, Invalid
 from vault.models import DocType
 from vault.services import checkouts, dossiers, holds
 from web.deps import actor, get_vault, unit_of_work
+from web.pages import customer_file
 from web.pages.common import field_message, page_args
 from web.pages.views import checkout_row, document_row, dossier_row
 
@@ -124,6 +125,7 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
         holder = checkouts.paper_holder(s, d.id)
         ctx["paper_holder"] = holder.requester.username if holder is not None else None
         ctx["max_days"] = v.settings.checkout_max_days
+        ctx["rel"] = customer_file.section_context(v, s, me, d)
         held_docs = {h["document_id"] for h in ctx["holds"] if h["document_id"]}
         for row in docs:
             row["held"] = row["id"] in held_docs or any(h["document_id"] is None for h in ctx["holds"])

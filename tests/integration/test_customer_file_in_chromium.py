@@ -1,0 +1,63 @@
+"""In headless Chromium: the owner records a complaint through the dossier page's form and moves it on with the
+status form; on a 390-pixel phone the contacts and records sections do not scroll sideways."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.conftest import PASSWORD, Api, People
+
+
+@pytest.fixture
+def served(app: Flask) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_the_owner_records_a_complaint_and_moves_it_on_in_the_browser(api: Api, people: People, served: str,
+                                                                       browser: Any) -> None:
+    d = api.new_dossier(people.archivist, owner="employee")
+    api.post(people.employee, f"/api/v1/dossiers/{d['id']}/contacts",
+             json={"name": "Quenby赵", "position": "质量部经理", "phone": "021-5555 0101"})
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}, base_url=served)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(15000)
+        page.goto("/login")
+        page.fill("#username", "employee")
+        page.fill("#password", PASSWORD)
+        page.click("main button[type=submit]")
+        page.wait_for_url(re.compile(r".*/$"))
+        page.goto(f"/dossiers/{d['id']}")
+        assert page.locator("#contacts").inner_text().count("Quenby赵") == 1
+        page.click("#records summary")
+        page.select_option("#r-kind", "complaint")
+        page.fill("#r-when", "2026-01-04T15:30")
+        page.fill("#r-summary", "Halvard批次包装破损")
+        page.fill("#r-details", "客户要求三日内补发")
+        page.fill("#r-deadline", "2026-01-09")
+        page.click("#record-form button[type=submit]")
+        page.wait_for_url(re.compile(r".*#records$"))
+        row = page.locator("tr.record.kind-complaint")
+        assert "Halvard批次包装破损" in row.inner_text() and "已受理" in row.inner_text()
+        row.locator("form.status-form button").click()
+        page.wait_for_url(re.compile(r".*#records$"))
+        assert "处理中" in page.locator("tr.record.kind-complaint").inner_text()
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"the dossier page is {wide}px wide on a 390px phone"
+    finally:
+        ctx.close()
