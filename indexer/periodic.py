@@ -1,6 +1,7 @@
 """What the worker runs besides jobs, each at its own interval: overdue checkouts, signed audit
-checkpoints, and the sweep of uploads killed mid-way. Each task logs its failure and never raises into
-the worker's loop; it is simply tried again at its next interval."""
+checkpoints, the sweep of uploads killed mid-way, and the periodic reports once a month or quarter
+ends. Each task logs its failure and never raises into the worker's loop; it is simply tried again at
+its next interval."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from vault import audit_checkpoints
 from vault.core import Vault
 from vault.services.checkouts import run_overdue
 from vault.services.fixity import sweep_interrupted_uploads
+from vault.services.periodic_reports import run_scheduled
 
 log = logging.getLogger("dossier.worker")
 
@@ -46,9 +48,21 @@ def sweep_uploads(v: Vault) -> None:
         log.info("removed %s temp file(s) and pending row(s) of interrupted uploads", removed)
 
 
+def generate_periodic_reports(v: Vault) -> None:
+    """Generate the monthly and quarterly reports just due and notify the managers; errors are logged."""
+    try:
+        done = run_scheduled(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("periodic reports failed; trying again in %ss", v.settings.overdue_check_interval_s)
+        return
+    if done:
+        log.info("periodic report(s) generated: %s", ", ".join(done))
+
+
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
     return [(check_overdue, s.overdue_check_interval_s),
             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-            (sweep_uploads, s.upload_sweep_interval_s)]
+            (sweep_uploads, s.upload_sweep_interval_s),
+            (generate_periodic_reports, s.overdue_check_interval_s)]
