@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -173,9 +173,20 @@ def generated_periods(session: Session, actor: User) -> list[dict[str, str]]:
     return sorted(out, key=lambda r: (parse_period(r["period"]).end, "Q" in r["period"]), reverse=True)
 
 
-def due_periods(now: datetime) -> list[Period]:
-    """The last month and the last quarter that have ended by `now`."""
-    return [previous(month_of(now)), previous(quarter_of(now))]
+CATCH_UP_MONTHS, CATCH_UP_QUARTERS = 3, 2  # a worker that was down catches up this far, no further
+
+
+def due_periods(now: datetime, archive_began: datetime | None) -> list[Period]:
+    """The months and quarters ended by `now` that a report is due for, oldest first: the last three
+    months and two quarters, without those that ended before the archive's first event."""
+    out: list[Period] = []
+    for kind, count in ((month_of, CATCH_UP_MONTHS), (quarter_of, CATCH_UP_QUARTERS)):
+        period = previous(kind(now))
+        for _ in range(count):
+            if archive_began is not None and archive_began < period.end:
+                out.append(period)
+            period = previous(period)
+    return sorted(out, key=lambda p: (p.end, p.kind == "quarter"))
 
 
 def run_scheduled(v: Vault) -> list[str]:
@@ -188,7 +199,8 @@ def run_scheduled(v: Vault) -> list[str]:
             select(AuditEvent.details).where(AuditEvent.action == GENERATED))}
         managers = session.scalars(select(User).where(User.role == Role.MANAGER, User.active.is_(True))
                                    .order_by(User.id)).all()
-        for period in due_periods(now):
+        began = session.scalar(select(func.min(AuditEvent.at)))
+        for period in due_periods(now, began):
             if period.name in have:
                 continue
             audit.record(session, None, GENERATED, now=now, period=period.name, kind=period.kind,
