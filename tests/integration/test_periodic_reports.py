@@ -8,19 +8,24 @@ import hashlib
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import message_from_string
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import update
 
 from indexer.periodic import generate_periodic_reports
 from tests.conftest import Api, People
 from tests.support.ledger_scene import SECRET_NAME, Scene, shared_archive
+from tests.support.smtp_sink import SmtpSink, smtp_sink
 from tests.support.workflow_fixtures import run_cli
 from vault.clock import FixedClock
 from vault.core import Vault
+from vault.models import User
 
 Shared = tuple[Api, People, FixedClock, Scene]
 
@@ -160,3 +165,29 @@ def test_dossier_report_period_prints_the_figures_and_writes_the_file(shared: Sh
     assert SECRET_NAME in names and scene.huawei["customer_name"] in names
     bad = run_cli(vault, "report", "--period", "2026-14")
     assert bad.exit_code != 0 and "2026-Q3" in bad.output
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with smtp_sink() as s:
+        yield s
+
+
+@pytest.fixture
+def settings_overrides(sink: SmtpSink) -> dict[str, Any]:
+    return {"smtp_host": "127.0.0.1", "smtp_port": sink.port, "token_ttl_hours": 24 * 365 * 50}
+
+
+def test_the_scheduled_report_is_mailed_to_managers_with_an_address(
+        vault: Vault, api: Api, people: People, clock: FixedClock, sink: SmtpSink) -> None:
+    manager = people.make("li.manager", "manager")
+    with vault.session() as s:
+        s.execute(update(User).where(User.id == manager.id).values(email="li.manager@example.test"))
+    api.new_dossier(people.archivist, customer_name="上海明远贸易有限公司")
+    clock.advance(days=27)  # 2026-02-01
+    generate_periodic_reports(vault)
+    assert len(sink.messages) == 1
+    mail = message_from_string(sink.messages[0], policy=default)
+    assert mail["To"] == "li.manager@example.test" and "2026-01" in str(mail["Subject"])
+    body = mail.get_body().get_content()  # type: ignore[union-attr]
+    assert "/api/v1/reports/periodic?period=2026-01" in body and "上海明远" not in body  # no names in mail

@@ -139,9 +139,12 @@ def _customers(v: Vault, session: Session, actor: User, f: Filters) -> Rows:
         where.append(Dossier.status == DossierStatus(f.status))
     if f.period:
         where.append(and_(Dossier.created_at >= f.period.start, Dossier.created_at < f.period.end))
-    keyed = sorted((sort_key(name), id_) for id_, name in
-                   session.execute(select(Dossier.id, Dossier.customer_name).where(*where)))
-    order = [(id_, key[1]) for key, id_ in keyed]
+    keyed = []
+    for id_, name in session.execute(select(Dossier.id, Dossier.customer_name).where(*where)):
+        key, initials, _ = sort_key(name)
+        keyed.append((key, name, id_, initials))  # the name breaks ties between equal readings
+    keyed.sort()
+    order = [(id_, initials) for _key, _name, id_, initials in keyed]
     del keyed
     return len(order), _customer_rows(session, order)
 
