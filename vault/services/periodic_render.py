@@ -103,6 +103,8 @@ def _bar_chart(title: str, rows: list[tuple[str, float]], font: str, width: floa
     from reportlab.lib import colors
 
     rows = rows[:12] or [("—", 0)]
+    if values2 is not None:
+        values2 = (list(values2[:12]) + [0.0] * len(rows))[:len(rows)]
     height = 40 + 18 * len(rows) * series
     d = Drawing(width, height)
     d.add(String(0, height - 12, title, fontName=font, fontSize=10))
@@ -110,7 +112,7 @@ def _bar_chart(title: str, rows: list[tuple[str, float]], font: str, width: floa
     chart.x, chart.y, chart.width, chart.height = 110, 10, width - 140, height - 34
     chart.data = [[float(v) for _, v in reversed(rows)]]
     if values2 is not None:
-        chart.data.append(list(reversed(values2[:12])))
+        chart.data.append([float(v) for v in reversed(values2)])
         chart.bars[1].fillColor = colors.HexColor("#c0504d")
     chart.bars[0].fillColor = colors.HexColor("#4f81bd")
     chart.categoryAxis.categoryNames = [name[:18] for name, _ in reversed(rows)]

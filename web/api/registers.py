@@ -23,12 +23,13 @@ def _stream(fh: IO[bytes]) -> Iterator[bytes]:
         while chunk := fh.read(256 * 1024):
             yield chunk
     finally:
-        fh.close()
+        fh.close()  # read to the end; a response closed before that closes the file through call_on_close
 
 
 def file_response(fh: IO[bytes], mime: str, filename: str) -> Response:
-    """Stream a finished export file as a download and close it afterwards."""
+    """Stream a finished export file as a download; the file is closed when the response is, read or not."""
     resp = Response(_stream(fh), mimetype=mime.split(";")[0])
+    resp.call_on_close(fh.close)
     if "charset" in mime:
         resp.headers["Content-Type"] = mime
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

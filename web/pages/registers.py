@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from vault import policy
-from vault.errors import Forbidden, Invalid, NotFound
+from vault.errors import Invalid
 from vault.models import CheckoutStatus, DestructionStatus, DossierStatus
 from vault.services import exports, ledgers, periodic_reports
 from vault.services.periods import Period, month_of, previous, quarter_of
@@ -69,7 +69,7 @@ def ledger_download(name: str) -> ResponseReturnValue:
         flash(field_message(exc), "error")
         back: dict[str, Any] = {k: v for k, v in request.args.items() if k in FILTERS}
         return redirect(url_for("registers.ledgers_page", **back))
-    except (Forbidden, NotFound):
+    except BaseException:
         fh.close()
         raise
     return file_response(fh, exports.MIME[result.fmt], result.filename)
@@ -120,4 +120,7 @@ def report_download() -> ResponseReturnValue:
         fh.close()
         flash(field_message(exc), "error")
         return redirect(url_for("registers.reports_page"))
+    except BaseException:
+        fh.close()
+        raise
     return file_response(fh, exports.MIME[fmt], f"report-{period.name}.{fmt}")
