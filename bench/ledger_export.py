@@ -14,6 +14,10 @@ Target: the service's peak RSS < 200 MB (the file is streamed, never held). The 
 what the sorting by pinyin, the clearance rule and neutralisation cost over writing the cells.
 
 `--quick`: 2,000 dossiers: a smoke run of seconds (figures meaningless, targets not judged).
+
+Run on 2026-12-02 (2 cores shared with other work, load 15-20): 100,000 rows, service 45.0 s, peak
+RSS 181 MB (66 MB at start; pypinyin's dictionaries ~55 MB, openpyxl ~22 MB); bare openpyxl 42.4 s,
+49 MB; time ratio 1.06; no formula cell in the file.
 """
 
 from __future__ import annotations
