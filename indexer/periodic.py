@@ -1,7 +1,7 @@
 """What the worker runs besides jobs, each at its own interval: overdue checkouts, signed audit
-checkpoints, the sweep of uploads killed mid-way, and the notices of follow-ups due and complaints overdue.
-Each task logs its failure and never raises into the worker's loop; it is simply tried again at its next
-interval."""
+checkpoints, the sweep of uploads killed mid-way, the notices of follow-ups due and complaints overdue,
+and the periodic reports once a month or quarter ends. Each task logs its failure and never raises into
+the worker's loop; it is simply tried again at its next interval."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from vault.core import Vault
 from vault.services.checkouts import run_overdue
 from vault.services.fixity import sweep_interrupted_uploads
 from vault.services.follow_ups import send_due_notices
+from vault.services.periodic_reports import run_scheduled
 
 log = logging.getLogger("dossier.worker")
 
@@ -59,10 +60,22 @@ def notify_follow_ups(v: Vault) -> None:
         log.info("%s follow-up(s) due and %s complaint(s) overdue notified", follow, complaints)
 
 
+def generate_periodic_reports(v: Vault) -> None:
+    """Generate the monthly and quarterly reports just due and notify the managers; errors are logged."""
+    try:
+        done = run_scheduled(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("periodic reports failed; trying again in %ss", v.settings.overdue_check_interval_s)
+        return
+    if done:
+        log.info("periodic report(s) generated: %s", ", ".join(done))
+
+
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
     return [(check_overdue, s.overdue_check_interval_s),
             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
             (sweep_uploads, s.upload_sweep_interval_s),
-            (notify_follow_ups, s.overdue_check_interval_s)]
+            (notify_follow_ups, s.overdue_check_interval_s),
+            (generate_periodic_reports, s.overdue_check_interval_s)]

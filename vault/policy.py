@@ -50,6 +50,8 @@ _ALLOWED: dict[str, frozenset[Role]] = {
     "destruction.execute": frozenset({Role.ARCHIVIST}),
     "destruction.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
     "report.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "ledger.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "report.periodic": frozenset({Role.ARCHIVIST, Role.MANAGER, Role.SYSTEM}),
 }
 
 

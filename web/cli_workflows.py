@@ -34,10 +34,20 @@ def user_deactivate(name: str, handover_to: str) -> None:
 
 @main.command("report")
 @click.option("--json", "as_json", is_flag=True, help="print the whole report as JSON")
-def report(as_json: bool) -> None:
-    """Summary: dossiers, documents, checkouts, overdue, retention due in 90 days, stale, incomplete."""
+@click.option("--period", help="a periodic report (统计报表): a month like 2026-11 or a quarter like 2026-Q3")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "xlsx"]), default="pdf", show_default=True,
+              help="with --period: the file's format")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="with --period: write the file here")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def report(as_json: bool, period: str | None, fmt: str, output: str | None, lang: str) -> None:
+    """Summary: dossiers, documents, checkouts, overdue, retention due in 90 days, stale, incomplete.
+
+    With --period: the monthly or quarterly report's figures, and its PDF or XLSX with --output."""
     from vault.services.reports import summary
 
+    if period:
+        _periodic_report(period, fmt, output, lang, as_json)
+        return
     v = open_vault()
     actor = system_actor(v)
     with v.session() as s:
@@ -63,6 +73,37 @@ def report(as_json: bool) -> None:
     click.echo(f"Incomplete dossiers: {len(data['incomplete_dossiers'])}")
     for x in data["incomplete_dossiers"]:
         click.echo(f"  {x['archive_no']} {x['customer_name']}: missing {', '.join(x['missing'])}")
+
+
+def _periodic_report(period: str, fmt: str, output: str | None, lang: str, as_json: bool) -> None:
+    """`dossier report --period`: print the figures; write the file when asked."""
+    import io
+
+    from vault.services import periodic_reports
+    from vault.services.periodic_render import summary_rows
+
+    v = open_vault()
+    actor = system_actor(v)
+    buf = io.BytesIO()
+    try:
+        with v.session() as s:
+            periodic_reports.download(v, s, actor, period, "json", buf, lang)
+            if output:
+                out = io.BytesIO()
+                periodic_reports.download(v, s, actor, period, fmt, out, lang)
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
+    data = json.loads(buf.getvalue())
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"Periodic report {data['period']} ({data['start']} .. {data['end']})")
+        for label, value in summary_rows(data, lang):
+            click.echo(f"  {label}: {value}")
+    if output:
+        with open(output, "wb") as fh:
+            fh.write(out.getvalue())
+        click.echo(f"wrote {output}", err=as_json)
 
 
 @main.command("overdue")

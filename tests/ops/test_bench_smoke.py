@@ -28,6 +28,8 @@ FIGURES: dict[str, list[str]] = {
     "scale.py": ["GET /api/v1/dossiers (page of 50)", "GET /api/v1/search as legal", "errors: 0"],
     "load.py": ["req/s; latency p50", "errors: 0", "lost: 0"],
     "fuzz.py": ["validator", "extractor", "no crash"],
+    "ledger_export.py": ["service XLSX:", "bare openpyxl:", "time ratio service/bare", "peak RSS target < 200 MB: met",
+                         "formula cells in the service's file: 0"],
     "ocr_robustness.py": ["originals: recall", "all sets:", "CPU s/page"],
     "run_all.py": ["stream encrypt (AES-GCM", "search_engine: 100 docs", "load: 3 users", "scale: 140 documents",
                    "benchmark      figure", "search_engine  search p50 / p95"],

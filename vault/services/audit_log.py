@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 BATCH_OBJECT = "destructionbatch"  # the object_type `audit.record` gives a DestructionBatch
 
 
-def _events_within_clearance(actor: User) -> ColumnElement[bool]:
+def events_within_clearance(actor: User) -> ColumnElement[bool]:
     """Events the actor may see: none about a dossier, document or batch above the actor's clearance."""
     dossiers = policy.visible_dossier_ids(actor)
     documents = select(Document.id).where(Document.dossier_id.in_(dossiers))
@@ -45,7 +45,7 @@ def _events_within_clearance(actor: User) -> ColumnElement[bool]:
 def list_events(session: Session, actor: User, filters: Mapping[str, Any], page: int, per_page: int) -> Page:
     """Newest first, filtered by dossier, document, actor, action, since; only events within clearance."""
     policy.require(actor, "audit.list")
-    q = select(AuditEvent).where(_events_within_clearance(actor))
+    q = select(AuditEvent).where(events_within_clearance(actor))
     for name, column in (("dossier_id", AuditEvent.dossier_id), ("document_id", AuditEvent.document_id)):
         if filters.get(name):
             try:

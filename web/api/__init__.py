@@ -61,4 +61,14 @@ def query_paging() -> tuple[int, int]:
 
 
 # the route modules attach their handlers to `bp`; they import it from here, so they come last
-from web.api import admin, audit_routes, core, customer_file, documents, dossiers, search, workflows  # noqa: E402,F401
+from web.api import (  # noqa: E402,F401
+    admin,
+    audit_routes,
+    core,
+    customer_file,
+    documents,
+    dossiers,
+    registers,
+    search,
+    workflows,
+)

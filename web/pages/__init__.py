@@ -23,6 +23,7 @@ from web.pages import (
     dossiers,
     holds,
     home,
+    registers,
     search,
 )
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
@@ -52,6 +53,10 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
     if policy.allowed(user, "destruction.view"):
         items.append(("destructions.list_page", "/destructions", _l("Retention & destruction")))
+    if policy.allowed(user, "ledger.view"):
+        items.append(("registers.ledgers_page", "/ledgers", _l("Ledgers")))
+    if policy.allowed(user, "report.periodic"):
+        items.append(("registers.reports_page", "/reports", _l("Periodic reports")))
     if policy.allowed(user, "audit.list"):
         items.append(("audit.list_page", "/audit", _l("Audit log")))
     if policy.allowed(user, "user.manage"):
@@ -68,7 +73,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp, customer_file.bp]
+                  destructions.bp, customer_file.bp, registers.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
