@@ -46,4 +46,5 @@ def dossier_serve(env: dict[str, str], home: Path, *args: str,
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
         log.close()
