@@ -23,7 +23,7 @@ from vault.storage import BlobStore, make_blob_store
 class Vault:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    session_factory: sessionmaker[Session]  # bare sessions, no transaction rule: prefer `session()`
     blobs: BlobStore
     keyring: Keyring
     clock: Clock = field(default_factory=SystemClock)
@@ -40,7 +40,7 @@ class Vault:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            session_factory=make_sessionmaker(engine),
             blobs=make_blob_store(settings),
             keyring=Keyring.load(settings.keyring_file),
             clock=clock or SystemClock(),
@@ -49,7 +49,7 @@ class Vault:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: commit at the end of the block, roll back on error."""
-        with unit_of_work(self.sessions) as s:
+        with unit_of_work(self.session_factory) as s:
             yield s
 
     def close(self) -> None:

@@ -78,7 +78,7 @@ def _load_token_user(req: Request) -> User | None:
     if token is None:
         return None
     v = get_vault()
-    with v.sessions() as s:
+    with v.session_factory() as s:
         user = users.user_for_token(v, s, token)
         if user is not None:
             s.expunge(user)
