@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -12,14 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from config import Settings, SettingsError, load_settings
 from indexer.service import attach_index
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
-from vault.models import Role, User
+from vault.models import User
 
 
 def _settings() -> Settings:
@@ -75,22 +73,10 @@ def init() -> None:
     migrate(engine)
     engine.dispose()
     v = Vault.open(settings)
-    from vault.services.users import hash_password, system_user
+    from vault.services.users import ensure_first_admin
 
     with v.session() as s:
-        system_user(s, v.clock.now())
-        has_admin = s.scalar(select(User.id).where(User.role == Role.ADMIN)) is not None
-        password = None
-        if not has_admin:
-            password = secrets.token_urlsafe(12)
-            now = v.clock.now()
-            admin = User(username="admin", display_name="Administrator", role=Role.ADMIN, clearance="secret",
-                         password_hash=hash_password(password), active=True, created_at=now,
-                         password_changed_at=now)
-            s.add(admin)
-            from vault import audit
-
-            audit.record(s, None, "user.created", admin, now=now, username="admin", role="admin")
+        password = ensure_first_admin(v, s)
     v.close()
     click.echo(f"Dossier Vault home: {settings.home.resolve()}")
     click.echo(f"  database: {settings.db_url.split('@')[-1]}")
