@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +15,7 @@ from config import Settings
 from vault.clock import Clock, SystemClock
 from vault.crypto import Keyring
 from vault.db import make_engine, make_sessionmaker, migrate, unit_of_work
+from vault.mail import Mailer, SmtpMailer
 from vault.storage import BlobStore, make_blob_store
 
 
@@ -26,9 +26,9 @@ class Vault:
     session_factory: sessionmaker[Session]  # bare sessions, no transaction rule: prefer `session()`
     blobs: BlobStore
     keyring: Keyring
+    mailer: Mailer
     clock: Clock = field(default_factory=SystemClock)
-    # engines the upper layers attach (the search index lives in `indexer`, which vault never imports)
-    extensions: dict[str, Any] = field(default_factory=dict)
+    # the search index lives in `indexer`, which vault never imports: web.bootstrap.Runtime holds both
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = False) -> Vault:
@@ -43,6 +43,7 @@ class Vault:
             session_factory=make_sessionmaker(engine),
             blobs=make_blob_store(settings),
             keyring=Keyring.load(settings.keyring_file),
+            mailer=SmtpMailer(settings),
             clock=clock or SystemClock(),
         )
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import click
 
 from config import Settings, SettingsError, load_settings
-from indexer.service import attach_index
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
 from vault.models import User
+from web import bootstrap
+from web.bootstrap import Runtime
 
 
 def _settings() -> Settings:
@@ -38,16 +39,26 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
-def open_vault(*, migrate_schema: bool = False) -> Vault:
+def open_runtime(*, migrate_schema: bool = False) -> Runtime:
+    """The vault and its search index, for the commands that search or index (see web.bootstrap)."""
     settings = _settings()
     if not settings.keyring_file.exists():
         raise click.ClickException(f"no keyring at {settings.keyring_file}: run `dossier init` first")
     try:
-        v = Vault.open(settings, migrate_schema=migrate_schema)
+        return bootstrap.open_runtime(settings, migrate_schema=migrate_schema)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
-    attach_index(v)
-    return v
+
+
+def open_vault(*, migrate_schema: bool = False) -> Vault:
+    """The vault alone, for the commands that neither search nor write the index."""
+    settings = _settings()
+    if not settings.keyring_file.exists():
+        raise click.ClickException(f"no keyring at {settings.keyring_file}: run `dossier init` first")
+    try:
+        return Vault.open(settings, migrate_schema=migrate_schema)
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def system_actor(v: Vault) -> User:
@@ -99,9 +110,9 @@ def serve(host: str, port: int, processes: int | None, threads: int | None, no_w
     stops both cleanly, with exit status 0."""
     from web import serving
 
-    v = open_vault(migrate_schema=True)  # schema and index ready before any web process starts
-    settings = v.settings
-    v.close()
+    runtime = open_runtime(migrate_schema=True)  # schema and index ready before any web process starts
+    settings = runtime.settings
+    runtime.close()
     processes = processes or settings.web_processes
     threads = threads or settings.web_threads
     worker = None if no_worker else serving.start_index_worker()

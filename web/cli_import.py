@@ -12,10 +12,11 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
+from indexer.search_index import SearchIndex
 from vault.core import Vault
 from vault.errors import VaultError
 from vault.models import Document, DocumentVersion, Dossier, IndexStatus, Job, JobStatus, Role, User
-from web.cli import main, open_vault, progress_bar, system_actor
+from web.cli import main, open_runtime, progress_bar, system_actor
 
 WAIT_POLL_S = 0.5
 
@@ -134,7 +135,7 @@ def _settled(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
     return rows
 
 
-def wait_indexed(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
+def wait_indexed(v: Vault, index: SearchIndex, version_ids: list[int]) -> list[DocumentVersion]:
     """Index the queue in this process (beside any running worker: jobs are claimed atomically) until each
     of ``version_ids`` is indexed or failed, with a progress bar; the settled versions."""
     from indexer.worker import BATCH_DOCS, run_pending
@@ -147,7 +148,7 @@ def wait_indexed(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
             progress(len(settled), len(version_ids))
             if len(settled) >= len(version_ids):
                 return settled
-            if run_pending(v, limit=BATCH_DOCS) == 0:
+            if run_pending(v, index, limit=BATCH_DOCS) == 0:
                 time.sleep(WAIT_POLL_S)  # another worker holds the rest, or a retry is not due yet
 
 
@@ -162,7 +163,8 @@ def import_cmd(directory: Path, manifest_path: Path, owner: str | None, wait: bo
     Files whose entry names no customer go to one dossier named after the folder. Indexing runs in the
     background (`dossier serve` or `dossier worker`); with --wait this command indexes them itself.
     """
-    v = open_vault()
+    runtime = open_runtime()
+    v = runtime.vault
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -182,7 +184,7 @@ def import_cmd(directory: Path, manifest_path: Path, owner: str | None, wait: bo
         click.echo(f"  dossier {archive_no}: {name}")
     waiting = imported.version_ids + current_versions(v, imported.present_ids)
     if waiting and wait:
-        settled = wait_indexed(v, waiting)
+        settled = wait_indexed(v, runtime.index, waiting)
         failed = [x for x in settled if x.index_status is IndexStatus.FAILED]
         click.echo(f"indexed {len(settled) - len(failed)}, failed {len(failed)}: the indexed files are searchable now")
         _report_failed(v, failed)

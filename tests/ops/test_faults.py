@@ -206,7 +206,7 @@ def test_a_locked_database_answers_503_not_500_and_recovers_by_itself(vault: Vau
     # the same vault with a short busy timeout (make_engine's parameter), so the test waits 0.3 s, not 10
     engine = make_engine(vault.settings.db_url, busy_timeout_ms=300)
     v = Vault(settings=vault.settings, engine=engine, session_factory=make_sessionmaker(engine),
-              blobs=make_blob_store(vault.settings), keyring=vault.keyring, clock=vault.clock)
+              blobs=make_blob_store(vault.settings), keyring=vault.keyring, mailer=vault.mailer, clock=vault.clock)
     try:
         api = Api(_app(v).test_client(), people)
         archivist = people.archivist

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from vault import audit
 from vault.core import Vault
 from vault.errors import Conflict
-from vault.models import DestructionBatch, DestructionStatus, Document, DocumentStatus, User
+from vault.models import DestructionBatch, DestructionStatus, Document, DocumentStatus, Job, JobStatus, User
 from vault.services.backup import BackupError
+from vault.services.destruction import PURGE_JOB
 
 REGISTER_FORMAT = "dossier-vault-destruction-register"
 REGISTER_FILE = "destruction-register.json"
@@ -70,6 +71,7 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
     Same erasure as an execution (wrapped keys, extracted text and fingerprints erased, blobs deleted,
     document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
     recorded ciphertext digests do not match is refused: the register belongs to another vault.
+    The search index forgets them through a queued purge job (the worker runs it), as after an execution.
     Returns the ids of documents destroyed by this replay.
     """
     destroyed: list[int] = []
@@ -100,9 +102,11 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
                 destroyed.append(doc.id)
     for key in blobs_to_delete:
         v.blobs.delete(key)
-    index = v.extensions.get("index")
-    if index is not None and destroyed:
-        index.delete(destroyed)
+    if destroyed:  # the index forgets them as after an execution: through the purge job the worker runs
+        with v.session() as s:
+            now = v.clock.now()
+            s.add(Job(kind=PURGE_JOB, version_id=None, status=JobStatus.QUEUED, attempts=0, run_after=now,
+                      created_at=now, payload={"document_ids": destroyed, "batch_id": None}))
     if v.engine.dialect.name == "sqlite":
         from vault.services.destruction import checkpoint
 
