@@ -67,8 +67,9 @@ def _dossier_id(v: Vault, actor: User, name: str, code: str | None, entry: dict[
 
 
 def import_manifest(v: Vault, root: Path, manifest: dict[str, Any], owner: str) -> Imported:
-    """Upload every file the manifest lists into its dossier; duplicates and refusals are counted."""
-    from vault.services import documents
+    """Upload every file the manifest lists into its dossier (the upload use case of vault.services.uploads);
+    duplicates and refusals are counted."""
+    from vault.services import uploads
 
     actor = system_actor(v)
     customers = {c["id"]: c for c in manifest.get("customers", [])}
@@ -83,19 +84,15 @@ def import_manifest(v: Vault, root: Path, manifest: dict[str, Any], owner: str) 
                 industry = customers.get(entry.get("customer_id", ""), {}).get("industry", "")
                 dossier_ids[key] = _dossier_id(v, actor, *key, entry, industry, owner, imported)
             path = root / entry["path"]
+            fields = {"doc_type": entry.get("doc_type", "other"), "title": entry.get("title"),
+                      "doc_date": entry.get("doc_date")}
             try:
                 with path.open("rb") as fh:
-                    staged = documents.stage_upload(v, iter(lambda: fh.read(65536), b""), path.name)
-                try:
-                    with v.session() as s:
-                        document = documents.commit_upload(
-                            v, s, actor, dossier_ids[key], staged, doc_type=entry.get("doc_type", "other"),
-                            title=entry.get("title"), doc_date=entry.get("doc_date"))
-                        s.flush()
-                        version_id = document.current_version_id
-                except BaseException:
-                    documents.discard_staged(v, staged)
-                    raise
+                    version_id = uploads.add_file(
+                        v, actor, uploads.NewDocument(dossier_ids[key]),
+                        lambda: uploads.IncomingFile(iter(lambda: fh.read(65536), b""), path.name,  # noqa: B023
+                                                     lambda: fields),  # noqa: B023
+                        lambda _session, document: document.current_version_id)
                 imported.uploaded += 1
                 if version_id is not None:
                     imported.version_ids.append(version_id)
