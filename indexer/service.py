@@ -142,7 +142,9 @@ def search(
 
 def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], None] | None = None,
                 batch: int = 200) -> int:
-    """Rebuild the whole index from the database and the stored (encrypted) text; returns documents indexed."""
+    """Rebuild the whole index from the database and the stored (encrypted) text; returns documents indexed.
+
+    A long operation: owns its (read) transactions, one per batch of documents."""
     index.clear()
     with v.session() as s:
         ids = s.scalars(select(Document.id).join(DocumentVersion, Document.current_version_id == DocumentVersion.id)

@@ -73,9 +73,10 @@ def _within_clearance(session: Session, actor: User, note: Notification) -> bool
 def send_pending_email(v: Vault) -> int:
     """E-mail every notification not yet sent to users with an address; no-op without smtp_host.
 
-    Runs after the notifications were committed, so a mail server that is down delays mail, never the
-    workflow; what failed is retried on the next run. A notice about a dossier that is above the addressee's
-    clearance by the time it is sent (raised since) is withheld, as the in-app list leaves it out.
+    Owns its transactions: runs after the notifications were committed, so a mail server that is down
+    delays mail, never the workflow; what failed is retried on the next run. A notice about a dossier
+    that is above the addressee's clearance by the time it is sent (raised since) is withheld, as the
+    in-app list leaves it out.
     """
     if not v.mailer.enabled:
         return 0

@@ -72,7 +72,8 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
     document a tombstone), audited as `document.destroyed` with `replayed: true`. A document whose
     recorded ciphertext digests do not match is refused: the register belongs to another vault.
     The search index forgets them through a queued purge job (the worker runs it), as after an execution.
-    Returns the ids of documents destroyed by this replay.
+    Owns its transactions (one per document; blobs deleted once they are committed). Returns the ids of
+    documents destroyed by this replay.
     """
     destroyed: list[int] = []
     blobs_to_delete: list[str] = []
