@@ -1,4 +1,4 @@
-"""The composition of the domain: settings, database, blob store, keyring and clock, opened once."""
+"""The domain's engines: settings, database, blob store, keyring, mailer and clock, opened once (see web.bootstrap)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web entry points: the app factory is the one composition root."""
+"""The web entry points: the app factory, built on the runtime of web.bootstrap (the composition root)."""
 
 from __future__ import annotations
 
