@@ -14,7 +14,7 @@ from tests.conftest import People
 from tests.ops.conftest import Stored, plaintext_of, run_cli, store_files
 from tests.support.backups import PASS, destroy, open_restored, run_cli_home, search_ids
 from vault.core import Vault
-from vault.models import Document, DocumentStatus, DocumentVersion, User
+from vault.models import AuditEvent, Document, DocumentStatus, DocumentVersion, User
 
 
 def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_destructions(
@@ -65,6 +65,11 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
         assert len(list(v2.blobs.keys())) == len(stored) - 1
         assert search_ids(v2, restored_runtime.index, restored_legal, term) == [
             i for i in before if i != destroyed.document_id]
+        # the replay queued the same purge job as an execution: the worker runs it and says so in the audit trail
+        assert run_pending(v2, restored_runtime.index) == 1
+        with v2.session() as s:
+            purged = s.scalars(select(AuditEvent).where(AuditEvent.action == "index.purged")).all()
+            assert [json.loads(e.details)["document_ids"] for e in purged] == [[destroyed.document_id]]
     finally:
         v2.close()
 
