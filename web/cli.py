@@ -39,11 +39,16 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
-def open_runtime(*, migrate_schema: bool = False) -> Runtime:
-    """The vault and its search index, for the commands that search or index (see web.bootstrap)."""
+def _initialised_settings() -> Settings:
     settings = _settings()
     if not settings.keyring_file.exists():
         raise click.ClickException(f"no keyring at {settings.keyring_file}: run `dossier init` first")
+    return settings
+
+
+def open_runtime(*, migrate_schema: bool = False) -> Runtime:
+    """The vault and its search index, for the commands that search or index (see web.bootstrap)."""
+    settings = _initialised_settings()
     try:
         return bootstrap.open_runtime(settings, migrate_schema=migrate_schema)
     except VaultError as exc:
@@ -52,9 +57,7 @@ def open_runtime(*, migrate_schema: bool = False) -> Runtime:
 
 def open_vault(*, migrate_schema: bool = False) -> Vault:
     """The vault alone, for the commands that neither search nor write the index."""
-    settings = _settings()
-    if not settings.keyring_file.exists():
-        raise click.ClickException(f"no keyring at {settings.keyring_file}: run `dossier init` first")
+    settings = _initialised_settings()
     try:
         return Vault.open(settings, migrate_schema=migrate_schema)
     except VaultError as exc:
