@@ -41,6 +41,7 @@ from vault.core import Vault, ensure_home  # noqa: E402
 from vault.models import Document, DocumentVersion, IndexStatus  # noqa: E402
 from vault.services import users  # noqa: E402
 from web import create_app  # noqa: E402
+from web.bootstrap import open_runtime  # noqa: E402
 
 SYNTHETIC = search_engine.SYNTHETIC
 
@@ -64,13 +65,14 @@ def ingest(skip_ocr: bool = False, files: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dv-bench-search-") as tmp:
         settings = load_settings({"home": str(Path(tmp) / "home"), "worker_poll_interval_s": 0.2}, environ={})
         ensure_home(settings)
-        v = Vault.open(settings, migrate_schema=True)
-        worker = BackgroundWorker(v).start()
+        runtime = open_runtime(settings, migrate_schema=True)
+        v = runtime.vault
+        worker = BackgroundWorker(v, runtime.index).start()
         try:
             with v.session() as s:
                 users.create_user(v, s, users.system_user(s, v.clock.now()), "bench", "archivist", "bench-password-1",
                                   clearance="secret")
-            client = create_app(vault=v).test_client()
+            client = create_app(runtime=runtime).test_client()
             token = client.post("/api/v1/auth/token", json={"username": "bench", "password": "bench-password-1"}
                                 ).get_json()["token"]
             auth = {"Authorization": f"Bearer {token}"}

@@ -16,7 +16,7 @@ from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
 from vault import audit, policy
 from vault.core import Vault
-from vault.errors import Invalid, Unavailable
+from vault.errors import Invalid
 from vault.grants import active_grants
 from vault.models import DocType, Document, DocumentStatus, DocumentVersion, IndexStatus, User
 from vault.paging import paging
@@ -43,23 +43,6 @@ def open_index(engine: str, path: Path, database: Engine | None = None) -> Searc
 
         return WhooshIndex(path)
     raise ValueError(f"unknown search engine {engine!r}")
-
-
-def attach_index(v: Vault) -> SearchIndex:
-    """Open (or create) the index (on the server's local disk, or in the database for ``pg``) and hang it
-    on the vault."""
-    index = v.extensions.get("index")
-    if index is None:
-        index = open_index(v.settings.search_engine, v.settings.index_path, v.engine)
-        v.extensions["index"] = index
-    return index
-
-
-def get_index(v: Vault) -> SearchIndex:
-    index = v.extensions.get("index")
-    if index is None:
-        raise Unavailable("the search index is not open", code="index_unavailable")
-    return index
 
 
 def index_doc(document: Document, content: str) -> IndexDoc:
@@ -115,8 +98,8 @@ class SearchPage:
 
 
 def search(
-    v: Vault, session: Session, actor: User, text: str, filters: SearchFilters, page: int | str = 1,
-    per_page: int | str = 20,
+    v: Vault, index: SearchIndex, session: Session, actor: User, text: str, filters: SearchFilters,
+    page: int | str = 1, per_page: int | str = 20,
 ) -> SearchPage:
     """Documents the actor may read that match every term; audited with the query and the count.
 
@@ -128,7 +111,7 @@ def search(
     page, per_page = paging(page, per_page)
     now = v.clock.now()
     scope = policy.read_scope(session, actor, now)
-    result = get_index(v).search(query, scope, filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
+    result = index.search(query, scope, filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
     items: list[SearchItem] = []
     # the page's documents, their dossiers and current versions in one query, not three per hit
     documents = {d.id: d for d in session.scalars(
@@ -155,9 +138,11 @@ def search(
     return SearchPage(total, items, page, per_page, result.partial, str(query), result.total_exact)
 
 
-def reindex_all(v: Vault, progress: Callable[[int, int], None] | None = None, batch: int = 200) -> int:
-    """Rebuild the whole index from the database and the stored (encrypted) text; returns documents indexed."""
-    index = get_index(v)
+def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], None] | None = None,
+                batch: int = 200) -> int:
+    """Rebuild the whole index from the database and the stored (encrypted) text; returns documents indexed.
+
+    A long operation: owns its (read) transactions, one per batch of documents."""
     index.clear()
     with v.session() as s:
         ids = s.scalars(select(Document.id).join(DocumentVersion, Document.current_version_id == DocumentVersion.id)

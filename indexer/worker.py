@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
-from indexer.search_index import IndexDoc
-from indexer.service import attach_index, index_doc
+from indexer.search_index import IndexDoc, SearchIndex
+from indexer.service import index_doc
 from vault import audit
 from vault.core import Vault
 from vault.errors import phrase
@@ -169,7 +169,7 @@ def _extract_version(v: Vault, claimed: Claimed, version_id: int) -> Extracted |
     return Extracted(claimed, version_id, result.text, result.pages)
 
 
-def _commit_extracted(v: Vault, batch: list[Extracted]) -> None:
+def _commit_extracted(v: Vault, index: SearchIndex, batch: list[Extracted]) -> None:
     """Seal each text, write them all to the index in one commit, mark the versions indexed and the jobs
     done: one transaction. The version rows stay locked until the index holds the texts: a destruction
     that erases one of them waits for us (or ran before, and we see its erased key), so its purge is
@@ -195,20 +195,19 @@ def _commit_extracted(v: Vault, batch: list[Extracted]) -> None:
             if job is not None:
                 _close_job(job, now, JobStatus.DONE)
         if docs:
-            _write(v, s, docs)
+            _write(index, s, docs)
 
 
-def _write(v: Vault, session: Session, docs: list[IndexDoc]) -> None:
+def _write(index: SearchIndex, session: Session, docs: list[IndexDoc]) -> None:
     """Add the documents to the index: in this transaction for an index in the database (``pg``), else
     in the index's own commit made while this transaction still holds the version rows."""
-    index = attach_index(v)
     if isinstance(index, PgIndex):
         index.add_in(session.connection(), docs)
     else:
         index.add(docs)
 
 
-def _reindex_dossier(v: Vault, dossier_id: int) -> None:
+def _reindex_dossier(v: Vault, index: SearchIndex, dossier_id: int) -> None:
     """Re-add a dossier's documents (its secrecy changed: the index filters on it)."""
     docs = []
     with v.session() as s:
@@ -226,12 +225,12 @@ def _reindex_dossier(v: Vault, dossier_id: int) -> None:
                 if text is not None:
                     docs.append(index_doc(document, text))
         if docs:
-            _write(v, s, docs)
+            _write(index, s, docs)
 
 
-def _purge(v: Vault, document_ids: list[int], batch_id: int | None) -> None:
+def _purge(v: Vault, index: SearchIndex, document_ids: list[int], batch_id: int | None) -> None:
     """Purge destroyed documents' postings from the index files, and say so in the audit trail."""
-    attach_index(v).delete(document_ids)
+    index.delete(document_ids)
     with v.session() as s:
         now = v.clock.now()
         batch = s.get(DestructionBatch, batch_id) if batch_id is not None else None
@@ -247,8 +246,9 @@ class Batch:
     queue is empty. Each job keeps its own lease meanwhile; a crash loses nothing but the work.
     """
 
-    def __init__(self, v: Vault) -> None:
+    def __init__(self, v: Vault, index: SearchIndex) -> None:
         self._v = v
+        self._index = index
         self._items: list[Extracted] = []
         self._since = 0.0
         self._lock = threading.Lock()  # extraction threads add while another may be flushing
@@ -268,7 +268,7 @@ class Batch:
             if not items:
                 return
             try:
-                _commit_extracted(self._v, items)
+                _commit_extracted(self._v, self._index, items)
             except Exception as exc:  # noqa: BLE001 - store, database or index away: each job retries by itself
                 for item in items:
                     _passing_fault(self._v, item.claimed, exc)
@@ -293,13 +293,13 @@ def _passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
         _finish(v, claimed.job_id, JobStatus.QUEUED, reason, retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
 
 
-def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
+def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None = None) -> None:
     """Run one claimed job to its end state (an index job's text may wait in `batch`); never raises for a
     bad file."""
     from indexer.extract import ExtractionFailed
 
     own = batch is None
-    batch = batch or Batch(v)
+    batch = batch or Batch(v, index)
     try:
         if claimed.kind == JobKind.INDEX and claimed.version_id is not None:
             extracted = _extract_version(v, claimed, claimed.version_id)
@@ -308,13 +308,13 @@ def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
                 return
         elif claimed.kind == JobKind.REINDEX_DOSSIER:
             batch.flush()
-            _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
+            _reindex_dossier(v, index, int(str(claimed.payload["dossier_id"])))
         elif claimed.kind == JobKind.PURGE_INDEX:
             batch.flush()
             ids = claimed.payload["document_ids"]
             batch_id = claimed.payload.get("batch_id")
             assert isinstance(ids, list)
-            _purge(v, [int(i) for i in ids], int(str(batch_id)) if batch_id is not None else None)
+            _purge(v, index, [int(i) for i in ids], int(str(batch_id)) if batch_id is not None else None)
         else:
             raise ExtractionFailed(f"unknown job kind {claimed.kind!r}")
     except ExtractionFailed as exc:
@@ -333,11 +333,11 @@ def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
     _finish(v, claimed.job_id, JobStatus.DONE)
 
 
-def run_pending(v: Vault, *, limit: int | None = None) -> int:
+def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None) -> int:
     """Process runnable jobs until none is left (or `limit`); returns how many were processed."""
     me = worker_id()
     done = 0
-    batch = Batch(v)
+    batch = Batch(v, index)
     lanes = max(1, v.settings.worker_extractions)
     try:
         with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="dossier-extract") as pool:
@@ -350,7 +350,7 @@ def run_pending(v: Vault, *, limit: int | None = None) -> int:
                     if claimed is None:
                         more = False
                         break
-                    running.add(pool.submit(process, v, claimed, batch))
+                    running.add(pool.submit(process, v, index, claimed, batch))
                     done += 1
                 if not running:
                     break
@@ -362,7 +362,7 @@ def run_pending(v: Vault, *, limit: int | None = None) -> int:
     return done
 
 
-def work_loop(v: Vault, stop: threading.Event) -> None:
+def work_loop(v: Vault, index: SearchIndex, stop: threading.Event) -> None:
     """Run jobs as they come, and the periodic tasks (overdue checkouts, audit checkpoints, the sweep of
     interrupted uploads) each at its interval, until `stop`."""
     tasks = periodic_tasks(v)
@@ -373,7 +373,7 @@ def work_loop(v: Vault, stop: threading.Event) -> None:
                 task(v)
                 due[i] = time.monotonic() + every
         try:
-            if run_pending(v, limit=BATCH_DOCS) == 0:
+            if run_pending(v, index, limit=BATCH_DOCS) == 0:
                 stop.wait(min(v.settings.worker_poll_interval_s, max(min(due) - time.monotonic(), 0)))
         except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
             log.exception("worker loop error; retrying")
@@ -381,18 +381,18 @@ def work_loop(v: Vault, stop: threading.Event) -> None:
 
 
 def warm_up(v: Vault) -> None:
-    """Open the index and start the extraction sandboxes before the first job, not with it."""
+    """Start the extraction sandboxes before the first job, not with it (the index is open already: web.bootstrap)."""
     from indexer import extract, sandbox  # noqa: F401 - the parent's half of extraction, loaded now
 
-    attach_index(v)
     sandbox.prewarm(v.settings.worker_extractions)
 
 
 class BackgroundWorker:
     """A worker thread inside `dossier serve`."""
 
-    def __init__(self, v: Vault) -> None:
+    def __init__(self, v: Vault, index: SearchIndex) -> None:
         self._v = v
+        self._index = index
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dossier-index-worker", daemon=True)
 
@@ -402,20 +402,20 @@ class BackgroundWorker:
 
     def _run(self) -> None:
         warm_up(self._v)
-        work_loop(self._v, self._stop)
+        work_loop(self._v, self._index, self._stop)
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
         self._thread.join(timeout)
 
 
-def start_background_worker(v: Vault) -> BackgroundWorker:
-    return BackgroundWorker(v).start()
+def start_background_worker(v: Vault, index: SearchIndex) -> BackgroundWorker:
+    return BackgroundWorker(v, index).start()
 
 
-def run_forever(v: Vault, stop: threading.Event | None = None) -> None:
+def run_forever(v: Vault, index: SearchIndex, stop: threading.Event | None = None) -> None:
     """`dossier worker`: poll for jobs (and overdue checkouts) until stopped."""
     stop = stop or threading.Event()
     warm_up(v)
     log.info("index worker %s started", worker_id())
-    work_loop(v, stop)
+    work_loop(v, index, stop)

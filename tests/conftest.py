@@ -1,4 +1,4 @@
-"""Shared fixtures: a vault in tmp_path with a controllable clock, users per role, an app and a client."""
+"""Shared fixtures: a vault in tmp_path with a controllable clock, its runtime, users per role, an app and a client."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from vault.models import User
 from vault.services import users
+from web.bootstrap import Runtime, compose
 
 pytest_plugins = ["tests.support.s3_fixtures", "tests.support.pg_fixtures", "tests.support.workflow_fixtures",
                   "tests.support.chromium"]
@@ -79,10 +80,16 @@ def people(vault: Vault) -> People:
 
 
 @pytest.fixture
-def app(vault: Vault) -> Flask:
+def runtime(vault: Vault) -> Runtime:
+    """The vault with its search index, composed as every entry point does (web.bootstrap)."""
+    return compose(vault)
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
     from web import create_app
 
-    flask_app = create_app(vault=vault)
+    flask_app = create_app(runtime=runtime)
     flask_app.config.update(TESTING=True)
     return flask_app
 

@@ -171,7 +171,9 @@ def _digests(session: Session, signer: Signer, after: int, upto: int) -> list[st
 
 def sign_head(v: Any) -> Checkpoint | None:
     """Sign a checkpoint of the chain's head and append it to the checkpoint file; None if the head has
-    not moved since the last checkpoint (or there are no events yet)."""
+    not moved since the last checkpoint (or there are no events yet).
+
+    Owns its transaction: it signs what is committed, and writes the file outside the database."""
     signer = signer_for(v)
     path = checkpoint_path(v)
     existing, _ = read_checkpoints(path)

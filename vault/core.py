@@ -1,4 +1,4 @@
-"""The composition of the domain: settings, database, blob store, keyring and clock, opened once."""
+"""The domain's engines: settings, database, blob store, keyring, mailer and clock, opened once (see web.bootstrap)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +15,7 @@ from config import Settings
 from vault.clock import Clock, SystemClock
 from vault.crypto import Keyring
 from vault.db import make_engine, make_sessionmaker, migrate, unit_of_work
+from vault.mail import Mailer, SmtpMailer
 from vault.storage import BlobStore, make_blob_store
 
 
@@ -23,12 +23,12 @@ from vault.storage import BlobStore, make_blob_store
 class Vault:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    session_factory: sessionmaker[Session]  # bare sessions, no transaction rule: prefer `session()`
     blobs: BlobStore
     keyring: Keyring
+    mailer: Mailer
     clock: Clock = field(default_factory=SystemClock)
-    # engines the upper layers attach (the search index lives in `indexer`, which vault never imports)
-    extensions: dict[str, Any] = field(default_factory=dict)
+    # the search index lives in `indexer`, which vault never imports: web.bootstrap.Runtime holds both
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, migrate_schema: bool = False) -> Vault:
@@ -40,16 +40,17 @@ class Vault:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            session_factory=make_sessionmaker(engine),
             blobs=make_blob_store(settings),
             keyring=Keyring.load(settings.keyring_file),
+            mailer=SmtpMailer(settings),
             clock=clock or SystemClock(),
         )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: commit at the end of the block, roll back on error."""
-        with unit_of_work(self.sessions) as s:
+        with unit_of_work(self.session_factory) as s:
             yield s
 
     def close(self) -> None:

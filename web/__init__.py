@@ -1,4 +1,4 @@
-"""The web entry points: the app factory is the one composition root."""
+"""The web entry points: the app factory, built on the runtime of web.bootstrap (the composition root)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from flask import Flask
 
 from config import Settings, load_settings
 from vault.core import Vault
-from web import attach, errors, security
+from web import errors, security
 from web.api import bp as api_bp
+from web.bootstrap import Runtime, compose, open_runtime
+from web.deps import RUNTIME_KEY
 from web.pages import register_pages
 
 
 def create_app(overrides: Mapping[str, Any] | None = None, *, vault: Vault | None = None,
-               settings: Settings | None = None) -> Flask:
-    """Build the web app; tests pass overrides (or a ready vault) instead of touching the environment."""
-    settings = settings or (vault.settings if vault else load_settings(overrides))
+               settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """Build the web app; tests pass overrides (or a ready runtime or vault) instead of touching the environment."""
+    settings = settings or (runtime.settings if runtime else vault.settings if vault else load_settings(overrides))
     logging.basicConfig(level=settings.log_level)
     app = Flask(__name__)
     secret = settings.secret_key_file.read_text().strip() if settings.secret_key_file.exists() else None
@@ -41,10 +43,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, vault: Vault | Non
         # the client's address as the trusted proxies saw it: throttling by address and the audit need it
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    app.extensions["vault"] = vault or Vault.open(settings)
-    app.extensions["settings"] = settings
+    # the composition root (web.bootstrap): handlers reach it through web.deps
+    app.extensions[RUNTIME_KEY] = runtime or (compose(vault) if vault else open_runtime(settings))
 
-    attach.attach_engines(app)
     security.init_security(app)
     errors.init_errors(app)
 

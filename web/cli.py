@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -12,14 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from config import Settings, SettingsError, load_settings
-from indexer.service import attach_index
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
-from vault.models import Role, User
+from vault.models import User
+from web import bootstrap
+from web.bootstrap import Runtime
 
 
 def _settings() -> Settings:
@@ -40,16 +39,29 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield progress
 
 
-def open_vault(*, migrate_schema: bool = False) -> Vault:
+def _initialised_settings() -> Settings:
     settings = _settings()
     if not settings.keyring_file.exists():
         raise click.ClickException(f"no keyring at {settings.keyring_file}: run `dossier init` first")
+    return settings
+
+
+def open_runtime(*, migrate_schema: bool = False) -> Runtime:
+    """The vault and its search index, for the commands that search or index (see web.bootstrap)."""
+    settings = _initialised_settings()
     try:
-        v = Vault.open(settings, migrate_schema=migrate_schema)
+        return bootstrap.open_runtime(settings, migrate_schema=migrate_schema)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
-    attach_index(v)
-    return v
+
+
+def open_vault(*, migrate_schema: bool = False) -> Vault:
+    """The vault alone, for the commands that neither search nor write the index."""
+    settings = _initialised_settings()
+    try:
+        return Vault.open(settings, migrate_schema=migrate_schema)
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def system_actor(v: Vault) -> User:
@@ -75,22 +87,10 @@ def init() -> None:
     migrate(engine)
     engine.dispose()
     v = Vault.open(settings)
-    from vault.services.users import hash_password, system_user
+    from vault.services.users import ensure_first_admin
 
     with v.session() as s:
-        system_user(s, v.clock.now())
-        has_admin = s.scalar(select(User.id).where(User.role == Role.ADMIN)) is not None
-        password = None
-        if not has_admin:
-            password = secrets.token_urlsafe(12)
-            now = v.clock.now()
-            admin = User(username="admin", display_name="Administrator", role=Role.ADMIN, clearance="secret",
-                         password_hash=hash_password(password), active=True, created_at=now,
-                         password_changed_at=now)
-            s.add(admin)
-            from vault import audit
-
-            audit.record(s, None, "user.created", admin, now=now, username="admin", role="admin")
+        password = ensure_first_admin(v, s)
     v.close()
     click.echo(f"Dossier Vault home: {settings.home.resolve()}")
     click.echo(f"  database: {settings.db_url.split('@')[-1]}")
@@ -113,9 +113,9 @@ def serve(host: str, port: int, processes: int | None, threads: int | None, no_w
     stops both cleanly, with exit status 0."""
     from web import serving
 
-    v = open_vault(migrate_schema=True)  # schema and index ready before any web process starts
-    settings = v.settings
-    v.close()
+    runtime = open_runtime(migrate_schema=True)  # schema and index ready before any web process starts
+    settings = runtime.settings
+    runtime.close()
     processes = processes or settings.web_processes
     threads = threads or settings.web_threads
     worker = None if no_worker else serving.start_index_worker()

@@ -12,10 +12,11 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
+from indexer.search_index import SearchIndex
 from vault.core import Vault
 from vault.errors import VaultError
 from vault.models import Document, DocumentVersion, Dossier, IndexStatus, Job, JobStatus, Role, User
-from web.cli import main, open_vault, progress_bar, system_actor
+from web.cli import main, open_runtime, progress_bar, system_actor
 
 WAIT_POLL_S = 0.5
 
@@ -66,8 +67,9 @@ def _dossier_id(v: Vault, actor: User, name: str, code: str | None, entry: dict[
 
 
 def import_manifest(v: Vault, root: Path, manifest: dict[str, Any], owner: str) -> Imported:
-    """Upload every file the manifest lists into its dossier; duplicates and refusals are counted."""
-    from vault.services import documents
+    """Upload every file the manifest lists into its dossier (the upload use case of vault.services.uploads);
+    duplicates and refusals are counted."""
+    from vault.services import uploads
 
     actor = system_actor(v)
     customers = {c["id"]: c for c in manifest.get("customers", [])}
@@ -82,19 +84,15 @@ def import_manifest(v: Vault, root: Path, manifest: dict[str, Any], owner: str) 
                 industry = customers.get(entry.get("customer_id", ""), {}).get("industry", "")
                 dossier_ids[key] = _dossier_id(v, actor, *key, entry, industry, owner, imported)
             path = root / entry["path"]
+            fields = {"doc_type": entry.get("doc_type", "other"), "title": entry.get("title"),
+                      "doc_date": entry.get("doc_date")}
             try:
                 with path.open("rb") as fh:
-                    staged = documents.stage_upload(v, iter(lambda: fh.read(65536), b""), path.name)
-                try:
-                    with v.session() as s:
-                        document = documents.commit_upload(
-                            v, s, actor, dossier_ids[key], staged, doc_type=entry.get("doc_type", "other"),
-                            title=entry.get("title"), doc_date=entry.get("doc_date"))
-                        s.flush()
-                        version_id = document.current_version_id
-                except BaseException:
-                    documents.discard_staged(v, staged)
-                    raise
+                    version_id = uploads.add_file(
+                        v, actor, uploads.NewDocument(dossier_ids[key]),
+                        lambda: uploads.IncomingFile(iter(lambda: fh.read(65536), b""), path.name,  # noqa: B023
+                                                     lambda: fields),  # noqa: B023
+                        lambda _session, document: document.current_version_id)
                 imported.uploaded += 1
                 if version_id is not None:
                     imported.version_ids.append(version_id)
@@ -134,7 +132,7 @@ def _settled(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
     return rows
 
 
-def wait_indexed(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
+def wait_indexed(v: Vault, index: SearchIndex, version_ids: list[int]) -> list[DocumentVersion]:
     """Index the queue in this process (beside any running worker: jobs are claimed atomically) until each
     of ``version_ids`` is indexed or failed, with a progress bar; the settled versions."""
     from indexer.worker import BATCH_DOCS, run_pending
@@ -147,7 +145,7 @@ def wait_indexed(v: Vault, version_ids: list[int]) -> list[DocumentVersion]:
             progress(len(settled), len(version_ids))
             if len(settled) >= len(version_ids):
                 return settled
-            if run_pending(v, limit=BATCH_DOCS) == 0:
+            if run_pending(v, index, limit=BATCH_DOCS) == 0:
                 time.sleep(WAIT_POLL_S)  # another worker holds the rest, or a retry is not due yet
 
 
@@ -162,7 +160,8 @@ def import_cmd(directory: Path, manifest_path: Path, owner: str | None, wait: bo
     Files whose entry names no customer go to one dossier named after the folder. Indexing runs in the
     background (`dossier serve` or `dossier worker`); with --wait this command indexes them itself.
     """
-    v = open_vault()
+    runtime = open_runtime()
+    v = runtime.vault
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -182,7 +181,7 @@ def import_cmd(directory: Path, manifest_path: Path, owner: str | None, wait: bo
         click.echo(f"  dossier {archive_no}: {name}")
     waiting = imported.version_ids + current_versions(v, imported.present_ids)
     if waiting and wait:
-        settled = wait_indexed(v, waiting)
+        settled = wait_indexed(v, runtime.index, waiting)
         failed = [x for x in settled if x.index_status is IndexStatus.FAILED]
         click.echo(f"indexed {len(settled) - len(failed)}, failed {len(failed)}: the indexed files are searchable now")
         _report_failed(v, failed)

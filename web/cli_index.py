@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from vault.errors import VaultError
 from vault.models import User
-from web.cli import main, open_vault, progress_bar
+from web.cli import main, open_runtime, progress_bar
 
 
 def plain_snippet(snippet: str) -> str:
@@ -27,7 +27,7 @@ def worker() -> None:
     """Run a standalone index worker until interrupted (several may run at once)."""
     from indexer.worker import run_forever
 
-    v = open_vault()
+    runtime = open_runtime()
     stop = threading.Event()
 
     def _stop(_sig: int, _frame: FrameType | None) -> None:
@@ -36,7 +36,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo("index worker running (Ctrl+C to stop)")
-    run_forever(v, stop)
+    run_forever(runtime.vault, runtime.index, stop)
 
 
 @main.command()
@@ -44,9 +44,9 @@ def reindex() -> None:
     """Rebuild the search index from the database and the stored encrypted text (progress bar)."""
     from indexer.service import reindex_all
 
-    v = open_vault()
+    runtime = open_runtime()
     with progress_bar("Reindexing") as progress:
-        count = reindex_all(v, progress)
+        count = reindex_all(runtime.vault, runtime.index, progress)
     click.echo(f"reindexed {count} documents")
 
 
@@ -60,7 +60,8 @@ def search_cmd(query: str, username: str, doc_type: str | None, archive_no: str 
     """Search documents as a given user; prints archive no, title and snippet."""
     from indexer import service
 
-    v = open_vault()
+    runtime = open_runtime()
+    v = runtime.vault
     try:
         with v.session() as s:
             user = s.scalar(select(User).where(User.username == username))
@@ -71,7 +72,7 @@ def search_cmd(query: str, username: str, doc_type: str | None, archive_no: str 
                 from vault.services.dossiers import resolve_archive_no
 
                 wanted["dossier_id"] = resolve_archive_no(s, user, archive_no).id
-            result = service.search(v, s, user, query, service.parse_filters(wanted), 1, limit)
+            result = service.search(v, runtime.index, s, user, query, service.parse_filters(wanted), 1, limit)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{result.total} documents match {result.query!r}" + (" (partial)" if result.partial else ""))

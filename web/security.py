@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import cast
 
 from flask import Flask, Request, Response, current_app, flash, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -17,7 +16,7 @@ from vault import audit
 from vault.errors import TooLarge
 from vault.models import User
 from vault.services import sessions, users
-from web.deps import get_vault
+from web.deps import get_vault, runtime_of
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -25,7 +24,7 @@ login_manager = LoginManager()
 
 def get_vault_settings(app: Flask) -> Settings:
     """The settings the app was built with (no request needed)."""
-    return cast(Settings, app.extensions["settings"])
+    return runtime_of(app).settings
 
 
 def _bearer_token(req: Request) -> str | None:
@@ -78,7 +77,7 @@ def _load_token_user(req: Request) -> User | None:
     if token is None:
         return None
     v = get_vault()
-    with v.sessions() as s:
+    with v.session_factory() as s:
         user = users.user_for_token(v, s, token)
         if user is not None:
             s.expunge(user)

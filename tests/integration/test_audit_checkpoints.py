@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from indexer.search_index import SearchIndex
 from tests.conftest import Api, People
 from tests.ops.conftest import run_cli, store_files
 from tests.support.backups import destroy, run_cli_home
@@ -187,7 +188,8 @@ def test_a_backup_carries_the_checkpoints_that_show_a_later_truncation_and_resto
 
 
 @pytest.mark.parametrize("settings_overrides", [{"audit_checkpoint_interval_s": 0.2}])
-def test_the_worker_signs_a_checkpoint_of_the_head_every_interval(vault: Vault, people: People) -> None:
+def test_the_worker_signs_a_checkpoint_of_the_head_every_interval(vault: Vault, index: SearchIndex,
+                                                                  people: People) -> None:
     from indexer.worker import BackgroundWorker
 
     _make_events(vault, people, 3)
@@ -204,7 +206,7 @@ def test_the_worker_signs_a_checkpoint_of_the_head_every_interval(vault: Vault, 
         with vault.session() as s:
             return s.get_one(AuditHead, 1).seq
 
-    worker = BackgroundWorker(vault).start()
+    worker = BackgroundWorker(vault, index).start()
     try:
         assert signed_heads(1) == [head()]
         _make_events(vault, people, 1)  # the head moves: the next interval signs it

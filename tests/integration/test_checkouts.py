@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.support.workflow_fixtures import DOCX, JPG, PDF, PDF2, PNG, run_cli, upload
@@ -225,8 +226,8 @@ def test_an_image_copy_becomes_a_stamped_pdf(api: Api, people: People) -> None:
         assert page.images, "the image itself is on the page"
 
 
-def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_it(api: Api, people: People,
-                                                                                  vault: Vault) -> None:
+def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_it(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], DOCX, doc_type="correspondence")
     co = _request(api, people.employee, d["id"], kind="copy")
@@ -237,7 +238,7 @@ def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_i
     r = _page(api, people.employee, doc["id"])
     assert r.status_code == 409 and 'data-code="pages_not_ready"' in r.get_data(as_text=True)
     assert "文本尚未就绪" in r.get_data(as_text=True), "the page says why in the reader's language"
-    assert run_pending(vault) == 1  # the worker extracts the text (a DOCX needs no OCR)
+    assert run_pending(vault, index) == 1  # the worker extracts the text (a DOCX needs no OCR)
     r = _content(api, people.employee, doc["id"], inline=False)
     assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.data != DOCX.read_bytes()
     pages = PdfReader(io.BytesIO(r.data)).pages

@@ -151,7 +151,7 @@ def test_execution_crypto_shreds_deletes_blobs_purges_the_index_and_leaves_a_tom
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], PDF)
     keep = upload(api, people.archivist, d["id"], PDF2, doc_date="2025-01-01", doc_type="other")
-    assert run_pending(vault) == 2  # the real worker: sandboxed extraction, sealed text, Whoosh postings
+    assert run_pending(vault, index) == 2  # the real worker: sandboxed extraction, sealed text, Whoosh postings
     assert index.document_ids() == {doc["id"], keep["id"]}
     assert search_ids(api, people.legal, CONTRACT_NO) == [doc["id"]]
     assert index_files_hold(vault, CONTRACT_NO), "the probe would prove nothing: the term is not in the files"
@@ -175,7 +175,7 @@ def test_execution_crypto_shreds_deletes_blobs_purges_the_index_and_leaves_a_tom
     assert search_ids(api, people.legal, CONTRACT_NO) == [], "found before the index worker has purged it"
     # the index has a single writer: the request only queued the purge, the index worker does it
     assert index_files_hold(vault, CONTRACT_NO), "a web request wrote the index"
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert index.document_ids() == {keep["id"]}
     assert search_ids(api, people.legal, CONTRACT_NO) == []
     assert not index_files_hold(vault, CONTRACT_NO), "the destroyed document's postings remain in the index files"
@@ -264,21 +264,21 @@ def test_a_blob_that_could_not_be_deleted_stays_queued_and_is_retried(api: Api, 
 
 
 def test_a_purge_the_index_refuses_is_retried_past_the_attempt_limit_until_it_is_done(
-        api: Api, people: People, vault: Vault, clock: FixedClock) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex, clock: FixedClock) -> None:
     from whoosh.index import open_dir
 
     from indexer.whoosh_index import WhooshIndex
 
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], PDF)
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     batch = _approved_batch(api, people, [doc["id"]])
     assert api.post(people.archivist, f"/api/v1/destructions/{batch['id']}/execute").status_code == 200
-    vault.extensions["index"] = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)
+    index = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)  # gives up on a held lock at once
     holder = open_dir(str(vault.settings.index_path)).writer()  # another writer holds the index for a long while
     try:
         for _ in range(vault.settings.worker_max_attempts + 1):
-            assert run_pending(vault) == 1
+            assert run_pending(vault, index) == 1
             clock.advance(hours=1)
     finally:
         holder.cancel()
@@ -286,5 +286,5 @@ def test_a_purge_the_index_refuses_is_retried_past_the_attempt_limit_until_it_is
         job = s.scalars(select(Job).where(Job.kind == "purge_index")).one()
         assert job.status is JobStatus.QUEUED and "locked" in (job.last_error or "")
     assert index_files_hold(vault, CONTRACT_NO)
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert not index_files_hold(vault, CONTRACT_NO)

@@ -24,11 +24,11 @@ from indexer.analyzer import analyse, normalize, phrase_query, phrase_tokens, qu
 from indexer.fts5_index import FILE_NAME, RANKED_MATCHES, SAFE_CHARS, Fts5Index, fts_text, fts_token
 from indexer.query import parse_query
 from indexer.search_index import SearchFilters
-from indexer.service import attach_index
 from tests.support.index_docs import doc
 from vault.core import Vault
 from vault.errors import Unavailable
 from vault.policy import Scope
+from web.bootstrap import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL = Scope(all_dossiers_up_to=("internal",), dossier_ids=frozenset(), document_ids=frozenset())
@@ -271,6 +271,6 @@ def test_a_phrase_whose_tokens_never_meet_is_counted_as_nothing(common_words_ind
 
 @pytest.mark.parametrize("settings_overrides", [{"search_engine": "fts5"}])
 def test_the_search_engine_setting_chooses_the_index_the_vault_opens(vault: Vault) -> None:
-    index = attach_index(vault)
+    index = compose(vault).index
     assert isinstance(index, Fts5Index)
     assert index.file == vault.settings.index_path / FILE_NAME

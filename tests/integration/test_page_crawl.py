@@ -26,6 +26,7 @@ from tests.integration.test_pages import sign_in
 from tests.support.seeded_archive import ROLES, SECRET_NAME, Seeded, seed_archive
 from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
+from web.bootstrap import open_runtime
 
 MAX_PAGES = 150  # per role and language: the seeded archive has far fewer distinct pages
 # GET forms the crawl submits once, as a person would: searches that find things and one that finds nothing
@@ -59,11 +60,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = load_settings({"home": str(home), "token_ttl_hours": 24 * 365 * 50}, environ={})
     ensure_home(settings)
     clock = FixedClock()
-    vault = Vault.open(settings, clock=clock, migrate_schema=True)
-    app = create_app(vault=vault)
+    runtime = open_runtime(settings, clock=clock, migrate_schema=True)
+    vault = runtime.vault
+    app = create_app(runtime=runtime)
     app.config.update(TESTING=True)
     people = People(vault)
-    seeded = seed_archive(vault, Api(app.test_client(), people), people, clock)
+    seeded = seed_archive(vault, runtime.index, Api(app.test_client(), people), people, clock)
     try:
         yield World(vault, app, seeded)
     finally:

@@ -15,6 +15,7 @@ from flask import Flask
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, csrf_of, post_form
@@ -44,10 +45,10 @@ def _two_page_pdf(path: Path) -> Path:
 
 
 @pytest.fixture
-def scanned(api: Api, people: People, vault: Vault, tmp_path: Path) -> dict[str, Any]:
+def scanned(api: Api, people: People, vault: Vault, index: SearchIndex, tmp_path: Path) -> dict[str, Any]:
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], _two_page_pdf(tmp_path / "agreement.pdf"), doc_type="contract")
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     return {"dossier": d, "doc": doc}
 
 
@@ -91,7 +92,7 @@ def test_a_view_checkout_holder_sees_watermarked_pages_but_not_their_text(
 
 
 def test_extracting_again_reads_the_file_anew_in_the_worker_and_replaces_the_stored_text(
-        api: Api, people: People, vault: Vault, scanned: dict[str, Any]) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex, scanned: dict[str, Any]) -> None:
     doc_id = scanned["doc"]["id"]
     with vault.session() as s:  # as if extracted with worse settings before: the stored text is poor
         version = s.scalars(select(DocumentVersion).where(DocumentVersion.document_id == doc_id)).one()
@@ -101,7 +102,7 @@ def test_extracting_again_reads_the_file_anew_in_the_worker_and_replaces_the_sto
     assert r.get_json()["index_status"] == "queued"
     again = api.post(people.archivist, f"/api/v1/documents/{doc_id}/reextract")
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "extraction_pending"
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert _text_of(vault, doc_id) == f"{PAGE_ONE}\f{PAGE_TWO}", "the file was read again, not the stored text"
     assert api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()["index_status"] == "indexed"
     with vault.session() as s:

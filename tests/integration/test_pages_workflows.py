@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, post_form
@@ -57,9 +58,9 @@ def test_destruction_goes_from_proposal_to_certificate_through_the_pages(app: Fl
 
 
 def test_a_destroyed_document_shows_its_tombstone_and_offers_no_checkout_or_download(
-        app: Flask, api: Api, people: People, vault: Any) -> None:
+        app: Flask, api: Api, people: People, vault: Any, index: SearchIndex) -> None:
     d, (doc_id, _) = _due_documents(api, people)
-    run_pending(vault)
+    run_pending(vault, index)
     batch = api.post(people.archivist, "/api/v1/destructions", json={"document_ids": [doc_id], "reason": "到期"})
     batch_id = batch.get_json()["id"]
     for approver in (people.manager, people.legal):

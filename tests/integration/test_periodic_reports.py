@@ -26,6 +26,7 @@ from tests.support.workflow_fixtures import run_cli
 from vault.clock import FixedClock
 from vault.core import Vault
 from vault.models import User
+from web.deps import runtime_of
 
 Shared = tuple[Api, People, FixedClock, Scene]
 
@@ -130,7 +131,7 @@ def test_only_managers_and_archivists_get_reports_and_bad_periods_say_what_to_se
 def test_the_worker_generates_the_reports_of_ended_periods_notifies_managers_and_they_stay_downloadable(
         shared: Shared) -> None:
     api, people, clock, _scene = shared
-    vault: Vault = api.client.application.extensions["vault"]
+    vault: Vault = runtime_of(api.client.application).vault
     first_pdf = _report(api, people.manager, "2026-01", "pdf").data
     clock.advance(days=12)  # 2026-02-01: January has ended (2025 ended before the archive's first event)
     assert clock.now() >= datetime(2026, 2, 1, tzinfo=UTC)
@@ -157,7 +158,7 @@ def test_the_worker_generates_the_reports_of_ended_periods_notifies_managers_and
 
 def test_dossier_report_period_prints_the_figures_and_writes_the_file(shared: Shared, tmp_path: Path) -> None:
     api, _people, _clock, scene = shared
-    vault: Vault = api.client.application.extensions["vault"]
+    vault: Vault = runtime_of(api.client.application).vault
     out = tmp_path / "q1.xlsx"
     result = run_cli(vault, "report", "--period", "2026-Q1", "--format", "xlsx", "--output", str(out))
     assert result.exit_code == 0, result.output

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
@@ -38,44 +39,44 @@ def _found(api: Api, user: Any, term: str) -> list[int]:
 
 
 def test_an_uploaded_document_is_found_once_the_worker_indexed_it_in_the_database(
-        api: Api, people: People, vault: Vault) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     entry = TEXT_FILES[0]
     doc_id = api.upload(people.archivist, d["id"], SYNTHETIC / entry["path"], doc_type=entry["doc_type"],
                         doc_date="1990-01-01").get_json()["id"]
     assert _found(api, people.legal, entry["terms"][0]) == []
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert _found(api, people.legal, entry["terms"][0]) == [doc_id]
     assert vault.settings.index_path.exists() is False or not any(vault.settings.index_path.iterdir())
 
 
 def test_a_dossier_handed_to_another_owner_is_found_by_the_new_owner_and_not_the_old(
-        api: Api, people: People, vault: Vault) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     old, new = people.employee, people.make("emp-new", "employee", "internal")
     d = api.new_dossier(people.archivist, owner=old.username)
     entry = TEXT_FILES[0]
     doc_id = api.upload(people.archivist, d["id"], SYNTHETIC / entry["path"], doc_type=entry["doc_type"]
                         ).get_json()["id"]
-    run_pending(vault)
+    run_pending(vault, index)
     term = entry["terms"][0]
     assert _found(api, old, term) == [doc_id] and _found(api, new, term) == []
     assert api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}", json={"owner": new.username}).status_code == 200
-    assert run_pending(vault) == 1  # the dossier's documents re-added with their new owner
+    assert run_pending(vault, index) == 1  # the dossier's documents re-added with their new owner
     assert _found(api, old, term) == [] and _found(api, new, term) == [doc_id]
 
 
 def test_a_destruction_deletes_the_documents_index_rows_in_its_own_transaction(
-        api: Api, people: People, vault: Vault) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     gone, kept = (api.upload(people.archivist, d["id"], SYNTHETIC / e["path"], doc_type=e["doc_type"],
                              doc_date="1990-01-01").get_json()["id"] for e in TEXT_FILES)
-    run_pending(vault)
+    run_pending(vault, index)
     assert _rows(vault, gone) > 0 and _rows(vault, kept) > 0
     batch = _approved_batch(api, people, [gone])
     r = api.post(people.make("arch2", "archivist"), f"/api/v1/destructions/{batch['id']}/execute")
     assert r.status_code == 200, r.get_json()
     assert _rows(vault, gone) == 0, "gone before the purge job ran"
     assert _found(api, people.legal, TEXT_FILES[0]["terms"][0]) == []
-    run_pending(vault)  # the purge job finds nothing left and says so in the audit trail
+    run_pending(vault, index)  # the purge job finds nothing left and says so in the audit trail
     assert _rows(vault, gone) == 0 and _rows(vault, kept) > 0
     assert kept in _found(api, people.legal, TEXT_FILES[1]["terms"][0])

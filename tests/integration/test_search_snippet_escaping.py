@@ -18,6 +18,7 @@ import docx
 import pytest
 from flask import Flask
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user
@@ -43,10 +44,10 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def test_the_page_shows_the_snippet_text_as_typed_with_only_the_hit_marked(
-        api: Api, people: People, app: Flask, vault: Vault, tmp_path: Path) -> None:
+        api: Api, people: People, app: Flask, vault: Vault, index: SearchIndex, tmp_path: Path) -> None:
     d = api.new_dossier(people.archivist)
     assert api.upload(people.archivist, d["id"], write_docx(tmp_path / "terms.docx", TEXT)).status_code == 201
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     item = api.get(people.legal, "/api/v1/search", query_string={"q": "Sonderklausel"}).get_json()["items"][0]
     # the API hands over HTML: the text escaped once, the hit in <mark>
     assert "<mark>Sonderklausel</mark>" in item["snippet"]

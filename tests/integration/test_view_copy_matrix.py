@@ -25,6 +25,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from indexer import ocr
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import sign_in
@@ -61,11 +62,11 @@ class Matrix:
 
 
 @pytest.fixture
-def matrix(api: Api, people: People, vault: Vault, tmp_path: Path) -> Matrix:
+def matrix(api: Api, people: People, vault: Vault, index: SearchIndex, tmp_path: Path) -> Matrix:
     d = api.new_dossier(people.archivist)
     paths = {"docx": DOCX, "pdf": PDF, "png": PNG, "jpeg": JPG, "tiff": _tiff(tmp_path / "scan.tif")}
     docs = {"docx": upload(api, people.archivist, d["id"], DOCX, doc_type="correspondence")["id"]}
-    assert run_pending(vault, limit=1) == 1  # the DOCX's text (no OCR needed): its pages are made from it
+    assert run_pending(vault, index, limit=1) == 1  # the DOCX's text (no OCR needed): its pages are made from it
     for kind in ("pdf", "png", "jpeg", "tiff"):
         docs[kind] = upload(api, people.archivist, d["id"], paths[kind], doc_type="other")["id"]
     holders = {}

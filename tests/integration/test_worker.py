@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from whoosh.index import open_dir
 
+from indexer.search_index import SearchIndex
 from indexer.whoosh_index import WhooshIndex
 from indexer.worker import BackgroundWorker, check_overdue, claim_job, run_pending, work_loop
 from tests.conftest import Api, People
@@ -53,44 +54,45 @@ def test_two_workers_never_take_the_same_job(api: Api, people: People, vault: Va
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == len(TEXT_FILES)
 
 
-def test_uploaded_text_documents_become_indexed_and_searchable(api: Api, people: People, vault: Vault) -> None:
+def test_uploaded_text_documents_become_indexed_and_searchable(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     entry = TEXT_FILES[0]
     doc_id = _upload(api, people, d["id"], entry)
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     doc = api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()
     assert doc["index_status"] == "indexed" and doc["pages"] == entry["pages"]
     hits = api.get(people.legal, "/api/v1/search", query_string={"q": f'"{entry["terms"][0]}"'}).get_json()
     assert [i["document_id"] for i in hits["items"]] == [doc_id]
 
 
-def test_a_job_whose_worker_died_is_picked_up_again_after_its_lease(api: Api, people: People, vault: Vault,
-                                                                   clock: FixedClock) -> None:
+def test_a_job_whose_worker_died_is_picked_up_again_after_its_lease(
+        api: Api, people: People, vault: Vault, index: SearchIndex, clock: FixedClock) -> None:
     d = api.new_dossier(people.archivist)
     doc_id = _upload(api, people, d["id"], TEXT_FILES[0])
     assert claim_job(vault, "dead-worker") is not None  # ... and that worker is killed here
-    assert run_pending(vault) == 0, "a live lease must not be stolen"
+    assert run_pending(vault, index) == 0, "a live lease must not be stolen"
     clock.advance(hours=1)
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()["index_status"] == "indexed"
 
 
 def test_an_unreadable_file_fails_with_its_reason_and_other_jobs_go_on(api: Api, people: People,
-                                                                      vault: Vault) -> None:
+                                                                      vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     data = (BAD / "encrypted-user-password.pdf").read_bytes()
     r = post_file(api.client, f"/api/v1/dossiers/{d['id']}/documents", api.headers(people.archivist),
                   {"doc_type": "contract"}, "locked.pdf", data)
     bad_id = r.get_json()["id"]
     good_id = _upload(api, people, d["id"], TEXT_FILES[1])
-    run_pending(vault)
+    run_pending(vault, index)
     bad = api.get(people.archivist, f"/api/v1/documents/{bad_id}").get_json()
     assert bad["index_status"] == "failed" and "password" in bad["index_error"].lower()
     assert api.get(people.archivist, f"/api/v1/documents/{good_id}").get_json()["index_status"] == "indexed"
 
 
 def test_a_passing_fault_is_retried_with_back_off_then_given_up_with_the_reason(api: Api, people: People,
-                                                                              vault: Vault,
+                                                                              vault: Vault, index: SearchIndex,
                                                                               clock: FixedClock) -> None:
     d = api.new_dossier(people.archivist)
     doc_id = _upload(api, people, d["id"], TEXT_FILES[0])
@@ -102,31 +104,31 @@ def test_a_passing_fault_is_retried_with_back_off_then_given_up_with_the_reason(
         blob_key = s.get(DocumentVersion, version).blob_key  # type: ignore[union-attr]
     saved = b"".join(vault.blobs.get(blob_key))  # type: ignore[arg-type]
     vault.blobs.delete(blob_key)  # type: ignore[arg-type]  # the store "loses" it for a while
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     doc = api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()
     assert doc["index_status"] == "queued" and "retrying" in doc["index_error"]
-    assert run_pending(vault) == 0, "back-off: not before its time"
+    assert run_pending(vault, index) == 0, "back-off: not before its time"
     clock.advance(seconds=vault.settings.worker_max_attempts * 60)
     vault.blobs.put(blob_key, [saved])  # type: ignore[arg-type]  # the store is back
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()["index_status"] == "indexed"
     with vault.session() as s:
         assert s.scalars(select(Job)).one().status is JobStatus.DONE
 
 
 def test_raising_a_dossiers_secrecy_hides_its_hits_from_lower_clearances(api: Api, people: People,
-                                                                         vault: Vault) -> None:
+                                                                         vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     entry = TEXT_FILES[0]
     _upload(api, people, d["id"], entry)
-    run_pending(vault)
+    run_pending(vault, index)
     low = people.make("lowlegal", "legal", "internal")
     q = {"q": f'"{entry["terms"][0]}"'}
     assert api.get(low, "/api/v1/search", query_string=q).get_json()["total"] == 1
     boss = people.make("arch-secret", "archivist", "secret")
     assert api.patch(boss, f"/api/v1/dossiers/{d['id']}", json={"secrecy": "secret"}).status_code == 200
     assert api.get(low, "/api/v1/search", query_string=q).get_json()["total"] == 0  # the database has the last word
-    run_pending(vault)
+    run_pending(vault, index)
     assert api.get(low, "/api/v1/search", query_string=q).get_json()["total"] == 0
     assert api.get(people.make("l2", "legal", "secret"), "/api/v1/search", query_string=q).get_json()["total"] == 1
 
@@ -177,9 +179,9 @@ def test_the_worker_loops_overdue_check_marks_a_checkout_past_its_due_date_once(
 
 @pytest.mark.parametrize("settings_overrides", [{"overdue_check_interval_s": 0.2}])
 def test_the_background_worker_checks_for_overdue_checkouts_every_interval(
-        vault: Vault, people: People, clock: FixedClock) -> None:
+        vault: Vault, index: SearchIndex, people: People, clock: FixedClock) -> None:
     checkout_id = _active_checkout(vault, people, days=3)
-    worker = BackgroundWorker(vault).start()
+    worker = BackgroundWorker(vault, index).start()
     try:
         time.sleep(0.5)  # the first checks find nothing due
         assert _overdue_notices(vault, checkout_id) == []
@@ -194,11 +196,11 @@ def test_the_background_worker_checks_for_overdue_checkouts_every_interval(
 
 @pytest.mark.parametrize("settings_overrides", [{"overdue_check_interval_s": 0.1}])
 def test_a_failing_overdue_check_is_logged_and_the_worker_goes_on(
-        vault: Vault, people: People, caplog: pytest.LogCaptureFixture) -> None:
+        vault: Vault, index: SearchIndex, people: People, caplog: pytest.LogCaptureFixture) -> None:
     with vault.engine.begin() as conn:  # a real failure: the query meets no table
         conn.exec_driver_sql("ALTER TABLE checkouts RENAME TO checkouts_away")
     stop = threading.Event()
-    loop = threading.Thread(target=work_loop, args=(vault, stop), daemon=True)
+    loop = threading.Thread(target=work_loop, args=(vault, index, stop), daemon=True)
     with caplog.at_level(logging.ERROR, logger="dossier.worker"):
         loop.start()
         time.sleep(0.6)
@@ -211,20 +213,20 @@ def test_a_failing_overdue_check_is_logged_and_the_worker_goes_on(
 
 
 def test_texts_waiting_for_a_locked_index_go_back_to_the_queue_and_none_is_lost(
-        api: Api, people: People, vault: Vault, clock: FixedClock) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex, clock: FixedClock) -> None:
     d = api.new_dossier(people.archivist)
     ids = [_upload(api, people, d["id"], entry) for entry in TEXT_FILES[:3]]
-    vault.extensions["index"] = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)
+    index = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)  # gives up on a held lock at once
     holder = open_dir(str(vault.settings.index_path)).writer()  # another process writing the index
     try:
-        assert run_pending(vault) == 3
+        assert run_pending(vault, index) == 3
     finally:
         holder.cancel()
     for doc_id in ids:
         doc = api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()
         assert doc["index_status"] == "queued" and "locked" in doc["index_error"]
     clock.advance(minutes=5)
-    assert run_pending(vault) == 3
+    assert run_pending(vault, index) == 3
     for doc_id, entry in zip(ids, TEXT_FILES, strict=False):
         assert api.get(people.archivist, f"/api/v1/documents/{doc_id}").get_json()["index_status"] == "indexed"
         hits = api.get(people.legal, "/api/v1/search", query_string={"q": f'"{entry["terms"][0]}"'}).get_json()

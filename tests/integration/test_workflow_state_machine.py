@@ -349,7 +349,7 @@ class Workflows(RuleBasedStateMachine):
         mb = self.model_batches[bid]
         if mb.status == "approved":
             with _index_randomness():
-                run_pending(self.v)  # the real worker indexes what was uploaded so far, each document once
+                run_pending(self.v, self.index)  # the real worker indexes what was uploaded so far, each document once
             indexed = self.index.document_ids()
             for d in mb.docs:  # so that the checks after the execution prove something
                 assert d in indexed and index_files_hold(self.v, self.model_docs[d].term)
@@ -360,7 +360,7 @@ class Workflows(RuleBasedStateMachine):
             assert mb.status != "approved" or any(self.model_docs[d].held_by for d in mb.docs)
             return
         with _index_randomness():  # the index worker purges: it rewrites segments
-            run_pending(self.v)
+            run_pending(self.v, self.index)
         assert mb.status == "approved" and not any(self.model_docs[d].held_by for d in mb.docs)
         mb.status = "executed"
         event("a batch was executed")

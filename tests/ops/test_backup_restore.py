@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from indexer.search_index import SearchIndex
 from tests.conftest import People
 from tests.ops.conftest import Stored, plaintext_of, run_cli, store_files
 from tests.support.backups import PASS, destroy, open_restored, run_cli_home, search_ids
@@ -27,16 +28,14 @@ from vault.models import (
 
 
 def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_destructions(
-        vault: Vault, people: People, tmp_path: Path) -> None:
-    from indexer.service import attach_index
+        vault: Vault, index: SearchIndex, people: People, tmp_path: Path) -> None:
     from indexer.worker import run_pending
 
     stored = store_files(vault, people, old_first=True)
-    attach_index(vault)
-    run_pending(vault)
+    run_pending(vault, index)
     legal = people.legal
     term = "公司"
-    before = search_ids(vault, legal, term)
+    before = search_ids(vault, index, legal, term)
     assert len(before) >= 3
 
     backup_dir = tmp_path / "backups" / "2026-01-05"
@@ -60,7 +59,8 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
     assert "1 documents destroyed after the backup were destroyed again" in restored.output
     assert "verify: OK" in restored.output
 
-    v2 = open_restored(home)
+    restored_runtime = open_restored(home)
+    v2 = restored_runtime.vault
     try:
         assert run_cli(v2, "verify", "--deep").exit_code == 0
         for item in stored[1:]:
@@ -73,14 +73,15 @@ def test_a_restored_backup_verifies_reads_and_searches_as_before_and_replays_des
             restored_legal = s.scalars(select(User).where(User.username == "legal")).one()
             s.expunge(restored_legal)
         assert len(list(v2.blobs.keys())) == len(stored) - 1
-        assert search_ids(v2, restored_legal, term) == [i for i in before if i != destroyed.document_id]
+        assert search_ids(v2, restored_runtime.index, restored_legal, term) == [
+            i for i in before if i != destroyed.document_id]
         # the replay purged the index as an execution does: through the worker's purge job, audited
         with v2.session() as s:
             purges = s.scalars(select(Job).where(Job.kind == JobKind.PURGE_INDEX)).all()
             assert [(j.status, j.payload["document_ids"]) for j in purges] == [
                 (JobStatus.QUEUED, [destroyed.document_id])]
             assert s.scalars(select(BlobErasure)).all() == []
-        run_pending(v2)
+        assert run_pending(v2, restored_runtime.index) == 1
         with v2.session() as s:
             assert s.scalars(select(Job.status).where(Job.kind == JobKind.PURGE_INDEX)).all() == [JobStatus.DONE]
             purged = s.scalars(select(AuditEvent).where(AuditEvent.action == "index.purged")).one()

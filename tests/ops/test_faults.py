@@ -205,8 +205,8 @@ def test_an_object_store_that_is_down_or_drops_the_upload_gets_503_and_a_retry_s
 def test_a_locked_database_answers_503_not_500_and_recovers_by_itself(vault: Vault, people: People) -> None:
     # the same vault with a short busy timeout (make_engine's parameter), so the test waits 0.3 s, not 10
     engine = make_engine(vault.settings.db_url, busy_timeout_ms=300)
-    v = Vault(settings=vault.settings, engine=engine, sessions=make_sessionmaker(engine),
-              blobs=make_blob_store(vault.settings), keyring=vault.keyring, clock=vault.clock)
+    v = Vault(settings=vault.settings, engine=engine, session_factory=make_sessionmaker(engine),
+              blobs=make_blob_store(vault.settings), keyring=vault.keyring, mailer=vault.mailer, clock=vault.clock)
     try:
         api = Api(_app(v).test_client(), people)
         archivist = people.archivist

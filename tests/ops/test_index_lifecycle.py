@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from indexer.service import attach_index
+from indexer.search_index import SearchIndex
 from indexer.worker import lease_seconds, run_pending
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
@@ -61,9 +61,9 @@ def _index_status(vault: Vault, document_id: int) -> IndexStatus:
 
 
 def test_a_deleted_index_directory_is_rebuilt_by_dossier_reindex_with_identical_search_results(
-        vault: Vault, people: People, api: Api) -> None:
+        vault: Vault, index: SearchIndex, people: People, api: Api) -> None:
     stored = store_files(vault, people, [SYNTHETIC / e["path"] for e in TEXT_FILES])
-    assert run_pending(vault) == len(stored)
+    assert run_pending(vault, index) == len(stored)
     before = _search_all(api, people)
     assert sum(1 for hits in before if hits) >= len(TEXT_FILES), "the corpus terms should find their files"
 
@@ -80,7 +80,7 @@ def test_a_deleted_index_directory_is_rebuilt_by_dossier_reindex_with_identical_
     for hits_after, hits_before in zip(after, before, strict=True):
         for a, b in zip(hits_after, hits_before, strict=True):
             assert a[2] == pytest.approx(b[2], rel=0.01)
-    assert attach_index(vault).document_ids() == {s.document_id for s in stored}
+    assert index.document_ids() == {s.document_id for s in stored}
 
 
 COMMIT_THEN_DIE = textwrap.dedent("""
@@ -142,7 +142,7 @@ CLAIM_THEN_DIE = textwrap.dedent("""
 
 
 def test_a_job_whose_worker_process_died_holding_it_is_done_by_another_once_the_lease_runs_out(
-        vault: Vault, people: People, api: Api, clock: FixedClock) -> None:
+        vault: Vault, index: SearchIndex, people: People, api: Api, clock: FixedClock) -> None:
     stored = store_files(vault, people, [SYNTHETIC / TEXT_FILES[1]["path"]])
     doc_id = stored[0].document_id
     proc = subprocess.run([sys.executable, "-c", CLAIM_THEN_DIE], env=_env(vault), cwd=ROOT, capture_output=True,
@@ -152,9 +152,9 @@ def test_a_job_whose_worker_process_died_holding_it_is_done_by_another_once_the_
     assert _index_status(vault, doc_id) is IndexStatus.EXTRACTING
 
     clock.set(datetime.now(UTC))
-    assert run_pending(vault) == 0, "a live lease must not be taken over"
+    assert run_pending(vault, index) == 0, "a live lease must not be taken over"
     clock.advance(seconds=lease_seconds(vault) + 1)
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert _index_status(vault, doc_id) is IndexStatus.INDEXED
     with vault.session() as s:
         job = s.get(Job, job_id)

@@ -29,6 +29,7 @@ from tests.corpus import SYNTHETIC, manifest
 from vault.core import Vault, ensure_home
 from vault.services import documents, dossiers, users
 from web import create_app
+from web.bootstrap import compose
 from web.openapi import build_spec
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
@@ -59,9 +60,10 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask
                 staged = documents.stage_upload(v, iter(lambda: fh.read(65536), b""), path.name)  # noqa: B023
             with v.session() as s:
                 documents.commit_upload(v, s, made["archivist"], dossier_id, staged, doc_type="contract")
-        app = create_app(vault=v)
+        runtime = compose(v)
+        app = create_app(runtime=runtime)
         app.config.update(TESTING=True)
-        run_pending(v)
+        run_pending(v, runtime.index)
         client = app.test_client()
         tokens = {}
         for role in ("archivist", "employee"):

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from indexer.search_index import SearchIndex
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC
 from tests.ops.conftest import plaintext_of, store_files
@@ -86,14 +87,14 @@ def _fingerprint(v: Vault) -> tuple[Any, ...]:
 
 
 def test_a_postgres_backup_restores_into_an_empty_database_verified_searchable_and_later_destructions_kept(
-        vault: Vault, people: People, api: Api, tmp_path: Path, pg_empty_database: Any,
+        vault: Vault, index: SearchIndex, people: People, api: Api, tmp_path: Path, pg_empty_database: Any,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from indexer.worker import run_pending
 
     ids = _upload_corpus(api, people)
-    assert run_pending(vault) == len(ids)
+    assert run_pending(vault, index) == len(ids)
     legal = people.legal
-    before = {q: search_ids(vault, legal, q) for q in (BROAD, NARROW)}
+    before = {q: search_ids(vault, index, legal, q) for q in (BROAD, NARROW)}
     assert before[BROAD] == sorted(ids.values())
     first_contract, letter = (ids[SYNTHETIC / DOSSIERS[0][i]] for i in (0, 2))
     assert before[NARROW] == sorted([first_contract, letter])
@@ -140,7 +141,8 @@ def test_a_postgres_backup_restores_into_an_empty_database_verified_searchable_a
                             capture_output=True, text=True, timeout=120, check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "OK: no findings" in verify.stdout
-    v2 = open_restored(home, target_db)
+    restored_runtime = open_restored(home, target_db)
+    v2 = restored_runtime.vault
     try:
         assert v2.engine.dialect.name == "postgresql" and v2.engine.url.database == target_db.rsplit("/", 1)[1]
         with v2.session() as s:
@@ -157,11 +159,12 @@ def test_a_postgres_backup_restores_into_an_empty_database_verified_searchable_a
         assert _audit_hashes(v2, backup_seq) == chain_at_backup  # the same chain, continued
         assert len(list(v2.blobs.keys())) == len(ids) - 1
         for q, found in before.items():
-            assert search_ids(v2, restored_legal, q) == [i for i in found if i != first_contract]
+            assert search_ids(v2, restored_runtime.index, restored_legal, q) == [
+                i for i in found if i != first_contract]
 
         from web import create_app
 
-        restored_app = create_app(vault=v2)
+        restored_app = create_app(runtime=restored_runtime)
         restored_app.config.update(TESTING=True)
         restored_api = Api(restored_app.test_client(), people)
         for path, doc_id in ids.items():
@@ -271,7 +274,8 @@ def test_writes_while_the_backup_runs_are_in_neither_the_dump_nor_the_manifest(
                           input=PASS)
     assert result.exit_code == 0, result.output
     assert "verify: OK" in result.output
-    v2 = open_restored(home, target_db)
+    restored_runtime = open_restored(home, target_db)
+    v2 = restored_runtime.vault
     try:
         with v2.session() as s:
             assert s.get(Document, late[0]) is None  # uploaded after the snapshot

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.support.workflow_fixtures import PDF, upload
@@ -37,7 +38,7 @@ def test_every_id_column_reference_and_sequence_is_64_bits(vault: Vault) -> None
 
 
 def test_dossiers_documents_versions_and_jobs_numbered_past_2_to_the_31_are_uploaded_indexed_and_found(
-        api: Api, people: People, vault: Vault) -> None:
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     with vault.engine.begin() as conn:
         for seq in ("dossiers_id_seq", "documents_id_seq", "document_versions_id_seq", "jobs_id_seq"):
             conn.execute(text("SELECT setval(CAST(:s AS regclass), :v)"), {"s": seq, "v": PAST_32_BITS})
@@ -45,7 +46,7 @@ def test_dossiers_documents_versions_and_jobs_numbered_past_2_to_the_31_are_uplo
     assert d["id"] > 2**31
     doc = upload(api, people.archivist, d["id"], PDF)
     assert doc["id"] > 2**31
-    assert run_pending(vault) == 1
+    assert run_pending(vault, index) == 1
     assert api.get(people.legal, f"/api/v1/dossiers/{d['id']}").status_code == 200
     assert api.get(people.legal, f"/api/v1/documents/{doc['id']}").get_json()["index_status"] == "indexed"
     assert api.get(people.legal, f"/api/v1/documents/{doc['id']}/content").status_code == 200

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration import test_checkouts as checkouts_api
@@ -110,14 +111,14 @@ def _found(result: dict[str, Any]) -> list[int]:
 
 
 def test_an_employee_finds_only_what_it_may_read_and_filters_narrow_it(api: Api, people: People,
-                                                                       vault: Vault) -> None:
+                                                                       vault: Vault, index: SearchIndex) -> None:
     contract_no = "HYGL-JG-20220309-062"
     own = api.new_dossier(people.archivist, owner="employee")
     other = api.new_dossier(people.archivist)
     mine = upload(api, people.archivist, own["id"], PDF, doc_date="2022-03-09")
     theirs = upload(api, people.archivist, other["id"], PDF, doc_type="other", doc_date="2024-01-01")
     upload(api, people.archivist, other["id"], PDF2, doc_type="other")
-    run_pending(vault)
+    run_pending(vault, index)
     phrase = f'"{contract_no}"'
     assert _found(_search(api, people.legal, phrase)) == sorted([mine["id"], theirs["id"]])
 

@@ -24,13 +24,13 @@ import pytest
 from reportlab.pdfgen import canvas
 from sqlalchemy import delete, func, select
 
-from indexer.service import attach_index
 from tests.conftest import People
 from vault.clock import FixedClock
 from vault.core import Vault
 from vault.models import Document, DocumentVersion, IndexStatus, Job, JobKind, JobStatus
 from vault.services import documents, dossiers
 from vault.services.texts import seal_text
+from web.bootstrap import compose
 
 ROOT = Path(__file__).resolve().parents[2]
 DOSSIER = str(Path(sys.executable).parent / "dossier")  # `python -m web.cli` misses the commands of cli_index
@@ -146,6 +146,6 @@ def test_four_worker_processes_do_each_of_500_jobs_exactly_once(vault: Vault, pe
     assert attempts == {1}, "a job was claimed more than once"
     assert not_indexed == []
     assert len(seen_workers) >= 2, f"the jobs were not shared between processes: {seen_workers}"
-    index = attach_index(vault)
+    index = compose(vault).index
     assert index.doc_count() == JOBS, "a document is missing from the index or is in it twice"
     assert index.document_ids() == set(doc_ids)

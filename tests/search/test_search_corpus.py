@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from config import load_settings
+from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import PASSWORD
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
@@ -24,14 +25,16 @@ from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from vault.services import users
 from web import create_app
+from web.bootstrap import open_runtime
 
 SYN = manifest(SYNTHETIC)
 QUERIES = __import__("json").loads((SYNTHETIC / "queries.json").read_text(encoding="utf-8"))["queries"]
 
 
 class Corpus:
-    def __init__(self, vault: Vault, client: FlaskClient) -> None:
+    def __init__(self, vault: Vault, index: SearchIndex, client: FlaskClient) -> None:
         self.vault = vault
+        self.index = index
         self.client = client
         self.tokens: dict[str, str] = {}
         self.doc_by_path: dict[str, int] = {}
@@ -65,9 +68,10 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if request.param == "pg" else {}
     settings = load_settings({"home": str(home), **engine}, environ={})
     ensure_home(settings)
-    vault = Vault.open(settings, clock=FixedClock(), migrate_schema=True)
-    app = create_app(vault=vault)
-    c = Corpus(vault, app.test_client())
+    runtime = open_runtime(settings, clock=FixedClock(), migrate_schema=True)
+    vault = runtime.vault
+    app = create_app(runtime=runtime)
+    c = Corpus(vault, runtime.index, app.test_client())
     c.user("archivist", "archivist")
     c.user("legal", "legal")
     c.user("emp", "employee")
@@ -87,7 +91,7 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         assert r.status_code == 201, r.get_json()
         c.doc_by_path[entry["path"]] = r.get_json()["id"]
         c.path_by_doc[r.get_json()["id"]] = entry["path"]
-    run_pending(vault)
+    run_pending(vault, runtime.index)
     yield c
     vault.close()
 
@@ -174,7 +178,7 @@ def test_reindex_from_stored_text_gives_the_same_results(corpus: Corpus) -> None
 
     queries = [q for q in QUERIES[:12]]
     before = [_paths(corpus, corpus.search("legal", q["query"])) for q in queries]
-    reindex_all(corpus.vault)
+    reindex_all(corpus.vault, corpus.index)
     after = [_paths(corpus, corpus.search("legal", q["query"])) for q in queries]
     assert before == after
 
@@ -193,7 +197,7 @@ def _upload_one(corpus: Corpus, path: Path, name: str | None = None) -> dict[str
 def test_each_realworld_file_ends_as_its_manifest_says(corpus: Corpus, entry: dict[str, Any]) -> None:
     doc = _upload_one(corpus, REALWORLD / entry["path"])
     assert doc["http"] == 201
-    run_pending(corpus.vault)
+    run_pending(corpus.vault, corpus.index)
     state = corpus.doc("archivist", doc["id"])
     if entry["expected_behaviour"] == "accept_mark_extraction_failed":
         assert state["index_status"] == "failed" and state["index_error"]
@@ -211,7 +215,7 @@ def test_each_bad_file_ends_as_its_manifest_says_and_the_worker_lives_on(corpus:
     if doc["http"] != 201:
         assert "reject" in allowed
         return
-    run_pending(corpus.vault)  # in this process: a crash of extraction would take the test down with it
+    run_pending(corpus.vault, corpus.index)  # in this process: a crash of extraction would take the test down with it
     state = corpus.doc("archivist", doc["id"])["index_status"]
     outcome = "accept" if state == "indexed" else "accept_mark_extraction_failed"
     assert state in ("indexed", "failed") and outcome in allowed, state

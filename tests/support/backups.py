@@ -8,20 +8,22 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from config import load_settings
+from indexer.search_index import SearchIndex
 from tests.conftest import People
 from vault.core import Vault
 from vault.models import User
 from vault.services import destruction
+from web.bootstrap import Runtime, open_runtime
 
 PASS = "backup passphrase 2026\n"
 
 
-def search_ids(v: Vault, user: User, text: str) -> list[int]:
+def search_ids(v: Vault, index: SearchIndex, user: User, text: str) -> list[int]:
     """The ids of the documents a search finds for `user`, sorted (through the service, audited)."""
     from indexer.service import parse_filters, search
 
     with v.session() as s:
-        page = search(v, s, user, text, parse_filters({}), per_page=100)
+        page = search(v, index, s, user, text, parse_filters({}), per_page=100)
         return sorted(item.document_id for item in page.items)
 
 
@@ -56,11 +58,7 @@ def run_cli_home(home: Path, *args: str, database_url: str | None = None, input:
                               catch_exceptions=False)
 
 
-def open_restored(home: Path, database_url: str | None = None) -> Vault:
-    """Open a restored vault as the service would (settings from the home), with its search index attached."""
-    from indexer.service import attach_index
-
+def open_restored(home: Path, database_url: str | None = None) -> Runtime:
+    """Open a restored vault and its search index as the service would (settings from the home)."""
     overrides = {"home": str(home)} | ({"database_url": database_url} if database_url else {})
-    v = Vault.open(load_settings(overrides, environ={}))
-    attach_index(v)
-    return v
+    return open_runtime(load_settings(overrides, environ={}))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.search_index import SearchIndex
 from tests.conftest import Api, People
 from tests.corpus import BAD, SYNTHETIC
 from tests.support.multipart import post_file
@@ -47,7 +48,7 @@ def _upload(api: Api, user: Any, dossier_id: int, path: Path, doc_type: str = "c
     return int(_ok(api.upload(user, dossier_id, path, doc_type=doc_type, doc_date=doc_date, title=title), 201)["id"])
 
 
-def seed_archive(vault: Vault, api: Api, people: People, clock: FixedClock) -> Seeded:
+def seed_archive(vault: Vault, index: SearchIndex, api: Api, people: People, clock: FixedClock) -> Seeded:
     """Build the archive (needs a token lifetime longer than the days the clock is moved on)."""
     from indexer.worker import run_pending
 
@@ -83,7 +84,7 @@ def seed_archive(vault: Vault, api: Api, people: People, clock: FixedClock) -> S
                           doc_date="2023-01-15")
     docs["secret"] = _upload(api, archivist, secret["id"], SYNTHETIC / "C08/02_contract_HYGL-JG-20220509-104.pdf",
                              doc_date="2022-05-09")
-    run_pending(vault)
+    run_pending(vault, index)
 
     holds = out.holds
     holds["document"] = _ok(api.post(legal, "/api/v1/holds", json={"document_id": docs["held"],
@@ -105,7 +106,7 @@ def seed_archive(vault: Vault, api: Api, people: People, clock: FixedClock) -> S
     _ok(api.post(arch2, f"/api/v1/destructions/{out.batches['executed']}/execute"))
     out.batches["approved"] = batch("approved", (manager, legal))
     out.batches["proposed"] = batch("proposed", ())
-    run_pending(vault)  # the index purge of the destroyed document
+    run_pending(vault, index)  # the index purge of the destroyed document
 
     co = out.checkouts
 

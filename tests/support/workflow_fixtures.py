@@ -10,9 +10,9 @@ from click.testing import CliRunner, Result
 
 from indexer.analyzer import normalize
 from indexer.search_index import SearchIndex
-from indexer.service import get_index
 from tests.corpus import SYNTHETIC
 from vault.core import Vault
+from web.bootstrap import Runtime
 
 PDF = SYNTHETIC / "C01/02_contract_HYGL-JG-20220309-062.pdf"
 PDF2 = SYNTHETIC / "C01/06_bank_statement.pdf"
@@ -23,9 +23,10 @@ OLD = "1990-01-01"  # every retention period has ended for a document this old
 
 
 @pytest.fixture
-def index(vault: Vault, app: Any) -> SearchIndex:
-    """The real Whoosh index the app attached at `vault.settings.index_path` (empty until the worker runs)."""
-    return get_index(vault)
+def index(runtime: Runtime) -> SearchIndex:
+    """The real index of the runtime the app is built on (Whoosh at `vault.settings.index_path` unless the test
+    chose another engine); empty until the worker runs."""
+    return runtime.index
 
 
 def index_files_hold(vault: Vault, term: str) -> bool:

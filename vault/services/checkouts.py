@@ -329,6 +329,9 @@ def process_overdue(v: Vault, session: Session, actor: User) -> list[Checkout]:
 def run_overdue(v: Vault) -> tuple[list[int], list[int]]:
     """Process overdue checkouts as the system account, then e-mail pending notifications.
 
+    Owns its transactions (a job of the worker and of `dossier overdue`, not of a request): the markings are
+    committed before any mail is sent, so a mail server that is down delays mail, never the marking.
+
     Returns (ids processed now, ids of every overdue checkout). `dossier overdue` calls it, and the
     index worker about once a minute (`overdue_check_interval_s`).
     """

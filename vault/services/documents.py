@@ -76,7 +76,10 @@ def prepare_upload(session: Session, actor: User, dossier_id: int) -> Dossier:
 
 
 def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None) -> StagedBlob:
-    """Inspect the type by content while encrypting and storing; nothing remains if anything fails."""
+    """Inspect the type by content while encrypting and storing; nothing remains if anything fails.
+
+    Owns its transactions (part of the upload use case, `vault.services.uploads`): the intent to store
+    is committed before the blob is written, so a crash mid-put leaves a row the sweep recognises."""
     raw_name = filename if filename is not None else ""
     problem = filename_problem(raw_name)
     if problem:
@@ -116,7 +119,7 @@ def stage_upload(v: Vault, chunks: Iterable[bytes], filename: str | bytes | None
 
 
 def discard_staged(v: Vault, staged: StagedBlob) -> None:
-    """Delete a staged blob whose rows were never committed."""
+    """Delete a staged blob whose rows were never committed (its own transaction: the caller's failed)."""
     v.blobs.delete(staged.blob_key)
     with v.session() as s:
         s.execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))

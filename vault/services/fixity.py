@@ -89,7 +89,9 @@ def find_orphans(v: Vault, grace: timedelta = DEFAULT_GRACE) -> list[str]:
 
 
 def sweep_orphans(v: Vault, orphans: list[str]) -> int:
-    """Delete orphans, re-checking each against the database right before (an upload may just commit)."""
+    """Delete orphans, re-checking each against the database right before (an upload may just commit).
+
+    Owns its transactions: one per blob, so the check and the deletion see the same committed state."""
     removed = 0
     for key in orphans:
         with v.session() as s:
@@ -104,7 +106,7 @@ def sweep_orphans(v: Vault, orphans: list[str]) -> int:
 def sweep_interrupted_uploads(v: Vault, grace: timedelta = DEFAULT_GRACE) -> int:
     """Remove what uploads killed mid-way left behind, once older than `grace`: the store's temp files and
     the pending rows whose blob never arrived (a stored blob no version owns is an orphan: `sweep_orphans`).
-    Returns how many temp files and rows were removed."""
+    Returns how many temp files and rows were removed. Owns its transactions (a worker task, not a request)."""
     removed = 0
     sweep_temp = getattr(v.blobs, "sweep_temp_files", None)
     if callable(sweep_temp):
@@ -124,7 +126,9 @@ def verify_all(
     v: Vault, *, deep: bool = False, remove_orphans: bool = False,
     progress: Callable[[int, int], None] | None = None, grace: timedelta = DEFAULT_GRACE,
 ) -> FixityReport:
-    """Check every live version's blob (exists, SHA-256; `deep`: decrypts and authenticates), orphans, chain."""
+    """Check every live version's blob (exists, SHA-256; `deep`: decrypts and authenticates), orphans, chain.
+
+    A long operation: owns its (read) transactions, holding none while it reads the blobs."""
     report = FixityReport()
     with v.session() as s:
         versions = s.scalars(select(DocumentVersion).where(DocumentVersion.blob_key.is_not(None))

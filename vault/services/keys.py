@@ -99,7 +99,9 @@ def rewrap_all(v: Vault, *, batch_size: int = DEFAULT_BATCH,
 
 
 def retire_unused(v: Vault, actor: User | None, *, only: int | None = None) -> tuple[list[int], dict[int, int]]:
-    """Retire active non-current master keys that no live version uses; returns (retired, still used)."""
+    """Retire active non-current master keys that no live version uses; returns (retired, still used).
+
+    Owns its transactions: one per key, each re-checking that no live version uses it."""
     usage = key_usage(v)
     retired: list[int] = []
     still_used: dict[int, int] = {}
@@ -123,6 +125,9 @@ def rotate_master_key(
     progress: Callable[[int], None] | None = None, on_start: Callable[[int, int], None] | None = None,
 ) -> RotationReport:
     """Add a master-key version (unless `resume`), re-wrap every live data key, retire what is unused.
+
+    A long operation: owns its transactions (the new key version first, then one per batch), so a run
+    stopped half-way keeps what it did and `resume` picks up the rest.
 
     `on_start(key_id, rows_to_rewrap)` is called once the new version exists; `progress` with the
     number of rows handled after each batch.

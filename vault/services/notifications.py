@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import smtplib
-from email.message import EmailMessage
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -12,6 +10,7 @@ from sqlalchemy.orm import Session
 from vault import policy
 from vault.core import Vault
 from vault.errors import NotFound
+from vault.mail import Mail, MailFailed
 from vault.models import Checkout, DestructionBatch, Dossier, Notification, User
 from vault.paging import Page, page_of
 
@@ -77,12 +76,12 @@ def _within_clearance(session: Session, actor: User, note: Notification) -> bool
 def send_pending_email(v: Vault) -> int:
     """E-mail every notification not yet sent to users with an address; no-op without smtp_host.
 
-    Runs after the notifications were committed, so a mail server that is down delays mail, never the
-    workflow; what failed is retried on the next run. A notice about a dossier that is above the addressee's
-    clearance by the time it is sent (raised since) is withheld, as the in-app list leaves it out.
+    Owns its transactions: runs after the notifications were committed, so a mail server that is down
+    delays mail, never the workflow; what failed is retried on the next run. A notice about a dossier
+    that is above the addressee's clearance by the time it is sent (raised since) is withheld, as the
+    in-app list leaves it out.
     """
-    s = v.settings
-    if not s.smtp_host:
+    if not v.mailer.enabled:
         return 0
     withheld: list[int] = []
     with v.session() as session:
@@ -92,11 +91,11 @@ def send_pending_email(v: Vault) -> int:
             .where(Notification.emailed_at.is_(None), User.email.is_not(None), User.active.is_(True))
             .order_by(Notification.id).limit(500)
         ).all()
-        pending = []
+        pending: list[Mail] = []
         for note, user in rows:
             # a notice about a dossier raised above the user's clearance since it was written: not mailed
             if _within_clearance(session, user, note):
-                pending.append((note.id, user.email, note.subject, note.body))
+                pending.append(Mail(note.id, user.email or "", note.subject, note.body))
             else:
                 withheld.append(note.id)
         if withheld:
@@ -107,23 +106,11 @@ def send_pending_email(v: Vault) -> int:
                 note.emailed_at = now  # settled: never mailed, and not tried again
     if not pending:
         return 0
-    sent: list[int] = []
     try:
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=20) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password)
-            for note_id, email, subject, body in pending:
-                msg = EmailMessage()
-                msg["From"] = s.smtp_from
-                msg["To"] = email
-                msg["Subject"] = subject
-                msg.set_content(body or subject)
-                smtp.send_message(msg)
-                sent.append(note_id)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.warning("sending notification e-mail failed (%s); will retry", type(exc).__name__)
+        sent = v.mailer.send(pending)
+    except MailFailed as exc:
+        log.warning("sending notification e-mail failed (%s); will retry", exc)
+        sent = exc.sent
     if sent:
         with v.session() as session:
             now = v.clock.now()

@@ -112,7 +112,11 @@ def _refusal(exc: BlobIntegrityError, sent: int) -> BlobIntegrityError:
 
 def _whole(v: Vault, session: Session, actor: User, acc: _Access, purpose: str) -> list[bytes]:
     """The plaintext, every segment authenticated, in memory. On failure the failed read is committed to
-    the audit trail (the caller's transaction, which holds nothing else) and nothing is returned."""
+    the audit trail (the caller's transaction, which holds nothing else) and nothing is returned.
+
+    The one service that commits its caller's unit of work, on purpose: the request fails (the handler's
+    unit of work then rolls back), yet the failed read must stay in the audit trail. A transaction of its
+    own could wait on the audit head this one may hold."""
     try:
         return list(decrypt_version(v, acc.version))
     except BlobIntegrityError as exc:

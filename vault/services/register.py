@@ -71,7 +71,9 @@ def replay_destructions(v: Vault, register: list[dict[str, Any]], actor: User | 
     erased, document a tombstone, the index purge queued for the worker; blobs deleted from the outbox
     after the commit), audited as `document.destroyed` with `replayed: true`. A document whose
     recorded ciphertext digests do not match is refused: the register belongs to another vault.
-    Returns the ids of documents destroyed by this replay.
+    The search index forgets them through a queued purge job (the worker runs it), as after an execution.
+    Owns its transactions (one per document; blobs deleted once they are committed). Returns the ids of
+    documents destroyed by this replay.
     """
     destroyed: list[int] = []
     for batch in register:

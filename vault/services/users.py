@@ -105,6 +105,21 @@ def system_user(session: Session, now: datetime) -> User:
     return user
 
 
+def ensure_first_admin(v: Vault, session: Session) -> str | None:
+    """Create the system account and, when no administrator exists, the user ``admin``; returns the new
+    admin's one-time password (shown once by `dossier init`), or None when an administrator existed."""
+    now = v.clock.now()
+    system_user(session, now)
+    if session.scalar(select(User.id).where(User.role == Role.ADMIN)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    admin = User(username="admin", display_name="Administrator", role=Role.ADMIN, clearance=Secrecy.SECRET,
+                 password_hash=hash_password(password), active=True, created_at=now, password_changed_at=now)
+    session.add(admin)
+    audit.record(session, None, "user.created", admin, now=now, username="admin", role="admin")
+    return password
+
+
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:

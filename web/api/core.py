@@ -8,7 +8,7 @@ from sqlalchemy import text
 from vault.errors import Invalid, NotAuthenticated
 from vault.services import users
 from web.api import bp, json_body
-from web.deps import actor, get_vault, unit_of_work
+from web.deps import actor, get_index, get_vault, unit_of_work
 from web.serialize import iso, user_json
 
 
@@ -27,15 +27,11 @@ def health() -> tuple[Response, int]:
         parts["storage"] = "ok"
     except Exception as exc:  # noqa: BLE001
         parts["storage"] = f"down: {getattr(exc, 'message', type(exc).__name__)}"
-    index = v.extensions.get("index")
-    if index is None:
+    try:
+        get_index().check()
         parts["index"] = "ok"
-    else:
-        try:
-            index.check()
-            parts["index"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            parts["index"] = f"down: {type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001
+        parts["index"] = f"down: {type(exc).__name__}"
     ok = all(p == "ok" for p in parts.values())
     return jsonify({"status": "ok" if ok else "degraded", **parts}), 200 if ok else 503
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask import Response, jsonify, request, stream_with_context
-from sqlalchemy.orm import Session
 
 from vault.errors import Invalid, TooLarge
-from vault.models import Document
-from vault.services import documents, reading
-from vault.services.documents import StagedBlob
+from vault.services import documents, reading, uploads
 from vault.services.reading import Content
+from vault.services.uploads import IncomingFile
 from web.api import bp
 from web.deps import actor, get_vault, unit_of_work
 from web.multipart import StreamingForm
@@ -30,26 +28,22 @@ def _check_declared_length() -> None:
                        "and try again", params={"limit_mib": limit // (1024 * 1024)}, limit=limit)
 
 
-def _receive(prepare: Callable[[Session], object],
-             commit: Callable[[Session, StagedBlob, dict[str, str]], Document]) -> Response:
-    """Check the caller may add here, stream the multipart body into the vault, commit, answer 201 with the
-    document; the staged blob is removed if anything after staging fails."""
-    v = get_vault()
-    with unit_of_work() as session:
-        prepare(session)
+def _receive() -> IncomingFile:
+    """The request's file part, streamed (after the declared length is checked); the form's other fields
+    are read once the file is in."""
     _check_declared_length()
     form = StreamingForm(request.stream, request.content_type)
     part = form.next_file()
     if part is None or part.name != "file":
         raise Invalid("file", "attach the document as the multipart part named 'file'", code="file_missing")
-    staged = documents.stage_upload(v, part.chunks, part.filename)
-    try:
-        fields = form.finish()
-        with unit_of_work() as session:
-            out = document_json(v, commit(session, staged, fields), with_versions=True)
-    except BaseException:
-        documents.discard_staged(v, staged)
-        raise
+    return IncomingFile(part.chunks, part.filename, form.finish)
+
+
+def _created(into: uploads.NewDocument | uploads.NewVersion) -> Response:
+    """Run the upload use case for the signed-in user; 201 with the document."""
+    v = get_vault()
+    out = uploads.add_file(v, actor(), into, _receive,
+                           lambda _session, document: document_json(v, document, with_versions=True))
     resp = jsonify(out)
     resp.status_code = 201
     return resp
@@ -57,22 +51,12 @@ def _receive(prepare: Callable[[Session], object],
 
 @bp.post("/dossiers/<int:dossier_id>/documents")
 def upload_document(dossier_id: int) -> Response:
-    v, user = get_vault(), actor()
-    return _receive(
-        lambda session: documents.prepare_upload(session, user, dossier_id),
-        lambda session, staged, fields: documents.commit_upload(
-            v, session, user, dossier_id, staged, doc_type=fields.get("doc_type"), title=fields.get("title"),
-            doc_date=fields.get("doc_date")),
-    )
+    return _created(uploads.NewDocument(dossier_id))
 
 
 @bp.post("/documents/<int:document_id>/versions")
 def add_version(document_id: int) -> Response:
-    v, user = get_vault(), actor()
-    return _receive(
-        lambda session: documents.prepare_new_version(session, user, document_id),
-        lambda session, staged, _fields: documents.commit_new_version(v, session, user, document_id, staged),
-    )
+    return _created(uploads.NewVersion(document_id))
 
 
 @bp.get("/documents/<int:document_id>")

@@ -8,7 +8,7 @@ from indexer import service
 from vault.errors import Invalid
 from vault.services.common import resolve_archive_no
 from web.api import bp
-from web.deps import actor, get_vault, unit_of_work
+from web.deps import actor, get_index, get_vault, unit_of_work
 from web.openapi import PAGING, register
 from web.serialize import iso
 
@@ -26,7 +26,7 @@ def search() -> Response:
             # the archive number a person knows, resolved within the caller's visibility (else 404)
             dossier_id = resolve_archive_no(session, actor(), archive_no).id
             filters = service.parse_filters({**args, "dossier_id": str(dossier_id)})
-        result = service.search(v, session, actor(), request.args.get("q", ""), filters,
+        result = service.search(v, get_index(), session, actor(), request.args.get("q", ""), filters,
                                 request.args.get("page", 1), request.args.get("per_page", 20))
     return jsonify({
         "total": result.total, "total_exact": result.total_exact, "page": result.page, "per_page": result.per_page,

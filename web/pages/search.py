@@ -9,7 +9,7 @@ from indexer import service as svc
 from vault.errors import Invalid, NotFound, Unavailable
 from vault.models import DocType
 from vault.services import dossiers
-from web.deps import actor, get_vault, unit_of_work
+from web.deps import actor, get_index, get_vault, unit_of_work
 from web.pages.common import field_message, highlight, page_args
 
 bp = Blueprint("search", __name__)
@@ -33,7 +33,7 @@ def search_page() -> ResponseReturnValue:
                 if filters["archive_no"]:
                     wanted["dossier_id"] = str(dossiers.resolve_archive_no(s, actor(), filters["archive_no"]).id)
                 parsed = svc.parse_filters(wanted)
-                result = svc.search(v, s, actor(), q, parsed, page, per_page)
+                result = svc.search(v, get_index(), s, actor(), q, parsed, page, per_page)
         except (Invalid, NotFound) as exc:
             errors[getattr(exc, "field", "archive_no")] = field_message(exc)
         except Unavailable:
