@@ -293,6 +293,7 @@ class Document(Base):
     created_at: Mapped[datetime]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     destroyed_at: Mapped[datetime | None]
+    item_no: Mapped[int | None] = mapped_column(Integer)  # 件号: sequential in its dossier (vault.paper_models)
 
     dossier: Mapped[Dossier] = relationship(back_populates="documents", foreign_keys=[dossier_id])
     versions: Mapped[list[DocumentVersion]] = relationship(
@@ -647,3 +648,6 @@ class SearchChunk(Base):
         BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+
+
+from vault import paper_models  # noqa: E402,F401  (transfers, item counters: their tables join the metadata)

@@ -21,6 +21,7 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import completeness, is_stale
+from vault.services.item_numbers import item_code
 from vault.services.retention import DueDocument
 
 
@@ -71,6 +72,7 @@ def document_json(v: Vault, doc: Document, *, with_versions: bool = False) -> di
         "index_status": cur.index_status.value if cur else None,
         "index_error": cur.index_error if cur else None,
         "created_at": iso(doc.created_at), "destroyed_at": iso(doc.destroyed_at),
+        "item_no": doc.item_no, "item_code": item_code(doc.dossier.archive_no, doc.item_no),
     }
     out.update(document_workflow_json(doc))
     if with_versions:

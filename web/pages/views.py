@@ -8,6 +8,7 @@ from typing import Any
 from vault.core import Vault
 from vault.models import Document, Dossier
 from vault.services.dossiers import is_stale
+from vault.services.item_numbers import item_code
 
 
 def dossier_row(d: Dossier) -> dict[str, Any]:
@@ -27,7 +28,8 @@ def document_row(v: Vault, doc: Document) -> dict[str, Any]:
             "size": cur.plaintext_size if cur else None, "filename": cur.original_filename if cur else None,
             "version": cur.version_no if cur else None,
             "index_status": cur.index_status.value if cur else None,
-            "index_error": cur.index_error if cur else None, "created_at": doc.created_at}
+            "index_error": cur.index_error if cur else None, "created_at": doc.created_at,
+            "item_no": doc.item_no, "item_code": item_code(doc.dossier.archive_no, doc.item_no)}
 
 
 def checkout_row(v: Vault, c: Any) -> dict[str, Any]:
