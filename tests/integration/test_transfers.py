@@ -3,13 +3,14 @@ item, the receipt register, documents with item numbers, the deadline and its no
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Api, People
-from tests.support.workflow_fixtures import PDF, upload
+from tests.support.workflow_fixtures import PDF, run_cli, upload
 from vault.clock import FixedClock
 from vault.core import Vault
 from vault.models import AuditEvent, Document, Notification, User
@@ -195,3 +196,26 @@ def test_the_deadline_counts_working_days_and_overdue_transfers_notify_the_sende
     with vault.session() as s:
         told = sorted(s.scalars(select(Notification.user_id).where(Notification.kind == "transfer.overdue")).all())
     assert told == sorted([people.employee.id, people.manager.id])
+
+
+def test_the_command_line_lists_overdue_transfers_and_receipts_and_writes_the_sheets(
+        api: Api, people: People, vault: Vault, clock: FixedClock, tmp_path: Path) -> None:
+    d = api.new_dossier(people.archivist)
+    late = _send(api, people.employee, d["id"])
+    done = _send(api, people.employee, d["id"], ITEMS[:1])
+    api.post(people.archivist, f"/api/v1/transfers/{done['id']}/receive",
+             json={"items": [{"index": 1, "state": "present"}]})
+    clock.advance(days=10)
+    overdue = run_cli(vault, "transfers", "overdue")
+    assert overdue.exit_code == 0, overdue.output
+    assert f"#{late['id']} {d['archive_no']}" in overdue.output and "1 newly notified" in overdue.output
+    receipts = run_cli(vault, "transfers", "receipts")
+    assert receipts.exit_code == 0 and f"JS-{vault.clock.now().year}-000001" in receipts.output
+    assert "1 present" in receipts.output
+    sheets = run_cli(vault, "sheets", d["archive_no"], "--out", str(tmp_path), "--lang", "en",
+                     "--doc-type", "contract")
+    assert sheets.exit_code == 0, sheets.output
+    written = sorted(p.name for p in tmp_path.glob("*.pdf"))
+    assert written == sorted(f"{d['archive_no']}-{n}.pdf" for n in
+                             ("contents", "cover", "record-sheet", "separator", "separator-contract"))
+    assert all(p.read_bytes().startswith(b"%PDF") for p in tmp_path.glob("*.pdf"))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -14,7 +14,7 @@ from vault.core import Vault
 from vault.errors import Forbidden, Invalid
 from vault.models import Dossier, Role, User
 from vault.paper_models import OPEN_TRANSFER_STATES, Transfer, TransferStatus
-from vault.services.fields import parse_date
+from vault.services.fields import may_exist, parse_date
 from vault.services.notifications import notify, send_pending_email
 
 RECEIPT_ROLES = (Role.ARCHIVIST, Role.MANAGER, Role.LEGAL, Role.SYSTEM)
@@ -40,9 +40,10 @@ def list_receipts(session: Session, actor: User, filters: Mapping[str, Any] | No
         q = q.where(Transfer.received_at < _start(date.fromordinal(until.toordinal() + 1)))
     if filters.get("dossier_id") not in (None, ""):
         try:
-            q = q.where(Transfer.dossier_id == int(filters["dossier_id"]))
+            dossier_id = int(filters["dossier_id"])
         except (TypeError, ValueError):
             raise Invalid("dossier_id", "dossier_id must be a number") from None
+        q = q.where(Transfer.dossier_id == dossier_id if may_exist(dossier_id) else false())
     for key, column in (("received_by", Transfer.received_by_id), ("sender", Transfer.sender_id)):
         if filters.get(key):
             user_id = session.scalar(select(User.id).where(User.username == filters[key]))
