@@ -38,7 +38,8 @@ def test_pages_search_and_checkouts_cope_with_a_document_that_has_no_file(
         page = c.get(f"/dossiers/{d['id']}")
         assert page.status_code == 200 and "担保函原件" in page.get_data(as_text=True)
         assert doc["item_code"] in page.get_data(as_text=True)
-        assert c.get(f"/documents/{doc['id']}").status_code == 200
+        doc_page = c.get(f"/documents/{doc['id']}").get_data(as_text=True)
+        assert 'id="paper-only"' in doc_page and f"/api/v1/documents/{doc['id']}/content" not in doc_page
     assert api.get(people.archivist, "/api/v1/search?q=担保函").status_code == 200
     co = api.post(people.employee, "/api/v1/checkouts", json={
         "dossier_id": d["id"], "purpose": "核对原件", "kind": "view", "days": 3, "document_ids": [doc["id"]]})
