@@ -120,7 +120,7 @@ def test_the_record_sheet_names_what_was_missing_at_receipt(api: Api, people: Pe
     r = api.get(people.archivist, f"/api/v1/dossiers/{d['id']}/record-sheet.pdf?lang=zh")
     assert r.status_code == 200
     text = PdfReader(io.BytesIO(r.data)).pages[0].extract_text()
-    assert "卷内备考表" in text and "对账函" in text and "missing" in text
+    assert "卷内备考表" in text and "对账函: 缺失" in text
     assert _codes(_raster(r.data)) == [paper_codes.encode(d["archive_no"])]
 
 

@@ -49,6 +49,7 @@ LABELS: dict[str, dict[str, str]] = {
 }
 SECRECY = {"zh": {"public": "公开", "internal": "内部", "confidential": "秘密", "secret": "机密"},
            "en": {"public": "public", "internal": "internal", "confidential": "confidential", "secret": "secret"}}
+ITEM_STATES = {"zh": {"missing": "缺失", "differs": "不符"}, "en": {"missing": "missing", "differs": "differs"}}
 DOC_TYPES = {
     "zh": {"contract": "合同", "license": "证照", "credit_report": "信用报告", "correspondence": "往来函件",
            "id_proof": "身份证明", "invoice": "发票", "other": "其他"},
@@ -197,7 +198,9 @@ def record_sheet_pdf(sheet: DossierSheet, lang: str) -> bytes:
             (t["filed_at"], _day(sheet.filed_at)), (t["checked_by"], sheet.checked_by or ""),
             (t["checked_at"], _day(sheet.checked_at))]
     extra = [t["situation"] + ":", t["summary"].format(items=sheet.items, pages=sheet.total_pages)]
-    extra += sheet.notes or [t["no_notes"]]
+    states = ITEM_STATES[lang]
+    extra += [f"{n.receipt_no} #{n.position} {n.title}: {states.get(n.state, n.state)}"
+              + (f" ({n.note})" if n.note else "") for n in sheet.notes] or [t["no_notes"]]
     return _form(t["record"], lang, sheet, rows, paper_codes.encode(sheet.archive_no), extra)
 
 

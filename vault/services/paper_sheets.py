@@ -44,6 +44,17 @@ class ContentsRow:
 
 
 @dataclass(frozen=True)
+class ReceiptNote:
+    """An item that was missing or differed when a transfer was received (the record sheet lists them)."""
+
+    receipt_no: str
+    position: int
+    title: str
+    state: str
+    note: str
+
+
+@dataclass(frozen=True)
 class DossierSheet:
     """Everything a printed sheet of a dossier shows."""
 
@@ -58,7 +69,7 @@ class DossierSheet:
     filed_at: datetime | None
     checked_by: str
     checked_at: datetime | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[ReceiptNote] = field(default_factory=list)
 
     @property
     def items(self) -> int:
@@ -125,8 +136,7 @@ def sheet_facts(v: Vault, session: Session, dossier: Dossier) -> DossierSheet:
                                                       Transfer.status == TransferStatus.RECEIVED)
                                .order_by(Transfer.received_at, Transfer.id)).all()
     latest = received[-1] if received else None
-    notes = [f"{t.receipt_no}: {i.position}. {i.title} — {i.state.value}" + (f" ({i.receive_note})" if i.receive_note
-                                                                              else "")
+    notes = [ReceiptNote(t.receipt_no or "", i.position, i.title, i.state.value, i.receive_note or "")
              for t in received for i in t.items if i.state in (ItemState.MISSING, ItemState.DIFFERS)
              and i.state is not None]
     return DossierSheet(
