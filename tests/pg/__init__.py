@@ -36,6 +36,8 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     schema                                migrations             empty to head, upgrade with data
     audit head lock                       concurrent_writers     many connections, one gap-free chain
     pages (web/pages)                     services               each role's pages, a checkout through the forms
+    transfers, item_numbers (api/paper)   transfers              send, send back, receive, register, item numbers,
+                                                                 overdue notices
 
 Not re-run here: tests that run `dossier` through tests/support's `run_cli` (home only, so SQLite) or as a
 subprocess of a fresh home (tests/integration/test_cli.py); the search corpus module (its own SQLite vault,
