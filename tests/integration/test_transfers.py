@@ -85,7 +85,8 @@ def test_a_transfer_is_sent_sent_back_completed_received_and_registered_as_numbe
     dossier = api.get(people.archivist, f"/api/v1/dossiers/{d['id']}").get_json()
     docs = {doc["item_no"]: doc for doc in dossier["documents"]}
     assert sorted(docs) == [1, 2, 3]
-    assert docs[2]["title"] == "采购合同 HT-2026-001" and docs[2]["version"] is None and docs[2]["pages"] is None
+    assert docs[2]["title"] == "采购合同 HT-2026-001" and docs[2]["version"] is None and docs[2]["pages"] == 12
+    assert docs[2]["paper"] == {"original": True, "transfer_id": sent["id"]} and "paper" not in docs[1]
     assert docs[3]["doc_type"] == "license"
     paper_doc = api.get(people.archivist, f"/api/v1/documents/{docs[2]['id']}")
     assert paper_doc.status_code == 200 and paper_doc.get_json()["item_code"] == f"{d['archive_no']}-002"

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Forbidden, Invalid
-from vault.models import Dossier, Role, User
-from vault.paper_models import OPEN_TRANSFER_STATES, Transfer, TransferStatus
+from vault.models import Document, Dossier, Role, User
+from vault.paper_models import OPEN_TRANSFER_STATES, Transfer, TransferItem, TransferStatus
 from vault.services.fields import may_exist, parse_date
 from vault.services.notifications import notify, send_pending_email
 
@@ -100,3 +100,11 @@ def run_overdue_transfers(v: Vault) -> list[int]:
     if newly:
         send_pending_email(v)
     return newly
+
+
+def received_item(document: Document) -> TransferItem | None:
+    """The transfer item a document was received as (None for an uploaded one): its listed pages, original."""
+    session = object_session(document)
+    if session is None:
+        return None
+    return session.scalars(select(TransferItem).where(TransferItem.document_id == document.id).limit(1)).first()
