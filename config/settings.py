@@ -79,6 +79,8 @@ class Settings:
     web_threads: int = 4
     worker_extractions: int = 2  # extractions one worker runs side by side (each in its own sandbox)
     checkout_max_days: int = 30
+    # papers are handed over to the archive (移交) within this many working days of the business date
+    transfer_deadline_working_days: int = 5
     session_cookie_secure: bool = False
     # reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx in docker-compose: 1);
     # 0 trusts no header, so a client cannot pick the address that sign-in throttling and the audit see
@@ -233,7 +235,8 @@ def _validate(s: Settings) -> None:
             raise bad("required_doc_types", f"unknown document type {t!r}; known: {', '.join(DOC_TYPES)}")
     for name in ("credit_report_validity_days", "token_ttl_hours", "login_max_failures",
                  "extract_timeout_s", "extract_memory_mb", "worker_max_attempts", "worker_extractions",
-                 "checkout_max_days", "session_idle_minutes", "login_failure_window_s",
+                 "checkout_max_days", "transfer_deadline_working_days", "session_idle_minutes",
+                 "login_failure_window_s",
                  "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes",
                  "web_processes", "web_threads"):
         if getattr(s, name) <= 0:

@@ -15,6 +15,7 @@ from vault.services.checkouts import run_overdue
 from vault.services.fixity import sweep_interrupted_uploads
 from vault.services.follow_ups import send_due_notices
 from vault.services.periodic_reports import run_scheduled
+from vault.services.transfer_register import run_overdue_transfers
 
 log = logging.getLogger("dossier.worker")
 
@@ -28,6 +29,17 @@ def check_overdue(v: Vault) -> None:
         return
     if newly:
         log.info("%s checkout(s) newly overdue: %s", len(newly), newly)
+
+
+def check_overdue_transfers(v: Vault) -> None:
+    """Tell senders and managers about transfers past their deadline; an error is logged, never raised."""
+    try:
+        newly = run_overdue_transfers(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("overdue transfer check failed; trying again in %ss", v.settings.overdue_check_interval_s)
+        return
+    if newly:
+        log.info("%s transfer(s) newly overdue: %s", len(newly), newly)
 
 
 def sign_audit_checkpoint(v: Vault) -> None:
@@ -75,6 +87,7 @@ def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
     return [(check_overdue, s.overdue_check_interval_s),
+            (check_overdue_transfers, s.overdue_check_interval_s),
             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
             (sweep_uploads, s.upload_sweep_interval_s),
             (notify_follow_ups, s.overdue_check_interval_s),

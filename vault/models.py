@@ -291,6 +291,7 @@ class Document(Base):
     created_at: Mapped[datetime]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     destroyed_at: Mapped[datetime | None]
+    item_no: Mapped[int | None] = mapped_column(Integer)  # 件号: sequential in its dossier (vault.paper_models)
 
     dossier: Mapped[Dossier] = relationship(back_populates="documents", foreign_keys=[dossier_id])
     versions: Mapped[list[DocumentVersion]] = relationship(
@@ -647,4 +648,6 @@ class SearchChunk(Base):
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
-from vault import relationship_models as _relationship_models  # noqa: E402,F401  (issue 12: contacts, records)
+# tables declared in their own modules join the metadata here
+from vault import paper_models  # noqa: E402,F401  (transfers, item counters)
+from vault import relationship_models as _relationship_models  # noqa: E402,F401  (contacts, records)

@@ -21,7 +21,9 @@ from vault.models import (
     User,
 )
 from vault.services.dossiers import completeness, is_stale
+from vault.services.item_numbers import item_code
 from vault.services.retention import DueDocument
+from vault.services.transfer_register import received_item
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -71,7 +73,12 @@ def document_json(v: Vault, doc: Document, *, with_versions: bool = False) -> di
         "index_status": cur.index_status.value if cur else None,
         "index_error": cur.index_error if cur else None,
         "created_at": iso(doc.created_at), "destroyed_at": iso(doc.destroyed_at),
+        "item_no": doc.item_no, "item_code": item_code(doc.dossier.archive_no, doc.item_no),
     }
+    if cur is None:  # received on paper, no scan yet: the pages listed at receipt
+        paper = received_item(doc)
+        out["pages"] = paper.pages if paper is not None else None
+        out["paper"] = None if paper is None else {"original": paper.original, "transfer_id": paper.transfer_id}
     out.update(document_workflow_json(doc))
     if with_versions:
         out["versions"] = [version_json(x) for x in doc.versions]

@@ -216,6 +216,8 @@ def test_the_crawl_reaches_every_state_of_the_seeded_archive(world: World) -> No
     manager = crawled(world, "manager", "zh")
     assert any(f'id="checkout-{s.checkouts["pending_secret"]}"' in body for body in manager.pages.values())
     assert "/destructions" in crawled(world, "legal", "zh").pages
+    for state in ("sent", "returned", "checked", "received", "overdue"):
+        assert f"/transfers/{s.transfers[state]}" in archivist.pages, state
 
 
 def test_the_english_pages_do_show_the_sentences_the_chinese_check_looks_for(world: World) -> None:

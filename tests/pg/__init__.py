@@ -39,6 +39,8 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     contacts, customer_records,           customer_records       who reads, sees, adds (the matrix); corrections;
     follow_ups (api/customer_file)                               complaints; yearly totals; follow-up and overdue
                                                                  notices; bad input; hand-over on leaving
+    transfers, item_numbers (api/paper)   transfers              send, send back, receive, register, item numbers,
+                                                                 overdue notices
 
 Not re-run here: tests that run `dossier` through tests/support's `run_cli` (home only, so SQLite) or as a
 subprocess of a fresh home (tests/integration/test_cli.py); the search corpus module (its own SQLite vault,

@@ -9,6 +9,7 @@ shows. Built through the JSON API as the people would, with the real worker inde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ class Seeded:
     checkouts: dict[str, int] = field(default_factory=dict)
     batches: dict[str, int] = field(default_factory=dict)
     holds: dict[str, int] = field(default_factory=dict)
+    transfers: dict[str, int] = field(default_factory=dict)
 
 
 def _ok(r: Any, status: int = 200) -> dict[str, Any]:
@@ -128,5 +130,29 @@ def seed_archive(vault: Vault, index: SearchIndex, api: Api, people: People, clo
     _ok(api.post(archivist, f"/api/v1/checkouts/{co['paper']}/approve", json={}))
     co["pending"] = request("main", "view", 7, "核对 <合同> & 发票")
     co["pending_secret"] = request("secret", "copy", 4)
+    _seed_transfers(api, people, out, clock)
     clock.advance(hours=1)
     return out
+
+
+def _seed_transfers(api: Api, people: People, out: Seeded, clock: FixedClock) -> None:
+    """Transfers into the archive in every state, for a dossier of their own (its papers & <items>)."""
+    paper = api.new_dossier(people.archivist, customer_name="纸质移交客户 & <Paper>", owner="employee",
+                            secrecy="internal")
+    out.dossiers["paper"] = paper["id"]
+    items = [{"title": "采购合同 <原件> & 附件", "doc_type": "contract", "doc_date": "2026-01-05", "pages": 6},
+             {"title": "营业执照复印件", "doc_type": "license", "pages": 1, "original": False, "remarks": "加盖公章"}]
+
+    def send(**extra: Any) -> int:
+        return int(_ok(api.post(people.employee, "/api/v1/transfers",
+                                json={"dossier_id": paper["id"], "items": items, "note": "季度移交 & 补交", **extra}),
+                       201)["id"])
+
+    tr = out.transfers
+    tr["sent"], tr["returned"], tr["checked"], tr["received"] = send(), send(), send(), send()
+    tr["overdue"] = send(business_date=(clock.now().date() - timedelta(days=20)).isoformat())
+    _ok(api.post(people.legal, f"/api/v1/transfers/{tr['returned']}/check",
+                 json={"ok": False, "missing": "缺发票 <2张>"}))
+    _ok(api.post(people.manager, f"/api/v1/transfers/{tr['checked']}/check", json={"ok": True}))
+    _ok(api.post(people.archivist, f"/api/v1/transfers/{tr['received']}/receive", json={"items": [
+        {"index": 1, "state": "differs", "note": "少一页 & 有涂改"}, {"index": 2, "state": "missing"}]}))

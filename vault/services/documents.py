@@ -39,6 +39,7 @@ from vault.models import (
 )
 from vault.services.common import get_dossier
 from vault.services.fields import may_exist, parse_date
+from vault.services.item_numbers import assign_item_no
 from vault.storage import new_blob_key
 
 DOC_TYPES_TEXT = ", ".join(DocType)
@@ -199,6 +200,7 @@ def commit_upload(
                         expires_on=_expiry(v, dtype, ddate), status=DocumentStatus.ACTIVE, created_at=now,
                         created_by_id=actor.id)
     session.add(document)
+    assign_item_no(session, document)
     version = _new_version(v, actor, document, staged, 1)
     session.add(version)
     session.flush()

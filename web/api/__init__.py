@@ -68,6 +68,7 @@ from web.api import (  # noqa: E402,F401
     customer_file,
     documents,
     dossiers,
+    paper,
     registers,
     search,
     workflows,

@@ -25,6 +25,7 @@ from web.pages import (
     home,
     registers,
     search,
+    transfers,
 )
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
 
@@ -49,6 +50,7 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
     if user.role is not Role.ADMIN:
         items.append(("checkouts.list_page", "/checkouts", _l("Checkouts")))
         items.append(("customer_file.my_follow_ups", "/follow-ups", _l("My follow-ups")))
+        items.append(("transfers.list_page", "/transfers", _l("Transfers")))
     if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
     if policy.allowed(user, "destruction.view"):
@@ -73,7 +75,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp, customer_file.bp, registers.bp]
+                  destructions.bp, customer_file.bp, registers.bp, transfers.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})

@@ -8,6 +8,8 @@ from typing import Any
 from vault.core import Vault
 from vault.models import Document, Dossier
 from vault.services.dossiers import is_stale
+from vault.services.item_numbers import item_code
+from vault.services.transfer_register import received_item
 
 
 def dossier_row(d: Dossier) -> dict[str, Any]:
@@ -20,14 +22,17 @@ def dossier_row(d: Dossier) -> dict[str, Any]:
 
 def document_row(v: Vault, doc: Document) -> dict[str, Any]:
     cur = doc.current_version
+    paper = received_item(doc) if cur is None else None  # received on paper, no scan yet
     return {"id": doc.id, "dossier_id": doc.dossier_id, "archive_no": doc.dossier.archive_no,
             "customer_name": doc.dossier.customer_name, "doc_type": doc.doc_type.value, "title": doc.title,
             "doc_date": doc.doc_date, "status": doc.status.value, "expires_on": doc.expires_on,
-            "stale": is_stale(v, doc), "pages": cur.pages if cur else None, "mime": cur.mime if cur else None,
+            "stale": is_stale(v, doc), "pages": cur.pages if cur else (paper.pages if paper else None),
+            "mime": cur.mime if cur else None,
             "size": cur.plaintext_size if cur else None, "filename": cur.original_filename if cur else None,
             "version": cur.version_no if cur else None,
             "index_status": cur.index_status.value if cur else None,
-            "index_error": cur.index_error if cur else None, "created_at": doc.created_at}
+            "index_error": cur.index_error if cur else None, "created_at": doc.created_at,
+            "item_no": doc.item_no, "item_code": item_code(doc.dossier.archive_no, doc.item_no)}
 
 
 def checkout_row(v: Vault, c: Any) -> dict[str, Any]:

@@ -1,0 +1,130 @@
+"""Transfer pages with rows in every state (sent, sent back, checked, received, overdue), as each role and in
+both languages; the paper-side links on the dossier page; the forms' bad input answered in the reader's
+language with nothing written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from tests.conftest import Api, People
+from tests.integration.test_pages import as_user, post_form
+from vault.core import Vault
+from vault.paper_models import Transfer
+
+ITEM = {"title": "采购合同原件", "doc_type": "contract", "pages": 5}
+
+LABELS = {"zh": {"sent": "已移交", "returned": "已退回", "checked": "已核对", "received": "已接收", "overdue": "逾期"},
+          "en": {"sent": "sent", "returned": "sent back", "checked": "checked", "received": "received",
+                 "overdue": "overdue"}}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"token_ttl_hours": 24 * 365 * 50}
+
+
+@pytest.fixture
+def states(api: Api, people: People, vault: Vault) -> dict[str, Any]:
+    """One transfer in each state, all sent by the employee for a dossier it owns."""
+    people.make("colleague", "employee")
+    d = api.new_dossier(people.archivist, owner="employee")
+
+    def send(**extra: Any) -> int:
+        r = api.post(people.employee, "/api/v1/transfers", json={"dossier_id": d["id"], "items": [ITEM], **extra})
+        assert r.status_code == 201, r.get_json()
+        return int(r.get_json()["id"])
+
+    ids = {"sent": send(), "returned": send(), "checked": send(), "received": send(),
+           "overdue": send(business_date=(vault.clock.now().date() - timedelta(days=30)).isoformat())}
+    colleague = people.make("colleague", "employee")
+    assert api.post(colleague, f"/api/v1/transfers/{ids['returned']}/check",
+                    json={"ok": False, "missing": "缺发票"}).status_code == 200
+    assert api.post(colleague, f"/api/v1/transfers/{ids['checked']}/check", json={"ok": True}).status_code == 200
+    assert api.post(people.archivist, f"/api/v1/transfers/{ids['received']}/receive",
+                    json={"items": [{"index": 1, "state": "differs", "note": "少一页"}]}).status_code == 200
+    return {"dossier": d, "ids": ids}
+
+
+def _in(c: FlaskClient, lang: str) -> FlaskClient:
+    assert c.get(f"/?lang={lang}").status_code == 200
+    return c
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role", ["archivist", "employee", "manager", "legal", "colleague", "admin"])
+def test_each_role_sees_transfers_in_every_state_in_its_language(
+        app: Flask, people: People, states: dict[str, Any], role: str, lang: str) -> None:
+    user = people.make("colleague", "employee") if role == "colleague" else getattr(people, role)
+    c = _in(as_user(app, user), lang)
+    listing = c.get("/transfers")
+    body = listing.get_data(as_text=True)
+    assert listing.status_code == 200
+    # the sender and those who see all transfers list all five; a colleague lists the ones it checked; an
+    # administrator, who has nothing to do with paper, none (it still opens one by its number, as a dossier)
+    expected = {"colleague": {"returned", "checked"}, "admin": set()}.get(
+        role, {"sent", "returned", "checked", "received", "overdue"})
+    for state, tid in states["ids"].items():
+        assert (f'id="transfer-{tid}"' in body) == (state in expected), (state, body[:300])
+        if state in expected:
+            assert LABELS[lang][state] in body
+    for state, tid in states["ids"].items():
+        page = c.get(f"/transfers/{tid}")
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert LABELS[lang][state] in text
+        assert ('id="check"' in text) == (state in ("sent", "overdue") and role not in ("employee", "admin"))
+        assert ('id="receive-form"' in text) == (role == "archivist" and state in ("sent", "checked", "overdue"))
+        assert ('id="resend"' in text) == (role == "employee" and state == "returned")
+        assert ('id="confirm"' in text) == (role == "employee" and state == "received")
+
+
+@pytest.mark.parametrize("lang, words", [("zh", "页数"), ("en", "pages must be a whole number")])
+def test_a_transfer_form_with_negative_pages_is_refused_in_the_readers_language_and_nothing_is_written(
+        app: Flask, people: People, api: Api, vault: Vault, lang: str, words: str) -> None:
+    d = api.new_dossier(people.archivist)
+    c = _in(as_user(app, people.employee), lang)
+    form = c.get(f"/transfers/new?dossier_id={d['id']}").get_data(as_text=True)
+    assert d["archive_no"] in form and "form-error" not in form  # no error shown before anything was sent
+    r = post_form(c, "/transfers/new", {"archive_no": d["archive_no"], "rows": "2", "title-0": "合同",
+                                        "doc_type-0": "contract", "pages-0": "-2"})
+    assert r.status_code == 422 and words in r.get_data(as_text=True)
+    unknown = post_form(c, "/transfers/new", {"archive_no": "KH-1999-999999", "rows": "1", "title-0": "合同",
+                                              "doc_type-0": "contract", "pages-0": "2"})
+    assert unknown.status_code == 422
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(Transfer)) == 0
+
+
+def test_the_whole_story_runs_through_the_pages(app: Flask, people: People, api: Api, vault: Vault) -> None:
+    d = api.new_dossier(people.archivist, owner="employee")
+    sender = as_user(app, people.employee)
+    r = post_form(sender, "/transfers/new", {"archive_no": d["archive_no"], "rows": "5", "title-0": "采购合同",
+                                             "doc_type-0": "contract", "pages-0": "4", "original-0": "yes",
+                                             "title-1": "发票", "doc_type-1": "invoice", "pages-1": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    tid = int(r.headers["Location"].rstrip("/").split("/")[-1])
+    checker = as_user(app, people.make("colleague", "employee"))
+    post_form(checker, f"/transfers/{tid}/check", {"ok": "no", "missing": "缺往来函"})
+    post_form(sender, f"/transfers/{tid}/resend", {"rows": "3", "title-0": "采购合同", "doc_type-0": "contract",
+                                                   "pages-0": "4", "title-1": "发票", "doc_type-1": "invoice",
+                                                   "pages-1": "1", "title-2": "往来函", "doc_type-2": "correspondence",
+                                                   "pages-2": "2"})
+    archivist = as_user(app, people.archivist)
+    done = post_form(archivist, f"/transfers/{tid}/receive", {"rows": "3", "state-1": "present",
+                                                              "state-2": "missing", "state-3": "present"})
+    assert done.status_code == 302
+    page = archivist.get(f"/transfers/{tid}").get_data(as_text=True)
+    assert "JS-" in page and f"{d['archive_no']}-001" in page and f"{d['archive_no']}-002" in page
+    post_form(sender, f"/transfers/{tid}/confirm")
+    t = api.get(people.employee, f"/api/v1/transfers/{tid}").get_json()
+    assert t["status"] == "received" and t["sender_confirmed_at"] and t["missing"] == "缺往来函"
+    assert [i["state"] for i in t["items"]] == ["present", "missing", "present"]
+    dossier_page = archivist.get(f"/dossiers/{d['id']}").get_data(as_text=True)
+    for link in ("contents.pdf", "cover.pdf", "record-sheet.pdf", "separator.pdf?", "doc_type=invoice"):
+        assert link in dossier_page
