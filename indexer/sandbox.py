@@ -261,8 +261,10 @@ def _zygote_main() -> int:
     import warnings
 
     warnings.simplefilter("ignore")
-    from indexer import extract  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
-    from indexer import intake_child  # a scanned stack's codes and parts (scanning intake)
+    from indexer import (
+        extract,  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
+        intake_child,  # a scanned stack's codes and parts (scanning intake)
+    )
 
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(1), "wb")

@@ -90,7 +90,7 @@ def scanned(pdf: bytes, *, noise: float = 0.0, max_angle: float = 0.0, dpi: int 
 def damage_qr(pdf: bytes, page_index: int, dpi: int = 100) -> bytes:
     """The stack with the QR code on one page torn: a white band across the code's middle third."""
     import pypdfium2
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     doc = pypdfium2.PdfDocument(pdf)
     images = [p.render(scale=dpi / 72, grayscale=True).to_pil().convert("L") for p in doc]
