@@ -27,6 +27,7 @@ from vault.errors import phrase
 
 RENDER_DPI = 110  # a separator's QR is centimetres wide: ~9 px per module here, enough after noise and skew
 MAX_RENDER_PIXELS = 40_000_000  # a page larger than this (a poster, a bomb) is not rendered, just kept
+_QR = zxingcpp.barcode_formats_from_str("QRCode")
 
 
 @dataclass
@@ -76,7 +77,7 @@ def plan_parts(scans: list[PageScan]) -> list[Part]:
 
 def _read_codes(image: Any) -> tuple[str | None, bool]:
     """Our code on one rendered page (the first), and whether a QR code was there but unreadable."""
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode, return_errors=True)
+    found = zxingcpp.read_barcodes(image, formats=_QR, return_errors=True)
     damaged = False
     for barcode in found:
         if not barcode.valid:

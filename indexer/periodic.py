@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from indexer.intake_folder import poll_intake_folder
 from vault import audit_checkpoints
 from vault.core import Vault
 from vault.services.checkouts import run_overdue
@@ -49,6 +50,9 @@ def sweep_uploads(v: Vault) -> None:
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
-    return [(check_overdue, s.overdue_check_interval_s),
-            (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-            (sweep_uploads, s.upload_sweep_interval_s)]
+    tasks = [(check_overdue, s.overdue_check_interval_s),
+             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
+             (sweep_uploads, s.upload_sweep_interval_s)]
+    if s.intake_folder is not None:  # the scanner's watched folder
+        tasks.append((poll_intake_folder, s.intake_poll_interval_s))
+    return tasks

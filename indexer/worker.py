@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from indexer import intake
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
@@ -303,6 +304,8 @@ def process(v: Vault, claimed: Claimed, batch: Batch | None = None) -> None:
         elif claimed.kind == "reindex_dossier":
             batch.flush()
             _reindex_dossier(v, int(str(claimed.payload["dossier_id"])))
+        elif claimed.kind == "intake":  # a large scanned stack, stored by POST /api/v1/intake
+            intake.run_queued_stack(v, int(str(claimed.payload["stack_id"])), int(str(claimed.payload["actor_id"])))
         elif claimed.kind == PURGE_JOB:
             batch.flush()
             ids = claimed.payload["document_ids"]

@@ -27,7 +27,7 @@ from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import Conflict, NotFound, VaultError
 from vault.filetypes import PDF, Inspection
-from vault.models import DocType, Dossier, User
+from vault.models import DocType, Document, Dossier, User
 from vault.paper_models import IntakePart, IntakeStack, PartState, StackStatus
 from vault.services import documents
 from vault.services.documents import StagedBlob
@@ -56,8 +56,12 @@ class PartFile:
     path: Path
 
 
-def _require(actor: User) -> None:
+def require_intake(actor: User) -> None:
+    """Forbidden unless the actor may run intake (archivists, the operator's command line)."""
     policy.require(actor, "document.upload")
+
+
+_require = require_intake
 
 
 def begin_stack(v: Vault, session: Session, actor: User, fingerprint: str, filename: str,
@@ -248,6 +252,13 @@ def assign_part(v: Vault, session: Session, actor: User, part_id: int, dossier_i
     row.assigned_by_id, row.assigned_at = actor.id, v.clock.now()
     audit.record(session, actor, "intake.assigned", document, now=v.clock.now(), part_id=row.id)
     return row
+
+
+def assigned_document(session: Session, row: IntakePart) -> Document:
+    """The document an assigned part became."""
+    document = session.get(Document, row.document_id)
+    assert document is not None
+    return document
 
 
 def discard_part(v: Vault, session: Session, actor: User, part_id: int) -> list[str]:
