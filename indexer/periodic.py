@@ -50,9 +50,10 @@ def sweep_uploads(v: Vault) -> None:
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
-    tasks = [(check_overdue, s.overdue_check_interval_s),
-             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-             (sweep_uploads, s.upload_sweep_interval_s)]
+    tasks: list[tuple[Callable[[Vault], None], float]] = [
+        (check_overdue, s.overdue_check_interval_s),
+        (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
+        (sweep_uploads, s.upload_sweep_interval_s)]
     if s.intake_folder is not None:  # the scanner's watched folder
         tasks.append((poll_intake_folder, s.intake_poll_interval_s))
     return tasks
