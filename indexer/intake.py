@@ -125,12 +125,14 @@ def _file_parts(v: Vault, actor: User, stack_id: int, path: Path, progress: Prog
                 with v.session() as s:
                     stack = s.get(IntakeStack, stack_id)
                     assert stack is not None
-                    intake.file_part(v, s, actor, stack, part, staged)
+                    filed = intake.file_part(v, s, actor, stack, part, staged)
                     pages_done += len(part.pages)
                     stack.done_pages = pages_done
             except BaseException:
                 documents.discard_staged(v, staged)
                 raise
+            if filed.get("discard"):  # a duplicate: the dossier has this file already
+                documents.discard_staged(v, staged)
             if progress:
                 progress(pages_done, total)
 

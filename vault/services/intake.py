@@ -115,7 +115,9 @@ def _title(stack: IntakeStack, part: PartFile) -> str:
 
 def file_part(v: Vault, session: Session, actor: User, stack: IntakeStack, part: PartFile,
               staged: StagedBlob) -> dict[str, Any]:
-    """Record one staged part: a new document of the dossier its code names, a duplicate, or unfiled."""
+    """Record one staged part: a new document of the dossier its code names, a duplicate, or unfiled.
+
+    For a duplicate the answer carries ``discard``: the caller deletes the staged blob after the commit."""
     now = v.clock.now()
     row = IntakePart(stack_id=stack.id, part_index=part.index, first_page=part.pages[0], last_page=part.pages[-1],
                      pages=len(part.pages), code=(part.code or "")[:120] or None, created_at=now,
@@ -126,10 +128,9 @@ def file_part(v: Vault, session: Session, actor: User, stack: IntakeStack, part:
         duplicate = documents._find_duplicate(session, dossier.id, staged.fingerprint)
         if duplicate is not None:
             row.state, row.dossier_id, row.document_id = PartState.DUPLICATE, dossier.id, duplicate.id
-            session.add(row)
-            documents.discard_staged(v, staged)
+            session.add(row)  # the caller deletes the staged blob once this is committed (`discard`)
             return {"dossier_id": dossier.id, "document_id": duplicate.id, "pages": row.pages,
-                    "first_page": row.first_page, "last_page": row.last_page}
+                    "first_page": row.first_page, "last_page": row.last_page, "discard": True}
         document = documents.commit_upload(v, session, actor, dossier.id, staged, doc_type=doc_type.value,
                                            title=_title(stack, part))
         row.state, row.dossier_id, row.document_id = PartState.FILED, dossier.id, document.id
