@@ -50,6 +50,8 @@ _ALLOWED: dict[str, frozenset[Role]] = {
     "destruction.execute": frozenset({Role.ARCHIVIST}),
     "destruction.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
     "report.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
+    "stocktake.run": frozenset({Role.ARCHIVIST}),  # 盘点: start, mark dossiers present, close
+    "stocktake.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
 }
 
 

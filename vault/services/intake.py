@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from vault import audit, paper_codes, policy
 from vault.core import Vault
 from vault.crypto import decrypt_iter
-from vault.errors import Conflict, NotFound, VaultError
+from vault.errors import Conflict, NotFound, Phrase, VaultError, phrase
 from vault.filetypes import PDF, Inspection
 from vault.models import DocType, Document, Dossier, User
 from vault.paper_models import IntakePart, IntakeStack, PartState, StackStatus
@@ -33,15 +33,16 @@ from vault.services import documents
 from vault.services.documents import StagedBlob
 from vault.services.fields import may_exist
 
-#: Why a part was not filed: stable codes; the pages and the CLI translate them (`REASONS`).
-REASONS: dict[str, str] = {
-    "no_codes": "the stack has no readable separator code: nothing could be filed automatically",
-    "before_first_separator": "these pages come before the first separator sheet",
-    "damaged_code": "a QR code on the first page of this part is damaged or unreadable",
-    "unknown_dossier": "the code names no dossier you may file into (it does not exist, or you may not add to it)",
-    "unknown_doc_type": "the code names a document type the archive does not know",
-    "dossier_not_active": "the dossier the code names is closed or destroyed: documents can be added only to an "
-                          "active dossier",
+#: Why a part was not filed: stable codes, and the sentence for each (translated where shown).
+REASONS: dict[str, Phrase] = {
+    "no_codes": phrase("the stack has no readable separator code: nothing could be filed automatically"),
+    "before_first_separator": phrase("these pages come before the first separator sheet"),
+    "damaged_code": phrase("a QR code on the first page of this part is damaged or unreadable"),
+    "unknown_dossier": phrase("the code names no dossier you may file into (it does not exist, or you may not add "
+                              "to it)"),
+    "unknown_doc_type": phrase("the code names a document type the archive does not know"),
+    "dossier_not_active": phrase("the dossier the code names is closed or destroyed: documents can be added only to "
+                                 "an active dossier"),
 }
 
 
@@ -157,7 +158,7 @@ def _keep_blob(row: IntakePart, staged: StagedBlob) -> None:
 def unfiled_json(row: IntakePart) -> dict[str, Any]:
     """An unfiled part as the API shows it (the code's text is left out: it may name a dossier one may not see)."""
     return {"part_id": row.id, "pages": row.pages, "first_page": row.first_page, "last_page": row.last_page,
-            "reason_code": row.reason, "reason": REASONS.get(row.reason or "", row.reason or ""),
+            "reason_code": row.reason, "reason": str(REASONS.get(row.reason or "", row.reason or "")),
             "state": row.state.value}
 
 

@@ -55,4 +55,14 @@ def json_body() -> dict[str, Any]:
 
 
 # the route modules attach their handlers to `bp`; they import it from here, so they come last
-from web.api import admin, audit_routes, core, documents, dossiers, intake, search, workflows  # noqa: E402,F401
+from web.api import (  # noqa: E402,F401
+    admin,
+    audit_routes,
+    core,
+    documents,
+    dossiers,
+    intake,
+    search,
+    stocktakes,
+    workflows,
+)

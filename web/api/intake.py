@@ -15,9 +15,20 @@ from vault.services.dossiers import resolve_archive_no
 from web.api import bp, json_body
 from web.api.documents import MULTIPART_OVERHEAD
 from web.deps import actor, get_vault, unit_of_work
+from web.errors import api_lang, translate
 from web.multipart import StreamingForm
 from web.openapi import DOC_TYPE, S, _err, _json, _path, register
 from web.serialize import document_json
+
+
+def _said(out: dict[str, Any]) -> dict[str, Any]:
+    """The unfiled parts' reasons in the reader's language (Accept-Language zh or en)."""
+    lang = api_lang()
+    for row in out.get("unfiled", out.get("items", [])):
+        reason = intake.REASONS.get(row.get("reason_code") or "")
+        if reason is not None:
+            row["reason"] = translate(reason.template, reason.params, lang)
+    return out
 
 
 def _receive_stack(tmp: Path) -> tuple[Path, str]:
@@ -57,14 +68,14 @@ def upload_stack() -> Response:
             resp = jsonify({**out, "status_url": f"/api/v1/intake/{out['stack_id']}"})
             resp.status_code = 202
             return resp
-        return jsonify(runner.process_stack(v, user, path, filename))
+        return jsonify(_said(runner.process_stack(v, user, path, filename)))
 
 
 @bp.get("/intake/<int:stack_id>")
 def stack_status(stack_id: int) -> Response:
     with unit_of_work() as session:
         user = actor()
-        return jsonify(intake.stack_result(session, user, intake.get_stack(session, user, stack_id)))
+        return jsonify(_said(intake.stack_result(session, user, intake.get_stack(session, user, stack_id))))
 
 
 @bp.get("/intake/unfiled")
@@ -72,7 +83,7 @@ def unfiled_list() -> Response:
     with unit_of_work() as session:
         items = [intake.unfiled_json(row) | {"stack_id": row.stack_id, "created_at": row.created_at.isoformat()}
                  for row in intake.unfiled_inbox(session, actor())]
-    return jsonify({"items": items})
+    return jsonify(_said({"items": items}))
 
 
 @bp.get("/intake/unfiled/<int:part_id>/content")

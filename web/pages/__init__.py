@@ -11,7 +11,21 @@ from flask_login import current_user
 
 from vault import policy
 from vault.models import Role
-from web.pages import admin, audit, auth, checkouts, common, destructions, documents, dossiers, holds, home, search
+from web.pages import (
+    admin,
+    audit,
+    auth,
+    checkouts,
+    common,
+    destructions,
+    documents,
+    dossiers,
+    holds,
+    home,
+    intake,
+    search,
+    stocktakes,
+)
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
 
 
@@ -36,6 +50,10 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
         items.append(("checkouts.list_page", "/checkouts", _l("Checkouts")))
     if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
+    if policy.allowed(user, "document.upload") and user.role is not Role.SYSTEM:
+        items.append(intake.nav_entry())
+    if policy.allowed(user, "stocktake.view"):
+        items.append(stocktakes.nav_entry())
     if policy.allowed(user, "destruction.view"):
         items.append(("destructions.list_page", "/destructions", _l("Retention & destruction")))
     if policy.allowed(user, "audit.list"):
@@ -54,7 +72,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp]
+                  destructions.bp, intake.bp, stocktakes.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
