@@ -10,6 +10,7 @@ from typing import Any
 
 import pypdf
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import Api, People
@@ -18,6 +19,7 @@ from tests.support.paper_stack import content, damage_qr, scanned, separator, st
 from vault.core import Vault
 from vault.models import AuditEvent, Document
 from vault.paper_models import IntakePart
+from web.cli import main
 
 BAD = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bad"
 
@@ -169,3 +171,24 @@ def test_assigning_a_part_already_in_the_dossier_is_a_409_and_it_can_be_discarde
     assert api.post(a, f"/api/v1/intake/unfiled/{part}/discard").status_code == 200
     assert api.get(a, "/api/v1/intake/unfiled").get_json()["items"] == []
     assert documents_count(vault) == 1
+
+
+def test_the_command_line_files_a_stack_with_a_progress_bar(api: Api, people: People, vault: Vault,
+                                                            tmp_path: Path) -> None:
+    from tests.support.workflow_fixtures import run_cli
+
+    d1 = api.new_dossier(people.archivist)
+    stack = tmp_path / "scan.pdf"
+    stack.write_bytes(stack_pdf([separator(d1["archive_no"], "contract"), content("a"), content("b"),
+                                 separator("KH-2099-000001"), content("c")]))
+    result = run_cli(vault, "intake", str(stack), "--as", "archivist")
+    assert result.exit_code == 0, result.output
+    assert "Splitting and filing" in result.stderr
+    assert f"filed      {d1['archive_no']}" in result.stdout and "pages 2-3" in result.stdout
+    assert "1 filed, 0 duplicate(s), 1 unfiled" in result.stdout
+    again = run_cli(vault, "intake", str(stack), "--as", "archivist")
+    assert "filed before" in again.stdout and documents_count(vault) == 1
+    bad = tmp_path / "photo.pdf"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not a pdf")
+    refused = CliRunner().invoke(main, ["intake", str(bad)], env={"DOSSIER_HOME": str(vault.settings.home)})
+    assert refused.exit_code == 1 and "not a PDF" in refused.output
