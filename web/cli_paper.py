@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -12,6 +13,10 @@ from indexer import intake
 from vault.errors import VaultError
 from vault.models import User
 from web.cli import main, open_vault, progress_bar, system_actor
+
+
+def _pages(part: dict[str, Any]) -> str:
+    return f"pages {part['first_page']}-{part['last_page']}"
 
 
 @main.command("intake")
@@ -40,11 +45,11 @@ def intake_command(file: Path, as_user: str, as_json: bool) -> None:
     if result.get("already_processed"):
         click.echo("this stack was filed before; its result:")
     for f in result["filed"]:
-        click.echo(f"filed      {f['archive_no']}  document {f['document_id']}  pages {f['first_page']}-{f['last_page']}")
+        click.echo(f"filed      {f['archive_no']}  document {f['document_id']}  {_pages(f)}")
     for d in result["duplicates"]:
-        click.echo(f"duplicate  {d['archive_no']}  document {d['document_id']}  pages {d['first_page']}-{d['last_page']}"
+        click.echo(f"duplicate  {d['archive_no']}  document {d['document_id']}  {_pages(d)}"
                    "  (already in the dossier: not filed twice)")
     for u in result["unfiled"]:
-        click.echo(f"unfiled    part {u['part_id']}  pages {u['first_page']}-{u['last_page']}  {u['reason']}")
+        click.echo(f"unfiled    part {u['part_id']}  {_pages(u)}  {u['reason']}")
     click.echo(f"{len(result['filed'])} filed, {len(result['duplicates'])} duplicate(s), "
                f"{len(result['unfiled'])} unfiled (see the unfiled inbox)")
