@@ -103,7 +103,7 @@ def scan_pages(path: Path, dpi: int = RENDER_DPI, deadline: float | None = None)
                 if width * height * scale * scale > MAX_RENDER_PIXELS:
                     scans.append(PageScan(page=number + 1))
                     continue
-                bitmap = page.render(scale=scale, grayscale=True)
+                bitmap = page.render(scale=scale, grayscale=True, no_smoothimage=True, may_draw_forms=False)
                 code, damaged = _read_codes(bitmap.to_numpy())
                 bitmap.close()
             finally:
