@@ -192,3 +192,18 @@ def test_the_command_line_files_a_stack_with_a_progress_bar(api: Api, people: Pe
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not a pdf")
     refused = CliRunner().invoke(main, ["intake", str(bad)], env={"DOSSIER_HOME": str(vault.settings.home)})
     assert refused.exit_code == 1 and "not a PDF" in refused.output
+
+
+def test_the_unfiled_inbox_stays_readable_after_a_master_key_rotation(api: Api, people: People,
+                                                                      vault: Vault) -> None:
+    from vault.services.keys import rotate_master_key
+
+    a = people.archivist
+    send(api, a, stack_pdf([content("kept across rotations")]))
+    part = api.get(a, "/api/v1/intake/unfiled").get_json()["items"][0]["part_id"]
+    old_key = vault.keyring.current_id
+    report = rotate_master_key(vault, None)
+    assert report.rewrapped == 1 and old_key in report.retired  # the inbox's key moved, the old one is unused
+    r = api.get(a, f"/api/v1/intake/unfiled/{part}/content")
+    assert r.status_code == 200
+    assert pypdf.PdfReader(io.BytesIO(r.data)).pages[0].extract_text().strip() == "kept across rotations"

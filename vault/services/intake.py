@@ -281,3 +281,38 @@ def open_unfiled(v: Vault, session: Session, actor: User, part_id: int) -> Itera
     data_key = v.keyring.unwrap(staged.key_id, staged.wrapped_key, uuid.UUID(hex=staged.version_uid).bytes)
     audit.record(session, actor, "intake.unfiled_read", None, now=v.clock.now(), part_id=row.id)
     return decrypt_iter(v.blobs.get(staged.blob_key), data_key, uuid.UUID(hex=staged.version_uid).bytes)
+
+
+# -- master-key rotation: the inbox's and the waiting stacks' data keys ------------------------------------
+
+
+def _wrapped_rows(session: Session) -> list[tuple[Any, str, str]]:
+    """(row, uid attribute, wrapped_key holder) for every live wrapped key of the inbox and waiting stacks."""
+    rows: list[tuple[Any, str, str]] = []
+    for part in session.scalars(select(IntakePart).where(IntakePart.wrapped_key.is_not(None))):
+        rows.append((part, "version_uid", "part"))
+    for stack in session.scalars(select(IntakeStack).where(IntakeStack.wrapped_key.is_not(None))):
+        rows.append((stack, "blob_uid", "stack"))
+    return rows
+
+
+def key_usage(v: Vault) -> dict[int, int]:
+    """How many unfiled parts and waiting stacks each master key wraps (a key in use is never retired)."""
+    usage: dict[int, int] = {}
+    with v.session() as s:
+        for row, _uid, _kind in _wrapped_rows(s):
+            usage[row.key_id] = usage.get(row.key_id, 0) + 1
+    return usage
+
+
+def rewrap_keys(v: Vault) -> int:
+    """Re-wrap the inbox's and the waiting stacks' data keys under the current master key; how many."""
+    current, done = v.keyring.current_id, 0
+    with v.session() as s:
+        for row, uid_attr, _kind in _wrapped_rows(s):
+            if row.key_id == current:
+                continue
+            row.key_id, row.wrapped_key = v.keyring.rewrap(row.key_id, row.wrapped_key,
+                                                           uuid.UUID(hex=getattr(row, uid_attr)).bytes)
+            done += 1
+    return done
