@@ -207,3 +207,15 @@ def test_the_unfiled_inbox_stays_readable_after_a_master_key_rotation(api: Api, 
     r = api.get(a, f"/api/v1/intake/unfiled/{part}/content")
     assert r.status_code == 200
     assert pypdf.PdfReader(io.BytesIO(r.data)).pages[0].extract_text().strip() == "kept across rotations"
+
+
+def test_a_code_naming_a_closed_dossier_sends_its_part_to_the_inbox(api: Api, people: People) -> None:
+    a = people.archivist
+    closed = api.new_dossier(a)
+    r = api.patch(a, f"/api/v1/dossiers/{closed['id']}", json={"status": "closed"})
+    assert r.status_code == 200, r.get_json()
+    body = send(api, a, stack_pdf([separator(closed["archive_no"]), content("too late")])).get_json()
+    assert body["filed"] == [] and [u["reason_code"] for u in body["unfiled"]] == ["dossier_not_active"]
+    r = post_file(api.client, "/api/v1/intake", {**api.headers(a), "Accept-Language": "zh"}, {}, "s.pdf",
+                  stack_pdf([content("无码页")]))
+    assert r.get_json()["unfiled"][0]["reason"].startswith("该批次中没有可识别的分隔页二维码")

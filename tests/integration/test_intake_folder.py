@@ -116,3 +116,14 @@ def test_a_bad_file_moves_to_rejected_with_its_reason_and_the_next_stack_is_file
     assert "not a PDF" in reason
     assert "could not be read" in (folder / "rejected" / "a-broken.pdf.reason.txt").read_text(encoding="utf-8")
     assert len(documents_in(vault, d1["id"])) == 1
+
+
+def test_the_worker_polls_the_folder_only_when_one_is_set(vault: Vault) -> None:
+    from dataclasses import replace
+
+    from indexer.periodic import periodic_tasks
+
+    tasks = dict(periodic_tasks(vault))
+    assert tasks[intake_folder.poll_intake_folder] == vault.settings.intake_poll_interval_s
+    vault.settings = replace(vault.settings, intake_folder=None)
+    assert intake_folder.poll_intake_folder not in dict(periodic_tasks(vault))

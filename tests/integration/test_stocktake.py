@@ -88,5 +88,8 @@ def test_a_whole_archive_stocktake_and_a_bad_scope(api: Api, people: People) -> 
     result = api.get(a, f"/api/v1/stocktakes/{st}").get_json()
     assert _archive_nos(result, "present") == [d1["archive_no"]]
     assert _archive_nos(result, "missing") == [d2["archive_no"]]
+    api.post(a, f"/api/v1/stocktakes/{st}/marks", json={"dossier_id": d2["id"]})
+    r = api.client.delete(f"/api/v1/stocktakes/{st}/marks/{d2['id']}", headers=api.headers(a))  # a wrong tick
+    assert r.status_code == 200 and _archive_nos(r.get_json(), "missing") == [d2["archive_no"]]
     r = api.client.post("/api/v1/stocktakes", json={"scope": 7}, headers={**api.headers(a), "Accept-Language": "zh"})
     assert r.status_code == 422 and "位置" in r.get_json()["error"]["message"]  # said in the reader's language

@@ -50,6 +50,14 @@ def mark_present(stocktake_id: int) -> Response:
     return _created(out)
 
 
+@bp.delete("/stocktakes/<int:stocktake_id>/marks/<int:dossier_id>")
+def unmark(stocktake_id: int, dossier_id: int) -> Response:
+    """Take back a tick given by mistake."""
+    with unit_of_work() as session:
+        svc.unmark(get_vault(), session, actor(), stocktake_id, dossier_id)
+        return jsonify(svc.result(session, actor(), svc.get(session, actor(), stocktake_id)))
+
+
 @bp.post("/stocktakes/<int:stocktake_id>/close")
 def close_stocktake(stocktake_id: int) -> Response:
     with unit_of_work() as session:
@@ -76,6 +84,10 @@ register("post", "/api/v1/stocktakes/{stocktake_id}/marks", {
     "parameters": [_path("stocktake_id")],
     "requestBody": _body({"code": S, "dossier_id": {"type": "integer", "format": "int64"}}),
     "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 422)}})
+register("delete", "/api/v1/stocktakes/{stocktake_id}/marks/{dossier_id}", {
+    "summary": "Take back a dossier marked present by mistake (archivist); 409 once closed",
+    "parameters": [_path("stocktake_id"), _path("dossier_id")],
+    "responses": {"200": _json(), **_err(401, 403, 404, 409)}})
 register("post", "/api/v1/stocktakes/{stocktake_id}/close", {
     "summary": "Close the stock-take and keep its result as the record (archivist); 409 if closed already",
     "parameters": [_path("stocktake_id")], "responses": {"200": _json(), **_err(401, 403, 404, 409)}})
