@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer import sandbox
+from indexer.intake_child import RENDER_DPI  # and with it zxing-cpp and pdfium: missing, the app stops at start
 from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import Invalid, UnsupportedFileType
@@ -68,7 +69,7 @@ def check_is_pdf(path: Path) -> None:
 
 def split(v: Vault, path: Path, out_dir: Path) -> dict[str, Any]:
     """Read the codes and write the parts in the sandbox child; Invalid with the reason if the file is unreadable."""
-    job = {"kind": "intake_split", "path": str(path.resolve()), "out_dir": str(out_dir.resolve())}
+    job = {"kind": "intake_split", "path": str(path.resolve()), "out_dir": str(out_dir.resolve()), "dpi": RENDER_DPI}
     try:
         answer = sandbox.run_extraction(job, timeout_s=v.settings.intake_timeout_s,
                                         memory_mb=v.settings.extract_memory_mb)
