@@ -219,3 +219,17 @@ def test_a_code_naming_a_closed_dossier_sends_its_part_to_the_inbox(api: Api, pe
     r = post_file(api.client, "/api/v1/intake", {**api.headers(a), "Accept-Language": "zh"}, {}, "s.pdf",
                   stack_pdf([content("无码页")]))
     assert r.get_json()["unfiled"][0]["reason"].startswith("该批次中没有可识别的分隔页二维码")
+
+
+def test_the_inbox_blobs_are_owned_not_orphans_and_a_discarded_part_leaves_none(api: Api, people: People,
+                                                                                 vault: Vault) -> None:
+    from datetime import timedelta
+
+    from vault.services.fixity import find_orphans
+
+    a = people.archivist
+    send(api, a, stack_pdf([content("waiting")]))
+    assert len(list(vault.blobs.keys())) == 1 and find_orphans(vault, timedelta(0)) == []  # the sweep keeps it
+    part = api.get(a, "/api/v1/intake/unfiled").get_json()["items"][0]["part_id"]
+    api.post(a, f"/api/v1/intake/unfiled/{part}/discard")
+    assert list(vault.blobs.keys()) == []
