@@ -48,7 +48,8 @@ def test_a_three_dossier_stack_is_split_and_filed_into_the_right_dossiers(api: A
     r = send(api, a, scanned(pdf, noise=0.01, max_angle=1.5))
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
-    assert [(f["dossier_id"], f["pages"]) for f in body["filed"]] == [(d1["id"], 2), (d2["id"], 1), (d3["id"], 3)]
+    assert [(f["dossier_id"], f["pages"], f["doc_type"]) for f in body["filed"]] == [
+        (d1["id"], 2, "contract"), (d2["id"], 1, "license"), (d3["id"], 3, "other")]
     assert body["unfiled"] == [] and body["duplicates"] == []
     for filed, doc_type in zip(body["filed"], ["contract", "license", "other"], strict=True):
         doc = api.get(a, f"/api/v1/documents/{filed['document_id']}").get_json()

@@ -34,6 +34,7 @@ def test_the_intake_pages_show_the_result_and_the_inbox_in_both_languages(app: F
     c = as_user(app, people.archivist)
     zh = _text(c.get(f"/intake/{stack_id}?lang=zh"))
     assert d1["archive_no"] in zh and "未归档" in zh and "完成" in zh and "2–2" in zh and "4–5" in zh
+    assert "合同" in zh  # the filed part's type, as its separator named it
     en = _text(c.get(f"/intake/{stack_id}?lang=en"))
     assert "Filed" in en and "The code names no dossier you may file into" in en
     inbox = _text(c.get("/intake?lang=en"))

@@ -174,8 +174,10 @@ def stack_result(session: Session, actor: User, stack: IntakeStack) -> dict[str,
             continue
         if row.dossier is None or not policy.can_see(actor, row.dossier):
             continue
+        document = session.get(Document, row.document_id) if row.document_id else None
         entry = {"dossier_id": row.dossier_id, "archive_no": row.dossier.archive_no, "document_id": row.document_id,
-                 "pages": row.pages, "first_page": row.first_page, "last_page": row.last_page}
+                 "doc_type": document.doc_type.value if document else None, "pages": row.pages,
+                 "first_page": row.first_page, "last_page": row.last_page}
         if row.state is PartState.DUPLICATE:
             duplicates.append({**entry, "reason": "the same file is already in this dossier"})
         elif row.state is PartState.ASSIGNED:
