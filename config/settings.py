@@ -109,6 +109,15 @@ class Settings:
     # once they are older than upload_grace_minutes
     upload_sweep_interval_s: float = 600.0
     upload_grace_minutes: int = 60
+    # scanning intake: a stack up to intake_sync_max_bytes is split while the upload waits, a larger one is
+    # stored and split by the worker (202 and a status URL); the sandboxed split may take intake_timeout_s
+    intake_timeout_s: int = 600
+    intake_sync_max_bytes: int = 20 * 1024 * 1024
+    # a folder the scanner drops stacks into (empty: none); the worker files them as intake_folder_user
+    # (an archivist's user name; empty: the operator's system account) every intake_poll_interval_s
+    intake_folder: Path | None = None
+    intake_folder_user: str = ""
+    intake_poll_interval_s: float = 30.0
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -241,7 +250,8 @@ def _validate(s: Settings) -> None:
                  "web_processes", "web_threads"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
-    for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s"):
+    for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s",
+                 "intake_poll_interval_s", "intake_timeout_s", "intake_sync_max_bytes"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     if s.upload_grace_minutes < 0:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from indexer.intake_folder import poll_intake_folder
 from vault import audit_checkpoints
 from vault.core import Vault
 from vault.services.checkouts import run_overdue
@@ -86,9 +87,13 @@ def generate_periodic_reports(v: Vault) -> None:
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
-    return [(check_overdue, s.overdue_check_interval_s),
-            (check_overdue_transfers, s.overdue_check_interval_s),
-            (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-            (sweep_uploads, s.upload_sweep_interval_s),
-            (notify_follow_ups, s.overdue_check_interval_s),
-            (generate_periodic_reports, s.overdue_check_interval_s)]
+    tasks: list[tuple[Callable[[Vault], None], float]] = [
+        (check_overdue, s.overdue_check_interval_s),
+        (check_overdue_transfers, s.overdue_check_interval_s),
+        (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
+        (sweep_uploads, s.upload_sweep_interval_s),
+        (notify_follow_ups, s.overdue_check_interval_s),
+        (generate_periodic_reports, s.overdue_check_interval_s)]
+    if s.intake_folder is not None:  # the scanner's watched folder
+        tasks.append((poll_intake_folder, s.intake_poll_interval_s))
+    return tasks

@@ -261,7 +261,10 @@ def _zygote_main() -> int:
     import warnings
 
     warnings.simplefilter("ignore")
-    from indexer import extract  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
+    from indexer import (
+        extract,  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
+        intake_child,  # a scanned stack's codes and parts (scanning intake)
+    )
 
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(1), "wb")
@@ -288,7 +291,7 @@ def _zygote_main() -> int:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 die_with_parent(signal.SIGKILL, zygote)
-                code = _child_main(job, started, extract, logging)
+                code = _child_main(job, started, extract, intake_child, logging)
             finally:
                 os._exit(code)
         running[:] = [pid]
@@ -334,7 +337,7 @@ def _limit_self(timeout_s: float, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _child_main(job: dict[str, Any], started: float, extract: Any, logging: Any) -> int:
+def _child_main(job: dict[str, Any], started: float, extract: Any, intake_child: Any, logging: Any) -> int:
     os.setsid()
     log = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.dup2(log, 1)
@@ -345,7 +348,10 @@ def _child_main(job: dict[str, Any], started: float, extract: Any, logging: Any)
     notes = extract.collect_library_warnings(logging.getLogger())
     _limit_self(float(job["timeout_s"]), int(job["memory_mb"]))
     try:
-        answer: dict[str, Any] = {"ok": True, "extraction": extract.extract_here(job, notes)}
+        if job.get("kind") == "intake_split":
+            answer: dict[str, Any] = {"ok": True, "split": intake_child.split_here(job)}
+        else:
+            answer = {"ok": True, "extraction": extract.extract_here(job, notes)}
     except extract.ExtractionFailed as exc:
         answer = {"ok": False, "reason": exc.reason}
     except MemoryError:

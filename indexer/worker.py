@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from indexer import intake
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
@@ -309,6 +310,8 @@ def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None 
         elif claimed.kind == JobKind.REINDEX_DOSSIER:
             batch.flush()
             _reindex_dossier(v, index, int(str(claimed.payload["dossier_id"])))
+        elif claimed.kind == JobKind.INTAKE:  # a large scanned stack, stored by POST /api/v1/intake
+            intake.run_queued_stack(v, int(str(claimed.payload["stack_id"])), int(str(claimed.payload["actor_id"])))
         elif claimed.kind == JobKind.PURGE_INDEX:
             batch.flush()
             ids = claimed.payload["document_ids"]

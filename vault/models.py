@@ -119,6 +119,7 @@ class JobKind(enum.StrEnum):
     INDEX = "index"  # extract a version's text and index it
     REINDEX_DOSSIER = "reindex_dossier"  # its secrecy or owner changed: the index filters on both
     PURGE_INDEX = "purge_index"  # destroyed documents' postings leave the index files
+    INTAKE = "intake"  # split and file a large scanned stack stored by POST /api/v1/intake
 
 
 class JobStatus(enum.StrEnum):
@@ -649,5 +650,6 @@ class SearchChunk(Base):
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 # tables declared in their own modules join the metadata here
-from vault import paper_models  # noqa: E402,F401  (transfers, item counters)
+from vault import intake_models as _intake_models  # noqa: E402,F401  (intake and stock-take)
+from vault import paper_models as _paper_models  # noqa: E402,F401  (transfers, item counters)
 from vault import relationship_models as _relationship_models  # noqa: E402,F401  (contacts, records)

@@ -52,6 +52,8 @@ _ALLOWED: dict[str, frozenset[Role]] = {
     "report.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
     "ledger.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
     "report.periodic": frozenset({Role.ARCHIVIST, Role.MANAGER, Role.SYSTEM}),
+    "stocktake.run": frozenset({Role.ARCHIVIST}),  # 盘点: start, mark dossiers present, close
+    "stocktake.view": frozenset({Role.ARCHIVIST, Role.LEGAL, Role.MANAGER, Role.SYSTEM}),
 }
 
 

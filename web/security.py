@@ -86,7 +86,7 @@ def _load_token_user(req: Request) -> User | None:
 
 
 # routes whose body is a streamed multipart upload: bounded by max_upload_bytes in the upload service
-UPLOAD_ENDPOINTS = frozenset({"api.upload_document", "api.add_version"})
+UPLOAD_ENDPOINTS = frozenset({"api.upload_document", "api.add_version", "api.upload_stack"})
 UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and the small fields beside the file
 
 

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # the search engine's library, the search service the search page and index use, a workflow's service, and
 # a module every page needs (before, an ImportError there left an app with the API only, and no pages)
-BROKEN = ["whoosh", "indexer.service", "vault.services.holds", "web.pages.i18n"]
+BROKEN = ["whoosh", "indexer.service", "vault.services.holds", "web.pages.i18n",
+          "zxingcpp"]  # the scanning intake's QR reader
 
 _APP = """
 import sys

@@ -31,6 +31,8 @@ FIGURES: dict[str, list[str]] = {
     "ledger_export.py": ["service XLSX:", "bare openpyxl:", "time ratio service/bare", "peak RSS target < 200 MB: met",
                          "formula cells in the service's file: 0"],
     "ocr_robustness.py": ["originals: recall", "all sets:", "CPU s/page"],
+    "intake.py": ["read codes alone (zxing-cpp", "detect + split in the sandbox:", "whole intake (split + encrypt",
+                  "ratio detect+split / read alone", "right page count: True"],
     "run_all.py": ["stream encrypt (AES-GCM", "search_engine: 100 docs", "load: 3 users", "scale: 140 documents",
                    "benchmark      figure", "search_engine  search p50 / p95"],
 }

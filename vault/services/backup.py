@@ -128,7 +128,9 @@ class _Snapshot:
     revision: str | None
 
 
-_BLOB_KEYS_SQL = "SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL"
+_BLOB_KEYS_SQL = ("SELECT blob_key FROM document_versions WHERE blob_key IS NOT NULL"
+                  " UNION SELECT blob_key FROM intake_parts WHERE blob_key IS NOT NULL"  # the unfiled inbox
+                  " UNION SELECT blob_key FROM intake_stacks WHERE blob_key IS NOT NULL")
 _AUDIT_HEAD_SQL = "SELECT seq, hash FROM audit_head WHERE id = 1"
 _REVISION_SQL = "SELECT version_num FROM alembic_version"
 

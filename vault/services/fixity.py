@@ -14,6 +14,7 @@ from vault import audit_checkpoints
 from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import VaultError
+from vault.intake_models import IntakePart, IntakeStack
 from vault.models import DocumentVersion, PendingBlob
 
 # an upload that has not committed within this long is taken for dead
@@ -76,7 +77,10 @@ class FixityReport:
 
 def referenced_blob_keys(v: Vault) -> set[str]:
     with v.session() as s:
-        return {k for k in s.scalars(select(DocumentVersion.blob_key)).all() if k}
+        keys = {k for k in s.scalars(select(DocumentVersion.blob_key)).all() if k}
+        keys.update(k for k in s.scalars(select(IntakePart.blob_key)).all() if k)  # the unfiled inbox
+        keys.update(k for k in s.scalars(select(IntakeStack.blob_key)).all() if k)  # stacks waiting
+        return keys
 
 
 def find_orphans(v: Vault, grace: timedelta = DEFAULT_GRACE) -> list[str]:

@@ -23,6 +23,7 @@ from vault import audit
 from vault.core import Vault
 from vault.crypto.keyring import ACTIVE
 from vault.models import DocumentVersion, User
+from vault.services import intake
 
 DEFAULT_BATCH = 200
 
@@ -53,7 +54,10 @@ def key_usage(v: Vault) -> dict[int, int]:
     with v.session() as s:
         rows = s.execute(select(DocumentVersion.key_id, func.count()).where(DocumentVersion.wrapped_key.is_not(None))
                          .group_by(DocumentVersion.key_id)).all()
-    return {int(k): int(n) for k, n in rows}
+    usage = {int(k): int(n) for k, n in rows}
+    for key_id, n in intake.key_usage(v).items():  # the unfiled inbox and stacks waiting for the worker
+        usage[key_id] = usage.get(key_id, 0) + n
+    return usage
 
 
 def rewrap_all(v: Vault, *, batch_size: int = DEFAULT_BATCH,
@@ -138,6 +142,7 @@ def rotate_master_key(
         on_start(new_id, count_stale(v))
     report = RotationReport(key_id=new_id, rotated=not resume)
     report.rewrapped, report.skipped = rewrap_all(v, batch_size=batch_size, progress=progress)
+    report.rewrapped += intake.rewrap_keys(v)  # the unfiled inbox and stacks waiting for the worker
     report.key_id = v.keyring.current_id
     if retire:
         report.retired, report.still_used = retire_unused(v, actor)

@@ -68,8 +68,10 @@ from web.api import (  # noqa: E402,F401
     customer_file,
     documents,
     dossiers,
+    intake,
     paper,
     registers,
     search,
+    stocktakes,
     workflows,
 )

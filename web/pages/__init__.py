@@ -23,8 +23,10 @@ from web.pages import (
     dossiers,
     holds,
     home,
+    intake,
     registers,
     search,
+    stocktakes,
     transfers,
 )
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
@@ -53,6 +55,10 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
         items.append(("transfers.list_page", "/transfers", _l("Transfers")))
     if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
+    if policy.allowed(user, "document.upload") and user.role is not Role.SYSTEM:
+        items.append(intake.nav_entry())
+    if policy.allowed(user, "stocktake.view"):
+        items.append(stocktakes.nav_entry())
     if policy.allowed(user, "destruction.view"):
         items.append(("destructions.list_page", "/destructions", _l("Retention & destruction")))
     if policy.allowed(user, "ledger.view"):
@@ -75,7 +81,8 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp, customer_file.bp, registers.bp, transfers.bp]
+                  destructions.bp, customer_file.bp, registers.bp, transfers.bp, intake.bp,
+                  stocktakes.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
