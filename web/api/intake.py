@@ -12,10 +12,10 @@ from indexer import intake as runner
 from vault.errors import Invalid, TooLarge
 from vault.services import intake
 from vault.services.dossiers import resolve_archive_no
+from web import errors as web_errors  # by module: web.errors imports the pages, which import this package
 from web.api import bp, json_body
 from web.api.documents import MULTIPART_OVERHEAD
 from web.deps import actor, get_vault, unit_of_work
-from web.errors import api_lang, translate
 from web.multipart import StreamingForm
 from web.openapi import DOC_TYPE, S, _err, _json, _path, register
 from web.serialize import document_json
@@ -23,11 +23,11 @@ from web.serialize import document_json
 
 def _said(out: dict[str, Any]) -> dict[str, Any]:
     """The unfiled parts' reasons in the reader's language (Accept-Language zh or en)."""
-    lang = api_lang()
+    lang = web_errors.api_lang()
     for row in out.get("unfiled", out.get("items", [])):
         reason = intake.REASONS.get(row.get("reason_code") or "")
         if reason is not None:
-            row["reason"] = translate(reason.template, reason.params, lang)
+            row["reason"] = web_errors.translate(reason.template, reason.params, lang)
     return out
 
 
