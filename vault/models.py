@@ -647,3 +647,4 @@ class SearchChunk(Base):
         BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+from vault import customer_models as _customer_models  # noqa: E402,F401  (tables of the customer card)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vault import audit, policy
 from vault.core import Vault
@@ -32,6 +32,7 @@ from vault.models import (
     Secrecy,
     User,
 )
+from vault.services.card_fields import missing_card_fields
 from vault.services.fields import clean_text, may_exist
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
@@ -289,14 +290,17 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
 
 
 def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:
-    """Which required document types the dossier lacks, and which credit reports have gone stale."""
+    """Which required document types (`missing`) and card fields (`missing_fields`, settings per customer
+    kind) the dossier lacks, and which credit reports have gone stale."""
     today = v.clock.now().date()
     present = {d.doc_type.value for d in dossier.documents if d.status is DocumentStatus.ACTIVE}
     missing = [t for t in v.settings.required_doc_types if t not in present]
     stale = [str(d.id) for d in dossier.documents
              if d.status is DocumentStatus.ACTIVE and d.doc_type is DocType.CREDIT_REPORT
              and d.expires_on is not None and d.expires_on < today]
-    return {"missing": missing, "stale_credit_reports": stale}
+    session = object_session(dossier)
+    fields = [] if session is None else missing_card_fields(v.settings, session, dossier)
+    return {"missing": missing, "missing_fields": fields, "stale_credit_reports": stale}
 
 
 def is_stale(v: Vault, document: Document) -> bool:

@@ -55,4 +55,4 @@ def json_body() -> dict[str, Any]:
 
 
 # the route modules attach their handlers to `bp`; they import it from here, so they come last
-from web.api import admin, audit_routes, core, documents, dossiers, search, workflows  # noqa: E402,F401
+from web.api import admin, audit_routes, cards, core, documents, dossiers, search, workflows  # noqa: E402,F401
