@@ -1,5 +1,6 @@
 """What the worker runs besides jobs, each at its own interval: overdue checkouts, signed audit
-checkpoints, and the sweep of uploads killed mid-way. Each task logs its failure and never raises into
+checkpoints, the sweep of uploads killed mid-way, and reminders of periodic reviews coming due.
+Each task logs its failure and never raises into
 the worker's loop; it is simply tried again at its next interval."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from vault import audit_checkpoints
 from vault.core import Vault
 from vault.services.checkouts import run_overdue
 from vault.services.fixity import sweep_interrupted_uploads
+from vault.services.reviews import send_reminders
 
 log = logging.getLogger("dossier.worker")
 
@@ -46,9 +48,18 @@ def sweep_uploads(v: Vault) -> None:
         log.info("removed %s temp file(s) and pending row(s) of interrupted uploads", removed)
 
 
+def remind_reviews(v: Vault) -> None:
+    """Remind owners of periodic reviews due within `review_reminder_days`; errors are logged, never raised."""
+    try:
+        send_reminders(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("review reminders failed; trying again in %ss", v.settings.review_check_interval_s)
+
+
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
     return [(check_overdue, s.overdue_check_interval_s),
             (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
-            (sweep_uploads, s.upload_sweep_interval_s)]
+            (sweep_uploads, s.upload_sweep_interval_s),
+            (remind_reviews, s.review_check_interval_s)]

@@ -71,8 +71,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", "/api/v1/openapi.json"): {"summary": "This document", "security": [],
                                       "responses": {"200": _json()}},
     ("post", "/api/v1/dossiers"): {
-        "summary": "Create a dossier (archivist)", "requestBody": _body(DOSSIER_FIELDS, ["customer_name",
-                                                                                      "customer_type"]),
+        "summary": "Create a dossier (archivist); an individual customer with a GB 11643 ID number",
+        "requestBody": _body({**DOSSIER_FIELDS, "customer_kind": ENUM("organisation", "individual"),
+                              "id_number": {"type": "string", "description": "居民身份证号码 (individuals)"}},
+                             ["customer_name", "customer_type"]),
         "responses": {"201": _json(), **_err(400, 401, 403, 409, 422)}},
     ("get", "/api/v1/dossiers"): {
         "summary": "List visible dossiers",

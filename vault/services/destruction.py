@@ -4,7 +4,9 @@ neither the proposer) -> executed by an archivist, with a certificate kept for e
 Execution is one transaction that repeats the hold and due checks, erases every version's wrapped data
 key and extracted text (crypto-shredding: the blob is unreadable from that commit on), queues the index
 purge for the index worker (the index's only writer), marks the document a tombstone and stores the
-certificate. Blob deletion follows the commit from an
+certificate. When the batch leaves a closed dossier with no live document, the dossier's content is
+destroyed with it: its card key is erased (every sealed card value with it, and the lookup digests go)
+and the dossier becomes `destroyed`. Blob deletion follows the commit from an
 outbox (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
 `retry_blob_erasures` (and `dossier verify --orphans`) remove later.
 
@@ -36,6 +38,7 @@ from vault.models import (
     DestructionStatus,
     Document,
     DocumentStatus,
+    DossierStatus,
     Job,
     JobStatus,
     Role,
@@ -43,7 +46,7 @@ from vault.models import (
     SearchDocument,
     User,
 )
-from vault.services import retention
+from vault.services import cards, retention
 from vault.services.certificate import render_certificate
 from vault.services.dossiers import Page
 from vault.services.fields import may_exist
@@ -209,6 +212,7 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     session.execute(delete(SearchDocument).where(SearchDocument.document_id.in_(destroyed_ids)))
     session.add(Job(kind=PURGE_JOB, version_id=None, status=JobStatus.QUEUED, attempts=0, run_after=now,
                     created_at=now, payload={"document_ids": [d.id for d in docs], "batch_id": batch.id}))
+    _destroy_emptied_dossiers(session, actor, docs, batch.id, now)
     batch.status = DestructionStatus.EXECUTED
     batch.executed_by_id, batch.executed_at = actor.id, now
     audit.record(session, actor, "destruction.executed", batch, now=now, document_ids=[d.id for d in docs],
@@ -220,6 +224,20 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     pdf = render_certificate(batch)
     batch.certificate_pdf, batch.certificate_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
     return batch
+
+
+def _destroy_emptied_dossiers(session: Session, actor: User, docs: Sequence[Document], batch_id: int,
+                              now: Any) -> None:
+    """A closed dossier left without a live document: its card's sealed values erased with its key."""
+    for dossier in {d.dossier.id: d.dossier for d in docs}.values():
+        if dossier.status is not DossierStatus.CLOSED:
+            continue
+        if any(d.status is DocumentStatus.ACTIVE for d in dossier.documents):
+            continue
+        key_erased = cards.erase_secrets(session, dossier.id)
+        dossier.status, dossier.updated_at = DossierStatus.DESTROYED, now
+        audit.record(session, actor, "dossier.content_destroyed", dossier, now=now, batch_id=batch_id,
+                     card_key_erased=key_erased)
 
 
 def execute(v: Vault, actor: User, batch_id: int) -> int:

@@ -12,6 +12,7 @@ from vault.models import User
 from vault.services import cards, lookup, owner_changes, reviews
 from web.api import bp, json_body
 from web.deps import actor, get_vault, unit_of_work
+from web.openapi import ENUM, S, _body, _err, _json, _path, _q, register
 from web.serialize import iso
 
 CHANGED = "changed"
@@ -132,3 +133,49 @@ def decide_owner_change(change_id: int, decision: str) -> Response:
         out = owner_change_json(change, _names(session, change.to_owner_id, change.requested_by_id,
                                                change.decided_by_id))
     return jsonify(out)
+
+
+_DOSSIER = [_path("dossier_id")]
+_CARD = {"type": "object", "properties": {
+    "fields": {"type": "object", "description": "card fields; sensitive ones masked unless `masked` is false"},
+    "missing": {"type": "array", "items": S}, "masked": {"type": "boolean"}}}
+register("get", "/api/v1/dossiers/{dossier_id}/card", {
+    "summary": "The customer card (资料卡): sensitive fields masked unless you may read the dossier's content",
+    "parameters": _DOSSIER, "responses": {"200": _json(_CARD), **_err(401, 404)}})
+register("patch", "/api/v1/dossiers/{dossier_id}/card", {
+    "summary": "Change card fields with a reason (owner, backup owner, archivist); kept in the history",
+    "parameters": _DOSSIER,
+    "requestBody": _body({"fields": {"type": "object"}, "reason": {"type": "string", "maxLength": 500}},
+                         ["fields", "reason"]),
+    "responses": {"200": _json(_CARD), **_err(400, 401, 403, 404, 409, 413, 422)}})
+register("get", "/api/v1/dossiers/{dossier_id}/history", {
+    "summary": "Card, stage, grade, owner and review changes: at, actor, field, old, new, reason",
+    "parameters": _DOSSIER, "responses": {"200": _json(), **_err(401, 404)}})
+register("post", "/api/v1/lookup", {
+    "summary": "The visible dossiers holding exactly this ID number, phone or bank account (keyed digest)",
+    "requestBody": _body({"id_number": S, "phone": S, "bank_account": S}),
+    "responses": {"200": _json(), **_err(400, 401, 403, 413, 422)}})
+register("get", "/api/v1/reviews/due", {
+    "summary": "Dossiers whose periodic review is due or overdue (owners their own; archivists, managers all)",
+    "parameters": [_q("within_days", {"type": "integer", "minimum": 0, "maximum": 366},
+                      "also those due within this many days")],
+    "responses": {"200": _json(), **_err(401, 403, 422)}})
+register("post", "/api/v1/dossiers/{dossier_id}/reviews", {
+    "summary": "Record a periodic review (owner, backup owner, archivist); 201",
+    "parameters": _DOSSIER,
+    "requestBody": _body({"result": ENUM("confirmed", "corrected"), "grade": ENUM("A", "B", "C", "D"),
+                          "stage": ENUM("prospect", "target", "potential", "inactive", "customer", "lost"),
+                          "reason": S, "next_review_on": {"type": "string", "format": "date"}},
+                         ["result", "reason"]),
+    "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 413, 422)}})
+register("post", "/api/v1/dossiers/{dossier_id}/owner-changes", {
+    "summary": "Ask for a new owner with a reason; applied when a manager approves",
+    "parameters": _DOSSIER, "requestBody": _body({"owner": S, "reason": S}, ["owner", "reason"]),
+    "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 413, 422)}})
+register("get", "/api/v1/owner-changes", {
+    "summary": "Changes of owner waiting for a manager", "responses": {"200": _json(), **_err(401, 403)}})
+register("post", "/api/v1/owner-changes/{change_id}/{decision}", {
+    "summary": "Approve or reject a change of owner (a manager; not the asker, nor the new owner)",
+    "parameters": [_path("change_id"), {"name": "decision", "in": "path", "required": True,
+                                        "schema": {"type": "string", "enum": ["approve", "reject"]}}],
+    "responses": {"200": _json(), **_err(401, 403, 404, 409)}})
