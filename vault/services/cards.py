@@ -177,13 +177,15 @@ def _plain_value(session: Session, dossier: Dossier, card: CustomerCard, field: 
     return value.isoformat() if isinstance(value, date) else value
 
 
-def read_card(v: Vault, session: Session, actor: User, dossier_id: int) -> CardView:
-    """The card as the actor may see it; a read of sensitive values in full is audited."""
+def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, reveal: bool = True) -> CardView:
+    """The card as the actor may see it; a read of sensitive values in full is audited.
+
+    ``reveal=False``: sensitive values masked even for those who may read them (an edit form), nothing audited."""
     from config.settings import CARD_FIELDS
 
     dossier = get_dossier(session, actor, dossier_id)
     card = card_of(session, dossier)
-    full = may_read_content(session, actor, dossier, v.clock.now(), card)
+    full = reveal and may_read_content(session, actor, dossier, v.clock.now(), card)
     rows = _sealed_rows(session, dossier.id)
     fields: dict[str, Any] = {"customer_kind": card.customer_kind, "owner": dossier.owner.username,
                               "next_review_date": None if dossier.next_review_date is None

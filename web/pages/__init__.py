@@ -11,7 +11,20 @@ from flask_login import current_user
 
 from vault import policy
 from vault.models import Role
-from web.pages import admin, audit, auth, checkouts, common, destructions, documents, dossiers, holds, home, search
+from web.pages import (
+    admin,
+    audit,
+    auth,
+    cards,
+    checkouts,
+    common,
+    destructions,
+    documents,
+    dossiers,
+    holds,
+    home,
+    search,
+)
 from web.pages.i18n import current_lang, init_i18n, remember_lang_choice
 
 
@@ -34,6 +47,7 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
         items.append(("search.search_page", "/search", _l("Search")))
     if user.role is not Role.ADMIN:
         items.append(("checkouts.list_page", "/checkouts", _l("Checkouts")))
+        items.append(("cards.review_queue", "/reviews", _l("Reviews")))
     if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
     if policy.allowed(user, "destruction.view"):
@@ -54,7 +68,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp]
+                  destructions.bp, cards.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
