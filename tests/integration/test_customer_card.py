@@ -205,3 +205,37 @@ def test_a_manager_does_not_approve_a_change_they_asked_for(api: Api, people: Pe
                       json={"owner": "emp2", "reason": "调岗"}).get_json()
     r = api.post(people.manager, f"/api/v1/owner-changes/{change['id']}/approve")
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "own_request"
+
+
+def test_the_clearance_and_read_matrix_of_card_history_and_lookup(api: Api, people: People) -> None:
+    top = people.make("top_arch", "archivist", "secret")
+    levels = ("public", "internal", "confidential", "secret")
+    made = {}
+    for level in levels:
+        d = api.new_dossier(top, customer_name=f"{level} 客户", secrecy=level, owner="top_arch")
+        assert api.patch(top, f"/api/v1/dossiers/{d['id']}/card",
+                         json={"fields": {"bank_account": ACCOUNT}, "reason": "r"}).status_code == 200
+        made[level] = d["id"]
+    readers = {  # user -> (clearance, reads content by role)
+        people.make("emp_int", "employee", "internal"): ("internal", False),
+        people.make("emp_conf", "employee", "confidential"): ("confidential", False),
+        people.make("mgr_conf", "manager", "confidential"): ("confidential", True),
+        people.make("legal_secret", "legal", "secret"): ("secret", True),
+        people.make("arch_int", "archivist", "internal"): ("internal", True),
+        people.make("adm", "admin", "confidential"): ("confidential", False),
+    }
+    for user, (clearance, reads) in readers.items():
+        visible = levels[:levels.index(clearance) + 1]
+        for level, dossier_id in made.items():
+            card = api.get(user, f"/api/v1/dossiers/{dossier_id}/card")
+            history = api.get(user, f"/api/v1/dossiers/{dossier_id}/history")
+            if level not in visible:
+                assert (card.status_code, history.status_code) == (404, 404), (user.username, level)
+                continue
+            assert (card.status_code, history.status_code) == (200, 200), (user.username, level)
+            assert card.get_json()["masked"] is not reads, (user.username, level)
+            shown = card.get_json()["fields"]["bank_account"]
+            assert shown == (ACCOUNT if reads else "6222 **** **** 0123"), (user.username, level)
+            assert [h["new"] for h in history.get_json()["items"]] == ["changed"]
+        found = api.post(user, "/api/v1/lookup", json={"bank_account": ACCOUNT})
+        assert sorted(x["id"] for x in found.get_json()["items"]) == sorted(made[x] for x in visible), user.username

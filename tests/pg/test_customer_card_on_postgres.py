@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import Api, People
 from tests.integration import test_card_reviews_and_keys as reviews
 from tests.integration import test_customer_card as card
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -50,3 +53,32 @@ test_key_rotation_rewraps_the_card_keys_and_the_values_still_read = \
     reviews.test_key_rotation_rewraps_the_card_keys_and_the_values_still_read
 test_destroying_a_closed_dossiers_last_documents_erases_its_card_values = \
     reviews.test_destroying_a_closed_dossiers_last_documents_erases_its_card_values
+
+
+# values no other test uses, so a find in the shared cluster's files can only be this test's leak
+PG_ID = "440306197711293830"
+PG_ACCOUNT = "6217995550000719426"
+PG_PHONE = "13911229876"
+PG_ADDRESS = "深圳市南山区科技园测试路17号"
+
+
+def test_no_sensitive_value_is_in_the_postgresql_data_directory_after_a_checkpoint(
+        api: Api, people: People, pg_server: PostgresServer) -> None:
+    d = api.new_dossier(people.archivist, customer_name="钱七", customer_kind="individual", id_number=PG_ID,
+                        owner="archivist")
+    r = api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}/card",
+                  json={"fields": {"bank_account": PG_ACCOUNT, "phone": PG_PHONE, "address": PG_ADDRESS},
+                        "reason": "登记"})
+    assert r.status_code == 200 and r.get_json()["fields"]["bank_account"] == PG_ACCOUNT
+    assert api.post(people.employee, "/api/v1/lookup", json={"id_number": PG_ID}).get_json()["items"]
+    pg_server.execute("CHECKPOINT")  # the WAL's pages written into the tables' files too
+    secrets = [x.encode("utf-8") for x in (PG_ID, PG_ACCOUNT, PG_PHONE, PG_ADDRESS)]
+    files = [p for p in Path(pg_server.data_dir).rglob("*") if p.is_file()] + [Path(pg_server.log_path)]
+    assert len(files) > 100, "not the data directory"
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError:  # a file the server removed meanwhile
+            continue
+        for secret in secrets:
+            assert secret not in raw, f"{secret!r} in {path}"
