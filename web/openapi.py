@@ -86,7 +86,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("patch", "/api/v1/dossiers/{dossier_id}"): {
         "summary": "Change fields (archivist); each change audited", "parameters": [_path("dossier_id")],
         "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM("active", "closed"),
-                              "next_review_date": {"type": "string", "format": "date"}}),
+                              "next_review_date": {"type": "string", "format": "date"},
+                              "reason": {"type": "string", "maxLength": 500,
+                                         "description": "kept in the card's history with grade/owner changes"}}),
         "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}},
     ("post", "/api/v1/dossiers/{dossier_id}/documents"): {
         "summary": "Upload a document (archivist); streamed, type sniffed from content, encrypted",

@@ -239,3 +239,15 @@ def test_the_clearance_and_read_matrix_of_card_history_and_lookup(api: Api, peop
             assert [h["new"] for h in history.get_json()["items"]] == ["changed"]
         found = api.post(user, "/api/v1/lookup", json={"bank_account": ACCOUNT})
         assert sorted(x["id"] for x in found.get_json()["items"]) == sorted(made[x] for x in visible), user.username
+
+
+def test_grade_and_owner_changed_on_the_dossier_itself_join_the_history_with_their_reason(
+        api: Api, people: People) -> None:
+    d = api.new_dossier(people.archivist, owner="employee", grade="B")
+    people.make("emp2", "employee")
+    r = api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}",
+                  json={"grade": "C", "owner": "emp2", "location": "A室", "reason": "年度调整"})
+    assert r.status_code == 200, r.get_json()
+    items = api.get(people.employee, f"/api/v1/dossiers/{d['id']}/history").get_json()["items"]
+    assert sorted((h["field"], h["old"], h["new"], h["reason"]) for h in items) == [
+        ("grade", "B", "C", "年度调整"), ("owner", "employee", "emp2", "年度调整")]

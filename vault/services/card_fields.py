@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import CARD_FIELDS
 from vault.card_values import digits_only, id_number_problem, normalise_id_number
-from vault.customer_models import CardSealed, CustomerCard
+from vault.customer_models import CardHistory, CardSealed, CustomerCard
 from vault.errors import Invalid
 from vault.models import CustomerType, Dossier, Grade, Role, User
 from vault.services.fields import clean_text, parse_date
@@ -191,3 +191,11 @@ def missing_card_fields(settings: Settings, session: Session, dossier: Dossier) 
 def interval_months(settings: Settings, grade: Grade) -> int:
     """Months between periodic reviews for this grade (settings review_months_a .. _d)."""
     return int(getattr(settings, f"review_months_{grade.value.lower()}"))
+
+
+def add_history(session: Session, actor: User, dossier: Dossier, field: str, old: Any, new: Any, reason: str,
+                now: datetime, *, secret: bool = False) -> None:
+    """Append one line of the dossier's card history (a sensitive value only as 'changed')."""
+    session.add(CardHistory(dossier_id=dossier.id, at=now, actor_id=actor.id, actor_name=actor.username,
+                            field=field, old=None if secret or old is None else str(old),
+                            new=None if secret or new is None else str(new), sensitive=secret, reason=reason))

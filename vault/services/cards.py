@@ -32,6 +32,7 @@ from vault.services.card_fields import (
     LOOKUP,
     ON_DOSSIER,
     SEALED,
+    add_history,
     clean_card_fields,
     interval_months,
     missing_card_fields,
@@ -221,14 +222,6 @@ def clean_reason(raw: Any) -> str:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise Invalid("reason", "a reason for the change is required (变更原因)", code="reason_required")
     return clean_text("reason", raw, required=True, max_len=MAX_REASON)
-
-
-def add_history(session: Session, actor: User, dossier: Dossier, field: str, old: Any, new: Any, reason: str,
-                now: datetime, *, secret: bool = False) -> None:
-    """Append one line of the dossier's card history (a sensitive value only as 'changed')."""
-    session.add(CardHistory(dossier_id=dossier.id, at=now, actor_id=actor.id, actor_name=actor.username,
-                            field=field, old=None if secret or old is None else str(old),
-                            new=None if secret or new is None else str(new), sensitive=secret, reason=reason))
 
 
 def _credit_code(session: Session, dossier: Dossier, raw: Any) -> str | None:

@@ -32,11 +32,16 @@ from vault.models import (
     Secrecy,
     User,
 )
-from vault.services.card_fields import missing_card_fields
+from vault.services.card_fields import add_history, missing_card_fields
 from vault.services.fields import clean_text, may_exist
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
             "secrecy", "location", "status", "next_review_date")
+
+
+#: dossier fields whose changes join the customer card's history (dossier field -> card field name)
+HISTORY_FIELDS = {"customer_name": "customer_name", "credit_code": "credit_code", "customer_type": "relationship",
+                  "grade": "grade", "owner": "owner"}
 
 
 def _enum_value(enum_cls: Any, field: str, raw: Any, allowed: str) -> Any:
@@ -206,7 +211,8 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     policy.require(actor, "dossier.update")
     if dossier.status is DossierStatus.DESTROYED:
         raise Conflict("this dossier was destroyed and cannot change", code="dossier_destroyed")
-    fields = _clean(session, data, creating=False)
+    reason = clean_text("reason", data.get("reason"), max_len=500)  # optional here; kept in the card's history
+    fields = _clean(session, {k: val for k, val in data.items() if k != "reason"}, creating=False)
     if "credit_code" in fields:
         _check_code_free(session, fields["credit_code"], exclude_id=dossier.id)
     if "secrecy" in fields and not policy.within_clearance(actor, fields["secrecy"]):
@@ -226,7 +232,11 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     if changes:
         now = v.clock.now()
         dossier.updated_at = now
-        audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes)
+        for key in [k for k in HISTORY_FIELDS if k in changes]:  # what everyone who sees the dossier sees change
+            add_history(session, actor, dossier, HISTORY_FIELDS[key], changes[key]["old"], changes[key]["new"],
+                        reason, now)
+        extra: dict[str, Any] = {"reason": reason} if reason else {}
+        audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes, **extra)
         if "secrecy" in changes or "owner" in changes:
             queue_reindex(session, dossier, now)
     return dossier

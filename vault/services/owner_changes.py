@@ -18,7 +18,8 @@ from vault.core import Vault
 from vault.customer_models import OwnerChange
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import Dossier, DossierStatus, Role, User
-from vault.services.cards import add_history, card_of, clean_reason
+from vault.services.card_fields import add_history
+from vault.services.cards import card_of, clean_reason
 from vault.services.dossiers import get_dossier, queue_reindex
 
 PENDING = "pending"

@@ -24,8 +24,8 @@ from vault.customer_models import CardReview, CustomerCard
 from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Dossier, DossierStatus, Grade, Role, User
 from vault.services import notifications
-from vault.services.card_fields import STAGES, interval_months
-from vault.services.cards import add_history, card_of, clean_reason, may_edit
+from vault.services.card_fields import STAGES, add_history, interval_months
+from vault.services.cards import card_of, clean_reason, may_edit
 from vault.services.dossiers import completeness, get_dossier
 from vault.services.fields import parse_date
 

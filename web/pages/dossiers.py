@@ -21,7 +21,7 @@ bp = Blueprint("dossiers", __name__)
 
 CREATE_FIELDS = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
                  "secrecy", "location")
-EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date")
+EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date", "reason")
 FILTERS = ("q", "grade", "customer_type", "status", "owner")
 
 
