@@ -36,6 +36,9 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     schema                                migrations             empty to head, upgrade with data
     audit head lock                       concurrent_writers     many connections, one gap-free chain
     pages (web/pages)                     services               each role's pages, a checkout through the forms
+    cards, lookup, reviews,               customer_card          kinds and ID numbers, masking, edits with reasons,
+    owner_changes (api/cards)                                    history, lookup in clearance, reviews, reminders,
+                                                                 card keys rotated and erased, no plaintext on disk
 
 Not re-run here: tests that run `dossier` through tests/support's `run_cli` (home only, so SQLite) or as a
 subprocess of a fresh home (tests/integration/test_cli.py); the search corpus module (its own SQLite vault,

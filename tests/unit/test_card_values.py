@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from vault.card_values import id_number_problem, mask, normalise, parse_id_number
+from config import SettingsError, load_settings
+from vault.card_values import add_months, id_number_problem, mask, normalise, parse_id_number
 
 TODAY = date(2026, 12, 2)
 
@@ -50,3 +52,17 @@ def test_masks_keep_only_the_ends_of_a_value() -> None:
     assert mask("phone", "13800138000") == "138****8000"
     assert mask("address", "北京市朝阳区建国路88号") == "北京市朝阳区****"
     assert mask("total_assets", "1200000.00") == "****"
+
+
+def test_a_required_card_field_that_does_not_exist_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="unknown card field 'fax'"):
+        load_settings({"home": str(tmp_path), "required_card_fields_individual": ["phone", "fax"]}, environ={})
+    settings = load_settings({"home": str(tmp_path), "required_card_fields_organisation": "website, email",
+                              "review_months_a": "2"}, environ={})
+    assert settings.required_card_fields_organisation == ("website", "email") and settings.review_months_a == 2
+
+
+def test_a_review_month_later_keeps_the_day_or_takes_the_months_last() -> None:
+    assert add_months(date(2026, 1, 5), 3) == date(2026, 4, 5)
+    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -165,6 +166,11 @@ def _apply_id_number(v: Vault, session: Session, dossier: Dossier, card: Custome
     digest = sealed_fields.lookup_digest(v, "id_number", rid.number)
     _id_number_free(v, session, digest, dossier.id)
     card.id_number_digest, card.birth_date, card.gender = digest, rid.birth_date, rid.gender
+    try:
+        session.flush()  # two requests with one ID number at once: the unique digest stops the second here
+    except IntegrityError:
+        raise Conflict("a dossier for this ID number exists already: one customer, one dossier",
+                       code="duplicate_id_number") from None
 
 
 def _plain_value(session: Session, dossier: Dossier, card: CustomerCard, field: str) -> Any:
