@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api, People
+from tests.ops.conftest import run_cli
 from vault.core import Vault
 
 ID_A = "11010519491231002X"
@@ -166,13 +167,15 @@ def test_card_and_history_above_clearance_are_not_found(api: Api, people: People
                      json={"fields": {"stage": "lost"}, "reason": "r"}).status_code == 404
 
 
-def test_missing_card_fields_join_the_missing_document_types(api: Api, people: People) -> None:
+def test_missing_card_fields_join_the_missing_document_types(api: Api, people: People, vault: Vault) -> None:
     d = individual(api, people)
     card = api.get(people.employee, f"/api/v1/dossiers/{d['id']}/card").get_json()
     assert card["missing"] == ["phone", "address"]
     dossier = api.get(people.employee, f"/api/v1/dossiers/{d['id']}").get_json()
     assert dossier["completeness"]["missing_fields"] == ["phone", "address"]
     assert dossier["completeness"]["missing"] == ["license", "contract", "credit_report"]
+    printed = run_cli(vault, "report").output
+    assert f"{d['archive_no']} 张三: missing license, contract, credit_report; card fields phone, address" in printed
     fill(api, people, d["id"], phone=PHONE, address="北京")
     assert api.get(people.employee, f"/api/v1/dossiers/{d['id']}").get_json()["completeness"]["missing_fields"] == []
     rep = api.get(people.manager, "/api/v1/reports/summary").get_json()
