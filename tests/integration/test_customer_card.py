@@ -167,15 +167,13 @@ def test_card_and_history_above_clearance_are_not_found(api: Api, people: People
                      json={"fields": {"stage": "lost"}, "reason": "r"}).status_code == 404
 
 
-def test_missing_card_fields_join_the_missing_document_types(api: Api, people: People, vault: Vault) -> None:
+def test_missing_card_fields_join_the_missing_document_types(api: Api, people: People) -> None:
     d = individual(api, people)
     card = api.get(people.employee, f"/api/v1/dossiers/{d['id']}/card").get_json()
     assert card["missing"] == ["phone", "address"]
     dossier = api.get(people.employee, f"/api/v1/dossiers/{d['id']}").get_json()
     assert dossier["completeness"]["missing_fields"] == ["phone", "address"]
     assert dossier["completeness"]["missing"] == ["license", "contract", "credit_report"]
-    printed = run_cli(vault, "report").output
-    assert f"{d['archive_no']} 张三: missing license, contract, credit_report; card fields phone, address" in printed
     fill(api, people, d["id"], phone=PHONE, address="北京")
     assert api.get(people.employee, f"/api/v1/dossiers/{d['id']}").get_json()["completeness"]["missing_fields"] == []
     rep = api.get(people.manager, "/api/v1/reports/summary").get_json()
@@ -254,3 +252,10 @@ def test_grade_and_owner_changed_on_the_dossier_itself_join_the_history_with_the
     items = api.get(people.employee, f"/api/v1/dossiers/{d['id']}/history").get_json()["items"]
     assert sorted((h["field"], h["old"], h["new"], h["reason"]) for h in items) == [
         ("grade", "B", "C", "年度调整"), ("owner", "employee", "emp2", "年度调整")]
+
+
+def test_dossier_report_prints_the_missing_card_fields_beside_the_missing_types(api: Api, people: People,
+                                                                               vault: Vault) -> None:
+    d = individual(api, people)
+    printed = run_cli(vault, "report").output
+    assert f"{d['archive_no']} 张三: missing license, contract, credit_report; card fields phone, address" in printed
