@@ -259,3 +259,22 @@ def test_dossier_report_prints_the_missing_card_fields_beside_the_missing_types(
     d = individual(api, people)
     printed = run_cli(vault, "report").output
     assert f"{d['archive_no']} 张三: missing license, contract, credit_report; card fields phone, address" in printed
+
+
+def test_a_dossier_older_than_the_card_reads_as_an_empty_organisations_card_without_writing(
+        api: Api, people: People, vault: Vault) -> None:
+    from sqlalchemy import func, select
+
+    from vault.customer_models import CustomerCard
+    from vault.services import dossiers
+
+    with vault.session() as s:
+        old = dossiers.create_dossier(vault, s, people.archivist,
+                                      {"customer_name": "老客户", "customer_type": "client"})
+        old_id = old.id
+    card = api.get(people.employee, f"/api/v1/dossiers/{old_id}/card").get_json()
+    assert card["fields"]["customer_kind"] == "organisation" and card["fields"]["stage"] == "prospect"
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(CustomerCard)) == 0
+    assert fill(api, people, old_id, stage="target").status_code == 200
+    assert api.get(people.employee, f"/api/v1/dossiers/{old_id}/card").get_json()["fields"]["stage"] == "target"

@@ -56,8 +56,9 @@ class CardView:
     masked: bool
 
 
-def card_of(session: Session, dossier: Dossier) -> CustomerCard:
-    """The dossier's card row (made empty, as an organisation's, for dossiers older than the card)."""
+def card_of(session: Session, dossier: Dossier, *, create: bool = True) -> CustomerCard:
+    """The dossier's card row; for a dossier older than the card, an empty organisation's card, stored
+    only when ``create`` (a write path), so that reading never writes."""
     card = session.get(CustomerCard, dossier.id)
     if card is None:
         card = CustomerCard(dossier_id=dossier.id, customer_kind="organisation", former_names="",
@@ -65,8 +66,9 @@ def card_of(session: Session, dossier: Dossier) -> CustomerCard:
                             registered_capital="", currency="", business_scope="", main_products="", staff_size="",
                             website="", email="", bank_name="", credit_rating="", credit_rating_source="",
                             partner_kind="", stage="prospect")
-        session.add(card)
-        session.flush()
+        if create:
+            session.add(card)
+            session.flush()
     return card
 
 
@@ -191,7 +193,7 @@ def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, revea
     from config.settings import CARD_FIELDS
 
     dossier = get_dossier(session, actor, dossier_id)
-    card = card_of(session, dossier)
+    card = card_of(session, dossier, create=False)
     full = reveal and may_read_content(session, actor, dossier, v.clock.now(), card)
     rows = _sealed_rows(session, dossier.id)
     fields: dict[str, Any] = {"customer_kind": card.customer_kind, "owner": dossier.owner.username,

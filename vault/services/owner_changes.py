@@ -40,7 +40,7 @@ def request_change(v: Vault, session: Session, actor: User, dossier_id: int,
                    body: Mapping[str, Any]) -> OwnerChange:
     """Ask for a new owner with a reason; nothing changes until a manager approves."""
     dossier = get_dossier(session, actor, dossier_id)
-    card = card_of(session, dossier)
+    card = card_of(session, dossier, create=False)
     if actor.role not in (Role.ARCHIVIST, Role.MANAGER) and actor.id not in (dossier.owner_id, card.backup_owner_id):
         raise Forbidden("only the owner, the backup owner, an archivist or a manager asks for a new owner",
                         code="forbidden")

@@ -63,7 +63,7 @@ def labels() -> dict[str, Any]:
 def card_context(v: Vault, s: Session, me: User, d: Dossier) -> dict[str, Any]:
     """What the dossier page's card section shows: the card as the reader may see it, history, who may act."""
     view = cards.read_card(v, s, me, d.id)
-    card = cards.card_of(s, d)
+    card = cards.card_of(s, d, create=False)
     kind = card.customer_kind
     may = cards.may_edit(me, d, card) and me.role is not Role.SYSTEM
     return {"card": {"fields": view.fields, "missing": view.missing, "masked": view.masked, "kind": kind,
@@ -101,7 +101,7 @@ def edit_card(dossier_id: int) -> ResponseReturnValue:
     v, me = get_vault(), actor()
     with unit_of_work() as s:
         d = get_dossier(s, me, dossier_id)
-        card = cards.card_of(s, d)
+        card = cards.card_of(s, d, create=False)
         if not cards.may_edit(me, d, card):
             raise Forbidden("only the owner, the backup owner or an archivist edits this card", code="forbidden")
         view = cards.read_card(v, s, me, d.id, reveal=False)  # the form shows sensitive values masked
