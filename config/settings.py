@@ -19,6 +19,16 @@ from config.doctypes import DocType
 SECRECY_LEVELS = ("public", "internal", "confidential", "secret")
 SEARCH_ENGINES = ("whoosh", "fts5", "pg")
 DOC_TYPES = tuple(t.value for t in DocType)
+# the customer card's fields per customer kind (vault/services/card_fields.py has their rules)
+_CARD_COMMON = ("customer_name", "relationship", "partner_kind", "stage", "grade", "backup_owner", "phone",
+                "email", "bank_name", "bank_account", "total_assets", "annual_income", "total_debts",
+                "credit_rating", "credit_rating_source", "credit_rating_on")
+CARD_FIELDS: dict[str, tuple[str, ...]] = {
+    "organisation": _CARD_COMMON + ("credit_code", "former_names", "legal_representative", "registered_address",
+                                    "business_address", "registered_capital", "currency", "founded_on",
+                                    "business_scope", "main_products", "staff_size", "website"),
+    "individual": _CARD_COMMON + ("id_number", "gender", "birth_date", "address"),
+}
 DEFAULT_RETENTION_YEARS: dict[str, int | None] = {
     DocType.CONTRACT: 30,
     DocType.LICENSE: 30,
@@ -60,6 +70,18 @@ class Settings:
     verify_before_send_max_bytes: int = 64 * 1024 * 1024
     required_doc_types: tuple[str, ...] = ("license", "contract", "credit_report")
     credit_report_validity_days: int = 365
+    # the customer card's fields that must be filled, per customer kind (missing ones join the missing
+    # document types in the dossier's completeness); the months between periodic reviews, per grade;
+    # how many days before a review is due its owner is reminded, and how often the worker looks
+    required_card_fields_organisation: tuple[str, ...] = (
+        "legal_representative", "registered_address", "phone", "bank_name", "bank_account")
+    required_card_fields_individual: tuple[str, ...] = ("id_number", "phone", "address")
+    review_months_a: int = 3
+    review_months_b: int = 6
+    review_months_c: int = 12
+    review_months_d: int = 12
+    review_reminder_days: int = 14
+    review_check_interval_s: float = 3600.0
     token_ttl_hours: int = 12
     # failed sign-ins of one name from one address before that address must wait login_lock_base_s,
     # a wait that doubles with every further failure (up to login_failure_window_s); the right password
@@ -247,11 +269,19 @@ def _validate(s: Settings) -> None:
                  "checkout_max_days", "transfer_deadline_working_days", "session_idle_minutes",
                  "login_failure_window_s",
                  "login_lock_base_s", "login_address_max_failures", "session_max_hours", "max_body_bytes",
-                 "web_processes", "web_threads"):
+                 "web_processes", "web_threads", "review_months_a", "review_months_b", "review_months_c",
+                 "review_months_d"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
+    for kind in ("organisation", "individual"):
+        name = f"required_card_fields_{kind}"
+        for f in getattr(s, name):
+            if f not in CARD_FIELDS[kind]:
+                raise bad(name, f"unknown card field {f!r}; known: {', '.join(CARD_FIELDS[kind])}")
+    if s.review_reminder_days < 0:
+        raise bad("review_reminder_days", "must be zero or more")
     for name in ("overdue_check_interval_s", "audit_checkpoint_interval_s", "upload_sweep_interval_s",
-                 "intake_poll_interval_s", "intake_timeout_s", "intake_sync_max_bytes"):
+                 "intake_poll_interval_s", "intake_timeout_s", "intake_sync_max_bytes", "review_check_interval_s"):
         if getattr(s, name) <= 0:
             raise bad(name, "must be positive")
     if s.upload_grace_minutes < 0:

@@ -1,6 +1,7 @@
 """What the worker runs besides jobs, each at its own interval: overdue checkouts, signed audit
 checkpoints, the sweep of uploads killed mid-way, the notices of follow-ups due and complaints overdue,
-and the periodic reports once a month or quarter ends. Each task logs its failure and never raises into
+reminders of periodic reviews coming due, overdue transfers, the scanner's watched folder, and the
+periodic reports once a month or quarter ends. Each task logs its failure and never raises into
 the worker's loop; it is simply tried again at its next interval."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from vault.services.checkouts import run_overdue
 from vault.services.fixity import sweep_interrupted_uploads
 from vault.services.follow_ups import send_due_notices
 from vault.services.periodic_reports import run_scheduled
+from vault.services.reviews import send_reminders
 from vault.services.transfer_register import run_overdue_transfers
 
 log = logging.getLogger("dossier.worker")
@@ -84,6 +86,14 @@ def generate_periodic_reports(v: Vault) -> None:
         log.info("periodic report(s) generated: %s", ", ".join(done))
 
 
+def remind_reviews(v: Vault) -> None:
+    """Remind owners of periodic reviews due within `review_reminder_days`; errors are logged, never raised."""
+    try:
+        send_reminders(v)
+    except Exception:  # noqa: BLE001 - try again at the next interval
+        log.exception("review reminders failed; trying again in %ss", v.settings.review_check_interval_s)
+
+
 def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     """What the worker runs besides jobs, and how often (seconds)."""
     s = v.settings
@@ -93,7 +103,8 @@ def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
         (sign_audit_checkpoint, s.audit_checkpoint_interval_s),
         (sweep_uploads, s.upload_sweep_interval_s),
         (notify_follow_ups, s.overdue_check_interval_s),
-        (generate_periodic_reports, s.overdue_check_interval_s)]
+        (generate_periodic_reports, s.overdue_check_interval_s),
+        (remind_reviews, s.review_check_interval_s)]
     if s.intake_folder is not None:  # the scanner's watched folder
         tasks.append((poll_intake_folder, s.intake_poll_interval_s))
     return tasks

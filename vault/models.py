@@ -650,6 +650,7 @@ class SearchChunk(Base):
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 # tables declared in their own modules join the metadata here
+from vault import customer_models as _customer_models  # noqa: E402,F401  (the customer card)
 from vault import intake_models as _intake_models  # noqa: E402,F401  (intake and stock-take)
 from vault import paper_models as _paper_models  # noqa: E402,F401  (transfers, item counters)
 from vault import relationship_models as _relationship_models  # noqa: E402,F401  (contacts, records)

@@ -72,7 +72,8 @@ def report(as_json: bool, period: str | None, fmt: str, output: str | None, lang
     click.echo(f"Stale credit reports: {len(data['stale_credit_reports'])}")
     click.echo(f"Incomplete dossiers: {len(data['incomplete_dossiers'])}")
     for x in data["incomplete_dossiers"]:
-        click.echo(f"  {x['archive_no']} {x['customer_name']}: missing {', '.join(x['missing'])}")
+        fields = f"; card fields {', '.join(x['missing_fields'])}" if x.get("missing_fields") else ""
+        click.echo(f"  {x['archive_no']} {x['customer_name']}: missing {', '.join(x['missing']) or '-'}{fields}")
 
 
 def _periodic_report(period: str, fmt: str, output: str | None, lang: str, as_json: bool) -> None:

@@ -74,8 +74,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", "/api/v1/openapi.json"): {"summary": "This document", "security": [],
                                       "responses": {"200": _json()}},
     ("post", "/api/v1/dossiers"): {
-        "summary": "Create a dossier (archivist)", "requestBody": _body(DOSSIER_FIELDS, ["customer_name",
-                                                                                      "customer_type"]),
+        "summary": "Create a dossier (archivist); an individual customer with a GB 11643 ID number",
+        "requestBody": _body({**DOSSIER_FIELDS, "customer_kind": ENUM("organisation", "individual"),
+                              "id_number": {"type": "string", "description": "居民身份证号码 (individuals)"}},
+                             ["customer_name", "customer_type"]),
         "responses": {"201": _json(), **_err(400, 401, 403, 409, 422)}},
     ("get", "/api/v1/dossiers"): {
         "summary": "List visible dossiers",
@@ -87,7 +89,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("patch", "/api/v1/dossiers/{dossier_id}"): {
         "summary": "Change fields (archivist); each change audited", "parameters": [_path("dossier_id")],
         "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM(DossierStatus.ACTIVE, DossierStatus.CLOSED),
-                              "next_review_date": {"type": "string", "format": "date"}}),
+                              "next_review_date": {"type": "string", "format": "date"},
+                              "reason": {"type": "string", "maxLength": 500,
+                                         "description": "kept in the card's history with grade/owner changes"}}),
         "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}},
     ("post", "/api/v1/dossiers/{dossier_id}/documents"): {
         "summary": "Upload a document (archivist); streamed, type sniffed from content, encrypted",

@@ -44,6 +44,9 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     intake (api/intake, indexer/intake)   paper                  a 3-dossier stack, duplicates, the unfiled inbox
     intake folder, queued stacks          intake_folder          crash and resume, a large stack by the worker
     stocktake (api/stocktakes)            paper                  scan, tick, clearance, the kept record
+    cards, lookup, reviews,               customer_card          kinds and ID numbers, masking, edits with reasons,
+    owner_changes (api/cards)                                    history, lookup in clearance, reviews, reminders,
+                                                                 card keys rotated and erased, no plaintext on disk
 
 Not re-run here: tests that run `dossier` through tests/support's `run_cli` (home only, so SQLite) or as a
 subprocess of a fresh home (tests/integration/test_cli.py); the search corpus module (its own SQLite vault,

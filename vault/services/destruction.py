@@ -4,7 +4,9 @@ neither the proposer) -> executed by an archivist, with a certificate kept for e
 Execution is one transaction that repeats the hold and due checks, erases every version
 (`vault.services.erasure`: wrapped data key and extracted text erased, so the blob is unreadable from
 that commit on; index purge queued for the index worker, the index's only writer; document a
-tombstone) and stores the certificate. Blob deletion follows the commit from an outbox
+tombstone) and stores the certificate. When the batch leaves a closed dossier with no live document, the
+dossier's content is destroyed with it: its card key is erased (every sealed card value with it, and the
+lookup digests go) and the dossier becomes `destroyed`. Blob deletion follows the commit from an outbox
 (`blob_erasures`), so a crash or a store that is down leaves only unreadable ciphertext, which
 `retry_blob_erasures` (and `dossier verify --orphans`) remove later.
 
@@ -34,11 +36,12 @@ from vault.models import (
     DestructionStatus,
     Document,
     DocumentStatus,
+    DossierStatus,
     Role,
     User,
 )
 from vault.paging import Page, page_of
-from vault.services import retention
+from vault.services import cards, retention
 from vault.services.certificate import render_certificate
 from vault.services.erasure import checkpoint, erase_documents, retry_blob_erasures
 from vault.services.fields import may_exist
@@ -176,6 +179,7 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     _raise_problems(_problems(v, session, docs, batch_id=batch.id), "execution")
     now = v.clock.now()
     erase_documents(session, actor, docs, now, batch=batch, batch_id=batch.id)
+    _destroy_emptied_dossiers(session, actor, docs, batch.id, now)
     batch.status = DestructionStatus.EXECUTED
     batch.executed_by_id, batch.executed_at = actor.id, now
     audit.record(session, actor, "destruction.executed", batch, now=now, document_ids=[d.id for d in docs],
@@ -187,6 +191,20 @@ def _execute_in(v: Vault, session: Session, actor: User, batch_id: int) -> Destr
     pdf = render_certificate(batch)
     batch.certificate_pdf, batch.certificate_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
     return batch
+
+
+def _destroy_emptied_dossiers(session: Session, actor: User, docs: Sequence[Document], batch_id: int,
+                              now: Any) -> None:
+    """A closed dossier left without a live document: its card's sealed values erased with its key."""
+    for dossier in {d.dossier.id: d.dossier for d in docs}.values():
+        if dossier.status is not DossierStatus.CLOSED:
+            continue
+        if any(d.status is DocumentStatus.ACTIVE for d in dossier.documents):
+            continue
+        key_erased = cards.erase_secrets(session, dossier.id)
+        dossier.status, dossier.updated_at = DossierStatus.DESTROYED, now
+        audit.record(session, actor, "dossier.content_destroyed", dossier, now=now, batch_id=batch_id,
+                     card_key_erased=key_erased)
 
 
 def execute(v: Vault, actor: User, batch_id: int) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vault import audit, policy
 from vault.core import Vault
@@ -30,12 +30,18 @@ from vault.models import (
 )
 from vault.paging import Page, page_of
 from vault.paging import paging as paging  # moved to vault.paging; kept here for callers written before
+from vault.services.card_fields import add_history, missing_card_fields
 from vault.services.common import get_dossier, queue_reindex
 from vault.services.common import resolve_archive_no as resolve_archive_no  # likewise, moved to .common
 from vault.services.fields import clean_text
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
             "secrecy", "location", "status", "next_review_date")
+
+
+#: dossier fields whose changes join the customer card's history (dossier field -> card field name)
+HISTORY_FIELDS = {"customer_name": "customer_name", "credit_code": "credit_code", "customer_type": "relationship",
+                  "grade": "grade", "owner": "owner"}
 
 
 def _enum_value(enum_cls: Any, field: str, raw: Any, allowed: str) -> Any:
@@ -176,7 +182,8 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     policy.require(actor, "dossier.update")
     if dossier.status is DossierStatus.DESTROYED:
         raise Conflict("this dossier was destroyed and cannot change", code="dossier_destroyed")
-    fields = _clean(session, data, creating=False)
+    reason = clean_text("reason", data.get("reason"), max_len=500)  # optional here; kept in the card's history
+    fields = _clean(session, {k: val for k, val in data.items() if k != "reason"}, creating=False)
     if "credit_code" in fields:
         _check_code_free(session, fields["credit_code"], exclude_id=dossier.id)
     if "secrecy" in fields and not policy.within_clearance(actor, fields["secrecy"]):
@@ -196,7 +203,11 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
     if changes:
         now = v.clock.now()
         dossier.updated_at = now
-        audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes)
+        for key in [k for k in HISTORY_FIELDS if k in changes]:  # what everyone who sees the dossier sees change
+            add_history(session, actor, dossier, HISTORY_FIELDS[key], changes[key]["old"], changes[key]["new"],
+                        reason, now)
+        extra: dict[str, Any] = {"reason": reason} if reason else {}
+        audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes, **extra)
         if "secrecy" in changes or "owner" in changes:
             queue_reindex(session, dossier, now)
     return dossier
@@ -229,14 +240,17 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
 
 
 def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:
-    """Which required document types the dossier lacks, and which credit reports have gone stale."""
+    """Which required document types (`missing`) and card fields (`missing_fields`, settings per customer
+    kind) the dossier lacks, and which credit reports have gone stale."""
     today = v.clock.now().date()
     present = {d.doc_type.value for d in dossier.documents if d.status is DocumentStatus.ACTIVE}
     missing = [t for t in v.settings.required_doc_types if t not in present]
     stale = [str(d.id) for d in dossier.documents
              if d.status is DocumentStatus.ACTIVE and d.doc_type is DocType.CREDIT_REPORT
              and d.expires_on is not None and d.expires_on < today]
-    return {"missing": missing, "stale_credit_reports": stale}
+    session = object_session(dossier)
+    fields = [] if session is None else missing_card_fields(v.settings, session, dossier)
+    return {"missing": missing, "missing_fields": fields, "stale_credit_reports": stale}
 
 
 def is_stale(v: Vault, document: Document) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from vault import audit
 from vault.core import Vault
 from vault.crypto.keyring import ACTIVE
-from vault.models import DocumentVersion, User
+from vault.models import DocumentVersion, DossierKey, User
 from vault.services import intake
 
 DEFAULT_BATCH = 200
@@ -43,26 +43,67 @@ def _stale_filter(current: int) -> list[ColumnElement[bool]]:
 
 
 def count_stale(v: Vault) -> int:
-    """Live versions whose data key is wrapped by a master key other than the current one."""
+    """Live data keys (versions' and dossiers') wrapped by a master key other than the current one."""
+    current = v.keyring.current_id
     with v.session() as s:
-        return s.scalar(select(func.count()).select_from(DocumentVersion)
-                        .where(*_stale_filter(v.keyring.current_id))) or 0
+        versions = s.scalar(select(func.count()).select_from(DocumentVersion).where(*_stale_filter(current))) or 0
+        dossier_keys = s.scalar(select(func.count()).select_from(DossierKey)
+                                .where(DossierKey.key_id != current, DossierKey.wrapped_key.is_not(None))) or 0
+    return versions + dossier_keys
 
 
 def key_usage(v: Vault) -> dict[int, int]:
-    """Master-key id -> number of live (not destroyed) versions whose data key it wraps."""
+    """Master-key id -> number of live data keys it wraps (versions not destroyed, dossiers' card keys)."""
+    usage: dict[int, int] = {}
     with v.session() as s:
-        rows = s.execute(select(DocumentVersion.key_id, func.count()).where(DocumentVersion.wrapped_key.is_not(None))
-                         .group_by(DocumentVersion.key_id)).all()
-    usage = {int(k): int(n) for k, n in rows}
+        for model in (DocumentVersion, DossierKey):
+            for k, n in s.execute(select(model.key_id, func.count()).where(model.wrapped_key.is_not(None))
+                                  .group_by(model.key_id)).all():
+                usage[int(k)] = usage.get(int(k), 0) + int(n)
     for key_id, n in intake.key_usage(v).items():  # the unfiled inbox and stacks waiting for the worker
         usage[key_id] = usage.get(key_id, 0) + n
     return usage
 
 
+def _rewrap_dossier_keys(v: Vault, batch_size: int, progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Re-wrap the dossiers' card keys (sealed_fields) like the versions' keys: compare-and-set, in batches."""
+    current = v.keyring.current_id
+    rewrapped = skipped = after = 0
+    while True:
+        with v.session() as s:
+            rows = s.execute(
+                select(DossierKey.dossier_id, DossierKey.uid, DossierKey.key_id, DossierKey.wrapped_key)
+                .where(DossierKey.key_id != current, DossierKey.wrapped_key.is_not(None),
+                       DossierKey.dossier_id > after)
+                .order_by(DossierKey.dossier_id).limit(batch_size)
+            ).all()
+            if not rows:
+                break
+            for dossier_id, uid, key_id, wrapped in rows:
+                assert wrapped is not None  # the query selects live keys only
+                new_id, new_wrapped = v.keyring.rewrap(key_id, wrapped, uuid.UUID(hex=uid).bytes)
+                current = new_id
+                result = s.execute(
+                    update(DossierKey)
+                    .where(DossierKey.dossier_id == dossier_id, DossierKey.key_id == key_id,
+                           DossierKey.wrapped_key == wrapped)
+                    .values(key_id=new_id, wrapped_key=new_wrapped)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    rewrapped += 1
+                else:
+                    skipped += 1
+            after = rows[-1][0]
+        if progress:
+            progress(len(rows))
+    return rewrapped, skipped
+
+
 def rewrap_all(v: Vault, *, batch_size: int = DEFAULT_BATCH,
                progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """Re-wrap every live data key not on the current master key; returns (re-wrapped, skipped).
+    """Re-wrap every live data key not on the current master key (versions', then dossiers' card keys);
+    returns (re-wrapped, skipped).
 
     Each batch is one short transaction. Every row is updated only if its key id and wrapped key are
     still the ones read (compare-and-set), so a destruction that erased a key meanwhile is never undone.
@@ -99,7 +140,8 @@ def rewrap_all(v: Vault, *, batch_size: int = DEFAULT_BATCH,
             after = rows[-1][0]
         if progress:
             progress(len(rows))
-    return rewrapped, skipped
+    more, more_skipped = _rewrap_dossier_keys(v, batch_size, progress)
+    return rewrapped + more, skipped + more_skipped
 
 
 def retire_unused(v: Vault, actor: User | None, *, only: int | None = None) -> tuple[list[int], dict[int, int]]:

@@ -79,10 +79,11 @@ def summary(v: Vault, session: Session, actor: User) -> dict[str, Any]:
     for dossier in session.scalars(select(Dossier).where(Dossier.secrecy.in_(levels),
                                                          Dossier.status == DossierStatus.ACTIVE)
                                    .order_by(Dossier.id)).all():
-        missing = completeness(v, dossier)["missing"]
-        if missing:
+        lacking = completeness(v, dossier)
+        if lacking["missing"] or lacking["missing_fields"]:
             incomplete.append({"dossier_id": dossier.id, "archive_no": dossier.archive_no,
-                               "customer_name": dossier.customer_name, "missing": missing})
+                               "customer_name": dossier.customer_name, "missing": lacking["missing"],
+                               "missing_fields": lacking["missing_fields"]})
     return {
         "generated_at": now.isoformat(),
         "dossiers": {"total": sum(grouped(Dossier.status).values()), "by_grade": grouped(Dossier.grade),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from vault.services import dossiers
+from vault.services import cards, dossiers
 from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
 from web.serialize import dossier_json, dossiers_workflow_json, page_json
@@ -15,7 +15,7 @@ def create_dossier() -> tuple[Response, int]:
     body = json_body()
     v = get_vault()
     with unit_of_work() as session:
-        dossier = dossiers.create_dossier(v, session, actor(), body)
+        dossier = cards.create_customer(v, session, actor(), body)
         out = dossier_json(v, dossier, with_documents=True)
     return jsonify(out), 201
 

@@ -15,6 +15,7 @@ from web.pages import (
     admin,
     audit,
     auth,
+    cards,
     checkouts,
     common,
     customer_file,
@@ -52,6 +53,7 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
     if user.role is not Role.ADMIN:
         items.append(("checkouts.list_page", "/checkouts", _l("Checkouts")))
         items.append(("customer_file.my_follow_ups", "/follow-ups", _l("My follow-ups")))
+        items.append(("cards.review_queue", "/reviews", _l("Reviews")))
         items.append(("transfers.list_page", "/transfers", _l("Transfers")))
     if policy.allowed(user, "hold.list"):
         items.append(("holds.list_page", "/holds", _l("Legal holds")))
@@ -81,7 +83,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp, customer_file.bp, registers.bp, transfers.bp, intake.bp,
+                  destructions.bp, cards.bp, customer_file.bp, registers.bp, transfers.bp, intake.bp,
                   stocktakes.bp]
     for bp in blueprints:
         app.register_blueprint(bp)

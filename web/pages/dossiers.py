@@ -13,7 +13,7 @@ from vault.errors import Conflict, Invalid
 from vault.models import DocType
 from vault.services import checkouts, dossiers, holds
 from web.deps import actor, get_vault, unit_of_work
-from web.pages import customer_file
+from web.pages import cards, customer_file
 from web.pages.common import field_message, page_args
 from web.pages.views import checkout_row, document_row, dossier_row
 
@@ -21,7 +21,7 @@ bp = Blueprint("dossiers", __name__)
 
 CREATE_FIELDS = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
                  "secrecy", "location")
-EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date")
+EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date", "reason")
 FILTERS = ("q", "grade", "customer_type", "status", "owner")
 
 
@@ -129,6 +129,7 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
         held_docs = {h["document_id"] for h in ctx["holds"] if h["document_id"]}
         for row in docs:
             row["held"] = row["id"] in held_docs or any(h["document_id"] is None for h in ctx["holds"])
+        ctx.update(cards.card_context(v, s, me, d))  # the customer card's section (pages/_dossier_card.html)
     return ctx
 
 
