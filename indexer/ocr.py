@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from indexer import imageprep
-from vault.creditcode import credit_code_problem
+from indexer import imageprep, ocr_repair
+from indexer.ocr_repair import fix_credit_code
 
 OCR_DPI = 300  # pages are rendered at, and small scans scaled up to, this resolution
 MAX_OCR_PIXELS = 40_000_000  # never enlarge a scan beyond this
@@ -231,62 +231,29 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[ \t\u3000]+(?=[{_CJK}])")
 _CJK_DIGIT_GAP = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[0-9])|(?<=[0-9])[ \t]+(?=[{_CJK}])")
 _NUMBER_GAP = re.compile(r"(?<=\d[,.])[ \t]+(?=\d)")
 _JUNK_LINE = re.compile(rf"^[^0-9A-Za-z{_CJK}]*$")
-_CODE_CANDIDATE = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
+# an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
+_GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
 
 
 def clean_ocr_text(text: str) -> str:
-    """Remove OCR artefacts that break phrase search: spaces inside CJK runs, junk-only lines."""
+    """Remove OCR artefacts that break phrase search (spaces inside CJK runs, junk-only lines) and
+    repair misread fields by the general rules of `indexer.ocr_repair`."""
     lines = []
     for line in text.splitlines():
         line = _CJK_GAP.sub("", line)
         line = _CJK_DIGIT_GAP.sub("", line)
         line = _NUMBER_GAP.sub("", line)
-        line = _CODE_CANDIDATE.sub(lambda m: fix_credit_code(m.group(0)), line)
-        line = _AMOUNT.sub(_fix_amount, line)
-        line = _DATE_DAY.sub(r"\1日", line)
+        line = ocr_repair.CODE_CANDIDATE.sub(lambda m: fix_credit_code(m.group(0)), line)
+        line = ocr_repair.repair_masked_ids(line)
+        line = ocr_repair.repair_daxie(line)
+        line = ocr_repair.repair_dates(line)
         line = _GROUPED_AMOUNT.sub(_fix_grouping, line)
-        line = line.replace("映份有限公司", "股份有限公司")  # 股 read as 映 (the originals, 2 of 2 passes)
+        line = ocr_repair.repair_legal_form(line)
         line = line.strip()
         if line and not _JUNK_LINE.match(line):
             lines.append(line)
     return "\n".join(lines)
 
 
-# 大写 amounts: chi_sim's fast model has no 仟, 叁, 柒 or 捌 and reads them as lookalikes. Within an
-# amount (after 人民币 or 大写, ending in 元) the lookalikes are mapped back.
-_DAXIE = set("零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整")
-_DAXIE_LOOKALIKES = {"什": "仟", "任": "仟", "件": "仟", "作": "仟", "会": "叁", "参": "叁", "拥": "捌",
-                     "染": "柒", "喜": "壹", "信": "佰", "融": "贰",
-                     "值": "佰", "倡": "佰", "从": "佰", "个": "佰",  # these and below: degraded scans
-                     "下": "贰", "歌": "贰", "忒": "贰"}  # fmt: skip
-_AMOUNT = re.compile(
-    r"(人民币|大写[:：]?)((?:人参|[" + "".join(sorted(_DAXIE | set(_DAXIE_LOOKALIKES))) + r"]){1,20}?元)"
-)
-# 日 after a date's day read as a lookalike; 月, 朋, 旧 and H there too on the degraded scans ("5月11月")
-_DATE_DAY = re.compile(r"(\d{4}年\d{1,2}月\d{1,2})[目曰昌晶旦月朋旧H]")
-# an amount's thousands commas read as full stops ("254.204.14元"): no amount has two decimal points
-_GROUPED_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+)[.,](\d{2})(?=元)")
-
-
 def _fix_grouping(match: re.Match[str]) -> str:
     return re.sub(r"[.,]", ",", match.group(1)) + "." + match.group(2)
-
-
-def _fix_amount(match: re.Match[str]) -> str:
-    amount = match.group(2).replace("人参", "叁")
-    fixed = "".join(_DAXIE_LOOKALIKES.get(ch, ch) for ch in amount)
-    if set(fixed) <= _DAXIE and set(fixed) & set("拾佰仟万亿"):
-        return match.group(1) + fixed
-    return match.group(0)
-
-
-# 统一社会信用代码: letters that never occur in a code are read back as the digits they resemble
-_CODE_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"})
-
-
-def fix_credit_code(token: str) -> str:
-    """Undo OCR's letter/digit confusions (O/0, I/1 ...) in a credit code when the check digit agrees."""
-    if credit_code_problem(token) is None:
-        return token
-    fixed = token.translate(_CODE_LOOKALIKES)
-    return fixed if credit_code_problem(fixed) is None else token
