@@ -1,7 +1,8 @@
 """Repairs of Tesseract's text in the fields people search for: 大写 amounts, dates, codes, ID numbers.
 
 Every rule here is a general one, resting on a fact about the Tesseract model (the characters it
-cannot output), on the grammar of the field (a 大写 amount alternates digits and falling units; a
+cannot output, and what it reads in their place, measured on amounts rendered for the purpose), on
+the grammar of the field (a 大写 amount alternates digits and falling units; a
 full date's day is followed by 日; a credit code's last character checks the other seventeen), or on
 the shape of characters (a misread is replaced only with a character that looks like it). None of
 them names a string of a particular document.
@@ -85,6 +86,18 @@ DIGITS = "壹贰叁肆伍陆柒捌玖"
 UNITS = "拾佰仟"  # rising
 SECTIONS = "万亿"
 NOT_IN_MODEL = "仟叁柒捌"  # absent from chi_sim.traineddata's LSTM character set (Tesseract 4/5 fast and best)
+# What chi_sim reads in place of a 大写 character, derived from Tesseract itself by
+# scripts/ocr_daxie_confusions.py: random amounts (none from any document) rendered in the server's
+# CJK font and read back; kept when seen at least twice and pointing at one character 3 times in 4.
+CONFUSIONS = {
+    "下": "贰", "业": "柒", "什": "仟", "介": "佰", "从": "佰", "他": "仟", "件": "仟", "任": "仟", "优": "叁",
+    "会": "叁", "佐": "叁", "倩": "佰", "值": "佰", "僚": "叁", "制": "捌", "参": "叁", "喜": "壹", "址": "贰",
+    "大": "肆", "失": "拾", "娄": "柒", "孜": "玖", "式": "贰", "当": "柒", "抬": "拾", "抽": "捌", "拥": "捌",
+    "振": "捌", "提": "捌", "撞": "捌", "晶": "捌", "染": "柒", "毒": "壹", "汪": "柒", "沫": "柒", "灶": "柒",
+    "焉": "贰", "玫": "玖", "类": "柒", "索": "壹", "臣": "贰", "融": "贰", "要": "壹", "起": "贰", "趟": "贰",
+    "过": "壹", "迷": "柒", "雪": "壹", "项": "贰",
+}  # fmt: skip
+SPLIT_READS = {"人参": "叁"}  # 叁 read as two characters (the renders' lines that came back one longer)
 _KNOWN = set("零" + DIGITS + UNITS + SECTIONS)
 _DIGIT_SET, _UNIT_SET, _MARKS = set(DIGITS), set(UNITS), set(UNITS + SECTIONS)
 _AMOUNT = re.compile(r"((?:大写[:：]?)?人民币|大写[:：]?)([\u3400-\u9fff]{1,20}?)(元)")
@@ -97,18 +110,25 @@ def repair_daxie(text: str) -> str:
 
 def _repair_amount(amount: str) -> str:
     """The amount with each foreign character replaced, if all of them can be and the result parses."""
+    read = amount
+    for split, meant in SPLIT_READS.items():
+        amount = amount.replace(split, meant)
     foreign = [i for i, ch in enumerate(amount) if ch not in _KNOWN]
-    if not foreign or len(foreign) > 2 or len(foreign) == len(amount):
-        return amount  # nothing to do, or too little of it was read to tell it is an amount
+    if not foreign or len(foreign) > 3 or len(foreign) == len(amount):
+        return amount if _grammatical(amount) else read  # nothing (more) to do, or too little read to tell
     chars = list(amount)
     for i in foreign:
         after_digit = i > 0 and chars[i - 1] in _DIGIT_SET
+        known = CONFUSIONS.get(chars[i], "")
+        if known and (known in _UNIT_SET) == after_digit:
+            chars[i] = known
+            continue
         found = _unit_at(chars, i) if after_digit else _digit_like(chars[i])
         if found is None:
-            return amount
+            return read
         chars[i] = found
     fixed = "".join(chars)
-    return fixed if _grammatical(fixed) else amount
+    return fixed if _grammatical(fixed) else read
 
 
 def _unit_at(chars: list[str], i: int) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from indexer import ocr_repair
 from indexer.ocr import clean_ocr_text, fix_credit_code, merge_passes
 
 
@@ -20,6 +21,21 @@ def test_spaces_tesseract_puts_between_chinese_characters_are_removed() -> None:
 ])
 def test_a_daxie_character_read_as_a_lookalike_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
+
+
+@pytest.mark.parametrize(("read", "meant"), [
+    ("人民币沫拾抽万元", "人民币柒拾捌万元"),
+    ("合计人民币索什过佰元", "合计人民币壹仟壹佰元"),
+    ("大写：人民币人参拾伍元整", "大写：人民币叁拾伍元整"),  # 叁 read as two characters
+    ("人民币融亿起仟万元", "人民币贰亿贰仟万元"),
+])
+def test_what_chi_sim_reads_in_place_of_a_daxie_character_is_read_back(read: str, meant: str) -> None:
+    assert clean_ocr_text(read) == meant
+
+
+def test_the_confusion_table_maps_only_onto_daxie_characters_and_never_from_one() -> None:
+    assert set(ocr_repair.CONFUSIONS.values()) <= set(ocr_repair.DIGITS + ocr_repair.UNITS)
+    assert not set(ocr_repair.CONFUSIONS) & set("零" + ocr_repair.DIGITS + ocr_repair.UNITS + "万亿元")
 
 
 def test_a_unit_the_grammar_leaves_no_choice_for_is_put_right_whatever_it_was_read_as() -> None:
