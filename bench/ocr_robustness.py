@@ -1,6 +1,7 @@
 """OCR robustness benchmark of issue 13: the synthetic scans as scanned, and made worse the way real ones are.
 
-    .venv/bin/python bench/ocr_robustness.py [--quick] [--sets original,combined,mixed|all] [--keep DIR]
+    .venv/bin/python bench/ocr_robustness.py [--quick] [--sets original,combined,mixed|all] [--baseline]
+                                             [--keep DIR] [--rescore DIR]
 
 1. Every OCR'd file of ../shared/corpus/synthetic (an image, or a PDF of page images; `needs_ocr` in
    its manifest) gets a variant per degraded set, built here with a fixed seed:
@@ -24,6 +25,10 @@ Prints per set: files, pages, terms found / total, recall, seconds per page (ext
 and CPU seconds of the sandbox and its Tesseract processes, which a busy machine does not inflate);
 then the degraded sets' recall and its ratio to the originals'. Targets (issue 13): degraded recall
 >= 0.85 and >= 0.90 x originals'; originals >= 0.97; s/page <= 1.5 x before the clean-up.
+`--baseline` also extracts every set without the clean-up (the passes alone, as before issue 13)
+and prints the clean-up's cost as the ratio of CPU seconds per page, measured in the same run.
+`--keep DIR` writes the variants and each set's extracted texts (DIR/<set>/<file>.txt); `--rescore DIR`
+scores those texts again with today's text repairs, without OCR.
 `--quick` runs four files (a licence PNG, a colour JPEG, a letter and a two-page scanned PDF).
 The machine is shared: compare seconds per page within one run or on a quiet machine.
 

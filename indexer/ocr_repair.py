@@ -181,7 +181,9 @@ def _grammatical(amount: str) -> bool:
 
 _DAY_LETTERS = str.maketrans({"O": "0", "o": "0", "C": "0", "D": "0", "Q": "0", "I": "1", "l": "1",
                               "Z": "2", "S": "5", "B": "8"})  # fmt: skip
-_DATE = re.compile(r"(\d{4}年[0-9OoCDQIlZSB]{1,2}月)([0-9OoCDQIlZSB]{1,2})([^\s0-9A-Za-z至起前后止,.，。;；、)）]|H)")
+_DATE = re.compile(
+    r"(\d{4}年[0-9OoCDQIlZSB]{1,2}月)[ \t]*([0-9OoCDQIlZSB]{1,2})([^\s0-9A-Za-z至起前后止,.，。;；、)）]|H)"
+)
 
 
 def repair_dates(text: str) -> str:
@@ -205,7 +207,7 @@ _CODE_NEVER = str.maketrans({"O": "0", "I": "1", "Z": "2", "S": "5", "V": "U"})
 # a letter there is the digit it resembles
 _DIGIT_LOOKS = str.maketrans({"O": "0", "D": "0", "Q": "0", "C": "0", "U": "0", "I": "1", "L": "1", "T": "7",
                               "Z": "2", "S": "5", "G": "6", "B": "8", "A": "4"})  # fmt: skip
-CODE_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{18}(?![0-9A-Za-z])")
+CODE_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{18,19}(?![0-9A-Za-z])")
 
 
 def fix_credit_code(token: str) -> str:
@@ -216,9 +218,20 @@ def fix_credit_code(token: str) -> str:
     """
     if credit_code_problem(token) is None:
         return token
+    if len(token) == 19:
+        return _without_stray(token)
     upper = token.upper().translate(_CODE_NEVER)
     fixed = upper[0] + upper[1:8].translate(_DIGIT_LOOKS) + upper[8:]
     return fixed if credit_code_problem(fixed) is None else token
+
+
+def _without_stray(token: str) -> str:
+    """A code read with one character too many, that character being one no code holds (I, O, Z, S, V):
+    without it, if the check digit then agrees (and only one such character could go)."""
+    upper = token.upper()
+    valid = {upper[:i] + upper[i + 1 :] for i, ch in enumerate(upper) if ch in "IOZSV"}
+    valid = {code for code in valid if credit_code_problem(code) is None}
+    return valid.pop() if len(valid) == 1 else token
 
 
 # a masked ID number (six digits, eight masking stars, four characters) with a star read as + x or ×

@@ -67,6 +67,7 @@ def test_lookalikes_outside_an_amount_are_left_alone() -> None:
     ("截至2021年6月15号", "截至2021年6月15号"),
     ("开业日期2015年9月22晴", "开业日期2015年9月22日"),  # 日 merged with a mark beside it
     ("生效日期2020年4月9H。", "生效日期2020年4月9日。"),
+    ("日期2018年6月 O4日", "日期2018年6月04日"),  # a space read between the month and the day
 ])
 def test_the_day_of_a_full_date_is_put_right(read: str, meant: str) -> None:
     assert clean_ocr_text(read) == meant
@@ -106,6 +107,11 @@ def test_a_credit_code_misread_with_letters_for_digits_is_repaired_only_when_its
 def test_a_letter_among_the_administrative_division_digits_of_a_credit_code_is_read_as_a_digit() -> None:
     assert fix_credit_code("925I01D4MA6CGTY8UA") == "92510104MA6CGTY8UA"
     assert fix_credit_code("925I01D4MA6CGTY8UB") == "925I01D4MA6CGTY8UB"  # the check digit disagrees
+
+
+def test_a_credit_code_read_with_a_stray_letter_no_code_holds_is_put_right_when_its_check_digit_agrees() -> None:
+    assert clean_ocr_text("代码91110108MA01C4XSK25") == "代码91110108MA01C4XK25"
+    assert clean_ocr_text("代码91110108MA01C4XSK26") == "代码91110108MA01C4XSK26"  # the check disagrees
 
 
 def test_a_lower_case_credit_code_read_from_a_scan_is_put_in_capitals_when_it_checks() -> None:
