@@ -1,6 +1,6 @@
 """Derive the 大写 confusion table of indexer/ocr_repair.py from Tesseract itself, not from any document.
 
-    PYTHONPATH=. .venv/bin/python scripts/ocr_daxie_confusions.py [--seeds 7,11] [--pages 3]
+    PYTHONPATH=. .venv/bin/python scripts/ocr_daxie_confusions.py [--seeds 7,11,13,17,19,23] [--pages 3]
 
 Renders random 大写 amounts (random digits, units and 万/亿 sections, nothing of the test corpus), one
 "注册资本 人民币…元整" line each, in the server's CJK font at four sizes on 300 dpi pages; reads them
@@ -60,7 +60,7 @@ def confusions(seed: int, pages: int) -> collections.Counter[tuple[str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seeds", default="7,11")
+    parser.add_argument("--seeds", default="7,11,13,17,19,23")
     parser.add_argument("--pages", type=int, default=3)
     args = parser.parse_args()
     total: collections.Counter[tuple[str, str]] = collections.Counter()
