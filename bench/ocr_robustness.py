@@ -43,8 +43,20 @@ depend on what else the shared machine ran):
     degraded   0.301, 0.330 of the originals    0.757, 0.822 of the originals
     all sets   3.28 CPU s/page                  3.47 CPU s/page (1.06x)
 
-Four terms of each set (masked ID numbers, "330782********4099") are in the extracted text but not
-found by a phrase search, whatever the OCR: a search-side limit that caps every set at 109/113.
+With the second look and the general repairs, `bench/ocr_robustness.py -v --baseline --keep DIR`
+on c751e2b (load average 15-24 during the run), then `--rescore DIR` of the same OCR texts with
+the repairs of fd5bd48 (the 大写 confusion table measured on rendered amounts, stray letters in
+credit codes):
+
+    set        no clean-up (same run)      c751e2b                      rescored, fd5bd48
+    original   101/113 0.894  2.70 CPU s   104/113 0.920  3.70 CPU s    110/113 0.973
+    combined    15/113 0.133  4.41          92/113 0.814  7.75           94/113 0.832
+    mixed       55/113 0.487  2.66          99/113 0.876  4.06          104/113 0.920
+    degraded   0.310                       0.845, 0.918 of originals    0.876, 0.900 of originals
+    all sets   3.26 CPU s/page             5.17 CPU s/page (1.59x)
+
+Masked ID numbers are found since the phrase fix of the last session (a quoted phrase is analysed
+like the text).
 """
 
 from __future__ import annotations
