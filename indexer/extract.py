@@ -51,6 +51,7 @@ class _Budget:
     """What an OCR call may use: languages, and the job's deadline and time limit."""
 
     languages: str
+    cleanup: bool  # the image clean-up and second looks before and after Tesseract (off: the bare passes)
     deadline: float
     timeout_s: float
     memory_mb: int
@@ -71,11 +72,16 @@ def extract(
     timeout_s: int = 120,
     memory_mb: int = 1024,
     ocr_languages: str = "chi_sim+eng",
+    ocr_cleanup: bool = True,
 ) -> Extraction:
-    """Extract the text of the file at `path` (of sniffed type `mime`) in a limited child process."""
+    """Extract the text of the file at `path` (of sniffed type `mime`) in a limited child process.
+
+    `ocr_cleanup=False` gives Tesseract the pages as they are (the benchmark's baseline).
+    """
     if mime not in filetypes.ALLOWED:
         raise ExtractionFailed(phrase("files of type {mime} are not extracted", mime=mime))
-    job = {"path": str(Path(path).resolve()), "mime": mime, "ocr_languages": ocr_languages}
+    job = {"path": str(Path(path).resolve()), "mime": mime, "ocr_languages": ocr_languages,
+           "ocr_cleanup": ocr_cleanup}
     try:
         answer = sandbox.run_extraction(job, timeout_s=timeout_s, memory_mb=memory_mb)
     except sandbox.SandboxFailure as exc:
@@ -127,6 +133,7 @@ def extract_here(job: dict[str, Any], notes: _Notes | None = None) -> dict[str, 
     timeout_s = float(job.get("timeout_s", 120))
     budget = _Budget(
         languages=str(job.get("ocr_languages") or "chi_sim+eng"),
+        cleanup=bool(job.get("ocr_cleanup", True)),
         deadline=float(job.get("deadline") or time.monotonic() + timeout_s),
         timeout_s=timeout_s,
         memory_mb=int(job.get("memory_mb", 1024)),
@@ -327,7 +334,7 @@ def _require_tesseract() -> None:
 def _ocr_all(pages: Iterator[ocr.OcrPage | None], budget: _Budget) -> Iterator[str | None]:
     """OCR each page (two at a time); a Tesseract failure becomes a readable ExtractionFailed."""
     try:
-        yield from ocr.ocr_pages(pages, budget.languages, budget.deadline)
+        yield from ocr.ocr_pages(pages, budget.languages, budget.deadline, cleanup=budget.cleanup)
     except ocr.OcrOutOfMemory:
         raise ExtractionFailed(sandbox.memory_reason(budget.memory_mb)) from None
     except ocr.OcrError as exc:
