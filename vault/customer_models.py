@@ -44,7 +44,7 @@ class CustomerCard(Base):
     credit_rating_source: Mapped[str] = mapped_column(String(100), default="")
     credit_rating_on: Mapped[date | None] = mapped_column(Date)
     partner_kind: Mapped[str] = mapped_column(String(24), default="")
-    stage: Mapped[str] = mapped_column(String(16), default="prospect")
+    stage: Mapped[str] = mapped_column(String(16), default="prospect", index=True)
     backup_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     last_review_on: Mapped[date | None] = mapped_column(Date)
     reminded_for: Mapped[date | None] = mapped_column(Date)  # the review date a reminder was sent for

@@ -256,6 +256,7 @@ class Dossier(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     archive_no: Mapped[str] = mapped_column(String(32), unique=True)
     customer_name: Mapped[str] = mapped_column(String(200), index=True)
+    name_sort: Mapped[str] = mapped_column(String(400), default="", server_default="", index=True)  # vault.name_sort
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     customer_type: Mapped[CustomerType] = mapped_column(_enum(CustomerType))
     grade: Mapped[Grade] = mapped_column(_enum(Grade), default=Grade.B)
@@ -264,10 +265,10 @@ class Dossier(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     secrecy: Mapped[Secrecy] = mapped_column(_enum(Secrecy), default=Secrecy.INTERNAL)
     status: Mapped[DossierStatus] = mapped_column(_enum(DossierStatus), default=DossierStatus.ACTIVE)
-    next_review_date: Mapped[date | None] = mapped_column(Date)
+    next_review_date: Mapped[date | None] = mapped_column(Date, index=True)
     location: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])

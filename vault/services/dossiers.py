@@ -11,7 +11,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from vault import audit, policy
+from config.settings import Settings
+from vault import (
+    audit,
+    name_sort,  # noqa: F401  (its listener keeps dossiers.name_sort current on create and rename)
+    policy,
+)
 from vault.core import Vault
 from vault.creditcode import credit_code_problem, normalize_credit_code
 from vault.errors import Conflict, Invalid
@@ -30,9 +35,10 @@ from vault.models import (
 )
 from vault.paging import Page, page_of
 from vault.paging import paging as paging  # moved to vault.paging; kept here for callers written before
-from vault.services.card_fields import add_history, missing_card_fields
+from vault.services.card_fields import KINDS, add_history, missing_card_fields
 from vault.services.common import get_dossier, queue_reindex
 from vault.services.common import resolve_archive_no as resolve_archive_no  # likewise, moved to .common
+from vault.services.dossier_list import apply_filters
 from vault.services.fields import clean_text
 
 EDITABLE = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
@@ -214,8 +220,11 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
 
 
 def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], page: int = 1,
-                  per_page: int = 50) -> Page:
-    """Dossiers within the actor's clearance, filtered by name/number/code, grade, type, owner, status."""
+                  per_page: int = 50, *, v: Vault | None = None) -> Page:
+    """Dossiers within the actor's clearance, filtered by name/number/code, grade, type, owner, status, and
+    (see vault.services.dossier_list) stage, customer kind, industry, region, review due, incomplete; sorted by
+    `sort`. ``v`` gives today's date and the required types and fields (without it: the system clock and
+    the default settings)."""
     q = select(Dossier).where(Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
     text = (filters.get("q") or "").strip()
     if text:
@@ -236,7 +245,12 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
     if filters.get("secrecy"):
         q = q.where(Dossier.secrecy == _enum_value(Secrecy, "secrecy", filters["secrecy"],
                                                    "public, internal, confidential, secret"))
-    return page_of(session, q.order_by(Dossier.id.desc()), page, per_page)
+    settings = v.settings if v is not None else Settings()
+    today = v.clock.now().date() if v is not None else date.today()
+    required = {kind: tuple(getattr(settings, f"required_card_fields_{kind}")) for kind in KINDS}
+    q = apply_filters(q, filters, today=today, required_doc_types=tuple(settings.required_doc_types),
+                      required_fields=required)
+    return page_of(session, q, page, per_page)
 
 
 def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:

@@ -25,7 +25,7 @@ def list_dossiers() -> Response:
     v = get_vault()
     page, per_page = query_paging()
     with unit_of_work() as session:
-        result = dossiers.list_dossiers(session, actor(), request.args, page, per_page)
+        result = dossiers.list_dossiers(session, actor(), request.args, page, per_page, v=v)
         workflow = dossiers_workflow_json(result.items)
         items = [dossier_json(v, d, workflow=workflow[d.id]) for d in result.items]
     return jsonify(page_json(items, result.total, page, per_page))
