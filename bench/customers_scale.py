@@ -1,0 +1,314 @@
+"""Customers at scale: N customers (cards, sealed ID numbers, phones and bank accounts with their lookup
+digests, 10 records each) on PostgreSQL; the filtered dossier list and the exact ID-number lookup through
+the API, against the same questions in bare SQL in the same run.
+
+    .venv/bin/python bench/customers_scale.py [--customers 100000] [--requests 200] [--batch 2000] [--quick]
+
+Rows are inserted directly with SQL (through the services 100,000 customers would take hours), but they are
+the rows the services write: a card per dossier (30 % individuals with valid GB 11643 ID numbers), each
+sensitive value sealed with the dossier's own data key wrapped by the real keyring
+(vault.services.sealed_fields), lookup digests keyed by the keyring, the pinyin name sort key, 10 records
+with sealed details. Targets (issue 12): filtered list p95 <= 100 ms, lookup p95 <= 20 ms.
+Then gunicorn `web.wsgi:app` serves it and one client times one request at a time:
+GET /api/v1/dossiers with random combinations of stage, grade, kind, region, industry, owner, review due,
+incomplete and a sort, as an archivist (clearance secret); POST /api/v1/lookup {"id_number"} as legal.
+The baseline runs the same filter and the same digest lookup as hand-written SQL over psycopg.
+`--quick`: 2,000 customers, 20 requests per kind, one gunicorn process: a smoke run (errors still count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psycopg  # noqa: E402
+from prodshape import ProductionShape, percentile  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from config import load_settings  # noqa: E402
+from vault.core import Vault  # noqa: E402
+from vault.crypto import new_data_key  # noqa: E402
+from vault.customer_models import CardSealed, CustomerCard  # noqa: E402
+from vault.models import Dossier, DossierKey, User  # noqa: E402
+from vault.name_sort import name_sort_key  # noqa: E402
+from vault.relationship_models import CustomerRecord  # noqa: E402
+from vault.services.sealed_fields import lookup_digest, seal_value  # noqa: E402
+
+RECORDS = 10
+QUICK: dict[str, Any] = {"customers": 2000, "requests": 20, "batch": 500, "gunicorn_workers": 1}
+STAGES = ("prospect", "target", "potential", "inactive", "customer", "lost")
+REGIONS = ("北京", "上海", "广东", "江苏", "浙江", "山东", "四川", "湖北", "福建", "河南")
+INDUSTRIES = ("制造", "贸易", "金融", "建筑", "软件", "物流", "医药", "能源")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
+FIRMS = ("华", "中", "东", "恒", "信", "达", "鑫", "宏", "泰", "联", "远", "盛", "安", "新", "嘉", "瑞")
+KINDS = ("visit", "call", "meeting", "service", "inquiry", "complaint", "suggestion", "follow_up", "transaction")
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number(rng: random.Random) -> str:
+    """A valid 18-digit resident ID number (GB 11643 check digit)."""
+    born = date(1950, 1, 1) + timedelta(days=rng.randrange(20000))
+    body = f"{rng.choice((110105, 310104, 440106, 320102, 330106))}{born:%Y%m%d}{rng.randrange(1000):03d}"
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, _WEIGHTS, strict=True)) % 11]
+    return body + check
+
+
+def _name(rng: random.Random, i: int, individual: bool) -> str:
+    if individual:
+        return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
+    if i % 17 == 0:
+        return f"{rng.choice(('Acme', 'Blue River', 'Orion', 'Zenith', 'Kestrel'))} Trading {i} Ltd"
+    return (f"{rng.choice(REGIONS)}{''.join(rng.sample(FIRMS, 2))}{rng.choice(INDUSTRIES)}"
+            f"{i}有限公司")
+
+
+def _populate(v: Vault, customers: int, batch: int) -> list[str]:
+    """Insert the customers; the ID numbers of the individuals (for the lookups)."""
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    today = now.date()
+    ids: list[str] = []
+    with v.session() as s:
+        arch = s.scalars(select(User.id).where(User.username == "bench-arch")).one()
+        emp = s.scalars(select(User.id).where(User.username == "bench-employee")).one()
+    for start in range(1, customers + 1, batch):
+        chunk = range(start, min(customers + 1, start + batch))
+        with v.session() as s:
+            dossiers, cards, records, keys = [], [], [], []
+            plain: dict[int, dict[str, str]] = {}
+            for i in chunk:
+                individual = rng.random() < 0.3
+                name = _name(rng, i, individual)
+                updated = now - timedelta(minutes=rng.randrange(525_600))
+                dossiers.append({
+                    "id": i, "archive_no": f"KH-S-{i:08d}", "customer_name": name, "name_sort": name_sort_key(name),
+                    "credit_code": None, "customer_type": rng.choice(("supplier", "client", "client", "partner")),
+                    "grade": rng.choice("AABBBCCD"), "industry": rng.choice(INDUSTRIES),
+                    "region": rng.choice(REGIONS), "owner_id": emp if i % 10 == 0 else arch,
+                    "secrecy": rng.choice(("internal",) * 6 + ("public", "confidential", "confidential", "secret")),
+                    "status": "active", "location": f"A-{i % 40:02d}-{i % 7:02d}",
+                    "next_review_date": today + timedelta(days=rng.randrange(-60, 365)),
+                    "created_at": updated, "updated_at": updated, "created_by_id": arch})
+                values = {"phone": f"13{rng.randrange(10**9):09d}"}
+                if individual:
+                    values["id_number"] = id_number(rng)
+                    values["address"] = f"{rng.choice(REGIONS)}市某区某路{rng.randrange(1, 999)}号"
+                    ids.append(values["id_number"])
+                else:
+                    values["bank_account"] = f"6222{rng.randrange(10**12):012d}"
+                plain[i] = values
+                cards.append({
+                    "dossier_id": i, "customer_kind": "individual" if individual else "organisation",
+                    "id_number_digest": lookup_digest(v, "id_number", values["id_number"]) if individual else None,
+                    "gender": rng.choice(("male", "female")) if individual else None, "former_names": "",
+                    "legal_representative": "" if individual or rng.random() < 0.2 else rng.choice(SURNAMES) + "总",
+                    "registered_address": "" if individual else f"{rng.choice(REGIONS)}某路{i}号",
+                    "business_address": "",
+                    "registered_capital": "" if individual else f"{rng.randrange(1, 500)}0000.00",
+                    "currency": "" if individual else "CNY", "business_scope": "", "main_products": "",
+                    "staff_size": "", "website": "", "email": "", "bank_name": "" if individual else "工商银行",
+                    "credit_rating": "", "credit_rating_source": "", "partner_kind": "", "stage": rng.choice(STAGES),
+                    "updated_at": updated})
+                uid = uuid.uuid4().hex
+                key_id, wrapped = v.keyring.wrap(new_data_key(), uuid.UUID(hex=uid).bytes)
+                keys.append(DossierKey(dossier_id=i, uid=uid, key_id=key_id, wrapped_key=wrapped, created_at=now))
+            s.execute(insert(Dossier), dossiers)
+            s.add_all(keys)
+            s.flush()  # the keys are in the session now: seal_value finds them without a query each
+            sealed = []
+            for i, values in plain.items():
+                for field, value in values.items():
+                    sealed.append({"dossier_id": i, "field": field,
+                                   "sealed": seal_value(v, s, i, f"card.{field}", value),
+                                   "digest": lookup_digest(v, field, value) if field != "address" else None})
+                for n in range(RECORDS):
+                    kind = KINDS[(i + n) % len(KINDS)]
+                    records.append({
+                        "dossier_id": i, "kind": kind, "occurred_at": now - timedelta(days=rng.randrange(1, 1000)),
+                        "channel": rng.choice(("phone", "visit", "email", "wechat")), "staff_id": arch,
+                        "contact_ids": [], "summary": f"{kind} 第{n + 1}次往来：沟通合同与付款安排",
+                        "details_sealed": seal_value(v, s, i, "record.details",
+                                                     f"详细记录 {i}-{n}：客户反馈交付周期与价格，约定下次回访。"),
+                        "outcome": "", "next_action": "", "document_ids": [],
+                        "status": "received" if kind == "complaint" else None,
+                        "amount_minor": rng.randrange(10**4, 10**9) if kind == "transaction" else None,
+                        "currency": "CNY" if kind == "transaction" else None, "item": "", "payment_terms": "",
+                        "result": "", "created_at": now, "created_by_id": arch})
+            s.execute(insert(CustomerCard), cards)
+            s.execute(insert(CardSealed), sealed)
+            s.execute(insert(CustomerRecord), records)
+    with v.session() as s:  # later inserts through the services must not collide with the ids used here
+        s.execute(text("SELECT setval(pg_get_serial_sequence('dossiers', 'id'), (SELECT max(id) FROM dossiers))"))
+        s.execute(text("ANALYZE"))
+    return ids
+
+
+def filter_queries(rng: random.Random, n: int) -> list[dict[str, str]]:
+    """Random filter combinations as a user of the list would pick them: one to three filters and a sort."""
+    out = []
+    for _ in range(n):
+        q: dict[str, str] = {}
+        choices = [("stage", lambda: rng.choice(STAGES)), ("grade", lambda: rng.choice("ABCD")),
+                   ("customer_kind", lambda: rng.choice(("organisation", "individual"))),
+                   ("region", lambda: rng.choice(REGIONS)), ("industry", lambda: rng.choice(INDUSTRIES)),
+                   ("review_due", lambda: rng.choice(("overdue", "7", "30"))), ("incomplete", lambda: "true"),
+                   ("owner", lambda: "bench-employee")]
+        for key, make in rng.sample(choices, rng.randint(1, 3)):
+            q[key] = make()
+        q["sort"] = rng.choice(("name", "-name", "archive_no", "-updated", "updated"))
+        q["per_page"] = "50"
+        out.append(q)
+    return out
+
+
+_SORT_SQL = {"name": "d.name_sort, d.customer_name, d.id", "-name": "d.name_sort DESC, d.customer_name DESC, d.id DESC",
+             "archive_no": "d.archive_no, d.id", "-updated": "d.updated_at DESC, d.id DESC",
+             "updated": "d.updated_at, d.id"}
+
+
+def bare_sql(q: dict[str, str], employee_id: int) -> tuple[str, dict[str, Any]]:
+    """The same question in hand-written SQL (page of 50 and the count), without the service around it."""
+    where = ["d.secrecy IN ('public', 'internal', 'confidential', 'secret')"]
+    params: dict[str, Any] = {}
+    for key in ("grade", "region", "industry"):
+        if key in q:
+            where.append(f"d.{key} = %({key})s")
+            params[key] = q[key]
+    if "stage" in q:
+        where.append("coalesce(c.stage, 'prospect') = %(stage)s")
+        params["stage"] = q["stage"]
+    if "customer_kind" in q:
+        where.append("coalesce(c.customer_kind, 'organisation') = %(kind)s")
+        params["kind"] = q["customer_kind"]
+    if "owner" in q:
+        where.append("d.owner_id = %(owner)s")
+        params["owner"] = employee_id
+    if "review_due" in q:
+        where.append("d.next_review_date < current_date" if q["review_due"] == "overdue"
+                     else f"d.next_review_date <= current_date + {int(q['review_due'])}")
+    if "incomplete" in q:
+        where.append("(NOT EXISTS (SELECT 1 FROM documents x WHERE x.dossier_id = d.id AND x.doc_type = 'license' "
+                     "AND x.status = 'active') OR coalesce(c.customer_kind, 'organisation') = 'organisation' AND "
+                     "(c.legal_representative = '' OR NOT EXISTS (SELECT 1 FROM card_sealed y WHERE "
+                     "y.dossier_id = d.id AND y.field = 'bank_account')))")
+    body = "FROM dossiers d LEFT JOIN customer_cards c ON c.dossier_id = d.id WHERE " + " AND ".join(where)
+    return (f"SELECT count(*) {body}; SELECT d.* {body} ORDER BY {_SORT_SQL[q['sort']]} LIMIT 50", params)
+
+
+def _time_api(shape: ProductionShape, calls: list[tuple[str, str, bytes | None]],
+              token: str) -> tuple[list[float], int]:
+    conn = shape.connection()
+    times, errors = [], 0
+    try:
+        for method, path, body in calls:
+            start = time.perf_counter()
+            status, _ = shape.request(method, path, body, token=token, conn=conn,
+                                      content_type="application/json" if body else None)
+            times.append(time.perf_counter() - start)
+            errors += status != 200
+    finally:
+        conn.close()
+    return times, errors
+
+
+def _time_sql(dsn: str, statements: list[tuple[str, dict[str, Any]]]) -> list[float]:
+    times = []
+    with psycopg.connect(dsn) as conn:
+        for sql, params in statements:
+            start = time.perf_counter()
+            for part in sql.split("; "):
+                conn.execute(part, params if "%(" in part else None).fetchall()
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def run(customers: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2) -> dict[str, Any]:
+    """Generate, insert, serve, measure; figures as a dict (latencies in ms)."""
+    figures: dict[str, Any] = {"customers": customers}
+    with ProductionShape(gunicorn_workers=gunicorn_workers, threads=1, worker=False, serve=False) as shape:
+        settings = load_settings({"home": str(shape.home), "database_url": shape.database_url}, environ={})
+        v = Vault.open(settings)
+        try:
+            t0 = time.perf_counter()
+            ids = _populate(v, customers, batch)
+            figures["insert_s"] = time.perf_counter() - t0
+            with v.session() as s:
+                employee_id = s.scalars(select(User.id).where(User.username == "bench-employee")).one()
+                digests = {n: lookup_digest(v, "id_number", n) for n in ids[:requests]}
+        finally:
+            v.close()
+        shape.start_server()
+        arch, legal = shape.token("bench-arch"), shape.token("bench-legal")
+        rng = random.Random(5)
+        queries = filter_queries(rng, requests)
+        picks = [rng.choice(list(digests)) for _ in range(requests)]
+        shape.request("GET", "/api/v1/dossiers", token=arch)  # warm up a little
+        list_calls = [("GET", "/api/v1/dossiers?" + urlencode(q), None) for q in queries]
+        lookup_calls = [("POST", "/api/v1/lookup", json.dumps({"id_number": n}).encode()) for n in picks]
+        list_t, list_err = _time_api(shape, list_calls, arch)
+        lookup_t, lookup_err = _time_api(shape, lookup_calls, legal)
+        status, body = shape.request("POST", "/api/v1/lookup", lookup_calls[0][2], token=legal,
+                                     content_type="application/json")
+        figures["lookup_sample_matches"] = len(json.loads(body).get("items", [])) if status == 200 else None
+        dsn = shape.database_url.replace("postgresql+psycopg://", "postgresql://")
+        bare_list_t = _time_sql(dsn, [bare_sql(q, employee_id) for q in queries])
+        bare_lookup_t = _time_sql(dsn, [(
+            "SELECT d.id, d.archive_no, d.customer_name FROM dossiers d JOIN card_sealed c ON c.dossier_id = d.id "
+            "WHERE c.field = 'id_number' AND c.digest = %(g)s ORDER BY d.id", {"g": digests[n]}) for n in picks])
+    for name, times in (("list", list_t), ("lookup", lookup_t), ("bare_list", bare_list_t),
+                        ("bare_lookup", bare_lookup_t)):
+        figures[f"{name}_requests"] = len(times)
+        figures[f"{name}_p50_ms"] = percentile(times, 50) * 1000
+        figures[f"{name}_p95_ms"] = percentile(times, 95) * 1000
+    figures["errors"] = list_err + lookup_err
+    return figures
+
+
+def report(f: dict[str, Any]) -> str:
+    met = {k: "met" if f[f"{k}_p95_ms"] <= target else "NOT met" for k, target in (("list", 100), ("lookup", 20))}
+    return "\n".join([
+        f"customers_scale: {f['customers']} customers with {RECORDS} records each on PostgreSQL; rows inserted in "
+        f"{f['insert_s']:.0f} s",
+        f"  GET /api/v1/dossiers filtered+sorted: p50 {f['list_p50_ms']:6.1f} ms  p95 {f['list_p95_ms']:6.1f} ms "
+        f"({f['list_requests']} requests; target p95 <= 100 ms: {met['list']})",
+        f"  bare SQL, same filters (count+page):   p50 {f['bare_list_p50_ms']:6.1f} ms  "
+        f"p95 {f['bare_list_p95_ms']:6.1f} ms",
+        f"  POST /api/v1/lookup id_number:        p50 {f['lookup_p50_ms']:6.1f} ms  p95 {f['lookup_p95_ms']:6.1f} ms "
+        f"({f['lookup_requests']} requests; target p95 <= 20 ms: {met['lookup']}; sample matches "
+        f"{f['lookup_sample_matches']})",
+        f"  bare SQL, same digest lookup:         p50 {f['bare_lookup_p50_ms']:6.1f} ms  "
+        f"p95 {f['bare_lookup_p95_ms']:6.1f} ms",
+        f"  errors: {f['errors']}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per kind")
+    parser.add_argument("--batch", type=int, default=2000, help="customers per insert transaction")
+    parser.add_argument("--gunicorn-workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2,000 customers, 20 requests per kind: a smoke run")
+    args = parser.parse_args(argv)
+    sizes = {"customers": args.customers, "requests": args.requests, "batch": args.batch,
+             "gunicorn_workers": args.gunicorn_workers}
+    figures = run(**(QUICK if args.quick else sizes))
+    print(report(figures))
+    return 0 if figures["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
