@@ -63,6 +63,18 @@ UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "properties": {"file": {"type": "string", "format": "binary"}, "doc_type": DOC_TYPE, "title": S,
                    "doc_date": {"type": "string", "format": "date"}}}}}}
 
+DOSSIER_LIST_PARAMS = [
+    _q("stage", ENUM("prospect", "target", "potential", "inactive", "customer", "lost"), "客户阶段"),
+    _q("customer_kind", ENUM("organisation", "individual")),
+    _q("industry", description="exact industry"), _q("region", description="exact region"),
+    _q("review_due", {"type": "string", "pattern": "^(overdue|[0-9]{1,4})$"},
+       "'overdue' (next review date passed) or N: next review date within N days (0..3650)"),
+    _q("incomplete", ENUM("true", "false"),
+       "true: a required document type or required card field (per customer kind) is missing"),
+    _q("sort", ENUM("name", "-name", "archive_no", "-archive_no", "updated", "-updated"),
+       "name sorts in pinyin order; '-' for descending; default newest first"),
+]
+
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("get", "/api/v1/health"): {"summary": "Health of database, storage and index", "security": [],
                                 "responses": {"200": _json(), "503": _json(description="a part is down")}},
@@ -81,7 +93,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "responses": {"201": _json(), **_err(400, 401, 403, 409, 422)}},
     ("get", "/api/v1/dossiers"): {
         "summary": "List visible dossiers",
-        "parameters": [_q("q"), _q("grade"), _q("customer_type"), _q("owner"), _q("status"), *PAGING],
+        "parameters": [_q("q"), _q("grade"), _q("customer_type"), _q("owner"), _q("status"), *DOSSIER_LIST_PARAMS,
+                       *PAGING],
         "responses": {"200": _json(), **_err(401, 422)}},
     ("get", "/api/v1/dossiers/{dossier_id}"): {
         "summary": "A dossier, its documents and completeness", "parameters": [_path("dossier_id")],

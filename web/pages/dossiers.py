@@ -22,7 +22,9 @@ bp = Blueprint("dossiers", __name__)
 CREATE_FIELDS = ("customer_name", "credit_code", "customer_type", "grade", "industry", "region", "owner",
                  "secrecy", "location")
 EDIT_FIELDS = CREATE_FIELDS + ("status", "next_review_date", "reason")
-FILTERS = ("q", "grade", "customer_type", "status", "owner")
+FILTERS = ("q", "grade", "customer_type", "status", "owner", "stage", "customer_kind", "industry", "region",
+           "review_due", "incomplete", "sort")
+SORT_LINKS = (("name", "-name"), ("archive_no", "-archive_no"), ("updated", "-updated"))
 
 
 @bp.get("/dossiers")
@@ -33,15 +35,17 @@ def list_page() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     with unit_of_work() as s:
         try:
-            result = dossiers.list_dossiers(s, me, {k: v for k, v in filters.items() if v}, page, per_page)
+            result = dossiers.list_dossiers(s, me, {k: v for k, v in filters.items() if v}, page, per_page,
+                                            v=get_vault())
         except Invalid as exc:
             errors[exc.field] = field_message(exc)
-            result = dossiers.list_dossiers(s, me, {}, page, per_page)
+            result = dossiers.list_dossiers(s, me, {}, page, per_page, v=get_vault())
         rows = [dossier_row(d) for d in result.items]
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/dossiers.html", rows=rows, total=result.total, page=page, pages=pages,
-                           per_page=per_page, filters=filters, errors=errors,
-                           can_create=policy.allowed(me, "dossier.create"))
+                           per_page=per_page, filters=filters, errors=errors, CL=cards.labels(),
+                           sort_links=SORT_LINKS, can_create=policy.allowed(me, "dossier.create")), \
+        422 if errors else 200
 
 
 def _form_data(fields: tuple[str, ...]) -> dict[str, str]:
