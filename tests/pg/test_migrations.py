@@ -105,6 +105,7 @@ def test_data_written_by_the_previous_release_survives_every_upgrade(engine: Eng
             old = s.scalars(select(Dossier).where(Dossier.archive_no == "KH-2026-000007")).one()
             assert old.customer_name == "旧版本客户有限公司" and old.owner.username == "old-archivist"
             assert old.created_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+            assert old.name_sort == "jiubanbenkehuyouxiangongsi"  # backfilled by 0014: sorts in pinyin order
             assert s.scalars(select(Document).where(Document.dossier_id == old.id)).all() == []
             archivist = s.scalars(select(User).where(User.username == "old-archivist")).one()
             system = users.system_user(s, clock.now())
