@@ -12,7 +12,8 @@ with sealed details. Targets (issue 12): filtered list p95 <= 100 ms, lookup p95
 Then gunicorn `web.wsgi:app` serves it and one client times one request at a time:
 GET /api/v1/dossiers with random combinations of stage, grade, kind, region, industry, owner, review due,
 incomplete and a sort, as an archivist (clearance secret); POST /api/v1/lookup {"id_number"} as legal.
-The baseline runs the same filter and the same digest lookup as hand-written SQL over psycopg.
+GET /api/v1/me gives the floor every request pays (sign-in by token, JSON). The baseline runs the same
+filter and the same digest lookup as hand-written SQL over psycopg.
 `--quick`: 2,000 customers, 20 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
 
@@ -258,6 +259,7 @@ def run(customers: int = 100_000, requests: int = 200, batch: int = 2000, gunico
         shape.request("GET", "/api/v1/dossiers", token=arch)  # warm up a little
         list_calls = [("GET", "/api/v1/dossiers?" + urlencode(q), None) for q in queries]
         lookup_calls = [("POST", "/api/v1/lookup", json.dumps({"id_number": n}).encode()) for n in picks]
+        floor_t, floor_err = _time_api(shape, [("GET", "/api/v1/me", None)] * requests, arch)
         list_t, list_err = _time_api(shape, list_calls, arch)
         lookup_t, lookup_err = _time_api(shape, lookup_calls, legal)
         status, body = shape.request("POST", "/api/v1/lookup", lookup_calls[0][2], token=legal,
@@ -268,12 +270,12 @@ def run(customers: int = 100_000, requests: int = 200, batch: int = 2000, gunico
         bare_lookup_t = _time_sql(dsn, [(
             "SELECT d.id, d.archive_no, d.customer_name FROM dossiers d JOIN card_sealed c ON c.dossier_id = d.id "
             "WHERE c.field = 'id_number' AND c.digest = %(g)s ORDER BY d.id", {"g": digests[n]}) for n in picks])
-    for name, times in (("list", list_t), ("lookup", lookup_t), ("bare_list", bare_list_t),
+    for name, times in (("floor", floor_t), ("list", list_t), ("lookup", lookup_t), ("bare_list", bare_list_t),
                         ("bare_lookup", bare_lookup_t)):
         figures[f"{name}_requests"] = len(times)
         figures[f"{name}_p50_ms"] = percentile(times, 50) * 1000
         figures[f"{name}_p95_ms"] = percentile(times, 95) * 1000
-    figures["errors"] = list_err + lookup_err
+    figures["errors"] = floor_err + list_err + lookup_err
     return figures
 
 
@@ -291,6 +293,8 @@ def report(f: dict[str, Any]) -> str:
         f"{f['lookup_sample_matches']})",
         f"  bare SQL, same digest lookup:         p50 {f['bare_lookup_p50_ms']:6.1f} ms  "
         f"p95 {f['bare_lookup_p95_ms']:6.1f} ms",
+        f"  GET /api/v1/me (the API's floor):     p50 {f['floor_p50_ms']:6.1f} ms  p95 {f['floor_p95_ms']:6.1f} ms "
+        "(token check and JSON, no query of ours)",
         f"  errors: {f['errors']}",
     ])
 
