@@ -187,8 +187,9 @@ def _update(v: Vault, session: Session, actor: User, dossier: Dossier, kind: str
             reason: str) -> None:
     card = cards.card_of(session, dossier, create=False)
     if card.customer_kind != kind:
-        raise Invalid("customer_kind", "this customer's dossier is of kind {kind}; correct the row's customer kind",
-                      params={"kind": card.customer_kind})
+        raise Invalid("customer_kind",
+                      "this customer's dossier is of kind {card_kind}; correct the row's customer kind",
+                      params={"card_kind": card.customer_kind})
     owner = values.get("owner")
     if owner and owner != dossier.owner.username:
         raise Invalid("owner", "a change of owner needs a manager's approval: ask for it on the dossier's page, "

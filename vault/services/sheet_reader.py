@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from vault.errors import Invalid, TooLarge
+from vault.errors import Invalid, Phrase, TooLarge, phrase
 
 MiB = 1024 * 1024
 MAX_BYTES = 20 * MiB
@@ -24,7 +24,7 @@ MAX_XLSX_UNCOMPRESSED = 200 * MiB
 MAX_XLSX_RATIO = 100
 MAX_XLSX_ENTRIES = 2_000
 _RATIO_FLOOR = 1 * MiB
-_WHAT = "save it as .xlsx or as CSV (UTF-8) from your spreadsheet program and upload that file"
+_WHAT = phrase("save it as .xlsx or as CSV (UTF-8) from your spreadsheet program and upload that file")
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class Sheet:
     formulas: set[tuple[int, int]]  # (row number, column index) of cells that held a formula
 
 
-def _not_sheet(message: str, **params: object) -> Invalid:
-    return Invalid("file", message, params={"what_to_do": _WHAT, **params}, code="not_a_spreadsheet")
+def _not_sheet(problem: Phrase) -> Invalid:
+    return Invalid("file", "{problem}; {what_to_do}", params={"problem": problem, "what_to_do": _WHAT},
+                   code="not_a_spreadsheet")
 
 
 def _text(value: object) -> str | None:
@@ -60,14 +61,14 @@ def check_xlsx_zip(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, OSError):
-        raise _not_sheet("the file is a damaged ZIP archive, not a workbook; {what_to_do}") from None
+        raise _not_sheet(phrase("the file is a damaged ZIP archive, not a workbook")) from None
     if len(infos) > MAX_XLSX_ENTRIES:
         raise Invalid("file", "the workbook holds {parts} parts (at most {max_parts}); {what_to_do}",
                       params={"parts": len(infos), "max_parts": MAX_XLSX_ENTRIES, "what_to_do": _WHAT},
                       code="unsafe_xlsx")
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names:
-        raise _not_sheet("the ZIP archive is not an Excel workbook (no xl/workbook.xml); {what_to_do}")
+        raise _not_sheet(phrase("the ZIP archive is not an Excel workbook (no xl/workbook.xml)"))
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
@@ -97,11 +98,11 @@ def _read_xlsx(data: bytes) -> Sheet:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many kinds for a damaged workbook
-        raise _not_sheet("the workbook cannot be read; {what_to_do}") from None
+        raise _not_sheet(phrase("the workbook cannot be read")) from None
     try:
         ws = wb.worksheets[0] if wb.worksheets else None
         if ws is None:
-            raise _not_sheet("the workbook has no sheet; {what_to_do}")
+            raise _not_sheet(phrase("the workbook has no sheet"))
         rows: list[tuple[int, list[str | None]]] = []
         formulas: set[tuple[int, int]] = set()
         headings: list[str] | None = None
@@ -122,25 +123,25 @@ def _read_xlsx(data: bytes) -> Sheet:
     finally:
         wb.close()
     if headings is None:
-        raise _not_sheet("the sheet is empty: the first row must name the columns; {what_to_do}")
+        raise _not_sheet(phrase("the sheet is empty: the first row must name the columns"))
     return Sheet(headings, rows, formulas)
 
 
 def _decode(data: bytes) -> str:
     if b"\x00" in data[:65536]:
-        raise _not_sheet("the file is not a spreadsheet (it holds binary data); {what_to_do}")
+        raise _not_sheet(phrase("the file is not a spreadsheet (it holds binary data)"))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise _not_sheet("the CSV file is neither UTF-8 nor GB18030 text; {what_to_do}")
+    raise _not_sheet(phrase("the CSV file is neither UTF-8 nor GB18030 text"))
 
 
 def _read_csv(data: bytes) -> Sheet:
     text = _decode(data)
     if text.lstrip().startswith("%PDF") or text.lstrip().lower().startswith(("<html", "<!doctype", "<?xml")):
-        raise _not_sheet("the file is not a spreadsheet; {what_to_do}")
+        raise _not_sheet(phrase("the file is not a spreadsheet"))
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:
@@ -160,9 +161,9 @@ def _read_csv(data: bytes) -> Sheet:
                 if len(rows) > MAX_ROWS:
                     raise _too_many(len(rows))
     except csv.Error:
-        raise _not_sheet("the CSV file is malformed; {what_to_do}") from None
+        raise _not_sheet(phrase("the CSV file is malformed")) from None
     if headings is None or len(headings) < 2:
-        raise _not_sheet("the file has no heading row of columns; {what_to_do}")
+        raise _not_sheet(phrase("the file has no heading row of columns"))
     return Sheet(headings, rows, set())
 
 
@@ -172,11 +173,11 @@ def read_sheet(filename: str, data: bytes) -> Sheet:
         raise TooLarge("the file is larger than the limit of {limit_mib} MiB; split it and import the parts "
                        "one by one", params={"limit_mib": MAX_BYTES // MiB}, limit=MAX_BYTES)
     if not data:
-        raise _not_sheet("the file is empty; {what_to_do}")
+        raise _not_sheet(phrase("the file is empty"))
     if data[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm")):
         if data[:4] != b"PK\x03\x04":
-            raise _not_sheet("the file is named .xlsx but is not an Excel workbook; {what_to_do}")
+            raise _not_sheet(phrase("the file is named .xlsx but is not an Excel workbook"))
         return _read_xlsx(data)
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise _not_sheet("old Excel files (.xls) are not read; {what_to_do}")
+        raise _not_sheet(phrase("old Excel files (.xls) are not read"))
     return _read_csv(data)
