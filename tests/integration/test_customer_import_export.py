@@ -194,3 +194,14 @@ def test_a_secret_dossier_is_not_exported_to_a_reader_below_its_clearance(api: A
     assert sorted(r["客户名称"] for r in rows_of(export(api, boss).data)) == ["普通客户", "机密客户"]
     r = export(api, people.legal, "pdf")
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "format"
+
+
+def test_an_archivists_export_imports_back_as_updates_that_change_nothing(api: Api, people: People) -> None:
+    first = do_import(api, people, csv_bytes(GOOD), dry_run=False).get_json()
+    assert first["created"] == 2
+    exported = export(api, people.archivist, "xlsx").data
+    back = do_import(api, people, exported, dry_run=False, filename="export.xlsx").get_json()
+    assert (back["created"], back["updated"], back["refused"]) == (0, 2, 0), back
+    for item in first["rows"]:
+        history = api.get(people.archivist, f"/api/v1/dossiers/{item['dossier_id']}/history").get_json()["items"]
+        assert not [h for h in history if h["reason"] == "import export.xlsx"]

@@ -246,7 +246,8 @@ def import_customers(v: Vault, session: Session, actor: User, filename: str, dat
     if "customer_name" not in named:
         raise Invalid("file", "the file has no customer name column (客户名称 / customer_name); add it",
                       code="customer_name_column_missing")
-    reason = f"import {filename[:200]}"
+    filename = "".join(ch for ch in filename if ch.isprintable()).strip()[:200] or "customers"
+    reason = f"import {filename}"
     report = ImportReport(filename, dry_run, [])
     seen: dict[tuple[str, str], int] = {}
     total = len(sheet.rows)
