@@ -16,7 +16,7 @@ from vault import audit
 from vault.core import Vault
 from vault.errors import Invalid
 from vault.models import User
-from vault.paging import MAX_PER_PAGE
+from vault.paging import MAX_PER_PAGE, Page
 from vault.services import cards, exports
 from vault.services.customer_columns import COLUMNS
 from vault.services.dossiers import list_dossiers
@@ -34,10 +34,11 @@ class ExportResult:
     filename: str
 
 
-def _rows(v: Vault, session: Any, actor: User, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    page = 1
+def _rows(v: Vault, session: Any, actor: User, filters: Mapping[str, Any], first: Page) -> Iterator[dict[str, Any]]:
+    page, found = 1, first
     while True:
-        found = list_dossiers(session, actor, filters, page, MAX_PER_PAGE)
+        if page > 1:
+            found = list_dossiers(session, actor, filters, page, MAX_PER_PAGE)
         for dossier in found.items:
             view = cards.read_card(v, session, actor, dossier.id)
             row = dict(view.fields)
@@ -55,7 +56,8 @@ def export_customers(v: Vault, session: Any, actor: User, fmt: str, args: Mappin
     if fmt not in FORMATS:
         raise Invalid("format", "{field} must be one of {allowed}", params={"allowed": ", ".join(FORMATS)})
     filters = {k: args[k] for k in _FILTER_KEYS if args.get(k) not in (None, "")}
-    rows = _rows(v, session, actor, filters)
+    # the first page before any file is begun: a bad filter is refused before a writer holds half a file
+    rows = _rows(v, session, actor, filters, list_dossiers(session, actor, filters, 1, MAX_PER_PAGE))
     if fmt == "csv":
         n = exports.write_csv(out, COLUMNS, rows, lang)
     else:
