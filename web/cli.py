@@ -213,7 +213,7 @@ def verify(deep: bool, remove_orphans: bool, grace_minutes: int) -> None:
 
 def _load_commands() -> None:
     """Command groups of other features live in their own modules and attach themselves to `main`."""
-    from web import cli_import, cli_index, cli_ops, cli_paper, cli_workflows  # noqa: F401
+    from web import cli_customers, cli_import, cli_index, cli_ops, cli_paper, cli_workflows  # noqa: F401
 
 
 _load_commands()

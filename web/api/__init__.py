@@ -67,6 +67,7 @@ from web.api import (  # noqa: E402,F401
     cards,
     core,
     customer_file,
+    customer_io,
     documents,
     dossiers,
     intake,

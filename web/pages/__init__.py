@@ -19,6 +19,7 @@ from web.pages import (
     checkouts,
     common,
     customer_file,
+    customer_io,
     destructions,
     documents,
     dossiers,
@@ -83,7 +84,7 @@ def register_pages(app: Flask) -> None:
     app.before_request(remember_lang_choice)
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
-                  destructions.bp, cards.bp, customer_file.bp, registers.bp, transfers.bp, intake.bp,
+                  destructions.bp, cards.bp, customer_file.bp, customer_io.bp, registers.bp, transfers.bp, intake.bp,
                   stocktakes.bp]
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -13,7 +13,7 @@ from vault.errors import Conflict, Invalid
 from vault.models import DocType
 from vault.services import checkouts, dossiers, holds
 from web.deps import actor, get_vault, unit_of_work
-from web.pages import cards, customer_file
+from web.pages import cards, customer_file, customer_io
 from web.pages.common import field_message, page_args
 from web.pages.views import checkout_row, document_row, dossier_row
 
@@ -44,7 +44,8 @@ def list_page() -> ResponseReturnValue:
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/dossiers.html", rows=rows, total=result.total, page=page, pages=pages,
                            per_page=per_page, filters=filters, errors=errors, CL=cards.labels(),
-                           sort_links=SORT_LINKS, can_create=policy.allowed(me, "dossier.create")), \
+                           sort_links=SORT_LINKS, can_create=policy.allowed(me, "dossier.create"),
+                           can_import=customer_io.can_import(me)), \
         422 if errors else 200
 
 

@@ -1,0 +1,207 @@
+"""Customer import (dry run, real run, second run) and export through the API: per-row refusals naming the
+field, files that are not spreadsheets, the XLSX zip bomb, formula neutralisation read back with openpyxl,
+masking by who may read, clearance."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+
+from tests.conftest import Api, People
+from tests.corpus import SYNTHETIC, manifest
+from tests.support.multipart import post_file
+
+CODES = [c["credit_code"] for c in manifest(SYNTHETIC)["customers"]]
+ID_A = "11010519491231002X"
+ACCOUNT = "6222020200000123"
+HEAD = ["客户名称", "统一社会信用代码", "身份证号码", "类型", "等级", "行业", "负责人", "法定代表人", "注册资本",
+        "成立日期", "银行账号"]
+
+
+def csv_bytes(rows: list[list[str]], head: list[str] = HEAD) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(head)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def xlsx_bytes(rows: list[list[Any]], head: list[str] = HEAD) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(head)
+    for r in rows:
+        ws.append(r)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+GOOD = [["甲公司", CODES[0], "", "client", "A", "制造", "employee", "王一", "1000000", "2001-05-01", ""],
+        ["张三", "", ID_A, "client", "B", "", "employee", "", "", "", ACCOUNT]]
+
+
+def do_import(api: Api, people: People, data: bytes, *, dry_run: bool, filename: str = "客户一览表.csv",
+              lang: str = "en", who: Any = None) -> Any:
+    people.employee  # noqa: B018 - the owner named in the rows must exist
+    headers = {**api.headers(who or people.archivist), "Accept-Language": lang}
+    return post_file(api.client, "/api/v1/imports/customers", headers,
+                     {"dry_run": "true" if dry_run else "false"}, filename, data)
+
+
+def total(api: Api, people: People) -> int:
+    return int(api.get(people.archivist, "/api/v1/dossiers").get_json()["total"])
+
+
+def test_a_dry_run_reports_each_row_and_writes_nothing(api: Api, people: People) -> None:
+    r = do_import(api, people, csv_bytes(GOOD), dry_run=True)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert [x["action"] for x in body["rows"]] == ["create", "create"]
+    assert (body["created"], body["updated"], body["refused"]) == (2, 0, 0)
+    assert total(api, people) == 0
+    events = api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]
+    assert events == []
+
+
+def test_the_real_run_creates_then_a_second_run_updates_the_same_dossiers(api: Api, people: People) -> None:
+    first = do_import(api, people, xlsx_bytes(GOOD), dry_run=False, filename="ledger.xlsx").get_json()
+    assert (first["created"], first["updated"], first["refused"]) == (2, 0, 0)
+    assert total(api, people) == 2
+    ids = [x["dossier_id"] for x in first["rows"]]
+    card = api.get(people.archivist, f"/api/v1/dossiers/{ids[0]}/card").get_json()["fields"]
+    assert card["legal_representative"] == "王一" and card["registered_capital"] == "1000000.00"
+    person = api.get(people.archivist, f"/api/v1/dossiers/{ids[1]}/card").get_json()["fields"]
+    assert person["id_number"] == ID_A and person["bank_account"] == ACCOUNT
+    changed = [row[:] for row in GOOD]
+    changed[0][7] = "王二"
+    second = do_import(api, people, xlsx_bytes(changed), dry_run=False, filename="ledger.xlsx").get_json()
+    assert (second["created"], second["updated"], second["refused"]) == (0, 2, 0)
+    assert [x["dossier_id"] for x in second["rows"]] == ids and total(api, people) == 2
+    history = api.get(people.archivist, f"/api/v1/dossiers/{ids[0]}/history").get_json()["items"]
+    line = [h for h in history if h["field"] == "legal_representative" and h["new"] == "王二"]
+    assert line and line[0]["reason"] == "import ledger.xlsx" and line[0]["old"] == "王一"
+    events = api.get(people.legal, "/api/v1/audit?action=customers.imported").get_json()["items"]
+    assert len(events) == 2
+    assert ID_A not in str(api.get(people.legal, "/api/v1/audit").get_json())
+
+
+def test_each_bad_row_is_refused_naming_its_field_and_the_good_rows_go_in(api: Api, people: People) -> None:
+    rows = [
+        ["坏代码公司", "913307828124158691", "", "client", "A", "", "employee", "", "", "", ""],
+        ["坏身份证", "", "110105194912310021", "client", "A", "", "employee", "", "", "", ""],
+        ["金额公司", CODES[1], "", "client", "A", "", "employee", "", "一百万", "", ""],
+        ["未来公司", CODES[2], "", "client", "A", "", "employee", "", "", "2999-01-01", ""],
+        ["类型公司", CODES[3], "", "robot", "A", "", "employee", "", "", "", ""],
+        ["长公司", CODES[4], "", "client", "A", "", "employee", "名" * 101, "", "", ""],
+        ["甲公司", CODES[0], "", "client", "A", "", "employee", "", "", "", ""],
+        ["甲公司again", CODES[0], "", "client", "A", "", "employee", "", "", "", ""],
+        ["公式公司", CODES[5], "", "client", "A", "", "employee", "=1+2", "", "", ""],
+    ]
+    r = do_import(api, people, csv_bytes(rows), dry_run=False)
+    body = r.get_json()
+    got = {x["row"]: (x["action"], x.get("field")) for x in body["rows"]}
+    assert got == {2: ("refuse", "credit_code"), 3: ("refuse", "id_number"), 4: ("refuse", "registered_capital"),
+                   5: ("refuse", "founded_on"), 6: ("refuse", "relationship"), 7: ("refuse", "legal_representative"),
+                   8: ("create", None), 9: ("refuse", "credit_code"), 10: ("refuse", "legal_representative")}
+    reasons = {x["row"]: x["reason"] for x in body["rows"] if x["action"] == "refuse"}
+    assert "row 8" in reasons[9] and "formula" in reasons[10] and "future" in reasons[5]
+    assert "110105194912310021" not in r.get_data(as_text=True)
+    assert total(api, people) == 1
+    zh = do_import(api, people, csv_bytes(rows[:1]), dry_run=True, lang="zh").get_json()
+    assert zh["rows"][0]["action"] == "refuse" and "统一社会信用代码" in zh["rows"][0]["reason"]
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused_and_nothing_is_written(api: Api, people: People) -> None:
+    for name, data in (("scan.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n\x00\x01"), ("x.xlsx", b"not a zip"),
+                       ("img.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")):
+        r = do_import(api, people, data, dry_run=False, filename=name)
+        assert r.status_code == 422, (name, r.get_json())
+        assert r.get_json()["error"]["field"] == "file"
+    r = do_import(api, people, csv_bytes(GOOD, head=["客户名称", "神秘列"]), dry_run=False)
+    assert r.status_code == 422 and "神秘列" in r.get_json()["error"]["message"]
+    assert total(api, people) == 0
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_opened(api: Api, people: People) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (300 * 1024 * 1024))
+    r = do_import(api, people, buf.getvalue(), dry_run=False, filename="bomb.xlsx")
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "unsafe_xlsx"
+    assert "ZIP bomb" in r.get_json()["error"]["message"] or "MiB" in r.get_json()["error"]["message"]
+    assert total(api, people) == 0
+
+
+def test_too_many_rows_and_an_import_by_an_employee_are_refused(api: Api, people: People,
+                                                                monkeypatch: Any) -> None:
+    from vault.services import sheet_reader
+
+    monkeypatch.setattr(sheet_reader, "MAX_ROWS", 1)  # a smaller limit than 20,000 rows, for speed
+    r = do_import(api, people, csv_bytes(GOOD), dry_run=True)
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "too_many_rows"
+    r = do_import(api, people, csv_bytes(GOOD[:1]), dry_run=False, who=people.employee)
+    assert r.status_code == 403 and total(api, people) == 0
+
+
+def export(api: Api, who: Any, fmt: str = "xlsx", **args: str) -> Any:
+    query = "&".join(f"{k}={v}" for k, v in {"format": fmt, **args}.items())
+    return api.get(who, f"/api/v1/exports/customers?{query}")
+
+
+def rows_of(data: bytes) -> list[dict[str, Any]]:
+    ws = load_workbook(io.BytesIO(data)).worksheets[0]
+    values = list(ws.iter_rows(values_only=True))
+    return [dict(zip(values[0], r, strict=True)) for r in values[1:]]
+
+
+def test_formula_cells_are_neutralised_in_both_formats(api: Api, people: People) -> None:
+    api.new_dossier(people.archivist, customer_name="=HYPERLINK(\"http://x\")", credit_code=CODES[0])
+    r = export(api, people.archivist, "xlsx", lang="en")
+    assert r.status_code == 200
+    ws = load_workbook(io.BytesIO(r.data)).worksheets[0]
+    cells = [c for row in ws.iter_rows() for c in row if c.value and "HYPERLINK" in str(c.value)]
+    assert cells and all(c.data_type != "f" and str(c.value).startswith("'=") for c in cells)
+    text = export(api, people.archivist, "csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+def test_an_employee_gets_masked_values_and_legal_reads_them_in_full(api: Api, people: People) -> None:
+    d = api.new_dossier(people.archivist, customer_name="张三", customer_kind="individual", id_number=ID_A,
+                        owner="archivist")
+    api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}/card",
+              json={"fields": {"bank_account": ACCOUNT}, "reason": "资料"})
+    masked = rows_of(export(api, people.employee, lang="en").data)
+    assert masked[0]["ID number"] == "110105********002X" and masked[0]["Bank account"] == "6222 **** **** 0123"
+    full = rows_of(export(api, people.legal, lang="en").data)
+    assert full[0]["ID number"] == ID_A and full[0]["Bank account"] == ACCOUNT
+    reads = api.get(people.legal, f"/api/v1/audit?dossier_id={d['id']}&action=card.read").get_json()["items"]
+    assert [e["actor"] for e in reads if e["actor"] == "legal"]
+
+
+def test_a_secret_dossier_is_not_exported_to_a_reader_below_its_clearance(api: Api, people: People) -> None:
+    boss = people.make("boss", "archivist", clearance="secret")
+    api.new_dossier(boss, customer_name="机密客户", credit_code=CODES[0], secrecy="secret")
+    api.new_dossier(people.archivist, customer_name="普通客户", credit_code=CODES[1])
+    names = [r["客户名称"] for r in rows_of(export(api, people.legal).data)]
+    assert names == ["普通客户"]
+    assert sorted(r["客户名称"] for r in rows_of(export(api, boss).data)) == ["普通客户", "机密客户"]
+    r = export(api, people.legal, "pdf")
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "format"
+
+
+def test_an_archivists_export_imports_back_as_updates_that_change_nothing(api: Api, people: People) -> None:
+    first = do_import(api, people, csv_bytes(GOOD), dry_run=False).get_json()
+    assert first["created"] == 2
+    exported = export(api, people.archivist, "xlsx").data
+    back = do_import(api, people, exported, dry_run=False, filename="export.xlsx").get_json()
+    assert (back["created"], back["updated"], back["refused"]) == (0, 2, 0), back
+    for item in first["rows"]:
+        history = api.get(people.archivist, f"/api/v1/dossiers/{item['dossier_id']}/history").get_json()["items"]
+        assert not [h for h in history if h["reason"] == "import export.xlsx"]

@@ -1,0 +1,70 @@
+"""The import form on the dossier list: a check that writes nothing, its report, the confirm button; the
+export button; as an archivist and as an employee, in Chinese and English."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from flask import Flask
+from openpyxl import load_workbook
+
+from tests.conftest import Api, People
+from tests.integration.test_customer_import_export import GOOD, csv_bytes
+from tests.integration.test_pages import as_user, csrf_of
+
+
+def dossier_count(api: Api, people: People) -> int:
+    return int(api.get(people.archivist, "/api/v1/dossiers").get_json()["total"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_archivist_checks_a_file_then_confirms_the_import(app: Flask, api: Api, people: People,
+                                                             lang: str) -> None:
+    people.employee  # noqa: B018 - the rows' owner
+    c = as_user(app, people.archivist)
+    h = {"Accept-Language": lang}
+    listing = c.get("/dossiers", headers=h).get_data(as_text=True)
+    assert 'id="import-customers"' in listing and 'id="export-customers"' in listing
+    form = c.get("/dossiers/import", headers=h).get_data(as_text=True)
+    bad = ["坏公司", "913307828124158691", "", "client", "A", "", "employee", "", "", "", ""]
+    data = {"csrf_token": csrf_of(form), "file": (io.BytesIO(csv_bytes([*GOOD, bad])), "客户一览表.csv")}
+    checked = c.post("/dossiers/import", data=data, content_type="multipart/form-data", headers=h)
+    html = checked.get_data(as_text=True)
+    assert checked.status_code == 200
+    assert html.count('class="import-create"') == 2 and html.count('class="import-refuse"') == 1
+    assert ("统一社会信用代码无效" if lang == "zh" else "invalid credit code") in html
+    assert ("2 个待新建" if lang == "zh" else "2 to create") in html
+    assert dossier_count(api, people) == 0
+    token = re.search(r'name="token" value="([0-9a-f]+)"', html)
+    key = re.search(r'name="key" value="([^"]+)"', html)
+    assert token and key
+    done = c.post("/dossiers/import", data={"csrf_token": csrf_of(html), "token": token.group(1),
+                                            "key": key.group(1), "filename": "客户一览表.csv"}, headers=h)
+    assert done.status_code == 200 and dossier_count(api, people) == 2
+    again = c.post("/dossiers/import", data={"csrf_token": csrf_of(html), "token": token.group(1),
+                                             "key": key.group(1)}, headers=h)
+    assert again.status_code == 422 and dossier_count(api, people) == 2
+
+
+def test_a_page_upload_that_is_not_a_spreadsheet_says_so_and_writes_nothing(app: Flask, api: Api,
+                                                                           people: People) -> None:
+    c = as_user(app, people.archivist)
+    form = c.get("/dossiers/import", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    r = c.post("/dossiers/import", data={"csrf_token": csrf_of(form), "file": (io.BytesIO(b"%PDF-1.7\x00"), "a.pdf")},
+               content_type="multipart/form-data", headers={"Accept-Language": "zh"})
+    assert r.status_code == 422 and "不是电子表格" in r.get_data(as_text=True)
+    assert dossier_count(api, people) == 0
+
+
+def test_an_employee_has_no_import_but_exports_what_they_see(app: Flask, api: Api, people: People) -> None:
+    api.new_dossier(people.archivist, customer_name="乙公司")
+    c = as_user(app, people.employee)
+    listing = c.get("/dossiers").get_data(as_text=True)
+    assert 'id="import-customers"' not in listing
+    assert c.get("/dossiers/import").status_code == 403
+    r = c.get("/dossiers/export?format=xlsx")
+    assert r.status_code == 200
+    rows = list(load_workbook(io.BytesIO(r.data)).worksheets[0].iter_rows(values_only=True))
+    assert [row[1] for row in rows[1:]] == ["乙公司"]

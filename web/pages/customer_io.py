@@ -1,0 +1,139 @@
+"""Pages: import customers from a spreadsheet (a dry run's report, then a confirm button) and export them.
+
+Between the dry run and the confirmation the file waits under the vault's home encrypted with a fresh key
+that only the confirm form holds (a hidden field, sent in the POST body): the server alone cannot read a
+waiting file, and one left unconfirmed is deleted after a day.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from vault import policy
+from vault.errors import Invalid, VaultError
+from vault.services import customer_export, customer_import, exports
+from vault.services.sheet_reader import MAX_BYTES
+from web.api.registers import file_response
+from web.deps import actor, get_vault, unit_of_work
+from web.pages.common import field_message
+from web.pages.i18n import current_lang
+
+bp = Blueprint("customer_io", __name__)
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_KEEP_S = 24 * 3600
+EXPORT_FILTERS = ("q", "grade", "customer_type", "status", "owner", "secrecy", "stage", "customer_kind", "industry",
+                  "region", "review_due", "incomplete")
+
+
+def _pending_dir() -> Path:
+    path = Path(get_vault().settings.home) / "pending-imports"
+    path.mkdir(mode=0o700, exist_ok=True)
+    now = time.time()
+    for old in path.glob("*.bin"):
+        if now - old.stat().st_mtime > _KEEP_S:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def _park(user_id: int, data: bytes) -> tuple[str, str]:
+    """Keep a checked file until it is confirmed, encrypted: (token, key) for the confirm form."""
+    token, key, nonce = secrets.token_hex(16), AESGCM.generate_key(bit_length=256), os.urandom(12)
+    blob = nonce + AESGCM(key).encrypt(nonce, data, f"{user_id}:{token}".encode())
+    (_pending_dir() / f"{token}.bin").write_bytes(blob)
+    return token, base64.urlsafe_b64encode(key).decode()
+
+
+def _unpark(user_id: int, token: str, key: str) -> bytes:
+    """The checked file back (and gone from the disk); Invalid when it is not there any more."""
+    gone = Invalid("file", "the checked file is no longer waiting; choose it and check it again",
+                   code="import_expired")
+    if not _TOKEN.match(token):
+        raise gone
+    path = _pending_dir() / f"{token}.bin"
+    try:
+        blob = path.read_bytes()
+        data = AESGCM(base64.urlsafe_b64decode(key.encode())).decrypt(blob[:12], blob[12:],
+                                                                         f"{user_id}:{token}".encode())
+    except (OSError, ValueError, InvalidTag):
+        raise gone from None
+    path.unlink(missing_ok=True)
+    return data
+
+
+def _report_rows(report: customer_import.ImportReport, lang: str) -> list[dict[str, Any]]:
+    from web.errors import translate  # web.errors imports the pages
+
+    return [{"row": r.row, "action": r.action, "field": r.field,
+             "reason": None if r.template is None else translate(r.template, r.params, lang)} for r in report.rows]
+
+
+@bp.route("/dossiers/import", methods=["GET", "POST"])
+def import_page() -> ResponseReturnValue:
+    me = actor()
+    customer_import.import_customers_allowed(me)
+    ctx: dict[str, Any] = {"report": None, "error": None, "done": False}
+    if request.method == "POST":
+        token, key = request.form.get("token", ""), request.form.get("key", "")
+        filename = (request.form.get("filename") or "customers.csv")[:200]
+        try:
+            if token:
+                data = _unpark(me.id, token, key)
+            else:
+                upload = request.files.get("file")
+                if upload is None or not upload.filename:
+                    raise Invalid("file", "attach the spreadsheet (CSV or XLSX) as the multipart part named 'file'",
+                                  code="file_missing")
+                filename = upload.filename[:200]
+                data = upload.stream.read(MAX_BYTES + 1)
+            dry = not token
+            with unit_of_work() as s:
+                report = customer_import.import_customers(get_vault(), s, me, filename, data, dry_run=dry)
+        except VaultError as exc:
+            ctx["error"] = field_message(exc)
+        else:
+            ctx.update(report=_report_rows(report, current_lang()), filename=filename, done=not dry,
+                       counts={a: report.count(a) for a in ("create", "update", "refuse")})
+            if dry and report.count("create") + report.count("update"):
+                ctx["token"], ctx["key"] = _park(me.id, data)
+            if not dry:
+                flash(_("Import done: %(c)s created, %(u)s updated, %(r)s refused.", c=report.count("create"),
+                        u=report.count("update"), r=report.count("refuse")), "success")
+    status = 422 if ctx["error"] else 200
+    return render_template("pages/customer_import.html", **ctx), status
+
+
+@bp.get("/dossiers/export")
+def export_download() -> ResponseReturnValue:
+    me = actor()
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in EXPORT_FILTERS and v}
+    fh = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the response
+    try:
+        with unit_of_work() as s:
+            result = customer_export.export_customers(get_vault(), s, me, request.args.get("format", "xlsx"),
+                                                      args, fh, current_lang())
+    except Invalid as exc:
+        fh.close()
+        flash(field_message(exc), "error")
+        return redirect(url_for("dossiers.list_page", **args))
+    except BaseException:
+        fh.close()
+        raise
+    return file_response(fh, exports.MIME[result.fmt], result.filename)
+
+
+def can_import(me: Any) -> bool:
+    """Whether the dossier list shows the import form's link."""
+    return policy.allowed(me, "dossier.create") and me.role.value != "system"
