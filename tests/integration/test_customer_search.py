@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from indexer.customer_entries import entry_key
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user
+from tests.support.workflow_fixtures import upload
 from vault.core import Vault
 
 ENGINES = ("whoosh", "fts5", "pg")
@@ -107,3 +109,29 @@ def test_the_search_page_labels_a_record_hit_and_links_to_the_record_in_both_lan
     assert "往来记录" in zh and f"/dossiers/{d['id']}#record-{r.get_json()['id']}" in zh
     en = client.get("/search?q=续签框架协议&lang=en").get_data(as_text=True)
     assert "Record of contact" in en
+
+
+def test_once_a_dossiers_content_is_destroyed_its_records_and_contacts_are_no_longer_found(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    d = api.new_dossier(people.archivist, owner="employee")
+    edit_card(api, people.archivist, d["id"], former_names="旧称锦程贸易")
+    rec = api.post(people.employee, f"/api/v1/dossiers/{d['id']}/records", json={
+        "kind": "visit", "occurred_at": "2026-01-03T09:00", "summary": "上门检修", "details": "更换离心泵密封圈"})
+    contact = api.post(people.employee, f"/api/v1/dossiers/{d['id']}/contacts", json={"name": "诸葛文静"})
+    assert rec.status_code == contact.status_code == 201
+    keys = {entry_key("record", rec.get_json()["id"]), entry_key("contact", contact.get_json()["id"])}
+    doc = upload(api, people.archivist, d["id"], doc_type="id_proof")
+    run_pending(vault, index)
+    assert found(api, people.legal, "离心泵密封圈")["total"] == 1 and keys <= index.document_ids()
+    assert api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}", json={"status": "closed"}).status_code == 200
+    batch = api.post(people.archivist, "/api/v1/destructions",
+                     json={"document_ids": [doc["id"]], "reason": "保管期限届满"}).get_json()
+    for approver in (people.manager, people.legal):
+        assert api.post(approver, f"/api/v1/destructions/{batch['id']}/approve", json={}).status_code == 200
+    assert api.post(people.make("arch2", "archivist"),
+                    f"/api/v1/destructions/{batch['id']}/execute").status_code == 200
+    run_pending(vault, index)
+    assert not keys & index.document_ids(), "their entries are gone from the index itself"
+    assert found(api, people.legal, "离心泵密封圈")["total"] == 0
+    assert found(api, people.legal, "诸葛文静")["total"] == 0
+    assert [h["source"] for h in found(api, people.legal, "旧称锦程贸易")["items"]] == ["card"]  # metadata stays
