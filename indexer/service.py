@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
-from indexer.query import parse_query
+from indexer import customer_entries
+from indexer.query import ParsedQuery, parse_query
 from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
 from vault import audit, policy
 from vault.core import Vault
+from vault.customer_models import CustomerCard
 from vault.errors import Invalid
-from vault.grants import active_grants
-from vault.models import DocType, Document, DocumentStatus, DocumentVersion, IndexStatus, User
+from vault.grants import Grants, active_grants
+from vault.models import DocType, Document, DocumentStatus, DocumentVersion, Dossier, IndexStatus, User
 from vault.paging import paging
+from vault.relationship_models import Contact, CustomerRecord
+from vault.services import customer_access
 from vault.services.texts import open_text
 
 QUERY_TIME_LIMIT_S = 2.0
@@ -76,14 +80,17 @@ def parse_filters(args: Mapping[str, Any]) -> SearchFilters:
 
 @dataclass
 class SearchItem:
-    document_id: int
+    document_id: int | None  # None for a hit in the customer file (card, contact, record)
     dossier_id: int
     archive_no: str
     title: str
-    doc_type: str
+    doc_type: str | None
     doc_date: date | None
     score: float
     snippet: str
+    source: str = "document"  # document, card, contact or record
+    record_id: int | None = None
+    contact_id: int | None = None
 
 
 @dataclass
@@ -95,6 +102,37 @@ class SearchPage:
     partial: bool
     query: str
     total_exact: bool = True  # False: at least ``total`` documents match (the engine ranked that many)
+
+
+def _customer_hit(v: Vault, session: Session, actor: User, key: int, query: ParsedQuery, score: float,
+                  now: datetime, grants: Grants | None) -> SearchItem | None:
+    """The search item of a hit in a customer file, or None when the database says the caller may not
+    find it (the card: whoever sees the dossier; contacts and records: its content readers)."""
+    source, object_id = customer_entries.decode_key(key)
+    title, text, record_id, contact_id, doc_date = "", "", None, None, None
+    if source == "card":
+        dossier = session.get(Dossier, object_id)
+        if dossier is None or not policy.can_see(actor, dossier):
+            return None
+        title = dossier.customer_name
+        text = customer_entries.card_text(dossier, session.get(CustomerCard, dossier.id))
+    else:
+        row: Contact | CustomerRecord | None = session.get(Contact, object_id) if source == "contact" \
+            else session.get(CustomerRecord, object_id)
+        if row is None:
+            return None
+        dossier = row.dossier
+        if customer_entries.content_destroyed(dossier) \
+                or not customer_access.can_read_content(session, actor, dossier, now, grants):
+            return None
+        if isinstance(row, CustomerRecord):
+            title, text, record_id = row.summary, customer_entries.record_text(v, session, row), row.id
+            doc_date = row.occurred_at.date()
+        else:
+            title, contact_id = row.name, row.id
+    snippet = make_snippet(text, query) if text else ""
+    return SearchItem(None, dossier.id, dossier.archive_no, title, None, doc_date, score, snippet, source,
+                      record_id, contact_id)
 
 
 def search(
@@ -110,15 +148,21 @@ def search(
     query = parse_query(text or "")
     page, per_page = paging(page, per_page)
     now = v.clock.now()
-    scope = policy.read_scope(session, actor, now)
+    scope = customer_entries.card_scope(policy.read_scope(session, actor, now), actor)
     result = index.search(query, scope, filters, page, per_page, time_limit_s=QUERY_TIME_LIMIT_S)
     items: list[SearchItem] = []
     # the page's documents, their dossiers and current versions in one query, not three per hit
+    document_ids = [hit.document_id for hit in result.hits if hit.document_id > 0]
     documents = {d.id: d for d in session.scalars(
-        select(Document).where(Document.id.in_([hit.document_id for hit in result.hits]))
-        .options(joinedload(Document.dossier), joinedload(Document.current_version)))} if result.hits else {}
+        select(Document).where(Document.id.in_(document_ids))
+        .options(joinedload(Document.dossier), joinedload(Document.current_version)))} if document_ids else {}
     grants = None if actor.role in policy.CONTENT_ROLES else active_grants(session, actor, now)
     for hit in result.hits:
+        if hit.document_id < 0:
+            item = _customer_hit(v, session, actor, hit.document_id, query, round(hit.score, 4), now, grants)
+            if item is not None:
+                items.append(item)
+            continue
         document = documents.get(hit.document_id)
         # defence in depth: the database, not the derived index, has the last word on access
         if document is None or document.status is not DocumentStatus.ACTIVE \
@@ -162,4 +206,12 @@ def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], Non
         done += len(docs)
         if progress:
             progress(min(start + batch, len(ids)), len(ids))
+    with v.session() as s:  # the customer files: cards, contacts, records
+        dossier_ids = s.scalars(select(Dossier.id).order_by(Dossier.id)).all()
+    for start in range(0, len(dossier_ids), batch):
+        with v.session() as s:
+            entries: list[IndexDoc] = []
+            for dossier in s.scalars(select(Dossier).where(Dossier.id.in_(dossier_ids[start:start + batch]))):
+                entries.extend(customer_entries.dossier_entries(v, s, dossier))
+        index.add(entries)
     return done

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from indexer import intake
+from indexer import customer_entries, intake
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
@@ -209,12 +209,18 @@ def _write(index: SearchIndex, session: Session, docs: list[IndexDoc]) -> None:
 
 
 def _reindex_dossier(v: Vault, index: SearchIndex, dossier_id: int) -> None:
-    """Re-add a dossier's documents (its secrecy changed: the index filters on it)."""
-    docs = []
+    """Re-add a dossier's documents and its customer file's entries (its secrecy, owner, card, contacts or
+    records changed: the index filters on the first two and holds the others' text); once its content is
+    destroyed, its contacts and records leave the index."""
+    docs: list[IndexDoc] = []
     with v.session() as s:
         dossier = s.get(Dossier, dossier_id)
         if dossier is None:
             return
+        stale = customer_entries.stale_keys(s, dossier)
+        if stale:
+            index.delete(stale)
+        docs.extend(customer_entries.dossier_entries(v, s, dossier))
         for document in dossier.documents:
             if document.current_version_id is None:
                 continue

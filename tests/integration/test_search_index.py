@@ -390,3 +390,33 @@ def test_concurrent_adds_and_deletes_from_threads_are_all_applied(ix: SearchInde
         t.join()
     assert errors == []
     assert ix.document_ids() == {n * 100 + i for n in range(1, 7) for i in range(1, 5)}
+
+
+def test_customer_file_entries_reach_card_viewers_and_content_readers_only(ix: SearchIndex) -> None:
+    from indexer.customer_entries import card_scope, decode_key, entry_key
+    from vault.models import Role, Secrecy, User
+
+    card, record = entry_key("card", 10), entry_key("record", 5)
+    ix.add([
+        doc(card, "齿轮箱 card text", dossier_id=10, secrecy="card.internal", owner_id=7, doc_type="card"),
+        doc(record, "齿轮箱 record text", dossier_id=10, secrecy="internal", owner_id=7, doc_type="record"),
+        doc(5, "齿轮箱 a document checked out alone", dossier_id=20, secrecy="internal", owner_id=8),
+    ])
+    assert decode_key(card) == ("card", 10) and decode_key(record) == ("record", 5) and decode_key(5) == ("document", 5)
+
+    def widened(scope: Scope, role: Role, clearance: Secrecy) -> Scope:
+        return card_scope(scope, User(username="u", role=role, clearance=clearance, active=True))
+
+    other = widened(Scope(None, frozenset(), frozenset({5}), 8, ("public", "internal")),
+                    Role.EMPLOYEE, Secrecy.INTERNAL)
+    assert ids(search(ix, "齿轮箱", other)) == {card, 5}, "the card by clearance; a record is content"
+    assert search(ix, "齿轮箱", other).total == 2
+    owner = widened(Scope(None, frozenset({10}), frozenset(), 7, ("public", "internal")), Role.EMPLOYEE,
+                    Secrecy.INTERNAL)
+    assert ids(search(ix, "齿轮箱", owner)) == {card, record}
+    legal = widened(Scope(("public", "internal"), frozenset(), frozenset()), Role.LEGAL, Secrecy.INTERNAL)
+    assert ids(search(ix, "齿轮箱", legal)) == {card, record, 5}
+    low = widened(Scope(None, frozenset(), frozenset(), 9, ("public",)), Role.EMPLOYEE, Secrecy.PUBLIC)
+    assert search(ix, "齿轮箱", low).total == 0, "above clearance: not even the card"
+    ix.delete([record])
+    assert ids(search(ix, "齿轮箱", legal)) == {card, 5}

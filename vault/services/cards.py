@@ -39,7 +39,7 @@ from vault.services.card_fields import (
     missing_card_fields,
     sensitive,
 )
-from vault.services.dossiers import completeness, create_dossier, get_dossier
+from vault.services.dossiers import completeness, create_dossier, get_dossier, queue_reindex
 from vault.services.fields import clean_text
 
 MAX_REASON = 500
@@ -301,10 +301,8 @@ def update_card(v: Vault, session: Session, actor: User, dossier_id: int, body: 
     if changed:
         card.updated_at = dossier.updated_at = now
         audit.record(session, actor, "card.updated", dossier, now=now, changes=changed, reason=reason)
-        if "backup_owner" in changed:  # search scopes follow who may read
-            from vault.services.dossiers import queue_reindex
-
-            queue_reindex(session, dossier, now)
+        # the card's text is searchable (and search scopes follow who may read): the worker re-indexes it
+        queue_reindex(session, dossier, now)
     session.flush()
     return read_card(v, session, actor, dossier_id)
 

@@ -16,6 +16,7 @@ from vault.errors import Invalid
 from vault.models import User
 from vault.relationship_models import Contact
 from vault.services import customer_access, customer_records, sealed_fields
+from vault.services.common import queue_reindex
 from vault.services.fields import clean_text, parse_date
 
 DECISION_ROLES = ("decision_maker", "finance", "purchasing", "technical")
@@ -123,6 +124,7 @@ def add_contact(v: Vault, session: Session, actor: User, dossier_id: int, body: 
         left_on=data["left_on"], created_at=now, created_by_id=actor.id)
     session.add(contact)
     session.flush()
+    queue_reindex(session, dossier, now)  # the contact's name becomes searchable (to content readers)
     audit.record(session, actor, "contact.added", contact, now=now, dossier_id=dossier.id,
                  fields=sorted(k for k, val in data.items() if val not in (None, "", [], False)))
     return _view(v, session, contact, readable=True)

@@ -18,6 +18,7 @@ from vault.errors import Invalid, NotFound
 from vault.models import Document, DocumentStatus, Dossier, Role, User
 from vault.relationship_models import Contact, CustomerRecord
 from vault.services import customer_access, sealed_fields
+from vault.services.common import queue_reindex
 from vault.services.fields import clean_text, may_exist, parse_date
 
 KINDS = ("visit", "call", "meeting", "service", "inquiry", "complaint", "suggestion", "follow_up", "transaction")
@@ -252,6 +253,7 @@ def add_record(v: Vault, session: Session, actor: User, dossier_id: int, body: d
         rec.status_changed_at = now
     session.add(rec)
     session.flush()
+    queue_reindex(session, dossier, now)  # the record's text becomes searchable (to content readers)
     audit.record(session, actor, "record.added", rec, now=now, dossier_id=dossier.id, kind=rec.kind,
                  corrects=rec.corrects_id, follow_up_of=rec.follow_up_of_id,
                  sealed_details=rec.details_sealed is not None)

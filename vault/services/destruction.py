@@ -43,6 +43,7 @@ from vault.models import (
 from vault.paging import Page, page_of
 from vault.services import cards, retention
 from vault.services.certificate import render_certificate
+from vault.services.common import queue_reindex
 from vault.services.erasure import checkpoint, erase_documents, retry_blob_erasures
 from vault.services.fields import may_exist
 from vault.services.holds import holds_covering
@@ -203,6 +204,7 @@ def _destroy_emptied_dossiers(session: Session, actor: User, docs: Sequence[Docu
             continue
         key_erased = cards.erase_secrets(session, dossier.id)
         dossier.status, dossier.updated_at = DossierStatus.DESTROYED, now
+        queue_reindex(session, dossier, now)  # its contacts' and records' entries leave the search index
         audit.record(session, actor, "dossier.content_destroyed", dossier, now=now, batch_id=batch_id,
                      card_key_erased=key_erased)
 

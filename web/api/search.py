@@ -34,12 +34,17 @@ def search() -> Response:
         "query": result.query,
         "items": [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
                    "title": i.title, "doc_type": i.doc_type, "doc_date": iso(i.doc_date), "score": i.score,
-                   "snippet": i.snippet} for i in result.items],
+                   "snippet": i.snippet, "source": i.source, "record_id": i.record_id,
+                   "contact_id": i.contact_id} for i in result.items],
     })
 
 
 register("get", "/api/v1/search", {
-    "summary": "Full-text search (Chinese and English) over documents the caller may read; audited",
+    "summary": "Full-text search (Chinese and English) over documents, customer cards, contacts and records; "
+               "audited",
+    "description": "Each hit's `source` says where it was found: `document`, `card` (everyone who sees the "
+                   "dossier), `contact` or `record` (those who may read the dossier's content; a record hit "
+                   "carries `record_id`, a contact hit `contact_id`, and `document_id` is null for all three).",
     "parameters": [
         {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200},
          "description": "words are ANDed; \"quoted text\" is a phrase; no wildcards or regex"},
