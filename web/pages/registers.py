@@ -22,7 +22,8 @@ from web.pages.i18n import current_lang
 bp = Blueprint("registers", __name__)
 FILTERS = ("industry", "region", "grade", "owner", "status", "period")
 LEDGER_NAMES = {"customers": _l("Customer ledger (客户一览表)"), "checkouts": _l("Checkout register (借阅登记表)"),
-                "destructions": _l("Destruction register (销毁清册)"), "audit": _l("Audit extract")}
+                "destructions": _l("Destruction register (销毁清册)"), "receipts": _l("Receipt register (接收登记)"),
+                "audit": _l("Audit extract")}
 STATUSES = {"active": _l("active"), "closed": _l("closed"), "destroyed": _l("destroyed"),
             "pending": _l("pending"), "approved": _l("approved"), "rejected": _l("rejected"),
             "returned": _l("returned"), "overdue": _l("overdue"), "proposed": _l("proposed"),
