@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from vault.customer_models import CustomerCard
 from vault.errors import Forbidden, NotFound
 from vault.grants import Grants, active_grants
 from vault.models import DestructionBatch, DestructionItem, Document, Dossier, Role, Secrecy, User
@@ -113,8 +114,23 @@ def require_see(actor: User, dossier: Dossier) -> None:
         raise NotFound("dossier {id} not found", params={"id": dossier.id}, code="dossier_not_found")
 
 
+def is_keeper(session: Session, actor: User, dossier: Dossier) -> bool:
+    """Whether the actor keeps this dossier's customer: its owner or the backup owner on its card (A/B 岗).
+
+    Keepers read the dossier's documents, records and contacts as the owner does (within clearance)."""
+    if dossier.owner_id == actor.id:
+        return True
+    card = session.get(CustomerCard, dossier.id)
+    return card is not None and card.backup_owner_id == actor.id
+
+
+def backed_up_dossier_ids(actor: User) -> Select[int]:
+    """A subquery of the ids of the dossiers whose card names the actor as backup owner."""
+    return select(CustomerCard.dossier_id).where(CustomerCard.backup_owner_id == actor.id)
+
+
 def can_read(session: Session, actor: User, document: Document, now: datetime, grants: Grants | None = None) -> bool:
-    """Document content: content roles within clearance, owners, and what active checkouts grant.
+    """Document content: content roles within clearance, owners and backup owners, what active checkouts grant.
 
     ``grants``: the actor's `active_grants` at ``now``, when the caller checks many documents at once."""
     dossier = document.dossier
@@ -122,7 +138,7 @@ def can_read(session: Session, actor: User, document: Document, now: datetime, g
         return False
     if actor.role in CONTENT_ROLES:
         return True
-    if dossier.owner_id == actor.id:
+    if is_keeper(session, actor, dossier):
         return True
     if grants is None:
         grants = active_grants(session, actor, now)
@@ -145,12 +161,12 @@ class Scope:
 
     # secrecy levels the caller may read in every dossier (archivist, legal, manager), or None
     all_dossiers_up_to: tuple[str, ...] | None
-    # dossiers readable wholly (the owner's, and those a checkout grants)
+    # dossiers readable wholly (the owner's, those backed up, and those a checkout grants)
     dossier_ids: frozenset[int]
     # single documents readable (checkout grants)
     document_ids: frozenset[int]
     # dossier_ids again, for an engine that indexes owners: those owner_id owns at owned_levels,
-    # plus granted_dossier_ids
+    # plus granted_dossier_ids (what checkouts grant and the dossiers the caller backs up)
     owner_id: int | None = None
     owned_levels: tuple[str, ...] = ()
     granted_dossier_ids: frozenset[int] = frozenset()
@@ -171,9 +187,12 @@ def read_scope(session: Session, actor: User, now: datetime) -> Scope:
         select(Dossier.id).where(Dossier.owner_id == actor.id, Dossier.secrecy.in_(levels))
     ).all()
     grants = active_grants(session, actor, now)
-    visible_granted = set()
+    # backed-up dossiers are read by id (the index knows owners, not backups), like granted ones
+    visible_granted = set(session.scalars(
+        select(Dossier.id).where(Dossier.id.in_(backed_up_dossier_ids(actor)), Dossier.secrecy.in_(levels))
+    ).all())
     if grants.dossier_ids:
-        visible_granted = set(session.scalars(
+        visible_granted |= set(session.scalars(
             select(Dossier.id).where(Dossier.id.in_(grants.dossier_ids), Dossier.secrecy.in_(levels))
         ).all())
     doc_ids: set[int] = set()

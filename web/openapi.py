@@ -104,8 +104,12 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "requestBody": _body({**DOSSIER_FIELDS, "status": ENUM(DossierStatus.ACTIVE, DossierStatus.CLOSED),
                               "next_review_date": {"type": "string", "format": "date"},
                               "reason": {"type": "string", "maxLength": 500,
-                                         "description": "kept in the card's history with grade/owner changes"}}),
-        "responses": {"200": _json(), **_err(400, 401, 403, 404, 409, 422)}},
+                                         "description": "kept in the card's history with grade/owner changes; "
+                                                        "required with a new owner"}}),
+        "responses": {"200": _json(), "202": _json(description="the other fields changed; a new owner was asked "
+                                                               "for (owner_change.id), applied when a manager "
+                                                               "approves"),
+                      **_err(400, 401, 403, 404, 409, 422)}},
     ("post", "/api/v1/dossiers/{dossier_id}/documents"): {
         "summary": "Upload a document (archivist); streamed, type sniffed from content, encrypted",
         "parameters": [_path("dossier_id")], "requestBody": UPLOAD,

@@ -248,7 +248,9 @@ def test_grade_and_owner_changed_on_the_dossier_itself_join_the_history_with_the
     people.make("emp2", "employee")
     r = api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}",
                   json={"grade": "C", "owner": "emp2", "location": "A室", "reason": "年度调整"})
-    assert r.status_code == 200, r.get_json()
+    assert r.status_code == 202, r.get_json()  # the grade now, the owner once a manager approves
+    change = r.get_json()["owner_change"]["id"]
+    assert api.post(people.manager, f"/api/v1/owner-changes/{change}/approve").status_code == 200
     items = api.get(people.employee, f"/api/v1/dossiers/{d['id']}/history").get_json()["items"]
     assert sorted((h["field"], h["old"], h["new"], h["reason"]) for h in items) == [
         ("grade", "B", "C", "年度调整"), ("owner", "employee", "emp2", "年度调整")]

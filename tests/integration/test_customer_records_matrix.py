@@ -1,8 +1,8 @@
 """The read and write matrix of contacts and records: role x clearance x owner / checkout.
 
 Records and contacts are content: read (and the read audited) by the content roles within clearance, the
-dossier's owner and a checkout of the whole dossier; seen as kind, date and staff by everyone else within
-clearance; not found above it. Only the owner and archivists add them."""
+dossier's owner and backup owner (A/B 岗) and a checkout of the whole dossier; seen as kind, date and staff by
+everyone else within clearance; not found above it. Only the owner, the backup owner and archivists add them."""
 
 from __future__ import annotations
 
@@ -41,7 +41,11 @@ def test_who_reads_sees_adds_or_is_told_nothing_for_every_role_clearance_owner_a
     one_doc = people.make("onedoc", "employee", clearance="confidential")
     _checkout(api, people, one_doc, d["id"], document_ids=[doc["id"]])
 
-    cases: list[tuple[Any, str]] = [(owner, "read+add"), (whole, "read"), (one_doc, "see")]
+    backup = people.make("backup", "employee", clearance="confidential")
+    assert api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}/card", json={
+        "fields": {"backup_owner": "backup"}, "reason": "A/B 岗"}).status_code == 200
+
+    cases: list[tuple[Any, str]] = [(owner, "read+add"), (backup, "read+add"), (whole, "read"), (one_doc, "see")]
     for role in ROLES:
         at = people.make(f"{role}-conf", role, clearance="confidential")
         below = people.make(f"{role}-int", role, clearance="internal")

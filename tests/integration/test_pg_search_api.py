@@ -60,7 +60,10 @@ def test_a_dossier_handed_to_another_owner_is_found_by_the_new_owner_and_not_the
     run_pending(vault, index)
     term = entry["terms"][0]
     assert _found(api, old, term) == [doc_id] and _found(api, new, term) == []
-    assert api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}", json={"owner": new.username}).status_code == 200
+    r = api.patch(people.archivist, f"/api/v1/dossiers/{d['id']}", json={"owner": new.username, "reason": "调岗"})
+    assert r.status_code == 202, "a new owner waits for a manager"
+    change = r.get_json()["owner_change"]["id"]
+    assert api.post(people.manager, f"/api/v1/owner-changes/{change}/approve").status_code == 200
     assert run_pending(vault, index) == 1  # the dossier's documents re-added with their new owner
     assert _found(api, old, term) == [] and _found(api, new, term) == [doc_id]
 

@@ -374,9 +374,10 @@ def close_open_checkouts(v: Vault, session: Session, actor: User, user: User, re
 
 
 def has_work_to_hand_over(session: Session, user: User) -> bool:
-    """Whether deactivating the user must name a successor: they own dossiers, have open checkouts, open
-    follow-ups or complaints to handle."""
+    """Whether deactivating the user must name a successor: they own or back up dossiers, have open checkouts,
+    open follow-ups or complaints to handle."""
     return session.scalar(select(Dossier.id).where(Dossier.owner_id == user.id).limit(1)) is not None \
+        or session.scalar(policy.backed_up_dossier_ids(user).limit(1)) is not None \
         or session.scalar(select(Checkout.id).where(Checkout.requester_id == user.id,
                                                     Checkout.status.in_(OPEN_STATES)).limit(1)) is not None \
         or follow_ups.open_work_of(session, user)
@@ -413,11 +414,16 @@ def deactivate_with_handover(v: Vault, session: Session, actor: User, username: 
         audit.record(session, actor, "dossier.owner_changed", dossier, now=now, old=leaving.username,
                      new=successor.username, reason="handover")
     records_moved = follow_ups.hand_over(session, actor, leaving, successor, now)
+    from vault.services.owner_changes import hand_over_backups  # cards import this module's neighbours
+
+    backups_moved = hand_over_backups(session, actor, leaving, successor, now)
     leaving.active = False
     leaving.session_epoch += 1
     audit.record(session, actor, "user.deactivated", leaving, now=now, handover_to=successor.username,
                  checkouts_closed=[c.id for c in closed], dossiers_moved=[d.id for d in owned],
-                 records_moved=records_moved)
+                 records_moved=records_moved, backups_moved=backups_moved)
     return {"user": leaving.username, "handover_to": successor.username,
             "checkouts_closed": [c.id for c in closed], "dossiers_moved": [d.archive_no for d in owned],
-            "follow_ups_moved": records_moved}
+            "follow_ups_moved": records_moved,
+            "backups_moved": [d.archive_no for d in session.scalars(
+                select(Dossier).where(Dossier.id.in_(backups_moved)).order_by(Dossier.id))]}

@@ -105,7 +105,7 @@ def _parse(body: dict[str, Any], today: date) -> dict[str, Any]:
 def add_contact(v: Vault, session: Session, actor: User, dossier_id: int, body: dict[str, Any]) -> ContactView:
     """Add a contact to a dossier (owner or archivist); phones and e-mail sealed; the audit names no values."""
     dossier = customer_access.visible_dossier(session, actor, dossier_id)
-    customer_access.require_add(actor, dossier)
+    customer_access.require_add(session, actor, dossier)
     now = v.clock.now()
     data = _parse(body, now.date())
     if data["primary"]:  # one primary contact at a time

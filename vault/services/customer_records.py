@@ -230,7 +230,7 @@ def _parse(v: Vault, session: Session, actor: User, dossier: Dossier, body: dict
 def add_record(v: Vault, session: Session, actor: User, dossier_id: int, body: dict[str, Any]) -> RecordView:
     """Append a record to a dossier's register (owner or archivist); all checked before anything is written."""
     dossier = customer_access.visible_dossier(session, actor, dossier_id)
-    customer_access.require_add(actor, dossier)
+    customer_access.require_add(session, actor, dossier)
     data = _parse(v, session, actor, dossier, body)
     now = v.clock.now()
     original: CustomerRecord | None = data["corrects"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -182,8 +183,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Edit:
+    """What an edit did: the dossier, and the change of owner it asked for (pending a manager's approval)."""
+
+    dossier: Dossier
+    owner_change_id: int | None = None
+
+
 def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, data: Mapping[str, Any]) -> Dossier:
-    """Change fields; each change is audited with its old and new value."""
+    """Change fields; each change is audited with its old and new value (a new owner waits: `edit_dossier`)."""
+    return edit_dossier(v, session, actor, dossier_id, data).dossier
+
+
+def edit_dossier(v: Vault, session: Session, actor: User, dossier_id: int, data: Mapping[str, Any]) -> Edit:
+    """Change fields, each change audited with its old and new value; a new owner is not set but asked for
+    (客户信息归属: a pending change with the reason, applied when a manager approves), except by the system
+    account (the operator's command line)."""
     dossier = get_dossier(session, actor, dossier_id)
     policy.require(actor, "dossier.update")
     if dossier.status is DossierStatus.DESTROYED:
@@ -194,6 +210,14 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
         _check_code_free(session, fields["credit_code"], exclude_id=dossier.id)
     if "secrecy" in fields and not policy.within_clearance(actor, fields["secrecy"]):
         raise Invalid("secrecy", "you cannot raise a dossier above your own clearance")
+    change_id = None
+    if fields.get("owner_id", dossier.owner_id) != dossier.owner_id and actor.role is not Role.SYSTEM:
+        from vault.services import owner_changes  # it builds on this module
+
+        new_owner = session.get(User, fields.pop("owner_id"))
+        assert new_owner is not None
+        change_id = owner_changes.request_change(v, session, actor, dossier.id,
+                                                 {"owner": new_owner.username, "reason": reason}).id
     changes: dict[str, dict[str, Any]] = {}
     for name, new in fields.items():
         old = getattr(dossier, name)
@@ -216,7 +240,7 @@ def update_dossier(v: Vault, session: Session, actor: User, dossier_id: int, dat
         audit.record(session, actor, "dossier.updated", dossier, now=now, changes=changes, **extra)
         if "secrecy" in changes or "owner" in changes:
             queue_reindex(session, dossier, now)
-    return dossier
+    return Edit(dossier, change_id)
 
 
 def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], page: int = 1,

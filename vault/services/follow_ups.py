@@ -33,7 +33,8 @@ def set_complaint_status(v: Vault, session: Session, actor: User, record_id: int
     """Move a complaint one step on (handler, owner, archivist, manager); the audit names the step, not the result."""
     rec = customer_records.get_record(session, actor, record_id)
     dossier = rec.dossier
-    if not (actor.id in (rec.handler_id, dossier.owner_id) or actor.role in (Role.ARCHIVIST, Role.MANAGER)) \
+    if not (actor.id == rec.handler_id or policy.is_keeper(session, actor, dossier)
+            or actor.role in (Role.ARCHIVIST, Role.MANAGER)) \
             or not actor.active:
         raise Forbidden("a complaint's status is changed by its handler, the dossier's owner, an archivist or a "
                         "manager", code="forbidden")

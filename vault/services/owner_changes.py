@@ -8,6 +8,7 @@ all who see the dossier) and the audit trail, and re-scopes the search index to 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from vault import audit, policy
 from vault.core import Vault
-from vault.customer_models import OwnerChange
+from vault.customer_models import CustomerCard, OwnerChange
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import Dossier, DossierStatus, Role, User
 from vault.services.card_fields import add_history
@@ -102,3 +103,25 @@ def decide(v: Vault, session: Session, actor: User, change_id: int, *, approve: 
     audit.record(session, actor, "owner_change.approved" if approve else "owner_change.rejected", dossier, now=now,
                  change_id=change.id, to_owner=new_owner.username)
     return change
+
+
+def hand_over_backups(session: Session, actor: User, leaving: User, successor: User, now: datetime) -> list[int]:
+    """Move the leaving user's backup-owner roles (A/B 岗) to the successor; the ids of the dossiers touched.
+
+    Where the successor owns the dossier, or may not see it, the card keeps no backup owner rather than the
+    one who left (history and audit say so)."""
+    cards = session.scalars(select(CustomerCard).where(CustomerCard.backup_owner_id == leaving.id)
+                            .order_by(CustomerCard.dossier_id)).all()
+    for card in cards:
+        dossier = session.get(Dossier, card.dossier_id)
+        assert dossier is not None
+        fit = policy.can_see(successor, dossier) and dossier.owner_id != successor.id
+        card.backup_owner_id = successor.id if fit else None
+        card.updated_at = dossier.updated_at = now
+        new = successor.username if fit else None
+        add_history(session, actor, dossier, "backup_owner", leaving.username, new, "handover", now)
+        audit.record(session, actor, "card.updated", dossier, now=now, reason="handover",
+                     changes={"backup_owner": {"old": leaving.username, "new": new}})
+        queue_reindex(session, dossier, now)
+    session.flush()
+    return [c.dossier_id for c in cards]

@@ -17,6 +17,10 @@ _LABELS = {
     "checkouts": ("借阅次数", "Checkouts"), "overdue": ("逾期借阅", "Overdue checkouts"),
     "received": ("接收文件", "Documents received"), "destroyed": ("销毁文件", "Documents destroyed"),
     "reviews_due": ("到期复审", "Reviews due"), "reviews_done": ("已完成复审", "Reviews done"),
+    "complaints_received": ("收到投诉", "Complaints received"),
+    "complaints_resolved": ("已解决投诉", "Complaints resolved"),
+    "complaints_overdue": ("逾期投诉", "Complaints overdue"),
+    "satisfaction": ("平均满意度（1-5）", "Mean satisfaction (1-5)"),
     "by_person": ("按人员借阅", "Checkouts by person"), "by_department": ("按部门（角色）借阅",
                                                                  "Checkouts by department (role)"),
     "docs_by_type": ("按类型接收 / 销毁文件", "Documents received / destroyed by type"),
@@ -40,7 +44,12 @@ def summary_rows(data: dict[str, Any], lang: str) -> list[tuple[str, Any]]:
             (_t("received", lang), data["documents"]["received"]),
             (_t("destroyed", lang), data["documents"]["destroyed"]),
             (_t("reviews_due", lang), len(data["reviews"]["due"])),
-            (_t("reviews_done", lang), len(data["reviews"]["done"]))]
+            (_t("reviews_done", lang), len(data["reviews"]["done"])),
+            (_t("complaints_received", lang), data["complaints"]["received"]),
+            (_t("complaints_resolved", lang), data["complaints"]["resolved"]),
+            (_t("complaints_overdue", lang), len(data["complaints"]["overdue"])),
+            (_t("satisfaction", lang), "—" if data["complaints"]["satisfaction"] is None else
+             f"{data['complaints']['satisfaction']:.2f} (n={data['complaints']['satisfaction_count']})")]
 
 
 def _C(key: str, zh: str, en: str, width: float = 1.0) -> Column:  # noqa: N802 - reads like a constructor
@@ -65,14 +74,18 @@ _DETAILS: list[tuple[str, str, Sequence[Column]]] = [
 _REVIEW_COLS = (_C("archive_no", "档案号", "Archive no"), _C("customer_name", "客户名称", "Customer", 2),
                 _C("next_review_date", "复审日期", "Review date"))
 _DONE_COLS = (_C("archive_no", "档案号", "Archive no"), _C("customer_name", "客户名称", "Customer", 2),
-              _C("old", "原日期", "From"), _C("new", "新日期", "To"), _C("at", "时间", "When", 1.4),
-              _C("by", "操作人", "By"))
+              _C("reviewed_on", "审查日期", "Reviewed"), _C("result", "结论", "Result", 0.7),
+              _C("grade", "等级", "Grade", 0.5), _C("by", "审查人", "By"), _C("next_review_on", "下次", "Next"))
+_COMPLAINT_COLS = (_C("record_id", "记录号", "Record", 0.5), _C("archive_no", "档案号", "Archive no"),
+                   _C("deadline", "期限", "Deadline"), _C("handler", "处理人", "Handler"),
+                   _C("resolved_at", "解决", "Resolved", 1.4), _C("days_late", "逾期天数", "Days late", 0.6))
 
 
 def _detail_tables(data: dict[str, Any]) -> list[tuple[str, Sequence[Column], list[dict[str, Any]]]]:
     out = [(key, cols, data[field]) for key, field, cols in _DETAILS]
     out.append(("reviews_due", _REVIEW_COLS, data["reviews"]["due"]))
     out.append(("reviews_done", _DONE_COLS, data["reviews"]["done"]))
+    out.append(("complaints_overdue", _COMPLAINT_COLS, data["complaints"]["overdue"]))
     return out
 
 

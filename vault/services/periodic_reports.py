@@ -3,7 +3,8 @@
 Figures come from what the period left behind: dossiers created in it, the audit trail's changes of
 status, grade and review date, checkout and document timestamps. Completeness is reconstructed as at
 the period's end (documents filed before it and not destroyed by then). Reviews due read the dossiers'
-`next_review_date` as it is today (the review workflow is being built elsewhere).
+`next_review_date` as it is today; reviews done and complaints come from the review rows and customer
+records themselves (`periodic_customers`).
 
 Earlier reports are regenerated on request rather than stored: a report names dossiers, so each reader
 must get the version within their own clearance (one stored file cannot serve a manager cleared to
@@ -27,6 +28,7 @@ from vault.core import Vault
 from vault.errors import Invalid
 from vault.models import AuditEvent, Checkout, CheckoutStatus, Document, Dossier, DossierStatus, Role, User
 from vault.services.notifications import notify, send_pending_email
+from vault.services.periodic_customers import complaints, reviews_done
 from vault.services.periods import Period, month_of, parse_period, previous, quarter_of
 
 GENERATED = "report.periodic.generated"
@@ -130,7 +132,8 @@ def figures(v: Vault, session: Session, actor: User, period: Period) -> dict[str
                       "destroyed_by_type": dict(sorted(destroyed.items()))},
         "reviews": {"due": [{"archive_no": a, "customer_name": n, "next_review_date": d.isoformat() if d else None}
                             for a, n, d in due],
-                    "done": _changes_in_period(session, actor, period, "next_review_date")},
+                    "done": reviews_done(session, levels, period)},
+        "complaints": complaints(session, levels, period),
     }
 
 

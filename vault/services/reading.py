@@ -1,6 +1,7 @@
 """Reading content: who gets which bytes, every read audited, nothing sent that failed its integrity check.
 
-- Content roles (archivist, legal, manager) within clearance and a dossier's owner read the original.
+- Content roles (archivist, legal, manager) within clearance and a dossier's owner and backup owner read
+  the original.
 - A `copy` checkout gets a PDF stamped on every page with the reader, the checkout and the time (a DOCX
   becomes a PDF of its extracted text). What cannot be stamped is refused, never handed out unmarked.
 - A `view` checkout gets no file at all: only the viewer's page images, each with a visible watermark
@@ -58,9 +59,10 @@ class _Access:
     now: datetime
 
 
-def reads_by_checkout(actor: User, document: Document) -> bool:
-    """Whether the actor's content access to this document can only come from a checkout (not role, not owner)."""
-    return actor.role not in policy.CONTENT_ROLES and document.dossier.owner_id != actor.id
+def reads_by_checkout(session: Session, actor: User, document: Document) -> bool:
+    """Whether the actor's content access to this document can only come from a checkout (not role, not the
+    owner or backup owner)."""
+    return actor.role not in policy.CONTENT_ROLES and not policy.is_keeper(session, actor, document.dossier)
 
 
 def _access(v: Vault, session: Session, actor: User, document_id: int, version_no: int | None) -> _Access:
@@ -76,7 +78,7 @@ def _access(v: Vault, session: Session, actor: User, document_id: int, version_n
             and actor.role is not Role.ARCHIVIST:
         raise Forbidden("older versions are readable to archivists only", code="forbidden")
     checkout = None
-    if reads_by_checkout(actor, document):
+    if reads_by_checkout(session, actor, document):
         from vault.services.checkouts import checkout_granting  # access comes from a checkout
 
         checkout = checkout_granting(session, actor, document, now)
@@ -251,7 +253,7 @@ def page_texts(v: Vault, session: Session, actor: User, document: Document) -> l
     version = document.current_version
     now = v.clock.now()
     if version is None or version.mime == DOCX or document.status is not DocumentStatus.ACTIVE \
-            or reads_by_checkout(actor, document) or not policy.can_read(session, actor, document, now):
+            or reads_by_checkout(session, actor, document) or not policy.can_read(session, actor, document, now):
         return None
     text = texts.open_text(v, version)
     per_page = None if text is None else texts.split_pages(text, version.pages)

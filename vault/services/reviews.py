@@ -115,7 +115,8 @@ def record_review(v: Vault, session: Session, actor: User, dossier_id: int, body
 
 
 def send_reminders(v: Vault) -> int:
-    """Remind owners and backup owners of reviews due within `review_reminder_days`, once per due date."""
+    """Remind owners and backup owners of reviews due within `review_reminder_days`, once per due date (in
+    their list, by e-mail when SMTP is configured); each notice names its dossier, so it follows clearance."""
     today = v.clock.now().date()
     horizon = today + timedelta(days=v.settings.review_reminder_days)
     sent = 0
@@ -144,4 +145,5 @@ def send_reminders(v: Vault) -> int:
             card.reminded_for = due
     if sent:
         log.info("sent %s review reminder(s)", sent)
+        notifications.send_pending_email(v)  # after the commit; withheld where the dossier is above the addressee
     return sent

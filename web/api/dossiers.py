@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, make_response, request
 
 from vault.services import cards, dossiers
 from web.api import bp, json_body, query_paging
@@ -44,6 +44,8 @@ def update_dossier(dossier_id: int) -> Response:
     body = json_body()
     v = get_vault()
     with unit_of_work() as session:
-        dossier = dossiers.update_dossier(v, session, actor(), dossier_id, body)
-        out = dossier_json(v, dossier, with_documents=True)
-    return jsonify(out)
+        edit = dossiers.edit_dossier(v, session, actor(), dossier_id, body)
+        out = dossier_json(v, edit.dossier, with_documents=True)
+        if edit.owner_change_id is not None:  # the new owner waits for a manager's approval: 202, not applied
+            out["owner_change"] = {"id": edit.owner_change_id, "status": "pending", "to_owner": body.get("owner")}
+    return make_response(jsonify(out), 200 if edit.owner_change_id is None else 202)

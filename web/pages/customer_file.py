@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as _lp
 from sqlalchemy.orm import Session
 
+from vault import policy
 from vault.core import Vault
 from vault.errors import Conflict, Invalid
 from vault.models import Dossier, Role, User
@@ -46,7 +47,7 @@ def section_context(v: Vault, s: Session, me: User, d: Dossier) -> dict[str, Any
     """What the dossier page's contacts and records sections show the signed-in user (reads audited)."""
     contact_views, readable = contacts.list_contacts(v, s, me, d.id)
     record_views, _readable = customer_records.list_records(v, s, me, d.id)
-    may_status = me.role in (Role.ARCHIVIST, Role.MANAGER) or me.id == d.owner_id
+    may_status = me.role in (Role.ARCHIVIST, Role.MANAGER) or policy.is_keeper(s, me, d)
     rows = []
     for r in record_views:
         row = dict(vars(r))
@@ -56,7 +57,7 @@ def section_context(v: Vault, s: Session, me: User, d: Dossier) -> dict[str, Any
         row["next_status"] = follow_ups.NEXT_STATUS.get(r.status or "")
         rows.append(row)
     return {"contacts": [vars(c) for c in contact_views], "contacts_readable": readable,
-            "records": rows, "records_readable": readable, "may_add": customer_access.may_add(me, d),
+            "records": rows, "records_readable": readable, "may_add": customer_access.may_add(s, me, d),
             "totals": customer_records.yearly_totals(v, s, me, d.id),
             "RK": RECORD_KINDS, "DR": DECISION_ROLES, "CS": COMPLAINT_STATUS,
             "currencies": customer_records.CURRENCIES, "CN": CURRENCY_NAMES}

@@ -47,7 +47,7 @@ def detail(document_id: int) -> ResponseReturnValue:
         live = can_read and tombstone is None
         pages = list(range(1, reading.page_count(v, s, me, doc) + 1)) if live else []
         # a reader through a checkout (not by role, not the owner) sees watermarked pages: say so
-        watermarked = live and reading.reads_by_checkout(me, doc)
+        watermarked = live and reading.reads_by_checkout(s, me, doc)
         # what was read on each page, beside its image: readers by role or ownership only, audited
         page_texts = (reading.page_texts(v, s, me, doc) if pages else None) or []
         can_reextract = (tombstone is None and doc.current_version is not None

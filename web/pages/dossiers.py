@@ -99,11 +99,14 @@ def edit_page(dossier_id: int) -> ResponseReturnValue:
         form = _form_data(EDIT_FIELDS)
         try:
             with unit_of_work() as s:
-                dossiers.update_dossier(get_vault(), s, me, dossier_id, form)
+                edit = dossiers.edit_dossier(get_vault(), s, me, dossier_id, form)
         except (Invalid, Conflict) as exc:
             errors = _save_errors(exc)
         else:
             flash(_("Changes saved."), "success")
+            if edit.owner_change_id is not None:
+                flash(_("The new owner %(owner)s takes over when a manager approves the change (request "
+                        "#%(id)s).", owner=form.get("owner", ""), id=edit.owner_change_id), "info")
             return redirect(url_for("dossiers.detail", dossier_id=dossier_id))
     return render_template("pages/dossier_form.html", form=form, errors=errors, editing=current), \
         422 if errors else 200
