@@ -20,6 +20,7 @@ from vault.core import Vault
 from vault.intake_models import IntakeStack, StackStatus
 from vault.models import Document
 from vault.services import intake as intake_service
+from web.deps import runtime_of
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_a_large_stack_is_queued_and_the_worker_files_it(api: Api, people: Peopl
     assert r.status_code == 202
     url = r.get_json()["status_url"]
     assert api.get(a, url).get_json()["status"] == "queued"
-    assert run_pending(vault, limit=1) == 1
+    assert run_pending(vault, runtime_of(api.client.application).index, limit=1) == 1
     body = api.get(a, url).get_json()
     assert body["status"] == "done" and body["done_pages"] == 3
     assert [(f["dossier_id"], f["pages"]) for f in body["filed"]] == [(d1["id"], 2)]

@@ -70,7 +70,7 @@ def test_bad_filters_are_explained_on_the_page_in_the_readers_language(shared: S
     assert "must be a month like 2026-11" in en.get("/ledgers?period=2026-13").get_data(as_text=True)
     back = en.get("/ledgers/customers/download?format=docx&region=杭州", follow_redirects=True)
     assert back.status_code == 200 and "format must be one of: csv, xlsx, pdf" in back.get_data(as_text=True)
-    assert zh.get("/ledgers/receipts/download?format=csv").status_code == 404
+    assert zh.get("/ledgers/no-such-ledger/download?format=csv").status_code == 404
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -32,8 +32,9 @@ def test_every_id_column_reference_and_sequence_is_64_bits(vault: Vault) -> None
             "WHERE table_schema = 'public' AND data_type = 'integer' "
             "AND (column_name = 'id' OR column_name LIKE '%\\_id')")).scalars().all()
         sequences = conn.execute(text("SELECT sequencename, data_type::text FROM pg_sequences")).all()
-    # the audit head is one row; key_id (versions, dossier keys) numbers master keys in the keyring, not rows
-    assert sorted(narrow) == ["audit_head.id", "document_versions.key_id", "dossier_keys.key_id"]
+    # the audit head is one row; key_id (versions, dossier keys, intake blobs) numbers master keys, not rows
+    assert sorted(narrow) == ["audit_head.id", "document_versions.key_id", "dossier_keys.key_id",
+                            "intake_parts.key_id", "intake_stacks.key_id"]
     assert sequences and {row[1] for row in sequences} == {"bigint"}
 
 

@@ -24,7 +24,7 @@ def search_ids(v: Vault, index: SearchIndex, user: User, text: str) -> list[int]
 
     with v.session() as s:
         page = search(v, index, s, user, text, parse_filters({}), per_page=100)
-        return sorted(item.document_id for item in page.items)
+        return sorted(item.document_id for item in page.items if item.document_id is not None)  # documents only
 
 
 def approved_destruction(vault: Vault, people: People, document_id: int) -> int:
