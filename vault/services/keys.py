@@ -65,28 +65,30 @@ def key_usage(v: Vault) -> dict[int, int]:
     return usage
 
 
-def _rewrap_dossier_keys(v: Vault, batch_size: int, progress: Callable[[int], None] | None) -> tuple[int, int]:
-    """Re-wrap the dossiers' card keys (sealed_fields) like the versions' keys: compare-and-set, in batches."""
+def _rewrap_table(v: Vault, model: type[DocumentVersion] | type[DossierKey], batch_size: int,
+                  progress: Callable[[int], None] | None) -> tuple[int, int]:
+    """Re-wrap one table's live data keys not on the current master key, in batches; (re-wrapped, skipped)."""
+    row_id = DocumentVersion.id if model is DocumentVersion else DossierKey.dossier_id
     current = v.keyring.current_id
-    rewrapped = skipped = after = 0
+    rewrapped = skipped = 0
+    after = 0
     while True:
         with v.session() as s:
             rows = s.execute(
-                select(DossierKey.dossier_id, DossierKey.uid, DossierKey.key_id, DossierKey.wrapped_key)
-                .where(DossierKey.key_id != current, DossierKey.wrapped_key.is_not(None),
-                       DossierKey.dossier_id > after)
-                .order_by(DossierKey.dossier_id).limit(batch_size)
+                select(row_id, model.uid, model.key_id, model.wrapped_key)
+                .where(model.key_id != current, model.wrapped_key.is_not(None), row_id > after)
+                .order_by(row_id).limit(batch_size)
             ).all()
             if not rows:
                 break
-            for dossier_id, uid, key_id, wrapped in rows:
+            for rid, uid, key_id, wrapped in rows:
                 assert wrapped is not None  # the query selects live keys only
                 new_id, new_wrapped = v.keyring.rewrap(key_id, wrapped, uuid.UUID(hex=uid).bytes)
-                current = new_id
+                if new_id != current:  # another rotation happened meanwhile: follow the newest key
+                    current = new_id
                 result = s.execute(
-                    update(DossierKey)
-                    .where(DossierKey.dossier_id == dossier_id, DossierKey.key_id == key_id,
-                           DossierKey.wrapped_key == wrapped)
+                    update(model)
+                    .where(row_id == rid, model.key_id == key_id, model.wrapped_key == wrapped)
                     .values(key_id=new_id, wrapped_key=new_wrapped)
                     .execution_options(synchronize_session=False)
                 )
@@ -108,39 +110,8 @@ def rewrap_all(v: Vault, *, batch_size: int = DEFAULT_BATCH,
     Each batch is one short transaction. Every row is updated only if its key id and wrapped key are
     still the ones read (compare-and-set), so a destruction that erased a key meanwhile is never undone.
     """
-    current = v.keyring.current_id
-    rewrapped = skipped = 0
-    after = 0
-    while True:
-        with v.session() as s:
-            rows = s.execute(
-                select(DocumentVersion.id, DocumentVersion.uid, DocumentVersion.key_id, DocumentVersion.wrapped_key)
-                .where(*_stale_filter(current), DocumentVersion.id > after)
-                .order_by(DocumentVersion.id).limit(batch_size)
-            ).all()
-            if not rows:
-                break
-            for vid, uid, key_id, wrapped in rows:
-                assert wrapped is not None  # the query selects live versions only
-                vuid = uuid.UUID(hex=uid).bytes
-                new_id, new_wrapped = v.keyring.rewrap(key_id, wrapped, vuid)
-                if new_id != current:  # another rotation happened meanwhile: follow the newest key
-                    current = new_id
-                result = s.execute(
-                    update(DocumentVersion)
-                    .where(DocumentVersion.id == vid, DocumentVersion.key_id == key_id,
-                           DocumentVersion.wrapped_key == wrapped)
-                    .values(key_id=new_id, wrapped_key=new_wrapped)
-                    .execution_options(synchronize_session=False)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    rewrapped += 1
-                else:
-                    skipped += 1
-            after = rows[-1][0]
-        if progress:
-            progress(len(rows))
-    more, more_skipped = _rewrap_dossier_keys(v, batch_size, progress)
+    rewrapped, skipped = _rewrap_table(v, DocumentVersion, batch_size, progress)
+    more, more_skipped = _rewrap_table(v, DossierKey, batch_size, progress)
     return rewrapped + more, skipped + more_skipped
 
 
