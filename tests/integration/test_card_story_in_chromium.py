@@ -4,7 +4,6 @@ owner sees it masked, and a review changes the grade with a reason that the hist
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Api, People
+from tests.support.serve import app_in_thread
 
 ACCOUNT = "6222020200000123"
 
@@ -19,16 +19,8 @@ ACCOUNT = "6222020200000123"
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
     """The test app on a local port (werkzeug in a thread), for the browser."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with app_in_thread(app) as url:
+        yield url
 
 
 def _signed_in(browser: Any, served: str, username: str, lang: str) -> Any:

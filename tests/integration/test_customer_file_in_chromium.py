@@ -4,7 +4,6 @@ status form; on a 390-pixel phone the contacts and records sections do not scrol
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,20 +11,13 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Api, People
+from tests.support.serve import app_in_thread
 
 
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with app_in_thread(app) as url:
+        yield url
 
 
 def test_the_owner_records_a_complaint_and_moves_it_on_in_the_browser(api: Api, people: People, served: str,

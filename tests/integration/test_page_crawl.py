@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from config import load_settings
 from tests.conftest import PASSWORD, Api, People
 from tests.integration.test_pages import sign_in
 from tests.support.seeded_archive import ROLES, SECRET_NAME, Seeded, seed_archive
+from tests.support.serve import app_in_thread
 from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from web.bootstrap import open_runtime
@@ -235,16 +235,8 @@ NARROW = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def served(world: World) -> Iterator[str]:
     """The crawl's app on a local port (werkzeug in a thread), for the browser."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with app_in_thread(world.app) as url:
+        yield url
 
 
 def _one_of_each(world: World, role: str) -> list[str]:

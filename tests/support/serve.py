@@ -1,15 +1,17 @@
-"""A real `dossier serve` subprocess on a free loopback port, for tests that need the served app."""
+"""A served app for tests that need one: a real `dossier serve` subprocess, or the test app in a thread."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 DOSSIER = str(Path(sys.executable).with_name("dossier"))
 
@@ -48,3 +50,18 @@ def dossier_serve(env: dict[str, str], home: Path, *args: str,
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def app_in_thread(app: Any) -> Iterator[str]:
+    """The base URL of `app` served by werkzeug in a thread on a free loopback port, for the browser."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
