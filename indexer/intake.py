@@ -7,14 +7,11 @@ the first result, and a run that died in the middle files only the parts it had 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +29,9 @@ CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]  # (pages done, pages in all)
 
 
-@contextmanager
-def private_tmpdir() -> Iterator[Path]:
-    """A 0700 directory for the stack's decrypted parts: in RAM (/dev/shm) when there is one."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix="dossier-intake-", dir=base))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def private_tmpdir() -> contextlib.AbstractContextManager[Path]:
+    """A 0700 directory for the stack's decrypted parts (`sandbox.private_tmpdir`)."""
+    return sandbox.private_tmpdir("dossier-intake-")
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

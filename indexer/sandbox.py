@@ -40,7 +40,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,6 +53,18 @@ _STARTUP_SLACK_S = 5  # fork and clean-up, not counted against the extraction
 _HEADER = struct.Struct(">I")
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _PARENT_ENV = "DOSSIER_SANDBOX_PARENT"
+
+
+@contextmanager
+def private_tmpdir(prefix: str = "dossier-extract-") -> Iterator[Path]:
+    """A 0700 directory for decrypted copies a parser needs: in RAM (/dev/shm) when there is one."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    os.chmod(path, 0o700)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class SandboxFailure(Exception):

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -29,6 +24,7 @@ from indexer import customer_entries, intake
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
+from indexer.sandbox import private_tmpdir as private_tmpdir  # the decrypted copy extraction reads
 from indexer.search_index import IndexDoc, SearchIndex
 from indexer.service import index_doc
 from vault import audit
@@ -93,18 +89,6 @@ def claim_job(v: Vault, me: str) -> Claimed | None:
             if version is not None and version.index_status is not IndexStatus.INDEXED:
                 version.index_status = IndexStatus.EXTRACTING
         return Claimed(job.id, job.kind, job.version_id, dict(job.payload or {}), job.attempts)
-
-
-@contextmanager
-def private_tmpdir() -> Iterator[Path]:
-    """A 0700 directory for the one decrypted copy extraction needs: in RAM (/dev/shm) when there is one."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix="dossier-extract-", dir=base))
-    os.chmod(path, 0o700)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _close_job(job: Job, now: datetime, status: JobStatus, error: str | None = None,
