@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
-from indexer import customer_entries
+from indexer import customer_entries, paper_entries
 from indexer.query import ParsedQuery, parse_query
 from indexer.search_index import IndexDoc, SearchFilters, SearchIndex
 from indexer.snippets import make_snippet
@@ -91,6 +91,7 @@ class SearchItem:
     source: str = "document"  # document, card, contact or record
     record_id: int | None = None
     contact_id: int | None = None
+    paper_only: bool = False  # a document on paper only (no scan yet): found by its title and listed metadata
 
 
 @dataclass
@@ -169,10 +170,13 @@ def search(
                 or not policy.can_read(session, actor, document, now, grants):
             continue
         version = document.current_version
-        text_plain = open_text(v, version) if version is not None else None
+        paper_only = paper_entries.is_paper_only(document)
+        text_plain = open_text(v, version) if version is not None else \
+            paper_entries.paper_text(session, document) if paper_only else None
         snippet = make_snippet(text_plain, query) if text_plain else ""
         items.append(SearchItem(document.id, document.dossier_id, document.dossier.archive_no, document.title,
-                                document.doc_type.value, document.doc_date, round(hit.score, 4), snippet))
+                                document.doc_type.value, document.doc_date, round(hit.score, 4), snippet,
+                                paper_only=paper_only))
     dropped = len(result.hits) - len(items)
     total = max(result.total - dropped, 0)
     audit.record(session, actor, "search.performed", None, now=now, query=str(query)[:200], results=total,
@@ -213,5 +217,6 @@ def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], Non
             entries: list[IndexDoc] = []
             for dossier in s.scalars(select(Dossier).where(Dossier.id.in_(dossier_ids[start:start + batch]))):
                 entries.extend(customer_entries.dossier_entries(v, s, dossier))
+                entries.extend(paper_entries.dossier_paper_entries(s, list(dossier.documents)))
         index.add(entries)
     return done

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from indexer import customer_entries, intake
+from indexer import customer_entries, intake, paper_entries
 from indexer.periodic import check_overdue as check_overdue  # where callers have always found it
 from indexer.periodic import periodic_tasks
 from indexer.pg_index import PgIndex
@@ -205,6 +205,7 @@ def _reindex_dossier(v: Vault, index: SearchIndex, dossier_id: int) -> None:
         if stale:
             index.delete(stale)
         docs.extend(customer_entries.dossier_entries(v, s, dossier))
+        docs.extend(paper_entries.dossier_paper_entries(s, list(dossier.documents)))
         for document in dossier.documents:
             if document.current_version_id is None:
                 continue

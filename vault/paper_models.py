@@ -113,3 +113,17 @@ class TransferItem(Base):
 
     transfer: Mapped[Transfer] = relationship(back_populates="items")
     document: Mapped[Document | None] = relationship()
+
+
+class CalendarDay(Base):
+    """A day that is not what its weekday says (migration 0017): a public holiday on a weekday, or a
+    make-up working day (调休) on a weekend. Deadlines counted in working days skip the holidays and count
+    the make-up days; every other day is a working day from Monday to Friday."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)  # false: a holiday; true: a make-up working day
+    name: Mapped[str] = mapped_column(String(100), default="")  # 国庆节, 国庆调休 ...
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime | None]

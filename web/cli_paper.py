@@ -126,3 +126,43 @@ def intake_command(file: Path, as_user: str, as_json: bool) -> None:
         click.echo(f"unfiled    part {u['part_id']}  {_pages(u)}  {u['reason']}")
     click.echo(f"{len(result['filed'])} filed, {len(result['duplicates'])} duplicate(s), "
                f"{len(result['unfiled'])} unfiled (see the unfiled inbox)")
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """The holiday calendar that working-day deadlines follow (public holidays, make-up working days 调休)."""
+
+
+@calendar_group.command("list")
+@click.option("--year", default=None, help="the year to list (default: this year)")
+def calendar_list(year: str | None) -> None:
+    """The year's listed days: date, holiday or workday, name."""
+    from vault.services.workdays import list_days
+
+    v = open_vault()
+    try:
+        with v.session() as s:
+            for d in list_days(s, year or v.clock.now().year):
+                click.echo(f"{d.day.isoformat()}\t{'workday' if d.working else 'holiday'}\t{d.name}")
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@calendar_group.command("set")
+@click.argument("days")
+@click.argument("kind", type=click.Choice(["holiday", "workday", "normal"]))
+@click.option("--name", default="", help="e.g. 国庆节, 国庆调休")
+def calendar_set(days: str, kind: str, name: str) -> None:
+    """List DAYS (2026-10-01, or a range 2026-10-01..2026-10-07) as holiday, workday (make-up) or normal."""
+    from vault.services.workdays import set_days
+
+    first, _sep, last = days.partition("..")
+    entry = {"date": first, "kind": kind, "name": name} if not last else \
+        {"from": first, "to": last, "kind": kind, "name": name}
+    v = open_vault()
+    try:
+        with v.session() as s:
+            changed = set_days(v, s, system_actor(v), [entry])
+    except VaultError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{len(changed)} day(s) set to {kind}")

@@ -3,6 +3,7 @@ item, the receipt register, documents with item numbers, the deadline and its no
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from tests.conftest import Api, People
 from tests.support.workflow_fixtures import PDF, run_cli, upload
 from vault.clock import FixedClock
 from vault.core import Vault
-from vault.models import AuditEvent, Document, Notification, User
+from vault.models import AuditEvent, Document, Dossier, Notification, User
 from vault.paper_models import Transfer, TransferItem
 from vault.services.transfer_register import list_receipts, run_overdue_transfers
 from vault.services.transfers import working_days_after
@@ -220,3 +221,63 @@ def test_the_command_line_lists_overdue_transfers_and_receipts_and_writes_the_sh
     assert written == sorted(f"{d['archive_no']}-{n}.pdf" for n in
                              ("contents", "cover", "record-sheet", "separator", "separator-contract"))
     assert all(p.read_bytes().startswith(b"%PDF") for p in tmp_path.glob("*.pdf"))
+
+
+NEW_CUSTOMER = {"customer_name": "滨江新材料有限公司", "customer_type": "supplier", "credit_code": "91330106MA2H1Y0X1W",
+                "industry": "制造业", "region": "杭州"}
+
+
+def _dossier_count(vault: Vault) -> int:
+    with vault.session() as s:
+        return s.scalar(select(func.count()).select_from(Dossier)) or 0
+
+
+def test_a_transfer_for_a_new_customer_opens_its_dossier_with_the_transfer_and_a_refusal_opens_none(
+        api: Api, people: People, vault: Vault) -> None:
+    before, dossiers_before = _counts(vault), _dossier_count(vault)
+    taken = api.new_dossier(people.archivist, customer_name="已有客户", credit_code="91110108551385082Q")
+    dossiers_before += 1
+    # refused: bad fields of the new dossier name the field, in the reader's language; nothing is written
+    for customer, field, status in [({**NEW_CUSTOMER, "customer_name": " "}, "customer_name", 422),
+                                    ({**NEW_CUSTOMER, "customer_type": "vendor"}, "customer_type", 422),
+                                    ({**NEW_CUSTOMER, "credit_code": "91330106MA2H1Y0X1B"}, "credit_code", 422),
+                                    ({**NEW_CUSTOMER, "secrecy": "secret"}, "secrecy", 422),  # above clearance
+                                    ({**NEW_CUSTOMER, "owner": "nobody"}, "owner", 422),
+                                    ({**NEW_CUSTOMER, "colour": "red"}, "colour", 422),
+                                    ({**NEW_CUSTOMER, "credit_code": "91110108551385082Q"}, None, 409)]:
+        r = api.post(people.employee, "/api/v1/transfers", json={"customer": customer, "items": ITEMS})
+        assert r.status_code == status and r.get_json()["error"].get("field") == field, (customer, r.get_json())
+    assert api.post(people.employee, "/api/v1/transfers", json={"customer": NEW_CUSTOMER, "dossier_id": taken["id"],
+                                                               "items": ITEMS}).get_json()["error"]["field"] == "customer"
+    bad_items = api.post(people.employee, "/api/v1/transfers",
+                         json={"customer": NEW_CUSTOMER, "items": [{**ITEMS[0], "pages": -1}]})
+    assert bad_items.status_code == 422 and bad_items.get_json()["error"]["field"] == "items"
+    zh = api.client.post("/api/v1/transfers", headers={**api.headers(people.employee), "Accept-Language": "zh-CN"},
+                         json={"customer": {**NEW_CUSTOMER, "customer_name": ""}, "items": ITEMS})
+    assert zh.status_code == 422 and "客户名称" in zh.get_json()["error"]["message"], zh.get_json()
+    assert api.post(people.admin, "/api/v1/transfers", json={"customer": NEW_CUSTOMER, "items": ITEMS}).status_code \
+        == 403
+    assert _counts(vault) == before and _dossier_count(vault) == dossiers_before
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action.in_(("dossier.created", "transfer.sent")))) == 1  # `taken` only
+
+    # accepted: the dossier exists, owned by the sender, with the transfer; received like any other
+    t = _send_new(api, people.employee)
+    d = api.get(people.employee, f"/api/v1/dossiers/{t['dossier_id']}").get_json()
+    assert d["customer_name"] == NEW_CUSTOMER["customer_name"] and d["owner"] == "employee"
+    assert d["credit_code"] == NEW_CUSTOMER["credit_code"] and t["archive_no"] == d["archive_no"]
+    got = api.post(people.archivist, f"/api/v1/transfers/{t['id']}/receive",
+                   json={"items": [{"index": i, "state": "present"} for i in (1, 2, 3)]})
+    assert got.status_code == 200 and got.get_json()["items"][0]["item_code"] == f"{d['archive_no']}-001"
+    with vault.session() as s:
+        sent = s.scalars(select(AuditEvent).where(AuditEvent.action == "transfer.sent")).one()
+        assert json.loads(sent.details)["new_dossier"] == d["archive_no"]
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "dossier.created")) == 2
+
+
+def _send_new(api: Api, user: Any, **customer: Any) -> dict[str, Any]:
+    r = api.post(user, "/api/v1/transfers", json={"customer": {**NEW_CUSTOMER, **customer}, "items": ITEMS})
+    assert r.status_code == 201, r.get_json()
+    return dict(r.get_json())

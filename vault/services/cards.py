@@ -128,10 +128,11 @@ def _id_number_free(v: Vault, session: Session, digest: str, exclude: int | None
                        code="duplicate_id_number", existing_id=other)
 
 
-def create_customer(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) -> Dossier:
+def create_customer(v: Vault, session: Session, actor: User, data: Mapping[str, Any], *,
+                    action: str = "dossier.create") -> Dossier:
     """Open a dossier (`dossiers.create_dossier`) with its card: `customer_kind`, and an individual's `id_number`."""
     rest = {k: val for k, val in data.items() if k not in ("customer_kind", "id_number")}
-    dossier = create_dossier(v, session, actor, rest)
+    dossier = create_dossier(v, session, actor, rest, action=action)
     init_card(v, session, dossier, data.get("customer_kind"), data.get("id_number"))
     if dossier.next_review_date is None:  # the first periodic review: the grade's interval from today
         dossier.next_review_date = add_months(v.clock.now().date(), interval_months(v.settings, dossier.grade))

@@ -149,9 +149,11 @@ def _check_code_free(session: Session, code: str | None, exclude_id: int | None 
                        code="duplicate_credit_code", existing_id=other.id)
 
 
-def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, Any]) -> Dossier:
-    """Open a new dossier; owner defaults to the creator."""
-    policy.require(actor, "dossier.create")
+def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, Any], *,
+                   action: str = "dossier.create") -> Dossier:
+    """Open a new dossier; owner defaults to the creator. ``action`` is the permission asked for (a transfer
+    of a new customer's papers opens its dossier under ``transfer.new_customer``)."""
+    policy.require(actor, action)
     fields = _clean(session, data, creating=True)
     if "owner_id" not in fields:
         if actor.role is Role.SYSTEM:

@@ -5,7 +5,6 @@ each item received becomes a document (a paper original, no file yet) with the n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import false, func, or_, select, update
@@ -23,25 +22,18 @@ from vault.paper_models import (
     TransferItem,
     TransferStatus,
 )
+from vault.services.cards import create_customer
+from vault.services.common import queue_reindex
 from vault.services.dossiers import Page, get_dossier
 from vault.services.fields import clean_text, may_exist, parse_date
 from vault.services.item_numbers import assign_item_no
+from vault.services.workdays import deadline_after
+from vault.services.workdays import working_days_after as working_days_after  # moved there; kept here
 
 MAX_ITEMS = 500
 MAX_PAGES = 100_000
 DOC_TYPES_TEXT = ", ".join(t.value for t in DocType)
 STATUS_FILTERS = ("sent", "returned", "checked", "received", "overdue")
-
-
-def working_days_after(start: date, days: int) -> date:
-    """The date `days` working days (Monday to Friday) after `start`."""
-    current = start
-    left = days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            left -= 1
-    return current
 
 
 def _item_text(index: int, field: str, raw: Any, *, required: bool = False, max_len: int = 300) -> str:
@@ -119,26 +111,39 @@ def _may_act(actor: User) -> None:
 
 
 def create_transfer(v: Vault, session: Session, actor: User, body: Mapping[str, Any]) -> Transfer:
-    """Hand papers over to the archive (any role, for a dossier it may see): the list is sent at once."""
+    """Hand papers over to the archive (any role, for a dossier it may see): the list is sent at once.
+
+    For a customer the archive has never seen, ``customer`` (instead of ``dossier_id``) holds the new
+    dossier's fields, validated as dossier creation validates; the dossier is opened in the same unit of
+    work, so a refused transfer leaves no dossier behind."""
     _may_act(actor)
-    unknown = set(body) - {"dossier_id", "items", "note", "business_date"}
+    unknown = set(body) - {"dossier_id", "customer", "items", "note", "business_date"}
     if unknown:
         name = sorted(unknown)[0]
         raise Invalid(name, "unknown field {name!r}", params={"name": name})
-    dossier = _open_dossier(session, actor, body.get("dossier_id"))
+    new_customer = body.get("customer")
+    if new_customer is not None and body.get("dossier_id") is not None:
+        raise Invalid("customer", "give dossier_id (an existing dossier) or customer (a new one), not both")
+    if new_customer is not None and not isinstance(new_customer, Mapping):
+        raise Invalid("customer", "customer must be an object with the new dossier's fields (customer_name, ...)")
+    if new_customer is None:
+        dossier = _open_dossier(session, actor, body.get("dossier_id"))
     items = clean_items(body.get("items"))
     note = clean_text("note", body.get("note"), max_len=2000)
     now = v.clock.now()
     business = parse_date("business_date", body.get("business_date")) or now.date()
     if business > now.date():
         raise Invalid("business_date", "business_date cannot be in the future")
+    if new_customer is not None:  # last, once the list is known good: nothing else can refuse after it
+        dossier = create_customer(v, session, actor, new_customer, action="transfer.new_customer")
     transfer = Transfer(dossier=dossier, status=TransferStatus.SENT, note=note, business_date=business,
-                        deadline=working_days_after(business, v.settings.transfer_deadline_working_days),
+                        deadline=deadline_after(session, business, v.settings.transfer_deadline_working_days),
                         sender_id=actor.id, sent_at=now, items=[TransferItem(**i) for i in items])
     session.add(transfer)
     session.flush()
     audit.record(session, actor, "transfer.sent", transfer, now=now, items=len(items),
-                 pages=sum(i["pages"] for i in items), deadline=transfer.deadline.isoformat())
+                 pages=sum(i["pages"] for i in items), deadline=transfer.deadline.isoformat(),
+                 new_dossier=dossier.archive_no if new_customer is not None else None)
     return transfer
 
 
@@ -318,6 +323,8 @@ def receive_transfer(v: Vault, session: Session, actor: User, transfer_id: int, 
                      title=item.title, pages=item.pages, original=item.original, state=state.value)
     audit.record(session, actor, "transfer.received", transfer, now=now, receipt_no=transfer.receipt_no,
                  **counts)
+    if counts[ItemState.PRESENT.value] + counts[ItemState.DIFFERS.value]:
+        queue_reindex(session, transfer.dossier, now)  # the paper documents' titles become searchable
     return transfer
 
 

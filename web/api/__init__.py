@@ -64,6 +64,7 @@ def query_paging() -> tuple[int, int]:
 from web.api import (  # noqa: E402,F401
     admin,
     audit_routes,
+    calendar,
     cards,
     core,
     customer_file,

@@ -13,7 +13,7 @@ from vault.services import dossiers, paper_sheets, transfer_register, transfers
 from vault.services.item_numbers import item_code
 from web.api import bp, json_body
 from web.deps import actor, get_vault, unit_of_work
-from web.openapi import ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
+from web.openapi import DOSSIER_FIELDS, ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
 from web.pages.i18n import current_lang
 from web.serialize import iso, page_json
 
@@ -161,6 +161,8 @@ _ITEM = {"type": "object", "required": ["title", "doc_type", "pages"], "properti
 _ITEMS = {"type": "array", "items": _ITEM, "minItems": 1}
 _RECEIVED = {"type": "array", "items": {"type": "object", "required": ["index", "state"], "properties": {
     "index": {"type": "integer", "minimum": 1}, "state": ENUM("present", "missing", "differs"), "note": S}}}
+_NEW_CUSTOMER = {"type": "object", "required": ["customer_name", "customer_type"], "properties": {
+    **DOSSIER_FIELDS, "customer_kind": ENUM("organisation", "individual"), "id_number": S}}
 _TR = "/api/v1/transfers"
 _LANG = _q("lang", ENUM("zh", "en"), "sheet language; default: the caller's language")
 _SHEET_ERRORS = _err(401, 404, 422)
@@ -174,8 +176,12 @@ def _sheet_op(summary: str, extra: list[dict[str, Any]] | None = None) -> Op:
 _OPERATIONS: list[tuple[str, str, Op]] = [
     ("post", _TR, {
         "summary": "Hand papers over to the archive (移交), any role, for a dossier it may see; 201 status sent",
-        "requestBody": _body({"dossier_id": {"type": "integer"}, "items": _ITEMS, "note": S,
-                              "business_date": _DATE}, ["dossier_id", "items"]),
+        "description": "Give `dossier_id` for a dossier the archive has, or `customer` (its fields as for "
+                       "POST /api/v1/dossiers) for a customer it has never seen: the dossier is opened with the "
+                       "transfer, in one transaction (a refused transfer opens none); the owner defaults to the "
+                       "sender. The deadline counts working days by the holiday calendar (/api/v1/calendar).",
+        "requestBody": _body({"dossier_id": {"type": "integer"}, "customer": _NEW_CUSTOMER, "items": _ITEMS,
+                              "note": S, "business_date": _DATE}, ["items"]),
         "responses": {"201": _json(), **_err(400, 401, 403, 404, 409, 422)}}),
     ("get", _TR, {"summary": "Transfers (archivist, manager, legal: all; others: their own and their dossiers')",
                   "parameters": [_q("status", ENUM("sent", "returned", "checked", "received", "overdue")),

@@ -35,7 +35,7 @@ def search() -> Response:
         "items": [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
                    "title": i.title, "doc_type": i.doc_type, "doc_date": iso(i.doc_date), "score": i.score,
                    "snippet": i.snippet, "source": i.source, "record_id": i.record_id,
-                   "contact_id": i.contact_id} for i in result.items],
+                   "contact_id": i.contact_id, "paper_only": i.paper_only} for i in result.items],
     })
 
 
@@ -44,7 +44,9 @@ register("get", "/api/v1/search", {
                "audited",
     "description": "Each hit's `source` says where it was found: `document`, `card` (everyone who sees the "
                    "dossier), `contact` or `record` (those who may read the dossier's content; a record hit "
-                   "carries `record_id`, a contact hit `contact_id`, and `document_id` is null for all three).",
+                   "carries `record_id`, a contact hit `contact_id`, and `document_id` is null for all three). "
+                   "`paper_only` true: a document received on paper without a scan yet, found by its title, "
+                   "item code and listed remarks (the same readers as any document).",
     "parameters": [
         {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200},
          "description": "words are ANDed; \"quoted text\" is a phrase; no wildcards or regex"},

@@ -42,7 +42,7 @@ def search_page() -> ResponseReturnValue:
     if result is not None:
         items = [{"document_id": i.document_id, "dossier_id": i.dossier_id, "archive_no": i.archive_no,
                   "title": i.title, "doc_type": i.doc_type, "doc_date": i.doc_date, "snippet": highlight(i.snippet),
-                  "source": i.source, "record_id": i.record_id}
+                  "source": i.source, "record_id": i.record_id, "paper_only": i.paper_only}
                  for i in result.items]
     total = result.total if result is not None else 0
     pages = max(1, -(-total // per_page))

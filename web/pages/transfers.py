@@ -17,6 +17,7 @@ from vault.services import transfers as svc
 from vault.services.dossiers import resolve_archive_no
 from vault.services.item_numbers import item_code
 from web.deps import actor, get_vault, unit_of_work
+from web.pages import cards
 from web.pages.common import field_message, page_args
 
 bp = Blueprint("transfers", __name__)
@@ -26,6 +27,9 @@ TRANSFER_STATUS = {"sent": _l("sent"), "returned": _l("sent back"), "checked": _
 ITEM_STATES = {"present": _l("present"), "missing": _l("missing"), "differs": _l("differs")}
 ITEM_FIELDS = ("title", "doc_type", "doc_date", "pages", "responsible", "remarks")
 BLANK_ROWS = 5
+#: a customer the archive has never seen: the transfer opens its dossier (the fields of dossier creation)
+NEW_CUSTOMER_FIELDS = ("customer_name", "customer_kind", "credit_code", "id_number", "customer_type", "grade",
+                       "industry", "region", "owner", "secrecy")
 
 
 def transfer_row(t: Transfer, me: Any, today: Any) -> dict[str, Any]:
@@ -122,32 +126,59 @@ def new_page() -> ResponseReturnValue:
         except NotFound:
             archive_no = ""
     return render_template("pages/transfer_new.html", form={"archive_no": archive_no, "note": "",
-                                                            "business_date": ""},
-                           rows=_blank(BLANK_ROWS), errors={})
+                                                            "business_date": "", **_new_customer_defaults()},
+                           rows=_blank(BLANK_ROWS), errors={}, KL=cards.KIND_LABELS)
+
+
+def _new_customer_defaults() -> dict[str, str]:
+    return {"customer_name": "", "customer_kind": "organisation", "credit_code": "", "id_number": "",
+            "customer_type": "client", "grade": "B", "industry": "", "region": "", "owner": "",
+            "secrecy": "internal"}
+
+
+def _new_customer(form: dict[str, str]) -> dict[str, str] | None:
+    """The new customer's fields when the form names no archive number but a customer name (else None)."""
+    if form["archive_no"] or not form["customer_name"]:
+        return None
+    return {k: form[k] for k in NEW_CUSTOMER_FIELDS if form[k]}
 
 
 @bp.post("/transfers/new")
 def create() -> ResponseReturnValue:
     v = get_vault()
     me = actor()
-    form = {k: request.form.get(k, "").strip() for k in ("archive_no", "note", "business_date")}
+    form = {k: request.form.get(k, "").strip() for k in ("archive_no", "note", "business_date",
+                                                          *NEW_CUSTOMER_FIELDS)}
     items, typed = _form_items(request.form)
     errors: dict[str, str] = {}
+    customer = _new_customer(form)
+    where = "customer_name" if customer is not None else "archive_no"  # who answers for the dossier's errors
     try:
         with unit_of_work() as s:
-            dossier = resolve_archive_no(s, me, form["archive_no"])
-            body: dict[str, Any] = {"dossier_id": dossier.id, "items": items, "note": form["note"]}
+            body: dict[str, Any] = {"items": items, "note": form["note"]}
+            if customer is not None:
+                body["customer"] = customer
+            else:
+                body["dossier_id"] = resolve_archive_no(s, me, form["archive_no"]).id
             if form["business_date"]:
                 body["business_date"] = form["business_date"]
-            new_id = svc.create_transfer(v, s, me, body).id
+            created = svc.create_transfer(v, s, me, body)
+            new_id, archive_no = created.id, created.dossier.archive_no
     except Invalid as exc:
-        errors[exc.field if exc.field in ("items", "note", "business_date") else "archive_no"] = field_message(exc)
-    except (NotFound, Conflict, Forbidden) as exc:
-        errors["archive_no"] = field_message(exc)
+        known = ("items", "note", "business_date", *(NEW_CUSTOMER_FIELDS if customer is not None else ()))
+        errors[exc.field if exc.field in known else where] = field_message(exc)
+    except Conflict as exc:
+        errors["credit_code" if exc.code == "duplicate_credit_code" and customer is not None
+               else "id_number" if exc.code == "duplicate_id_number" else where] = field_message(exc)
+    except (NotFound, Forbidden) as exc:
+        errors[where] = field_message(exc)
     else:
+        if customer is not None:
+            flash(_("Dossier %(no)s opened for the new customer.", no=archive_no), "success")
         flash(_("Transfer %(id)s sent to the archive.", id=new_id), "success")
         return redirect(url_for("transfers.detail", transfer_id=new_id))
-    return render_template("pages/transfer_new.html", form=form, rows=typed, errors=errors), 422
+    return render_template("pages/transfer_new.html", form=form, rows=typed, errors=errors,
+                           KL=cards.KIND_LABELS), 422
 
 
 @bp.get("/transfers/<int:transfer_id>")
