@@ -157,8 +157,8 @@ def calendar_set(days: str, kind: str, name: str) -> None:
     from vault.services.workdays import set_days
 
     first, _sep, last = days.partition("..")
-    entry = {"date": first, "kind": kind, "name": name} if not last else \
-        {"from": first, "to": last, "kind": kind, "name": name}
+    entry = {"date": first, "day_type": kind, "name": name} if not last else \
+        {"from": first, "to": last, "day_type": kind, "name": name}
     v = open_vault()
     try:
         with v.session() as s:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, post_form
 from vault.core import Vault
+from vault.models import Dossier
 from vault.paper_models import Transfer
 
 ITEM = {"title": "采购合同原件", "doc_type": "contract", "pages": 5}
@@ -84,9 +85,11 @@ def test_each_role_sees_transfers_in_every_state_in_its_language(
         assert ('id="confirm"' in text) == (role == "employee" and state == "received")
 
 
-@pytest.mark.parametrize("lang, words", [("zh", "页数"), ("en", "pages must be a whole number")])
+@pytest.mark.parametrize("lang, words, customer_words", [
+    ("zh", "页数", "统一社会信用代码无效"), ("en", "pages must be a whole number", "Invalid unified social credit code")])
 def test_a_transfer_form_with_negative_pages_is_refused_in_the_readers_language_and_nothing_is_written(
-        app: Flask, people: People, api: Api, vault: Vault, lang: str, words: str) -> None:
+        app: Flask, people: People, api: Api, vault: Vault, lang: str, words: str,
+        customer_words: str) -> None:
     d = api.new_dossier(people.archivist)
     c = _in(as_user(app, people.employee), lang)
     form = c.get(f"/transfers/new?dossier_id={d['id']}").get_data(as_text=True)
@@ -97,8 +100,25 @@ def test_a_transfer_form_with_negative_pages_is_refused_in_the_readers_language_
     unknown = post_form(c, "/transfers/new", {"archive_no": "KH-1999-999999", "rows": "1", "title-0": "合同",
                                               "doc_type-0": "contract", "pages-0": "2"})
     assert unknown.status_code == 422
+    # a new customer's dossier is opened with the transfer: a bad field of it is shown at that field, and
+    # a refused transfer (a bad credit code, or good customer fields with bad items) opens no dossier
+    assert 'id="new-customer"' in form
+    new = {"customer_name": "滨江新材料有限公司", "customer_type": "supplier", "customer_kind": "organisation",
+           "grade": "B", "secrecy": "internal", "rows": "1", "title-0": "合同", "doc_type-0": "contract",
+           "pages-0": "2"}
+    bad_code = post_form(c, "/transfers/new", {**new, "credit_code": "91330106MA2H1Y0X1B"})
+    text = bad_code.get_data(as_text=True)
+    assert bad_code.status_code == 422 and customer_words in text and 'aria-invalid="true"' in text
+    assert "滨江新材料有限公司" in text  # kept as typed
+    bad_items = post_form(c, "/transfers/new", {**new, "pages-0": "-1"})
+    assert bad_items.status_code == 422 and words in bad_items.get_data(as_text=True)
     with vault.session() as s:
         assert s.scalar(select(func.count()).select_from(Transfer)) == 0
+        assert s.scalar(select(func.count()).select_from(Dossier)) == 1  # `d` only
+    made = post_form(c, "/transfers/new", {**new, "credit_code": "91330106MA2H1Y0X1W"})
+    assert made.status_code == 302, made.get_data(as_text=True)
+    t = api.get(people.employee, made.headers["Location"].replace("/transfers/", "/api/v1/transfers/")).get_json()
+    assert t["customer_name"] == "滨江新材料有限公司" and t["archive_no"] != d["archive_no"]
 
 
 def test_the_whole_story_runs_through_the_pages(app: Flask, people: People, api: Api, vault: Vault) -> None:

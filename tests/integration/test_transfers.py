@@ -281,3 +281,61 @@ def _send_new(api: Api, user: Any, **customer: Any) -> dict[str, Any]:
     r = api.post(user, "/api/v1/transfers", json={"customer": {**NEW_CUSTOMER, **customer}, "items": ITEMS})
     assert r.status_code == 201, r.get_json()
     return dict(r.get_json())
+
+
+NATIONAL_DAY_2026 = [  # 国务院办公厅 2026 holiday arrangement around 国庆 (as configured by an administrator)
+    {"date": "2026-09-20", "day_type": "workday", "name": "国庆调休"},  # a Sunday worked
+    {"date": "2026-09-25", "day_type": "holiday", "name": "中秋节"},
+    {"from": "2026-10-01", "to": "2026-10-07", "day_type": "holiday", "name": "国庆节"},
+    {"date": "2026-10-10", "day_type": "workday", "name": "国庆调休"},  # a Saturday worked
+]
+
+
+def test_the_deadline_skips_the_national_day_holidays_and_counts_the_make_up_working_days(
+        api: Api, people: People, vault: Vault, clock: FixedClock) -> None:
+    from datetime import UTC, datetime
+
+    d = api.new_dossier(people.archivist)
+    before = api.get(people.employee, "/api/v1/calendar?year=2026").get_json()
+    # only an administrator edits the calendar; bad entries name the field and change nothing
+    assert api.post(people.archivist, "/api/v1/calendar", json={"entries": NATIONAL_DAY_2026}).status_code == 403
+    for days, field in [([{"date": "2026-10-32", "day_type": "holiday"}], "date"),
+                        ([*NATIONAL_DAY_2026, {"date": "2026-10-08", "day_type": "party"}], "day_type"),
+                        ([{"from": "2026-10-07", "to": "2026-10-01", "day_type": "holiday"}], "to"),
+                        ([{"from": "2026-01-01", "to": "2027-12-31", "day_type": "holiday"}], "to"),
+                        ([], "entries")]:
+        r = api.post(people.admin, "/api/v1/calendar", json={"entries": days})
+        assert r.status_code == 422 and r.get_json()["error"]["field"] == field, r.get_json()
+    zh = api.client.post("/api/v1/calendar", headers={**api.headers(people.admin), "Accept-Language": "zh-CN"},
+                         json={"entries": [{"date": "2026-10-08", "day_type": "party"}]})
+    assert zh.status_code == 422 and "日期类型" in zh.get_json()["error"]["message"], zh.get_json()
+    assert api.get(people.employee, "/api/v1/calendar?year=2026").get_json() == before == {"year": 2026, "days": []}
+    assert api.post(people.admin, "/api/v1/calendar", json={"entries": NATIONAL_DAY_2026}).get_json() == {"changed": 10}
+    listed = api.get(people.employee, "/api/v1/calendar?year=2026").get_json()["days"]
+    assert [x["date"] for x in listed if x["day_type"] == "workday"] == ["2026-09-20", "2026-10-10"]
+    assert len([x for x in listed if x["day_type"] == "holiday"]) == 8
+
+    # handed over on Tuesday 29 September: Wednesday 30, then (holidays) Thursday 8, Friday 9, the make-up
+    # Saturday 10, Monday 12 October; by weekdays alone it would have been Tuesday 6 October
+    clock.set(datetime(2026, 9, 29, 9, 0, tzinfo=UTC))
+    t = _send(api, people.employee, d["id"])
+    assert t["deadline"] == "2026-10-12"
+    # handed over on Friday 18 September: the make-up Sunday 20 counts, so Thursday 24 (not Friday 25)
+    early = api.post(people.employee, "/api/v1/transfers", json={"dossier_id": d["id"], "items": ITEMS[:1],
+                                                                 "business_date": "2026-09-18"}).get_json()
+    assert early["deadline"] == "2026-09-24"
+    clock.set(datetime(2026, 10, 12, 18, 0, tzinfo=UTC))
+    assert api.get(people.employee, f"/api/v1/transfers/{t['id']}").get_json()["status"] == "sent"
+    clock.set(datetime(2026, 10, 13, 9, 0, tzinfo=UTC))
+    assert api.get(people.employee, f"/api/v1/transfers/{t['id']}").get_json()["status"] == "overdue"
+
+    # the command line lists and sets days too (a day back to normal: the weekday's own rule)
+    out = run_cli(vault, "calendar", "set", "2026-10-10", "normal")
+    assert out.exit_code == 0 and "1 day(s) set to normal" in out.output, out.output
+    bad = run_cli(vault, "calendar", "set", "2026-10-01..2026-09-01", "holiday")
+    assert bad.exit_code != 0 and "to must not be before from" in bad.output
+    shown = run_cli(vault, "calendar", "list", "--year", "2026")
+    assert "2026-10-01\tholiday\t国庆节" in shown.output and "2026-10-10" not in shown.output
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "calendar.changed")) == 2

@@ -16,9 +16,9 @@ from vault.core import Vault
 from vault.errors import Invalid
 from vault.models import User
 from vault.paper_models import CalendarDay
-from vault.services.fields import clean_text
+from vault.services.fields import clean_text, parse_date
 
-KINDS = ("holiday", "workday", "normal")  # normal: the weekday's own rule again (the entry is removed)
+DAY_TYPES = ("holiday", "workday", "normal")  # normal: the weekday's own rule again (the entry is removed)
 MAX_DAYS = 400  # one request sets at most this many days (a year and a bit)
 
 
@@ -72,23 +72,23 @@ def list_days(session: Session, year: Any) -> list[CalendarDay]:
 
 
 def _day(raw: Any, field: str) -> date:
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        raise Invalid(field, "{field} must be a date like 2026-10-01, got {raw!r}", params={"raw": raw}) from None
+    day = parse_date(field, raw)
+    if day is None:
+        raise Invalid(field, "{field} is required")
+    return day
 
 
 def _clean_entry(raw: Any) -> tuple[list[date], str, str]:
     if not isinstance(raw, Mapping):
-        raise Invalid("days", "each entry needs date (or from and to) and kind")
-    unknown = set(raw) - {"date", "from", "to", "kind", "name"}
+        raise Invalid("entries", "each entry needs date (or from and to) and day_type")
+    unknown = set(raw) - {"date", "from", "to", "day_type", "name"}
     if unknown:
         name = sorted(unknown)[0]
         raise Invalid(name, "unknown field {name!r}", params={"name": name})
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise Invalid("kind", "kind must be one of {allowed}, got {raw!r}",
-                      params={"allowed": ", ".join(KINDS), "raw": kind})
+    kind = raw.get("day_type")
+    if kind not in DAY_TYPES:
+        raise Invalid("day_type", "day_type must be one of {allowed}, got {raw!r}",
+                      params={"allowed": ", ".join(DAY_TYPES), "raw": kind})
     if "date" in raw:
         first = last = _day(raw["date"], "date")
     else:
@@ -107,13 +107,13 @@ def set_days(v: Vault, session: Session, actor: User, entries: Any) -> list[date
     before anything is written, audited once. Returns the days set."""
     policy.require(actor, "calendar.edit")
     if not isinstance(entries, list) or not entries:
-        raise Invalid("days", "days must be a non-empty list of entries (date, or from and to; kind; name)")
+        raise Invalid("entries", "entries must be a non-empty list of days (date, or from and to; day_type; name)")
     cleaned = [_clean_entry(e) for e in entries]
     if sum(len(days) for days, _k, _n in cleaned) > MAX_DAYS:
-        raise Invalid("days", "one request sets at most {max_days} days", params={"max_days": MAX_DAYS})
+        raise Invalid("entries", "one request sets at most {max_days} days", params={"max_days": MAX_DAYS})
     now = v.clock.now()
     changed: list[date] = []
-    summary: dict[str, list[str]] = {k: [] for k in KINDS}
+    summary: dict[str, list[str]] = {k: [] for k in DAY_TYPES}
     for days, kind, name in cleaned:
         session.execute(delete(CalendarDay).where(CalendarDay.day.in_(days)))
         if kind != "normal":

@@ -14,7 +14,7 @@ from web.openapi import ENUM, S, _body, _err, _json, _q, register
 
 
 def day_json(d: CalendarDay) -> dict[str, Any]:
-    return {"date": d.day.isoformat(), "kind": "workday" if d.working else "holiday", "name": d.name}
+    return {"date": d.day.isoformat(), "day_type": "workday" if d.working else "holiday", "name": d.name}
 
 
 @bp.get("/calendar")
@@ -32,13 +32,13 @@ def set_calendar() -> Response:
     body = json_body()
     v = get_vault()
     with unit_of_work() as session:
-        days = workdays.set_days(v, session, actor(), body.get("days"))
+        days = workdays.set_days(v, session, actor(), body.get("entries"))
     return jsonify({"changed": len(days)})
 
 
 _DATE = {"type": "string", "format": "date"}
-_ENTRY = {"type": "object", "required": ["kind"], "properties": {
-    "date": _DATE, "from": _DATE, "to": _DATE, "kind": ENUM(*workdays.KINDS), "name": S}}
+_ENTRY = {"type": "object", "required": ["day_type"], "properties": {
+    "date": _DATE, "from": _DATE, "to": _DATE, "day_type": ENUM(*workdays.DAY_TYPES), "name": S}}
 register("get", "/api/v1/calendar", {
     "summary": "The year's listed days: public holidays and make-up working days (调休); other days follow "
                "their weekday (Monday to Friday work)",
@@ -47,5 +47,5 @@ register("get", "/api/v1/calendar", {
 register("post", "/api/v1/calendar", {
     "summary": "List days as holiday, workday (a make-up working day) or normal again (administrators); "
                "each entry a date or a from/to range; validated whole, audited",
-    "requestBody": _body({"days": {"type": "array", "items": _ENTRY, "minItems": 1}}, ["days"]),
+    "requestBody": _body({"entries": {"type": "array", "items": _ENTRY, "minItems": 1}}, ["entries"]),
     "responses": {"200": _json(), **_err(400, 401, 403, 422)}})
