@@ -86,7 +86,8 @@ def test_each_role_sees_transfers_in_every_state_in_its_language(
 
 
 @pytest.mark.parametrize("lang, words, customer_words", [
-    ("zh", "页数", "统一社会信用代码无效"), ("en", "pages must be a whole number", "Invalid unified social credit code")])
+    ("zh", "页数", "统一社会信用代码无效"),
+    ("en", "pages must be a whole number", "Invalid unified social credit code")])
 def test_a_transfer_form_with_negative_pages_is_refused_in_the_readers_language_and_nothing_is_written(
         app: Flask, people: People, api: Api, vault: Vault, lang: str, words: str,
         customer_words: str) -> None:

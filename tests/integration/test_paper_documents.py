@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import Api, People
-from tests.integration.test_pages import as_user
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
+from tests.conftest import Api, People
+from tests.integration.test_pages import as_user
 from tests.support.workflow_fixtures import PDF
 from vault.core import Vault
 

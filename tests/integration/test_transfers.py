@@ -247,8 +247,9 @@ def test_a_transfer_for_a_new_customer_opens_its_dossier_with_the_transfer_and_a
                                     ({**NEW_CUSTOMER, "credit_code": "91110108551385082Q"}, None, 409)]:
         r = api.post(people.employee, "/api/v1/transfers", json={"customer": customer, "items": ITEMS})
         assert r.status_code == status and r.get_json()["error"].get("field") == field, (customer, r.get_json())
-    assert api.post(people.employee, "/api/v1/transfers", json={"customer": NEW_CUSTOMER, "dossier_id": taken["id"],
-                                                               "items": ITEMS}).get_json()["error"]["field"] == "customer"
+    both = api.post(people.employee, "/api/v1/transfers",
+                    json={"customer": NEW_CUSTOMER, "dossier_id": taken["id"], "items": ITEMS})
+    assert both.status_code == 422 and both.get_json()["error"]["field"] == "customer"
     bad_items = api.post(people.employee, "/api/v1/transfers",
                          json={"customer": NEW_CUSTOMER, "items": [{**ITEMS[0], "pages": -1}]})
     assert bad_items.status_code == 422 and bad_items.get_json()["error"]["field"] == "items"
