@@ -16,7 +16,7 @@ from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, post_form
 from vault.core import Vault
 from vault.models import Dossier
-from vault.paper_models import Transfer
+from vault.paper_models import CalendarDay, Transfer
 
 ITEM = {"title": "采购合同原件", "doc_type": "contract", "pages": 5}
 
@@ -149,3 +149,25 @@ def test_the_whole_story_runs_through_the_pages(app: Flask, people: People, api:
     dossier_page = archivist.get(f"/dossiers/{d['id']}").get_data(as_text=True)
     for link in ("contents.pdf", "cover.pdf", "record-sheet.pdf", "separator.pdf?", "doc_type=invoice"):
         assert link in dossier_page
+
+
+@pytest.mark.parametrize("lang, words", [("zh", ("结束日期不能早于开始日期", "国庆节", "调休上班日")),
+                                         ("en", ("to must not be before from", "国庆节", "make-up working day"))])
+def test_an_administrator_lists_the_national_day_holidays_on_the_calendar_page(
+        app: Flask, people: People, vault: Vault, lang: str, words: tuple[str, ...]) -> None:
+    admin = _in(as_user(app, people.admin), lang)
+    assert "/admin/calendar" in admin.get("/").get_data(as_text=True)  # in the administrator's menu
+    bad = post_form(admin, "/admin/calendar?year=2026", {"from": "2026-10-07", "to": "2026-10-01",
+                                                          "day_type": "holiday", "name": "国庆节"})
+    assert bad.status_code == 422 and words[0] in bad.get_data(as_text=True)
+    with vault.session() as s:
+        assert s.scalar(select(func.count()).select_from(CalendarDay)) == 0
+    for form in ({"from": "2026-10-01", "to": "2026-10-07", "day_type": "holiday", "name": "国庆节"},
+                 {"from": "2026-10-10", "day_type": "workday", "name": "国庆调休"}):
+        assert post_form(admin, "/admin/calendar", form).status_code == 302
+    page = admin.get("/admin/calendar?year=2026").get_data(as_text=True)
+    assert page.count('class="day-holiday"') == 7 and words[1] in page and words[2] in page
+    seen = _in(as_user(app, people.employee), lang).get("/admin/calendar?year=2026")
+    assert seen.status_code == 200 and 'id="calendar-form"' not in seen.get_data(as_text=True)
+    assert post_form(as_user(app, people.employee), "/admin/calendar", {"from": "2026-10-08", "day_type": "holiday"}
+                     ).status_code == 403

@@ -15,6 +15,7 @@ from web.pages import (
     admin,
     audit,
     auth,
+    calendar,
     cards,
     checkouts,
     common,
@@ -72,6 +73,8 @@ def _nav(user: Any) -> list[tuple[str, str, Any]]:
         items.append(("audit.list_page", "/audit", _l("Audit log")))
     if policy.allowed(user, "user.manage"):
         items.append(("admin.users_page", "/admin/users", _l("Users")))
+    if policy.allowed(user, "calendar.edit") and user.role is not Role.SYSTEM:
+        items.append(calendar.nav_entry())
     if user.role in (Role.ADMIN, Role.MANAGER):  # the second person who approves account requests
         items.append(("admin.approvals_page", "/admin/approvals", _l("Account requests")))
     return items
@@ -85,7 +88,7 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     blueprints = [home.bp, dossiers.bp, documents.bp, audit.bp, admin.bp, search.bp, checkouts.bp, holds.bp,
                   destructions.bp, cards.bp, customer_file.bp, customer_io.bp, registers.bp, transfers.bp, intake.bp,
-                  stocktakes.bp]
+                  stocktakes.bp, calendar.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
     _require_login(app, {bp.name for bp in blueprints})
