@@ -53,5 +53,7 @@ def calendar_page() -> ResponseReturnValue:
     with unit_of_work() as s:
         rows = [{"date": d.day, "day_type": "workday" if d.working else "holiday", "name": d.name}
                 for d in workdays.list_days(s, year)]
+    this_year = v.clock.now().year  # links to last, this and next year only (other years by ?year=)
     return render_template("pages/calendar.html", rows=rows, year=year, form=form, errors=errors,
+                           years=range(this_year - 1, this_year + 2),
                            DT=DAY_TYPES, can_edit=policy.allowed(me, "calendar.edit")), 422 if errors else 200
