@@ -141,9 +141,9 @@ def create_transfer(v: Vault, session: Session, actor: User, body: Mapping[str, 
                         sender_id=actor.id, sent_at=now, items=[TransferItem(**i) for i in items])
     session.add(transfer)
     session.flush()
+    opened: dict[str, Any] = {"new_dossier": dossier.archive_no} if new_customer is not None else {}
     audit.record(session, actor, "transfer.sent", transfer, now=now, items=len(items),
-                 pages=sum(i["pages"] for i in items), deadline=transfer.deadline.isoformat(),
-                 new_dossier=dossier.archive_no if new_customer is not None else None)
+                 pages=sum(i["pages"] for i in items), deadline=transfer.deadline.isoformat(), **opened)
     return transfer
 
 
