@@ -94,3 +94,16 @@ def test_a_paper_document_past_retention_is_listed_and_destroyed_like_any_other(
     assert api.get(people.archivist, f"/api/v1/documents/{doc['id']}").get_json()["status"] == "destroyed"
     cert = api.get(people.legal, f"/api/v1/destructions/{batch['id']}/certificate")
     assert cert.status_code == 200 and cert.data.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"token_ttl_hours": 24, "search_engine": "fts5"}])
+def test_a_paper_document_is_found_by_its_title_on_the_fts5_engine_too_and_after_a_rebuild(
+        api: Api, people: People, vault: Vault, index: SearchIndex, settings_overrides: dict[str, Any]) -> None:
+    from indexer.service import reindex_all
+
+    _d, doc = _paper_document(api, people)
+    run_pending(vault, index)
+    for _rebuilt in (False, True):
+        hits = api.get(people.archivist, "/api/v1/search?q=担保函原件").get_json()["items"]
+        assert [(h["document_id"], h["paper_only"]) for h in hits] == [(doc["id"], True)]
+        reindex_all(vault, index)
