@@ -113,6 +113,9 @@ def test_a_transfer_form_with_negative_pages_is_refused_in_the_readers_language_
     assert "滨江新材料有限公司" in text  # kept as typed
     bad_items = post_form(c, "/transfers/new", {**new, "pages-0": "-1"})
     assert bad_items.status_code == 422 and words in bad_items.get_data(as_text=True)
+    person = post_form(c, "/transfers/new", {**new, "customer_kind": "individual", "id_number": "11010519491231002X",
+                                             "credit_code": "91330106MA2H1Y0X1W"})
+    assert person.status_code == 422 and "11010519491231002X" not in person.get_data(as_text=True)
     with vault.session() as s:
         assert s.scalar(select(func.count()).select_from(Transfer)) == 0
         assert s.scalar(select(func.count()).select_from(Dossier)) == 1  # `d` only

@@ -177,6 +177,7 @@ def create() -> ResponseReturnValue:
             flash(_("Dossier %(no)s opened for the new customer.", no=archive_no), "success")
         flash(_("Transfer %(id)s sent to the archive.", id=new_id), "success")
         return redirect(url_for("transfers.detail", transfer_id=new_id))
+    form["id_number"] = ""  # a sensitive value is not sent back in the page; it is typed again
     return render_template("pages/transfer_new.html", form=form, rows=typed, errors=errors,
                            KL=cards.KIND_LABELS), 422
 
