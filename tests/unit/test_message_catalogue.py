@@ -128,3 +128,24 @@ def test_a_chinese_template_keeps_the_placeholders_of_its_english_one() -> None:
     wrong = [t for t in templates if catalogue.get(t) and catalogue.get(t).string
              and set(placeholder.findall(t)) != set(placeholder.findall(catalogue.get(t).string))]
     assert wrong == []
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_each_catalogue_parses_strictly_and_says_each_message_once(lang: str) -> None:
+    """Branches append to the catalogues and git merges them line by line: a merge that drops a `msgstr`
+    line makes Babel skip the entry, and an entry added twice keeps only its last translation (a page
+    showing the other meaning). Both would pass silently; here they fail."""
+    import re
+    from collections import Counter
+
+    path = CATALOGUES / lang / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        read_po(fh, locale=lang, abort_invalid=True)
+    keys: Counter[tuple[str | None, str]] = Counter()
+    for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+        msgid = re.search(r'^msgid (".*"(?:\n".*")*)', block, re.M)
+        if msgid and msgid.group(1) != '""':
+            context = re.search(r'^msgctxt (".*")$', block, re.M)
+            keys[(context.group(1) if context else None, msgid.group(1))] += 1
+            assert re.search(r"^msgstr", block, re.M), f"no msgstr for {msgid.group(1)}"
+    assert [key for key, n in keys.items() if n > 1] == []
