@@ -35,9 +35,11 @@ FIGURES: dict[str, list[str]] = {
     "ocr_robustness.py": ["originals: recall", "all sets:", "CPU s/page"],
     "intake.py": ["read codes alone (zxing-cpp", "detect + split in the sandbox:", "whole intake (split + encrypt",
                   "ratio detect+split / read alone", "right page count: True"],
-    "run_all.py": ["stream encrypt (AES-GCM", "search_engine: 100 docs", "load: 3 users", "scale: 140 documents",
-                   "benchmark      figure", "search_engine  search p50 / p95"],
+    "run_all.py": ["search_engine: 100 docs", "benchmark      figure", "search_engine  search p50 / p95"],
 }
+# run_all.py runs the other scripts' own functions: in the smoke run it runs one of them (each script already
+# ran above), so what is checked is its dispatch and its table, not the same benchmarks a second time
+OPTIONS: dict[str, tuple[str, ...]] = {"run_all.py": ("--only", "search")}
 # further runs of a script with other options: (script, options) -> lines its report must print
 VARIANTS: dict[tuple[str, tuple[str, ...]], list[str]] = {
     ("scale.py", ("--engine", "pg")): ["indexed (pg)", "GET /api/v1/search as employee", "errors: 0"],
@@ -55,7 +57,7 @@ def test_every_benchmark_runs_with_quick_exits_0_and_prints_its_figures(tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
     env["PYTHONPATH"] = str(ROOT)
     started = time.monotonic()
-    runs = {(script, ()): lines for script, lines in FIGURES.items()} | VARIANTS
+    runs = {(script, OPTIONS.get(script, ())): lines for script, lines in FIGURES.items()} | VARIANTS
     procs = {}
     for n, (script, options) in enumerate(runs):
         out = (tmp_path / f"{n}-{script}.out").open("w")
