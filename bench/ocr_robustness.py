@@ -239,6 +239,33 @@ def make_variant(entry: dict[str, Any], set_name: str, index: int, out_dir: Path
     return dst
 
 
+def mixed_degradations(entry: dict[str, Any]) -> list[str]:
+    """The degradations the mixed set gives this file (the same seeded draw as `degrade`)."""
+    rng = random.Random(f"{SEED}/mixed/{entry['path']}")
+    return rng.sample([name for name, _ in ORDER], rng.randint(2, 4))
+
+
+def stratified(files: list[dict[str, Any]], n: int) -> list[str]:
+    """`n` manifest paths that between them cover as many strata as can be: each document type, file
+    format and scan resolution, and each degradation the mixed set applies (the combined set applies
+    all of them to every file). Greedy: each pick adds the most strata not yet covered, ties going to
+    the file with more terms; once everything is covered, coverage starts again."""
+
+    def strata(entry: dict[str, Any]) -> set[str]:
+        return {f"type:{entry['doc_type']}", f"format:{Path(entry['path']).suffix}",
+                f"dpi:{entry.get('scan', {}).get('dpi')}", *(f"mixed:{d}" for d in mixed_degradations(entry))}
+
+    left, picked, covered = list(files), [], set()
+    while left and len(picked) < n:
+        if all(strata(f) <= covered for f in left):
+            covered = set()
+        best = max(left, key=lambda f: (len(strata(f) - covered), len(f["terms"]), -files.index(f)))
+        left.remove(best)
+        picked.append(best["path"])
+        covered |= strata(best)
+    return picked
+
+
 # -- measuring ----------------------------------------------------------------------------------
 
 
@@ -410,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=",".join(DEFAULT_SETS),
                         help=f"comma-separated, from original,{','.join(DEGRADED)}; or 'all'")
     parser.add_argument("--files", default="", help="comma-separated manifest paths (overrides --quick)")
+    parser.add_argument("--sample", type=int, default=0, help="N files chosen to cover every document type, "
+                        "file format, resolution and degradation of the mixed set (overrides --quick)")
     parser.add_argument("--engine", default="whoosh", choices=("whoosh", "fts5"))
     parser.add_argument("--keep", type=Path, help="write the variants and their extracted texts here")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every term not found")
@@ -425,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sets: {', '.join(sorted(unknown))}")
     manifest = json.loads((SYNTHETIC / "manifest.json").read_text(encoding="utf-8"))
     files = [f for f in manifest["files"] if f["needs_ocr"]]
-    chosen = [p for p in args.files.split(",") if p] or (QUICK_FILES if args.quick else [])
+    chosen = [p for p in args.files.split(",") if p] or (
+        stratified(files, args.sample) if args.sample else QUICK_FILES if args.quick else [])
     if chosen:
         files = [f for f in files if f["path"] in chosen]
     summary = report(run(sets, files, args.engine, args.keep, args.rescore, args.baseline), args.verbose)
