@@ -1,7 +1,7 @@
 """OCR robustness benchmark of issue 13: the synthetic scans as scanned, and made worse the way real ones are.
 
-    .venv/bin/python bench/ocr_robustness.py [--quick] [--sets original,combined,mixed|all] [--baseline]
-                                             [--keep DIR] [--rescore DIR]
+    .venv/bin/python bench/ocr_robustness.py [--quick | --sample N] [--sets original,combined,mixed|all]
+                                             [--baseline] [--keep DIR] [--rescore DIR]
 
 1. Every OCR'd file of ../shared/corpus/synthetic (an image, or a PDF of page images; `needs_ocr` in
    its manifest) gets a variant per degraded set, built here with a fixed seed:
@@ -29,7 +29,10 @@ then the degraded sets' recall and its ratio to the originals'. Targets (issue 1
 and prints the clean-up's cost as the ratio of CPU seconds per page, measured in the same run.
 `--keep DIR` writes the variants and each set's extracted texts (DIR/<set>/<file>.txt); `--rescore DIR`
 scores those texts again with today's text repairs, without OCR.
-`--quick` runs four files (a licence PNG, a colour JPEG, a letter and a two-page scanned PDF).
+`--quick` runs four files (a licence PNG, a colour JPEG, a letter and a two-page scanned PDF);
+`--sample N` runs N files chosen to cover every document type, file format, scan resolution and
+degradation of the mixed set (`--sample 4 --baseline` takes about a tenth of the full run: try a
+change there first, then confirm it on the full run).
 The machine is shared: compare seconds per page within one run or on a quiet machine.
 
 Measured on the 2-core shared machine, `bench/ocr_robustness.py -v` (23 files, 25 pages, 113 terms
