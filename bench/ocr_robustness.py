@@ -58,6 +58,19 @@ credit codes):
     degraded   0.310                       0.845, 0.918 of originals    0.876, 0.900 of originals
     all sets   3.26 CPU s/page             5.17 CPU s/page (1.59x)
 
+With the second look limited to the bands of unsure lines and a flattened page's paper set to white
+(c5e68a4), `nice bench/ocr_robustness.py -v --baseline --keep DIR` (reniced to 0 after 20 minutes;
+load average 17-34 during the run, other helpers' tests and benchmarks):
+
+    set        no clean-up (same run)      c5e68a4
+    original   108/113 0.956  3.35 CPU s   110/113 0.973  4.18 CPU s/page
+    combined    15/113 0.133  4.80          93/113 0.823  6.46
+    mixed       55/113 0.487  3.35         106/113 0.938  4.29
+    degraded   0.310                       0.881, 0.905 of originals
+    all sets   3.83 CPU s/page             4.98 CPU s/page (1.30x)
+
+(one baseline extraction, the combined two-page PDF, ran out of its 120 s under that load).
+
 Masked ID numbers are found since the phrase fix of the last session (a quoted phrase is analysed
 like the text).
 """
