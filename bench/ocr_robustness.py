@@ -59,10 +59,10 @@ credit codes):
     all sets   3.26 CPU s/page             5.17 CPU s/page (1.59x)
 
 With the second look limited to the bands of unsure lines and a flattened page's paper set to white
-(c5e68a4), `nice bench/ocr_robustness.py -v --baseline --keep DIR` (reniced to 0 after 20 minutes;
-load average 17-34 during the run, other helpers' tests and benchmarks):
+(cd7bdc0; later commits change only comments), `nice bench/ocr_robustness.py -v --baseline --keep DIR`
+(reniced to 0 after 20 minutes; load average 17-34 during the run, other helpers' tests and benchmarks):
 
-    set        no clean-up (same run)      c5e68a4
+    set        no clean-up (same run)      cd7bdc0
     original   108/113 0.956  3.35 CPU s   110/113 0.973  4.18 CPU s/page
     combined    15/113 0.133  4.80          93/113 0.823  6.46
     mixed       55/113 0.487  3.35         106/113 0.938  4.29
