@@ -41,6 +41,11 @@ SPECKLE = 0.0003  # isolated dots (1-3 px) over this share of the page: noise to
 WORK_WIDTH = 900  # the paper's brightness is measured on a copy about this wide
 SKEW_WIDTH = 1600  # and the skew on one about this wide (at 900, estimates are off by up to 0.2 degree)
 MAX_PIXELS = 40_000_000  # never enlarge beyond this (same bound as the renderer's)
+# On a flattened page the paper is about 255 and grain leaves it mottled down to ~200; Tesseract's own
+# binarisation turns that mottle into specks it then tries to read. Setting everything lighter than
+# PAPER_WHITE to white (the ink keeps its grey levels) made the two passes on combined-degradation
+# scans 15-45% faster and found 3 terms more on three of them (200 measured better than 180 and 215)
+PAPER_WHITE = 200
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def clean(image: Image.Image, dpi: int) -> tuple[Image.Image, int, Assessment]:
             dpi = round(dpi * scale)
     if found.uneven or found.speckled:
         grey = flatten(grey)
+        grey[grey > PAPER_WHITE] = 255
     if abs(found.skew_deg) >= (MIN_SKEW_CLEANING if found.resampled else MIN_SKEW_DEG):
         grey = rotate(grey, found.skew_deg)
     return Image.fromarray(grey), dpi, found
