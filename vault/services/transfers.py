@@ -23,7 +23,8 @@ from vault.paper_models import (
     TransferItem,
     TransferStatus,
 )
-from vault.services.dossiers import Page, get_dossier
+from vault.paging import Page
+from vault.services.common import get_dossier
 from vault.services.fields import clean_text, may_exist, parse_date
 from vault.services.item_numbers import assign_item_no
 

@@ -17,7 +17,7 @@ from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Dossier, Role, User
 from vault.services import cards, owner_changes, reviews
 from vault.services.card_fields import DERIVED, PARTNER_KINDS, SEALED, STAGES, sensitive
-from vault.services.dossiers import get_dossier
+from vault.services.common import get_dossier
 from web.api.cards import history_json
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import CUSTOMER_TYPES, GRADES, field_message

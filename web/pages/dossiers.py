@@ -12,6 +12,7 @@ from vault import policy
 from vault.errors import Conflict, Invalid
 from vault.models import DocType
 from vault.services import checkouts, dossiers, holds
+from vault.services.common import get_dossier
 from web.deps import actor, get_vault, unit_of_work
 from web.pages import cards, customer_file, customer_io
 from web.pages.common import field_message, page_args
@@ -91,7 +92,7 @@ def edit_page(dossier_id: int) -> ResponseReturnValue:
     me = actor()
     errors: dict[str, str] = {}
     with unit_of_work() as s:
-        d = dossiers.get_dossier(s, me, dossier_id)
+        d = get_dossier(s, me, dossier_id)
         policy.require(me, "dossier.update")
         current = dossier_row(d)
     form = {k: ("" if current.get(k) is None else str(current.get(k))) for k in EDIT_FIELDS}
@@ -117,7 +118,7 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
     v = get_vault()
     me = actor()
     with unit_of_work() as s:
-        d = dossiers.get_dossier(s, me, dossier_id)
+        d = get_dossier(s, me, dossier_id)
         docs = [document_row(v, doc) for doc in d.documents]
         ctx: dict[str, Any] = {"d": dossier_row(d), "documents": docs,
                                "completeness": dossiers.completeness(v, d),

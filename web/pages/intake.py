@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from vault.errors import VaultError
 from vault.services import intake as svc
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import DOC_TYPES, field_message
 

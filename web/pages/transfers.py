@@ -14,7 +14,7 @@ from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import Role
 from vault.paper_models import Transfer, TransferStatus
 from vault.services import transfers as svc
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 from vault.services.item_numbers import item_code
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
