@@ -16,6 +16,7 @@ from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import DocType, Document, DocumentStatus, Dossier, DossierStatus, Role, User
+from vault.paging import Page
 from vault.paper_models import (
     ItemState,
     ReceiptCounter,
@@ -23,7 +24,6 @@ from vault.paper_models import (
     TransferItem,
     TransferStatus,
 )
-from vault.paging import Page
 from vault.services.common import get_dossier
 from vault.services.fields import clean_text, may_exist, parse_date
 from vault.services.item_numbers import assign_item_no
