@@ -11,8 +11,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
-from vault.models import Role
-from vault.paper_models import Transfer, TransferStatus
+from vault.paper_models import Transfer
 from vault.services import transfers as svc
 from vault.services.common import resolve_archive_no
 from vault.services.item_numbers import item_code
@@ -31,6 +30,7 @@ BLANK_ROWS = 5
 def transfer_row(t: Transfer, me: Any, today: Any) -> dict[str, Any]:
     """A transfer for the templates, with what the viewer may do to it now."""
     status = t.display_status(today)
+    may = svc.transfer_actions(me, t)
 
     def who(user: Any) -> str | None:
         return None if user is None else user.username
@@ -49,12 +49,8 @@ def transfer_row(t: Transfer, me: Any, today: Any) -> dict[str, Any]:
                    "document_id": i.document_id,
                    "item_code": None if i.document is None else item_code(t.dossier.archive_no, i.document.item_no)}
                   for i in t.items],
-        "can_check": (t.status is TransferStatus.SENT and me.id != t.sender_id and me.role is not Role.ADMIN),
-        "can_resend": t.status is TransferStatus.RETURNED and me.id == t.sender_id,
-        "can_receive": (t.status in (TransferStatus.SENT, TransferStatus.CHECKED) and me.role is Role.ARCHIVIST
-                        and me.id != t.sender_id),
-        "can_confirm": (t.status is TransferStatus.RECEIVED and me.id == t.sender_id
-                        and t.sender_confirmed_at is None),
+        "can_check": may.may_check, "can_resend": may.may_resend,
+        "can_receive": may.may_receive, "can_confirm": may.may_confirm,
     }
 
 
