@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from indexer.extraction import memory_reason, time_reason
 from vault.errors import Phrase, phrase
 
 _ROOT = Path(__file__).resolve().parents[1]  # so `-m indexer.sandbox` imports this same tree
@@ -77,14 +78,6 @@ class SandboxFailure(Exception):
 
 class SandboxUnavailable(RuntimeError):
     """The zygote could not be reached: a passing fault of this machine, not of the file."""
-
-
-def memory_reason(memory_mb: int) -> str:
-    return str(phrase("extraction exceeded the {memory_mb} MiB memory limit", memory_mb=memory_mb))
-
-
-def time_reason(timeout_s: float) -> str:
-    return str(phrase("extraction took longer than {timeout_s:g} s (the time limit)", timeout_s=timeout_s))
 
 
 def _child_env() -> dict[str, str]:
@@ -276,7 +269,7 @@ def _zygote_main() -> int:
 
     warnings.simplefilter("ignore")
     from indexer import (
-        extract,  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
+        extractors,  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
         intake_child,  # a scanned stack's codes and parts (scanning intake)
     )
 
@@ -305,7 +298,7 @@ def _zygote_main() -> int:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 die_with_parent(signal.SIGKILL, zygote)
-                code = _child_main(job, started, extract, intake_child, logging)
+                code = _child_main(job, started, extractors, intake_child, logging)
             finally:
                 os._exit(code)
         running[:] = [pid]
@@ -351,7 +344,7 @@ def _limit_self(timeout_s: float, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _child_main(job: dict[str, Any], started: float, extract: Any, intake_child: Any, logging: Any) -> int:
+def _child_main(job: dict[str, Any], started: float, extractors: Any, intake_child: Any, logging: Any) -> int:
     os.setsid()
     log = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.dup2(log, 1)
@@ -359,14 +352,14 @@ def _child_main(job: dict[str, Any], started: float, extract: Any, intake_child:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.closerange(3, 1 << 16)  # the zygote's pipes among them: only the zygote talks to the parent
     job["deadline"] = started + float(job["timeout_s"])
-    notes = extract.collect_library_warnings(logging.getLogger())
+    notes = extractors.collect_library_warnings(logging.getLogger())
     _limit_self(float(job["timeout_s"]), int(job["memory_mb"]))
     try:
         if job.get("kind") == "intake_split":
             answer: dict[str, Any] = {"ok": True, "split": intake_child.split_here(job)}
         else:
-            answer = {"ok": True, "extraction": extract.extract_here(job, notes)}
-    except extract.ExtractionFailed as exc:
+            answer = {"ok": True, "extraction": extractors.extract_here(job, notes)}
+    except extractors.ExtractionFailed as exc:
         answer = {"ok": False, "reason": exc.reason}
     except MemoryError:
         answer = {"ok": False, "reason": memory_reason(int(job["memory_mb"]))}

@@ -20,7 +20,19 @@ from sqlalchemy.orm import Session
 from vault.customer_models import CustomerCard
 from vault.errors import Forbidden, NotFound
 from vault.grants import Grants, active_grants
-from vault.models import DestructionBatch, DestructionItem, Document, Dossier, Role, Secrecy, User
+from vault.models import (
+    Checkout,
+    CheckoutKind,
+    CheckoutStatus,
+    DestructionBatch,
+    DestructionItem,
+    DestructionStatus,
+    Document,
+    Dossier,
+    Role,
+    Secrecy,
+    User,
+)
 
 CONTENT_ROLES = frozenset({Role.ARCHIVIST, Role.MANAGER, Role.LEGAL})
 
@@ -224,3 +236,52 @@ def require_checkout_approver(actor: User, requester_id: int, dossier: Dossier) 
         raise Forbidden("a checkout of a {secrecy} dossier is decided by a {role}",
                         params={"secrecy": dossier.secrecy.value, "role": needed.value},
                         code="forbidden")
+
+
+@dataclass(frozen=True)
+class CheckoutActions:
+    """What the actor may do with a checkout now: the buttons a page shows are the calls the API accepts."""
+
+    approver_role: Role  # who decides it ("needs a manager" is shown, not guessed)
+    may_decide: bool  # approve or reject
+    may_return: bool
+    may_hand_over: bool  # the paper file, to the requester
+    may_receive: bool  # the paper file, back
+
+
+def checkout_actions(actor: User, checkout: Checkout) -> CheckoutActions:
+    """The actions of `CheckoutActions` open to the actor on this checkout in its present state."""
+    status, physical = checkout.status, checkout.kind is CheckoutKind.PHYSICAL
+    approver = checkout_approver_role(checkout.dossier)
+    own = checkout.requester_id == actor.id
+    return CheckoutActions(
+        approver_role=approver,
+        may_decide=status is CheckoutStatus.PENDING and not own and actor.role is approver,
+        may_return=own and status is CheckoutStatus.ACTIVE,
+        may_hand_over=allowed(actor, "checkout.handover") and status is CheckoutStatus.APPROVED and physical
+        and not own,
+        may_receive=allowed(actor, "checkout.receive") and physical
+        and status in (CheckoutStatus.ACTIVE, CheckoutStatus.RETURNED),
+    )
+
+
+@dataclass(frozen=True)
+class BatchActions:
+    """What the actor may do with a destruction batch now."""
+
+    may_approve: bool  # a second approver, not the proposer, not the first approver
+    may_execute: bool
+    awaits_me: bool  # proposed, and my role's approval is still missing
+
+
+def batch_actions(actor: User, batch: DestructionBatch) -> BatchActions:
+    """The actions of `BatchActions` open to the actor on this batch in its present state."""
+    proposed = batch.status is DestructionStatus.PROPOSED
+    may_approve = allowed(actor, "destruction.approve")
+    mine = batch.manager_approver_id if actor.role is Role.MANAGER else batch.legal_approver_id
+    return BatchActions(
+        may_approve=may_approve and proposed
+        and actor.id not in (batch.proposed_by_id, batch.manager_approver_id, batch.legal_approver_id),
+        may_execute=allowed(actor, "destruction.execute") and batch.status is DestructionStatus.APPROVED,
+        awaits_me=may_approve and proposed and mine is None and actor.id != batch.proposed_by_id,
+    )

@@ -69,7 +69,7 @@ def search_cmd(query: str, username: str, doc_type: str | None, archive_no: str 
                 raise click.ClickException(f"no user named {username!r}")
             wanted: dict[str, Any] = {"doc_type": doc_type}
             if archive_no:
-                from vault.services.dossiers import resolve_archive_no
+                from vault.services.common import resolve_archive_no
 
                 wanted["dossier_id"] = resolve_archive_no(s, user, archive_no).id
             result = service.search(v, runtime.index, s, user, query, service.parse_filters(wanted), 1, limit)

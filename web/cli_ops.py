@@ -131,8 +131,8 @@ def backup(dest: Path, passphrase_stdin: bool) -> None:
                    "beside SRC, if present)")
 def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> None:
     """Restore SRC into an empty home; replay later destructions; rebuild the index; verify."""
-    from vault.services import backup as service
     from vault.services import register
+    from vault.services import restore as service
     from vault.services.fixity import verify_all
 
     passphrase = _passphrase(passphrase_stdin)

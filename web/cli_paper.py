@@ -68,7 +68,7 @@ def transfers_receipts(since: str | None, until: str | None) -> None:
 @click.option("--doc-type", "doc_types", multiple=True, help="also a separator sheet per document type")
 def sheets(archive_no: str, out_dir: Path, lang: str, doc_types: tuple[str, ...]) -> None:
     """Write a dossier's contents list, cover, record sheet and separator sheet(s) as A4 PDFs."""
-    from vault.services.dossiers import resolve_archive_no
+    from vault.services.common import resolve_archive_no
     from vault.services.paper_sheets import render_sheet
 
     v = open_vault()

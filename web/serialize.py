@@ -1,4 +1,8 @@
-"""Domain objects as the JSON of API.md. Never document text, keys or hashes of plaintext."""
+"""Domain objects as the JSON of API.md, and as the pages show them: one presenter per object.
+
+The pages render the same dicts (their date filters take the ISO strings). A list is presented with the
+plural helper (`dossiers_json`, `documents_json`), which reads what the items share in a few queries for
+the whole list, not a few per item. Never document text, keys or hashes of plaintext."""
 
 from __future__ import annotations
 
@@ -47,9 +51,15 @@ def dossier_json(v: Vault, d: Dossier, *, with_documents: bool = False,
     }
     out.update(workflow if workflow is not None else dossiers_workflow_json([d]).get(d.id, {}))
     if with_documents:
-        out["documents"] = [document_json(v, doc) for doc in d.documents]
+        out["documents"] = documents_json(v, d.documents)
         out["completeness"] = completeness(v, d)
     return out
+
+
+def dossiers_json(v: Vault, dossiers: Sequence[Dossier]) -> list[dict[str, Any]]:
+    """A list of dossiers, their holds and paper holders read once for the whole list."""
+    workflow = dossiers_workflow_json(dossiers)
+    return [dossier_json(v, d, workflow=workflow[d.id]) for d in dossiers]
 
 
 def version_json(ver: DocumentVersion) -> dict[str, Any]:
@@ -61,10 +71,13 @@ def version_json(ver: DocumentVersion) -> dict[str, Any]:
     }
 
 
-def document_json(v: Vault, doc: Document, *, with_versions: bool = False) -> dict[str, Any]:
+def document_json(v: Vault, doc: Document, *, with_versions: bool = False,
+                  workflow: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A document; ``workflow``: its entry of `documents_workflow_json`, when serialising a list of them."""
     cur = doc.current_version
     out: dict[str, Any] = {
         "id": doc.id, "dossier_id": doc.dossier_id, "archive_no": doc.dossier.archive_no,
+        "customer_name": doc.dossier.customer_name,
         "doc_type": doc.doc_type.value, "title": doc.title, "doc_date": iso(doc.doc_date),
         "status": doc.status.value, "expires_on": iso(doc.expires_on), "stale": is_stale(v, doc),
         "pages": cur.pages if cur else None, "mime": cur.mime if cur else None,
@@ -79,10 +92,16 @@ def document_json(v: Vault, doc: Document, *, with_versions: bool = False) -> di
         paper = received_item(doc)
         out["pages"] = paper.pages if paper is not None else None
         out["paper"] = None if paper is None else {"original": paper.original, "transfer_id": paper.transfer_id}
-    out.update(document_workflow_json(doc))
+    out.update(workflow if workflow is not None else documents_workflow_json([doc]).get(doc.id, {}))
     if with_versions:
         out["versions"] = [version_json(x) for x in doc.versions]
     return out
+
+
+def documents_json(v: Vault, documents: Sequence[Document]) -> list[dict[str, Any]]:
+    """A list of documents, their holds and destruction batches read once for the whole list."""
+    workflow = documents_workflow_json(documents)
+    return [document_json(v, doc, workflow=workflow[doc.id]) for doc in documents]
 
 
 def event_json(e: AuditEvent) -> dict[str, Any]:
@@ -137,29 +156,40 @@ def dossiers_workflow_json(dossiers: Sequence[Dossier]) -> dict[int, dict[str, A
     return out
 
 
-def document_workflow_json(doc: Document) -> dict[str, Any]:
-    """Holds covering a document (its own or its dossier's); the destruction batch of a tombstone."""
+def documents_workflow_json(documents: Sequence[Document]) -> dict[int, dict[str, Any]]:
+    """For each document: the holds covering it (its own or its dossier's) and, for a tombstone, its
+    destruction batch; two queries for the whole list, not two per document."""
     from sqlalchemy import select
     from sqlalchemy.orm import object_session
 
     from vault.services.holds import holds_covering
 
-    session = object_session(doc)
+    session = object_session(documents[0]) if documents else None
     if session is None:
-        return {}
-    holds = holds_covering(session, [doc]).get(doc.id, [])
-    out: dict[str, Any] = {"under_legal_hold": bool(holds), "legal_holds": [hold_json(h) for h in holds]}
-    if doc.destroyed_at is not None:
-        out["destruction_batch_id"] = session.scalar(
-            select(DestructionItem.batch_id).join(DestructionBatch, DestructionBatch.id == DestructionItem.batch_id)
-            .where(DestructionItem.document_id == doc.id, DestructionBatch.status == DestructionStatus.EXECUTED))
+        return {doc.id: {} for doc in documents}
+    holds = holds_covering(session, documents)
+    destroyed = [doc.id for doc in documents if doc.destroyed_at is not None]
+    batches: dict[int, int] = {}
+    if destroyed:
+        batches = {document_id: batch_id for document_id, batch_id in session.execute(
+            select(DestructionItem.document_id, DestructionItem.batch_id)
+            .join(DestructionBatch, DestructionBatch.id == DestructionItem.batch_id)
+            .where(DestructionItem.document_id.in_(destroyed), DestructionBatch.status == DestructionStatus.EXECUTED))}
+    out: dict[int, dict[str, Any]] = {}
+    for doc in documents:
+        covering = holds.get(doc.id, [])
+        entry: dict[str, Any] = {"under_legal_hold": bool(covering), "legal_holds": [hold_json(h) for h in covering]}
+        if doc.destroyed_at is not None:
+            entry["destruction_batch_id"] = batches.get(doc.id)
+        out[doc.id] = entry
     return out
 
 
 def checkout_json(v: Vault, c: Checkout) -> dict[str, Any]:
     now = v.clock.now()
     return {
-        "id": c.id, "dossier_id": c.dossier_id, "archive_no": c.dossier.archive_no, "document_ids": c.document_ids,
+        "id": c.id, "dossier_id": c.dossier_id, "archive_no": c.dossier.archive_no,
+        "customer_name": c.dossier.customer_name, "document_ids": c.document_ids,
         "purpose": c.purpose, "kind": c.kind.value, "days": c.days, "status": c.display_status(now),
         "overdue": c.is_overdue(now), "requester": c.requester.username, "requested_at": iso(c.requested_at),
         "decided_by": _username(c.decided_by), "decided_at": iso(c.decided_at), "comment": c.decision_comment,

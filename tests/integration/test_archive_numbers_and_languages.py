@@ -154,7 +154,7 @@ def test_an_upload_refusal_is_said_in_chinese_with_its_advice(api: Api, people: 
 
 def test_an_index_error_and_a_retention_basis_stored_in_english_show_in_chinese(
         app: Flask, vault: Vault, people: People, dossier: dict[str, Any]) -> None:
-    from indexer.sandbox import memory_reason
+    from indexer.extraction import memory_reason
 
     with vault.session() as s:
         version = s.scalars(select(DocumentVersion)).first()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
+from vault.core import Vault
 
 CODES = [c["credit_code"] for c in manifest(SYNTHETIC)["customers"]]
 
@@ -82,3 +87,28 @@ def test_requests_without_a_token_get_401_json(client) -> None:  # type: ignore[
 def test_a_non_json_body_is_a_400_saying_what_to_send(api: Api, people: People) -> None:
     r = api.post(people.archivist, "/api/v1/dossiers", data="customer_name=x")
     assert r.status_code == 400 and "application/json" in r.get_json()["error"]["message"]
+
+
+def test_a_dossier_with_its_documents_reads_their_holds_once_not_once_per_document(api: Api, people: People,
+                                                                                    vault: Vault) -> None:
+    """The dossier's documents are presented with the holds over them: one read for all of them, so a
+    dossier of three documents costs the database no more hold queries than a dossier of one."""
+    d = api.new_dossier(people.archivist)
+    files = [SYNTHETIC / f["path"] for f in manifest(SYNTHETIC)["files"] if f["customer_id"] == "C01"][:3]
+    hold_reads = []
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    for count, path in enumerate(files, 1):
+        assert api.upload(people.archivist, d["id"], path).status_code == 201
+        statements.clear()
+        event.listen(vault.engine, "before_cursor_execute", seen)
+        try:
+            body = api.get(people.archivist, f"/api/v1/dossiers/{d['id']}").get_json()
+        finally:
+            event.remove(vault.engine, "before_cursor_execute", seen)
+        assert len(body["documents"]) == count
+        hold_reads.append(sum("legal_holds" in s for s in statements))
+    assert hold_reads[0] == hold_reads[-1]

@@ -18,7 +18,8 @@ from indexer.extract import Extraction, ExtractionFailed, extract
 from indexer.sandbox import SandboxUnavailable
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from vault.errors import VaultError
-from vault.filetypes import DOCX, ContentInspector
+from vault.filetypes import DOCX
+from vault.filetypes.inspector import ContentInspector
 
 _WS = re.compile(r"\s+")
 

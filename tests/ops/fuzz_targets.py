@@ -128,7 +128,7 @@ def _chunks(data: bytes) -> list[bytes]:
 def validate(data: bytes, max_bytes: int = VALIDATOR_MAX_BYTES):  # -> Inspection | None
     """Run the upload validator over `data`; None when refused with a 4xx, else the Inspection."""
     from vault.errors import VaultError
-    from vault.filetypes import ContentInspector
+    from vault.filetypes.inspector import ContentInspector
 
     inspector = ContentInspector(max_bytes)
     try:
@@ -188,7 +188,8 @@ def main(argv: list[str]) -> None:
     name = argv[1]
     with atheris.instrument_imports(include=["vault", "indexer", "zipfile"]):
         import indexer.extract  # noqa: F401
-        import vault.filetypes  # noqa: F401
+        import indexer.extractors  # noqa: F401
+        import vault.filetypes.inspector  # noqa: F401
     # libFuzzer ends the process with exit(): files the extractor writes go under $TMPDIR, which
     # the caller (tests/ops/test_fuzz.py, bench/fuzz.py) points at a folder it removes itself
     atheris.Setup([argv[0], *argv[2:]], TARGETS[name])

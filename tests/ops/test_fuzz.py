@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from indexer.extract import ExtractionFailed, extract_here
+from indexer.extraction import ExtractionFailed
+from indexer.extractors import extract_here
 from tests.ops.fuzz_targets import build_seed_corpus
 from vault import filetypes
 from vault.errors import Invalid
+from vault.filetypes.docx import check_docx_zip, check_large_docx_directory
+from vault.filetypes.inspector import ContentInspector
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,9 +89,9 @@ def _docx_with_corrupt_deflate() -> bytes:
 def test_corrupt_deflate_part_is_refused_as_not_a_docx() -> None:
     data = _docx_with_corrupt_deflate()
     with pytest.raises(Invalid) as caught:
-        filetypes.check_docx_zip(io.BytesIO(data))
+        check_docx_zip(io.BytesIO(data))
     assert caught.value.code == "not_a_docx" and caught.value.status == 422
-    inspector = filetypes.ContentInspector(1024 * 1024)
+    inspector = ContentInspector(1024 * 1024)
     inspector.feed(data)
     with pytest.raises(Invalid) as caught:
         inspector.finish()
@@ -113,13 +116,13 @@ def test_zip_needing_an_unknown_version_is_refused_as_not_a_docx() -> None:
     central = data.index(b"PK\x01\x02")
     data[central + 6] = 0xFF  # version needed to extract: 25.5
     for check in (
-        lambda: filetypes.check_docx_zip(io.BytesIO(bytes(data))),
-        lambda: filetypes._check_large_docx_directory(bytes(data), len(data)),
+        lambda: check_docx_zip(io.BytesIO(bytes(data))),
+        lambda: check_large_docx_directory(bytes(data), len(data)),
     ):
         with pytest.raises(Invalid) as caught:
             check()
         assert caught.value.code == "not_a_docx"
-    inspector = filetypes.ContentInspector(1024 * 1024)
+    inspector = ContentInspector(1024 * 1024)
     inspector.feed(bytes(data))
     with pytest.raises(Invalid):
         inspector.finish()
@@ -137,5 +140,5 @@ def test_part_with_an_empty_name_is_refused_as_not_a_docx() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert "" in zf.namelist()
     with pytest.raises(Invalid) as caught:
-        filetypes.check_docx_zip(io.BytesIO(data))
+        check_docx_zip(io.BytesIO(data))
     assert caught.value.code == "not_a_docx"

@@ -17,15 +17,15 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
                                                                  name, second-person approval, last admin, tokens
     audit chain (api/audit_routes)        core_api               verify; edited, deleted, truncated events found
     audit_log list (api/audit_routes)     services, workflows    filters by document, action, actor, ids out of range
-    checkouts (api/workflows)             workflows, services    request to return, self-approval, overdue, paper;
+    checkouts (api/checkouts)             workflows, services    request to return, self-approval, overdue, paper;
                                                                  rejection, copy checkouts
     stamping                              services               stamped PDF of a copy checkout
-    notifications (api/workflows)         services, workflows    rejection and overdue notices; own-only read marks
-    holds (api/workflows)                 workflows              dossier holds, a hold stopping an execution
-    destruction (api/workflows)           workflows              proposal checks, two approvals, crypto-shredding
+    notifications (api/notifications)     services, workflows    rejection and overdue notices; own-only read marks
+    holds (api/holds)                     workflows              dossier holds, a hold stopping an execution
+    destruction (api/destructions)        workflows              proposal checks, two approvals, crypto-shredding
     certificate                           services               drawn at execution, stored, served as stored
-    retention (api/workflows)             services, workflows    rules edited by an admin, due list with holds
-    reports (api/workflows)               services               summary counts, clearance limit; home page charts
+    retention (api/retention)             services, workflows    rules edited by an admin, due list with holds
+    reports (api/notifications)           services               summary counts, clearance limit; home page charts
     search (api/search, indexer)          services, workflows    access scoping, filters, snippets, audited count;
                                                                  clearance raised after indexing; purge on destroy
     keys                                  services               rotation via `dossier keys rotate` on this
@@ -37,7 +37,7 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     audit head lock                       concurrent_writers     many connections, one gap-free chain
     pages (web/pages)                     services               each role's pages, a checkout through the forms
     contacts, customer_records,           customer_records       who reads, sees, adds (the matrix); corrections;
-    follow_ups (api/customer_file)                               complaints; yearly totals; follow-up and overdue
+    follow_ups (api/customer_file)        complaints; yearly totals; follow-up and overdue
                                                                  notices; bad input; hand-over on leaving
     transfers, item_numbers (api/paper)   transfers              send, send back, receive, register, item numbers,
                                                                  overdue notices
@@ -45,7 +45,7 @@ Where each service and API family is covered on PostgreSQL (test_ prefixes and _
     intake folder, queued stacks          intake_folder          crash and resume, a large stack by the worker
     stocktake (api/stocktakes)            paper                  scan, tick, clearance, the kept record
     cards, lookup, reviews,               customer_card          kinds and ID numbers, masking, edits with reasons,
-    owner_changes (api/cards)                                    history, lookup in clearance, reviews, reminders,
+    owner_changes (api/cards)             history, lookup in clearance, reviews, reminders,
                                                                  card keys rotated and erased, no plaintext on disk
 
 Not re-run here: tests that run `dossier` through tests/support's `run_cli` (home only, so SQLite) or as a

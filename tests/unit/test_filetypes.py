@@ -16,16 +16,10 @@ from PIL import Image
 
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from vault.errors import Invalid, TooLarge, UnsupportedFileType, VaultError
-from vault.filetypes import (
-    ALLOWED,
-    DOCX,
-    ContentInspector,
-    Inspection,
-    MiB,
-    check_docx_zip,
-    filename_problem,
-    sanitize_filename,
-)
+from vault.filetypes import ALLOWED, DOCX, MiB
+from vault.filetypes.docx import check_docx_zip
+from vault.filetypes.inspector import ContentInspector, Inspection
+from vault.filetypes.names import filename_problem, sanitize_filename
 
 REFUSAL_CODES = {
     "empty_file",

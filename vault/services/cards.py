@@ -39,7 +39,8 @@ from vault.services.card_fields import (
     missing_card_fields,
     sensitive,
 )
-from vault.services.dossiers import completeness, create_dossier, get_dossier, queue_reindex
+from vault.services.common import get_dossier, queue_reindex
+from vault.services.dossiers import completeness, create_dossier
 from vault.services.fields import clean_text
 
 MAX_REASON = 500

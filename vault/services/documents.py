@@ -22,7 +22,8 @@ from vault import audit, policy
 from vault.core import Vault
 from vault.crypto import decrypt_iter, encrypt_iter, new_data_key
 from vault.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from vault.filetypes import ContentInspector, Inspection, filename_problem, sanitize_filename
+from vault.filetypes.inspector import ContentInspector, Inspection
+from vault.filetypes.names import filename_problem, sanitize_filename
 from vault.models import (
     DocType,
     Document,

@@ -35,10 +35,8 @@ from vault.models import (
     User,
 )
 from vault.paging import Page, page_of
-from vault.paging import paging as paging  # moved to vault.paging; kept here for callers written before
 from vault.services.card_fields import KINDS, add_history, missing_card_fields
 from vault.services.common import get_dossier, queue_reindex
-from vault.services.common import resolve_archive_no as resolve_archive_no  # likewise, moved to .common
 from vault.services.dossier_list import apply_filters
 from vault.services.fields import clean_text
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,10 +11,10 @@ from sqlalchemy import delete, select
 
 from vault import audit_checkpoints
 from vault.core import Vault
-from vault.crypto import decrypt_iter
 from vault.errors import VaultError
 from vault.intake_models import IntakePart, IntakeStack
 from vault.models import DocumentVersion, PendingBlob
+from vault.services.documents import decrypt_version
 
 # an upload that has not committed within this long is taken for dead
 DEFAULT_GRACE = timedelta(hours=1)
@@ -137,9 +136,9 @@ def verify_all(
     with v.session() as s:
         versions = s.scalars(select(DocumentVersion).where(DocumentVersion.blob_key.is_not(None))
                              .order_by(DocumentVersion.id)).all()
-        rows = [(x.id, x.uid, x.blob_key, x.ciphertext_sha256, x.key_id, x.wrapped_key) for x in versions]
+        rows = [(x.id, x.blob_key, x.ciphertext_sha256, x.wrapped_key is not None) for x in versions]
     total = len(rows)
-    for i, (vid, uid, blob_key, sha, key_id, wrapped) in enumerate(rows, 1):
+    for i, (vid, blob_key, sha, has_key) in enumerate(rows, 1):
         assert blob_key is not None
         subject = f"version {vid} (blob {blob_key})"
         if not v.blobs.exists(blob_key):
@@ -154,12 +153,12 @@ def verify_all(
             if digest.hexdigest() != sha:
                 report.findings.append(Finding("fixity_mismatch", subject,
                                                "ciphertext SHA-256 differs from the one recorded at upload"))
-            elif deep and wrapped is not None:
+            elif deep and has_key:
                 try:
-                    vuid = uuid.UUID(hex=uid).bytes
-                    data_key = v.keyring.unwrap(key_id, wrapped, vuid)
-                    # no expected_key_id: after `dossier keys rotate` the header keeps the upload-time key id
-                    for _ in decrypt_iter(v.blobs.get(blob_key), data_key, vuid):
+                    # the one read path: unwrap the data key in a short read, then stream outside it
+                    with v.session() as s:
+                        plaintext = decrypt_version(v, s.get_one(DocumentVersion, vid))
+                    for _ in plaintext:
                         pass
                 except VaultError as exc:
                     report.findings.append(Finding("decrypt_failed", subject, exc.message))

@@ -26,7 +26,8 @@ from vault import audit, paper_codes, policy
 from vault.core import Vault
 from vault.crypto import decrypt_iter
 from vault.errors import Conflict, NotFound, Phrase, VaultError, phrase
-from vault.filetypes import PDF, Inspection
+from vault.filetypes import PDF
+from vault.filetypes.inspector import Inspection
 from vault.intake_models import IntakePart, IntakeStack, PartState, StackStatus
 from vault.models import DocType, Document, Dossier, User
 from vault.services import documents

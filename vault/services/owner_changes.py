@@ -21,7 +21,7 @@ from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import Dossier, DossierStatus, Role, User
 from vault.services.card_fields import add_history
 from vault.services.cards import card_of, clean_reason
-from vault.services.dossiers import get_dossier, queue_reindex
+from vault.services.common import get_dossier, queue_reindex
 
 PENDING = "pending"
 

@@ -20,7 +20,7 @@ from vault.errors import Invalid
 from vault.models import DocType, Document, DocumentStatus, Dossier, User
 from vault.paper_models import ItemState, Transfer, TransferItem, TransferStatus
 from vault.services import paper_pdf
-from vault.services.dossiers import get_dossier
+from vault.services.common import get_dossier
 from vault.services.item_numbers import item_code
 from vault.services.retention import effective_rules
 

@@ -29,6 +29,7 @@ from vault import audit, policy
 from vault.core import Vault
 from vault.errors import BlobIntegrityError, Conflict, Forbidden, Gone, NotFound, TooLarge, phrase
 from vault.filetypes import DOCX
+from vault.grants import active_grants
 from vault.models import Checkout, CheckoutKind, Document, DocumentStatus, DocumentVersion, Role, User
 from vault.services import renditions, stamping, texts
 from vault.services.documents import decrypt_version, get_document, select_version
@@ -63,6 +64,26 @@ def reads_by_checkout(session: Session, actor: User, document: Document) -> bool
     """Whether the actor's content access to this document can only come from a checkout (not role, not the
     owner or backup owner)."""
     return actor.role not in policy.CONTENT_ROLES and not policy.is_keeper(session, actor, document.dossier)
+
+
+@dataclass(frozen=True)
+class DocumentActions:
+    """What the actor may do with a document's content now: the page shows what `open_content` and
+    `open_page` would grant."""
+
+    may_read: bool  # the page viewer
+    may_download: bool  # the original (by role or as a keeper), or a stamped copy (a copy checkout)
+
+
+def document_actions(v: Vault, session: Session, actor: User, document: Document) -> DocumentActions:
+    """The `DocumentActions` open to the actor on this (visible) document."""
+    now = v.clock.now()
+    may_read = document.status is DocumentStatus.ACTIVE and policy.can_read(session, actor, document, now)
+    if not may_read or not reads_by_checkout(session, actor, document):
+        return DocumentActions(may_read, may_read)
+    grants = active_grants(session, actor, now)
+    copy = document.id in grants.copy_document_ids or document.dossier_id in grants.copy_dossier_ids
+    return DocumentActions(may_read, copy)
 
 
 def _access(v: Vault, session: Session, actor: User, document_id: int, version_no: int | None) -> _Access:

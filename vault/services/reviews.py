@@ -26,7 +26,8 @@ from vault.models import Dossier, DossierStatus, Grade, Role, User
 from vault.services import notifications
 from vault.services.card_fields import STAGES, add_history, interval_months
 from vault.services.cards import card_of, clean_reason, may_edit
-from vault.services.dossiers import completeness, get_dossier
+from vault.services.common import get_dossier
+from vault.services.dossiers import completeness
 from vault.services.fields import parse_date
 
 log = logging.getLogger("dossier.reviews")

@@ -24,7 +24,7 @@ from vault.errors import Conflict, Invalid, NotFound
 from vault.intake_models import Stocktake, StocktakeEntry, StocktakeMark, StocktakeStatus
 from vault.models import Dossier, DossierStatus, User
 from vault.services.checkouts import paper_holders
-from vault.services.dossiers import get_dossier, resolve_archive_no
+from vault.services.common import get_dossier, resolve_archive_no
 from vault.services.fields import may_exist
 
 STATES = ("present", "missing", "checked_out", "unexpected")

@@ -5,6 +5,7 @@ each item received becomes a document (a paper original, no file yet) with the n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import false, func, or_, select, update
@@ -15,6 +16,7 @@ from vault import audit, policy
 from vault.core import Vault
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import DocType, Document, DocumentStatus, Dossier, DossierStatus, Role, User
+from vault.paging import Page
 from vault.paper_models import (
     ItemState,
     ReceiptCounter,
@@ -23,8 +25,7 @@ from vault.paper_models import (
     TransferStatus,
 )
 from vault.services.cards import create_customer
-from vault.services.common import queue_reindex
-from vault.services.dossiers import Page, get_dossier
+from vault.services.common import get_dossier, queue_reindex
 from vault.services.fields import clean_text, may_exist, parse_date
 from vault.services.item_numbers import assign_item_no
 from vault.services.workdays import deadline_after
@@ -158,6 +159,28 @@ def get_transfer(session: Session, actor: User, transfer_id: int) -> Transfer:
 
 def sees_all_transfers(actor: User) -> bool:
     return actor.active and actor.role in (Role.ARCHIVIST, Role.MANAGER, Role.LEGAL, Role.SYSTEM)
+
+
+@dataclass(frozen=True)
+class TransferActions:
+    """What the actor may do with a transfer now: the buttons a page shows are the calls this module accepts."""
+
+    may_check: bool  # a colleague of the sender, not an administrator
+    may_resend: bool  # the sender, after a return
+    may_receive: bool  # an archivist other than the sender
+    may_confirm: bool  # the sender, once, after the receipt
+
+
+def transfer_actions(actor: User, transfer: Transfer) -> TransferActions:
+    """The actions of `TransferActions` open to the actor on this transfer in its present state."""
+    status, sender = transfer.status, actor.id == transfer.sender_id
+    return TransferActions(
+        may_check=status is TransferStatus.SENT and not sender and actor.role is not Role.ADMIN,
+        may_resend=status is TransferStatus.RETURNED and sender,
+        may_receive=status in (TransferStatus.SENT, TransferStatus.CHECKED) and actor.role is Role.ARCHIVIST
+        and not sender,
+        may_confirm=status is TransferStatus.RECEIVED and sender and transfer.sender_confirmed_at is None,
+    )
 
 
 def list_transfers(v: Vault, session: Session, actor: User, filters: Mapping[str, Any], page: int,

@@ -81,6 +81,12 @@ def needs_approval(role: Role, clearance: Secrecy, *, from_role: Role | None = N
     return clearance.rank > floor.rank
 
 
+def list_users(session: Session, actor: User) -> list[User]:
+    """Every account but the system's, by user name (administrators)."""
+    policy.require(actor, "user.manage")
+    return list(session.scalars(select(User).where(User.role != Role.SYSTEM).order_by(User.username)).all())
+
+
 def active_admins(session: Session) -> int:
     """How many active administrator accounts there are."""
     return session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN,

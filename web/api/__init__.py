@@ -55,6 +55,13 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def optional_body() -> dict[str, Any]:
+    """A JSON object when one was sent; nothing sent is an empty object."""
+    if not request.get_data(cache=True) and not request.is_json:
+        return {}
+    return json_body()
+
+
 def query_paging() -> tuple[int, int]:
     """The page and per_page the query string asks for, checked like every list's (`vault.paging`)."""
     return paging(request.args.get("page"), request.args.get("per_page"))
@@ -66,15 +73,19 @@ from web.api import (  # noqa: E402,F401
     audit_routes,
     calendar,
     cards,
+    checkouts,
     core,
     customer_file,
     customer_io,
+    destructions,
     documents,
     dossiers,
+    holds,
     intake,
+    notifications,
     paper,
     registers,
+    retention,
     search,
     stocktakes,
-    workflows,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, make_response, request
 
-from vault.services import cards, dossiers
+from vault.services import cards, common, dossiers
 from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
 from web.serialize import dossier_json, dossiers_workflow_json, page_json
@@ -35,7 +35,7 @@ def list_dossiers() -> Response:
 def get_dossier(dossier_id: int) -> Response:
     v = get_vault()
     with unit_of_work() as session:
-        out = dossier_json(v, dossiers.get_dossier(session, actor(), dossier_id), with_documents=True)
+        out = dossier_json(v, common.get_dossier(session, actor(), dossier_id), with_documents=True)
     return jsonify(out)
 
 

@@ -11,7 +11,7 @@ from flask import Response, jsonify, request, stream_with_context
 from indexer import intake as runner
 from vault.errors import Invalid, TooLarge
 from vault.services import intake
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 from web import errors as web_errors  # by module: web.errors imports the pages, which import this package
 from web.api import bp, json_body
 from web.api.documents import MULTIPART_OVERHEAD

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from vault.paper_models import Transfer
-from vault.services import dossiers, paper_sheets, transfer_register, transfers
+from vault.services import paper_sheets, transfer_register, transfers
 from vault.services.item_numbers import item_code
-from web.api import bp, json_body
+from web.api import bp, json_body, query_paging
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import DOSSIER_FIELDS, ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
 from web.pages.i18n import current_lang
@@ -59,7 +59,7 @@ def create_transfer() -> tuple[Response, int]:
 @bp.get("/transfers")
 def list_transfers() -> Response:
     v = get_vault()
-    page, per_page = dossiers.paging(request.args.get("page"), request.args.get("per_page"))
+    page, per_page = query_paging()
     with unit_of_work() as session:
         result = transfers.list_transfers(v, session, actor(), request.args, page, per_page)
         items = [transfer_json(t, _today()) for t in result.items]

@@ -7,11 +7,10 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
-from vault.models import Role, User
+from vault.models import User
 from vault.services import checkouts, grants, tokens, users
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
@@ -22,12 +21,11 @@ FIELDS = ("username", "display_name", "role", "clearance", "password")
 
 def _user_rows() -> list[dict[str, object]]:
     me = actor()
-    policy.require(me, "user.manage")
     with unit_of_work() as s:
         return [{"username": u.username, "display_name": u.display_name, "role": u.role.value,
                  "clearance": u.clearance.value, "active": u.active, "created_at": u.created_at,
                  "is_me": u.id == me.id}
-                for u in s.scalars(select(User).where(User.role != Role.SYSTEM).order_by(User.username)).all()]
+                for u in users.list_users(s, me)]
 
 
 def _request_rows(me: User) -> list[dict[str, object]]:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from vault import policy
 from vault.errors import Invalid, NotFound
 from vault.models import Dossier, User
-from vault.services import audit_log, dossiers
+from vault.services import audit_log
+from vault.services.common import resolve_archive_no
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
 
@@ -33,7 +34,7 @@ def list_page() -> ResponseReturnValue:
         try:
             wanted = {k: v for k, v in filters.items() if v and k != "archive_no"}
             if filters["archive_no"]:
-                wanted["dossier_id"] = str(dossiers.resolve_archive_no(s, me, filters["archive_no"]).id)
+                wanted["dossier_id"] = str(resolve_archive_no(s, me, filters["archive_no"]).id)
             result = audit_log.list_events(s, me, wanted, page, per_page)
         except (Invalid, NotFound) as exc:
             errors[getattr(exc, "field", "archive_no")] = field_message(exc)

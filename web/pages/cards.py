@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from config.settings import CARD_FIELDS
 from vault.core import Vault
 from vault.errors import Conflict, Forbidden, Invalid
-from vault.models import Dossier, Role, User
+from vault.models import Dossier, DossierStatus, Role, User
 from vault.services import cards, owner_changes, reviews
 from vault.services.card_fields import DERIVED, PARTNER_KINDS, SEALED, STAGES, sensitive
-from vault.services.dossiers import get_dossier
+from vault.services.common import get_dossier
 from web.api.cards import history_json
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import CUSTOMER_TYPES, GRADES, field_message
@@ -70,7 +70,7 @@ def card_context(v: Vault, s: Session, me: User, d: Dossier) -> dict[str, Any]:
                      "order": [f for f in CARD_FIELDS[kind] if f not in ("customer_name", "credit_code")],
                      "sensitive": [f for f in SEALED if sensitive(kind, f)]},
             "card_history": [history_json(h) for h in cards.history(s, me, d.id)],
-            "can_edit_card": may, "can_review": may and d.status.value == "active",
+            "can_edit_card": may, "can_review": may and d.status is DossierStatus.ACTIVE,
             "can_ask_owner": may or me.role is Role.MANAGER,
             "CL": labels(), "review_stages": STAGES, "review_results": reviews.RESULTS}
 

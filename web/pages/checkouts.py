@@ -14,8 +14,7 @@ from vault.errors import Conflict, Forbidden, Invalid
 from vault.models import Document
 from vault.services import checkouts as svc
 from web.deps import actor, get_vault, unit_of_work
-from web.pages.common import CHECKOUT_STATUS, field_message, page_args
-from web.pages.views import checkout_row
+from web.pages.common import CHECKOUT_STATUS, checkout_rows, field_message, page_args
 
 bp = Blueprint("checkouts", __name__)
 
@@ -33,18 +32,14 @@ def list_page() -> ResponseReturnValue:
         filters["mine"] = "1"
     with unit_of_work() as s:
         result = svc.list_checkouts(v, s, me, filters, page, per_page)
-        rows = [checkout_row(v, c) for c in result.items]
+        rows = checkout_rows(v, result.items)
         titles = _titles(s, [i for c in result.items for i in c.document_ids])
         for row, c in zip(rows, result.items, strict=True):
             row["scope"] = [titles.get(i, f"#{i}") for i in c.document_ids]
-            row["approver_role"] = policy.checkout_approver_role(c.dossier).value
-            row["can_decide"] = (c.status.value == "pending" and c.requester_id != me.id
-                                 and me.role is policy.checkout_approver_role(c.dossier))
-            row["can_return"] = c.requester_id == me.id and c.status.value == "active"
-            row["can_handover"] = policy.allowed(me, "checkout.handover") and c.status.value == "approved" \
-                and c.kind.value == "physical" and c.requester_id != me.id
-            row["can_receive"] = policy.allowed(me, "checkout.receive") and c.kind.value == "physical" \
-                and c.status.value in ("active", "returned")
+            may = policy.checkout_actions(me, c)
+            row["approver_role"] = may.approver_role.value
+            row["can_decide"], row["can_return"] = may.may_decide, may.may_return
+            row["can_handover"], row["can_receive"] = may.may_hand_over, may.may_receive
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/checkouts.html", rows=rows, total=result.total, page=page, pages=pages,
                            view=view, status=status, sees_all=sees_all, statuses=list(CHECKOUT_STATUS)[:7])

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from vault.core import Vault
 from vault.errors import VaultError
-from vault.models import DocType
+from vault.models import Checkout, DocType
 from vault.paging import MAX_PER_PAGE
+from web.serialize import checkout_json
 
 DOC_TYPES: dict[str, Any] = {
     DocType.CONTRACT: _l("Contract"), DocType.LICENSE: _l("Business license"),
@@ -81,3 +85,15 @@ def highlight(snippet: str | None) -> Markup:
     """
     parts = re.split(r"(</?mark>)", snippet or "")
     return Markup("".join(p if p in ("<mark>", "</mark>") else str(escape(html.unescape(p))) for p in parts))
+
+
+def checkout_rows(v: Vault, checkouts: Sequence[Checkout]) -> list[dict[str, Any]]:
+    """Checkouts as the pages list them: their JSON (`web.serialize.checkout_json`) and the time left."""
+    now = v.clock.now()
+    rows = []
+    for c in checkouts:
+        # time left counts started units: a 3-day checkout an hour old has 3 days left (2 d 23 h), not 2
+        seconds = (c.due_at - now).total_seconds() if c.due_at is not None else 0.0
+        rows.append({**checkout_json(v, c), "hours_left": math.ceil(seconds / 3600) if seconds > 0 else 0,
+                     "days_left": math.ceil(seconds / 86400) if seconds > 0 else 0})
+    return rows

@@ -10,12 +10,11 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
-from vault.models import Role
 from vault.services import destruction as svc
 from vault.services import retention
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
-from web.pages.views import document_row
+from web.serialize import documents_json
 
 bp = Blueprint("destructions", __name__)
 
@@ -36,13 +35,13 @@ def list_page() -> ResponseReturnValue:
             "legal": b.legal_approver.username if b.legal_approver else None,
             "entries": [{"document_id": i.document_id, "archive_no": i.archive_no, "title": i.title,
                          "doc_type": i.doc_type.value, "due_on": i.due_on} for i in b.items],
-            "can_approve": policy.allowed(me, "destruction.approve") and b.status.value == "proposed"
-            and me.id not in (b.proposed_by_id, b.manager_approver_id, b.legal_approver_id),
-            "can_execute": policy.allowed(me, "destruction.execute") and b.status.value == "approved",
-        } for b in result.items]
+            "can_approve": may.may_approve, "can_execute": may.may_execute,
+        } for b, may in ((b, policy.batch_actions(me, b)) for b in result.items)]
         if policy.allowed(me, "retention.due"):
-            due = [{"document": document_row(v, d.document), "due_on": d.due_on, "basis": d.basis,
-                    "held": bool(d.holds), "batch_id": d.open_batch_id} for d in retention.list_due(v, s, me)]
+            listed = retention.list_due(v, s, me)
+            due = [{"document": row, "due_on": d.due_on, "basis": d.basis, "held": bool(d.holds),
+                    "batch_id": d.open_batch_id}
+                   for d, row in zip(listed, documents_json(v, [d.document for d in listed]), strict=True)]
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/destructions.html", batches=batches, due=due, total=result.total, page=page,
                            pages=pages, can_propose=policy.allowed(me, "destruction.propose"))
@@ -52,11 +51,10 @@ def awaiting_approval(s: Any, me: Any) -> list[dict[str, Any]]:
     """Proposed batches that still need this manager's or legal's approval (the home page's "to approve")."""
     if not policy.allowed(me, "destruction.approve"):
         return []
-    mine = "manager_approver_id" if me.role is Role.MANAGER else "legal_approver_id"
     return [{"id": b.id, "reason": b.reason, "proposed_by": b.proposed_by.username, "proposed_at": b.proposed_at,
              "documents": len(b.items)}
             for b in svc.list_batches(s, me, 1, 50).items
-            if b.status.value == "proposed" and getattr(b, mine) is None and me.id != b.proposed_by_id]
+            if policy.batch_actions(me, b).awaits_me]
 
 
 def _flash_refusal(exc: Exception) -> None:

@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from vault import policy
 from vault.errors import Conflict
-from vault.grants import active_grants
 from vault.models import DestructionBatch, DestructionItem, DestructionStatus, Document, DocumentStatus
 from vault.services import documents, reading
 from vault.services import holds as holds_svc
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
-from web.pages.views import document_row
+from web.serialize import document_json
 
 bp = Blueprint("documents", __name__)
 
@@ -26,15 +25,11 @@ bp = Blueprint("documents", __name__)
 def detail(document_id: int) -> ResponseReturnValue:
     v = get_vault()
     me = actor()
-    now = v.clock.now()
     with unit_of_work() as s:
         doc = documents.get_document(s, me, document_id)
-        row = document_row(v, doc)
-        can_read = doc.status.value == "active" and policy.can_read(s, me, doc, now)
-        grants = active_grants(s, me, now)
-        may_download = can_read and (me.role in policy.CONTENT_ROLES or doc.dossier.owner_id == me.id
-                                     or doc.id in grants.copy_document_ids
-                                     or doc.dossier_id in grants.copy_dossier_ids)
+        row = document_json(v, doc)
+        may = reading.document_actions(v, s, me, doc)
+        can_read, may_download = may.may_read, may.may_download
         show_old = policy.allowed(me, "document.read_old_versions")
         versions = [{"version": x.version_no, "filename": x.original_filename, "mime": x.mime,
                      "size": x.plaintext_size, "pages": x.pages, "uploaded_by": x.uploaded_by.username,

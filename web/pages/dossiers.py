@@ -10,12 +10,13 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.errors import Conflict, Invalid
-from vault.models import DocType
+from vault.models import DocType, DossierStatus
 from vault.services import checkouts, dossiers, holds
+from vault.services.common import get_dossier
 from web.deps import actor, get_vault, unit_of_work
 from web.pages import cards, customer_file, customer_io
-from web.pages.common import field_message, page_args
-from web.pages.views import checkout_row, document_row, dossier_row
+from web.pages.common import checkout_rows, field_message, page_args
+from web.serialize import documents_json, dossier_json, dossiers_json
 
 bp = Blueprint("dossiers", __name__)
 
@@ -40,7 +41,7 @@ def list_page() -> ResponseReturnValue:
         except Invalid as exc:
             errors[exc.field] = field_message(exc)
             result = dossiers.list_dossiers(s, me, {}, page, per_page, v=get_vault())
-        rows = [dossier_row(d) for d in result.items]
+        rows = dossiers_json(get_vault(), result.items)
     pages = max(1, -(-result.total // per_page))
     return render_template("pages/dossiers.html", rows=rows, total=result.total, page=page, pages=pages,
                            per_page=per_page, filters=filters, errors=errors, CL=cards.labels(),
@@ -91,9 +92,9 @@ def edit_page(dossier_id: int) -> ResponseReturnValue:
     me = actor()
     errors: dict[str, str] = {}
     with unit_of_work() as s:
-        d = dossiers.get_dossier(s, me, dossier_id)
+        d = get_dossier(s, me, dossier_id)
         policy.require(me, "dossier.update")
-        current = dossier_row(d)
+        current = dossier_json(get_vault(), d)
     form = {k: ("" if current.get(k) is None else str(current.get(k))) for k in EDIT_FIELDS}
     if request.method == "POST":
         form = _form_data(EDIT_FIELDS)
@@ -117,19 +118,18 @@ def detail_context(dossier_id: int) -> dict[str, Any]:
     v = get_vault()
     me = actor()
     with unit_of_work() as s:
-        d = dossiers.get_dossier(s, me, dossier_id)
-        docs = [document_row(v, doc) for doc in d.documents]
-        ctx: dict[str, Any] = {"d": dossier_row(d), "documents": docs,
+        d = get_dossier(s, me, dossier_id)
+        docs = documents_json(v, d.documents)
+        ctx: dict[str, Any] = {"d": dossier_json(v, d), "documents": docs,
                                "completeness": dossiers.completeness(v, d),
                                "can_edit": policy.allowed(me, "dossier.update"),
-                               "can_upload": policy.allowed(me, "document.upload") and d.status.value == "active",
+                               "can_upload": policy.allowed(me, "document.upload") and d.status is DossierStatus.ACTIVE,
                                "doc_types": list(DocType)}
         ctx["holds"] = [{"id": h.id, "document_id": h.document_id, "reason": h.reason, "placed_at": h.placed_at,
                          "placed_by": h.placed_by.username} for h in holds.holds_on_dossier(s, d.id)]
         ctx["can_hold"] = policy.allowed(me, "hold.manage")
-        ctx["checkouts"] = [checkout_row(v, c) for c in
-                            checkouts.list_checkouts(v, s, me, {"dossier_id": d.id}, 1, 50).items]
-        ctx["can_request"] = policy.allowed(me, "checkout.request") and d.status.value != "destroyed"
+        ctx["checkouts"] = checkout_rows(v, checkouts.list_checkouts(v, s, me, {"dossier_id": d.id}, 1, 50).items)
+        ctx["can_request"] = policy.allowed(me, "checkout.request") and d.status is not DossierStatus.DESTROYED
         holder = checkouts.paper_holder(s, d.id)
         ctx["paper_holder"] = holder.requester.username if holder is not None else None
         ctx["max_days"] = v.settings.checkout_max_days

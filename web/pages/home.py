@@ -13,9 +13,9 @@ from vault.models import Role
 from vault.services import checkouts, documents, holds, reports, retention
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.charts import bar_chart
-from web.pages.common import DOC_TYPES, label
+from web.pages.common import DOC_TYPES, checkout_rows, label
 from web.pages.destructions import awaiting_approval
-from web.pages.views import checkout_row, document_row, dossier_row
+from web.serialize import documents_json, dossiers_json
 
 bp = Blueprint("home", __name__)
 
@@ -23,9 +23,8 @@ bp = Blueprint("home", __name__)
 def _checkouts(v: Any, s: Any, me: Any, *, mine_to_decide: bool = False, **filters: Any) -> list[dict[str, Any]]:
     """Checkouts for a card; `mine_to_decide`: only those this person may approve (their role, not their own)."""
     page = checkouts.list_checkouts(v, s, me, filters, 1, 50 if mine_to_decide else 20)
-    items = [c for c in page.items if not mine_to_decide
-             or (policy.checkout_approver_role(c.dossier) is me.role and c.requester_id != me.id)]
-    return [checkout_row(v, c) for c in items[:20]]
+    items = [c for c in page.items if not mine_to_decide or policy.checkout_actions(me, c).may_decide]
+    return checkout_rows(v, items[:20])
 
 
 @bp.get("/")
@@ -35,16 +34,17 @@ def index() -> ResponseReturnValue:
     ctx: dict[str, Any] = {"role": me.role.value}
     with unit_of_work() as s:
         if me.role is Role.ARCHIVIST:
-            ctx["queue"] = [document_row(v, d) for d in documents.upload_queue(s, me)]
+            ctx["queue"] = documents_json(v, documents.upload_queue(s, me))
             ctx["pending"] = _checkouts(v, s, me, status="pending", mine_to_decide=True)
             ctx["overdue"] = _checkouts(v, s, me, status="overdue")
             ctx["handover"] = _checkouts(v, s, me, status="approved")
-            ctx["due"] = [{"document": document_row(v, d.document), "due_on": d.due_on, "held": bool(d.holds)}
-                          for d in retention.list_due(v, s, me)[:20]]
+            listed = retention.list_due(v, s, me)[:20]
+            ctx["due"] = [{"document": row, "due_on": d.due_on, "held": bool(d.holds)}
+                          for d, row in zip(listed, documents_json(v, [d.document for d in listed]), strict=True)]
         elif me.role is Role.EMPLOYEE:
             from vault.services import dossiers
 
-            ctx["mine"] = [dossier_row(d) for d in dossiers.list_dossiers(s, me, {"owner": me.username}, 1, 20).items]
+            ctx["mine"] = dossiers_json(v, dossiers.list_dossiers(s, me, {"owner": me.username}, 1, 20).items)
             ctx["requests"] = _checkouts(v, s, me, mine="1")
             ctx["open"] = [c for c in ctx["requests"] if c["status"] in ("active", "overdue")]
         elif me.role is Role.LEGAL:

@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from vault.errors import VaultError
+from vault.intake_models import StackStatus
 from vault.services import intake as svc
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import DOC_TYPES, field_message
 
@@ -55,7 +56,7 @@ def stack_page(stack_id: int) -> ResponseReturnValue:
         row["reason_text"] = _reason(row["reason_code"])
     result["status_label"] = str(STACK_STATUS.get(result["status"], result["status"]))
     return render_template("pages/intake_stack.html", r=result, filename=filename,
-                           working=result["status"] in ("queued", "running"))
+                           working=result["status"] in (StackStatus.QUEUED, StackStatus.RUNNING))
 
 
 @bp.post("/intake/unfiled/<int:part_id>/assign")

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from indexer import service as svc
 from vault.errors import Invalid, NotFound, Unavailable
 from vault.models import DocType
-from vault.services import dossiers
+from vault.services.common import resolve_archive_no
 from web.deps import actor, get_index, get_vault, unit_of_work
 from web.pages.common import field_message, highlight, page_args
 
@@ -31,7 +31,7 @@ def search_page() -> ResponseReturnValue:
             wanted = {k: val for k, val in filters.items() if val and k != "archive_no"}
             with unit_of_work() as s:
                 if filters["archive_no"]:
-                    wanted["dossier_id"] = str(dossiers.resolve_archive_no(s, actor(), filters["archive_no"]).id)
+                    wanted["dossier_id"] = str(resolve_archive_no(s, actor(), filters["archive_no"]).id)
                 parsed = svc.parse_filters(wanted)
                 result = svc.search(v, get_index(), s, actor(), q, parsed, page, per_page)
         except (Invalid, NotFound) as exc:

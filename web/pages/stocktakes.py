@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from vault import policy
 from vault.errors import VaultError
+from vault.intake_models import StocktakeStatus
 from vault.services import stocktake as svc
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message
@@ -48,7 +49,7 @@ def detail(stocktake_id: int) -> ResponseReturnValue:
         me = actor()
         result = svc.result(s, me, svc.get(s, me, stocktake_id))
     return render_template("pages/stocktake.html", r=result, titles=STATE_TITLES,
-                           can_run=policy.allowed(me, "stocktake.run") and result["status"] == "open")
+                           can_run=policy.allowed(me, "stocktake.run") and result["status"] == StocktakeStatus.OPEN)
 
 
 def _said_mark(out: dict[str, Any]) -> None:

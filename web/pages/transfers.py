@@ -11,10 +11,9 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
-from vault.models import Role
-from vault.paper_models import Transfer, TransferStatus
+from vault.paper_models import Transfer
 from vault.services import transfers as svc
-from vault.services.dossiers import resolve_archive_no
+from vault.services.common import resolve_archive_no
 from vault.services.item_numbers import item_code
 from web.deps import actor, get_vault, unit_of_work
 from web.pages import cards
@@ -35,6 +34,7 @@ NEW_CUSTOMER_FIELDS = ("customer_name", "customer_kind", "credit_code", "id_numb
 def transfer_row(t: Transfer, me: Any, today: Any) -> dict[str, Any]:
     """A transfer for the templates, with what the viewer may do to it now."""
     status = t.display_status(today)
+    may = svc.transfer_actions(me, t)
 
     def who(user: Any) -> str | None:
         return None if user is None else user.username
@@ -53,12 +53,8 @@ def transfer_row(t: Transfer, me: Any, today: Any) -> dict[str, Any]:
                    "document_id": i.document_id,
                    "item_code": None if i.document is None else item_code(t.dossier.archive_no, i.document.item_no)}
                   for i in t.items],
-        "can_check": (t.status is TransferStatus.SENT and me.id != t.sender_id and me.role is not Role.ADMIN),
-        "can_resend": t.status is TransferStatus.RETURNED and me.id == t.sender_id,
-        "can_receive": (t.status in (TransferStatus.SENT, TransferStatus.CHECKED) and me.role is Role.ARCHIVIST
-                        and me.id != t.sender_id),
-        "can_confirm": (t.status is TransferStatus.RECEIVED and me.id == t.sender_id
-                        and t.sender_confirmed_at is None),
+        "can_check": may.may_check, "can_resend": may.may_resend,
+        "can_receive": may.may_receive, "can_confirm": may.may_confirm,
     }
 
 
