@@ -1,0 +1,116 @@
+"""The job queue: claim a job atomically under a lease, close it, or retry it with back-off.
+
+Jobs are claimed atomically (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: BEGIN IMMEDIATE), so several
+workers never take the same job. A claimed job carries a lease: if its worker dies, another takes it
+again once the lease runs out. A passing fault (store down, index locked) is retried with back-off and
+given up after `worker_max_attempts`; a purge is never given up. What a job does is `indexer.index_jobs`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from vault.core import Vault
+from vault.errors import phrase
+from vault.models import DocumentVersion, IndexStatus, Job, JobKind, JobStatus
+
+log = logging.getLogger("dossier.worker")
+BACKOFF_BASE_S = 5
+MAX_PURGE_BACKOFF_S = 300
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def lease_seconds(v: Vault) -> int:
+    return v.settings.extract_timeout_s * 2 + 120
+
+
+@dataclass
+class Claimed:
+    job_id: int
+    kind: str
+    version_id: int | None
+    payload: dict[str, object]
+    attempts: int
+
+
+def claim_job(v: Vault, me: str) -> Claimed | None:
+    """Take the oldest runnable job (or one whose worker's lease ran out) for this worker."""
+    now = v.clock.now()
+    stale = now - timedelta(seconds=lease_seconds(v))
+    with v.session() as s:
+        job = s.scalars(
+            select(Job).where(or_(
+                (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+                (Job.status == JobStatus.RUNNING) & (Job.locked_at < stale),
+            )).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if job is None:
+            return None
+        job.status = JobStatus.RUNNING
+        job.locked_by, job.locked_at = me, now
+        job.attempts += 1
+        if job.version_id is not None:
+            version = s.get(DocumentVersion, job.version_id)
+            if version is not None and version.index_status is not IndexStatus.INDEXED:
+                version.index_status = IndexStatus.EXTRACTING
+        return Claimed(job.id, job.kind, job.version_id, dict(job.payload or {}), job.attempts)
+
+
+def close_job(job: Job, now: datetime, status: JobStatus, error: str | None = None,
+              retry_in_s: float | None = None) -> None:
+    """End the job in `status`, or queue it again in `retry_in_s`; inside the caller's transaction."""
+    job.last_error = error
+    job.locked_by = job.locked_at = None
+    if retry_in_s is not None:
+        job.status = JobStatus.QUEUED
+        job.run_after = now + timedelta(seconds=retry_in_s)
+    else:
+        job.status = status
+        job.finished_at = now
+
+
+def finish(
+    v: Vault, job_id: int, status: JobStatus, error: str | None = None, retry_in_s: float | None = None
+) -> None:
+    """`close_job` in a transaction of its own."""
+    with v.session() as s:
+        job = s.get(Job, job_id)
+        if job is not None:
+            close_job(job, v.clock.now(), status, error, retry_in_s)
+
+
+def mark_version(v: Vault, version_id: int, status: IndexStatus, error: str | None) -> None:
+    with v.session() as s:
+        version = s.get(DocumentVersion, version_id)
+        if version is not None:
+            version.index_status = status
+            version.index_error = error
+
+
+def passing_fault(v: Vault, claimed: Claimed, exc: Exception) -> None:
+    """Retry the job with back-off, or give up after `worker_max_attempts` and say why."""
+    reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:500]
+    log.warning("job %s attempt %s failed: %s", claimed.job_id, claimed.attempts, reason)
+    if claimed.kind == JobKind.PURGE_INDEX:  # destroyed text must leave the index: never give up, retry often
+        finish(v, claimed.job_id, JobStatus.QUEUED, reason,
+               retry_in_s=min(BACKOFF_BASE_S * 2 ** (claimed.attempts - 1), MAX_PURGE_BACKOFF_S))
+        return
+    if claimed.attempts >= v.settings.worker_max_attempts:
+        message = str(phrase("gave up after {attempts} attempts: {reason}", attempts=claimed.attempts, reason=reason))
+        if claimed.version_id is not None:
+            mark_version(v, claimed.version_id, IndexStatus.FAILED, message)
+        finish(v, claimed.job_id, JobStatus.FAILED, message)
+    else:
+        if claimed.version_id is not None:
+            mark_version(v, claimed.version_id, IndexStatus.QUEUED, str(phrase("retrying: {reason}", reason=reason)))
+        finish(v, claimed.job_id, JobStatus.QUEUED, reason, retry_in_s=BACKOFF_BASE_S * 2 ** (claimed.attempts - 1))
