@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from indexer import customer_entries
 from indexer.jobs import Claimed, close_job, passing_fault
@@ -22,7 +24,16 @@ from indexer.search_index import IndexDoc, SearchIndex
 from indexer.service import index_doc
 from vault import audit
 from vault.core import Vault
-from vault.models import DestructionBatch, DocumentStatus, DocumentVersion, Dossier, IndexStatus, Job, JobStatus
+from vault.models import (
+    DestructionBatch,
+    Document,
+    DocumentStatus,
+    DocumentVersion,
+    Dossier,
+    IndexStatus,
+    Job,
+    JobStatus,
+)
 from vault.services.documents import decrypt_version
 from vault.services.texts import open_text, seal_text
 from vault.services.users import system_user
@@ -43,7 +54,7 @@ class Extracted:
 
 def extract_version(v: Vault, claimed: Claimed, version_id: int) -> Extracted | None:
     """Decrypt and extract (sandboxed); None when the version was destroyed or its document removed."""
-    with v.session() as s:
+    with v.read_session() as s:
         version = s.get(DocumentVersion, version_id)
         if version is None or version.wrapped_key is None:
             return None  # destroyed meanwhile: nothing to index
@@ -71,12 +82,17 @@ def commit_extracted(v: Vault, index: SearchIndex, batch: list[Extracted]) -> No
     that erases one of them waits for us (or ran before, and we see its erased key), so its purge is
     never undone."""
     now = v.clock.now()
+    texts = {item.version_id: item for item in batch}
     with v.session() as s:
         docs = []
-        for item in sorted(batch, key=lambda e: e.version_id):  # one lock order for every writer
-            version = s.get(DocumentVersion, item.version_id, with_for_update=True)
-            if version is None or version.wrapped_key is None:
+        versions = s.scalars(  # one statement, locked in id order: one lock order for every writer
+            select(DocumentVersion).where(DocumentVersion.id.in_(sorted(texts))).order_by(DocumentVersion.id)
+            .with_for_update().options(selectinload(DocumentVersion.document).selectinload(Document.dossier))
+        ).all()
+        for version in versions:
+            if version.wrapped_key is None:
                 continue
+            item = texts[version.id]
             document = version.document
             version.text_ciphertext = seal_text(v, version, item.text)
             if item.pages is not None:
@@ -86,10 +102,8 @@ def commit_extracted(v: Vault, index: SearchIndex, batch: list[Extracted]) -> No
             version.index_status = IndexStatus.INDEXED
             version.index_error = None
             version.indexed_at = now
-        for item in batch:
-            job = s.get(Job, item.claimed.job_id)
-            if job is not None:
-                close_job(job, now, JobStatus.DONE)
+        for job in s.scalars(select(Job).where(Job.id.in_([item.claimed.job_id for item in batch]))):
+            close_job(job, now, JobStatus.DONE)
         if docs:
             _write(index, s, docs)
 
@@ -140,12 +154,15 @@ def purge(v: Vault, index: SearchIndex, document_ids: list[int], batch_id: int |
 
 
 class Batch:
-    """Extracted texts waiting for one index commit.
+    """Extracted texts waiting for one index commit, written by a committer thread of their own.
 
     Writing to the index costs about the same for one document as for twenty-five (a Whoosh commit
     writes and merges segments), so texts are gathered and written together: when `BATCH_DOCS` are
     waiting, when the first has waited `BATCH_WAIT_S`, when a job of another kind comes, and when the
-    queue is empty. Each job keeps its own lease meanwhile; a crash loses nothing but the work.
+    queue is empty. A full batch is handed to the committer and the extraction lanes go on with the next
+    documents meanwhile (the commit runs in this process, the extractions in sandbox processes: on two
+    cores they overlap); `flush` commits what waits and returns once every handed batch is committed.
+    Each job keeps its own lease meanwhile; a crash loses nothing but the work.
     """
 
     def __init__(self, v: Vault, index: SearchIndex) -> None:
@@ -154,23 +171,42 @@ class Batch:
         self._items: list[Extracted] = []
         self._since = 0.0
         self._lock = threading.Lock()  # extraction threads add while another may be flushing
+        self._committer: ThreadPoolExecutor | None = None
+        self._handed: list[Future[None]] = []
 
     def add(self, item: Extracted) -> None:
         with self._lock:
             if not self._items:
                 self._since = time.monotonic()
             self._items.append(item)
-            full = len(self._items) >= BATCH_DOCS or time.monotonic() - self._since >= BATCH_WAIT_S
-        if full:
-            self.flush()
+            if len(self._items) >= BATCH_DOCS or time.monotonic() - self._since >= BATCH_WAIT_S:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the waiting texts to the committer (one commit at a time, in order); under the lock."""
+        items, self._items = self._items, []
+        if items:
+            if self._committer is None:
+                self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dossier-index-commit")
+            self._handed.append(self._committer.submit(self._commit, items))
+
+    def _commit(self, items: list[Extracted]) -> None:
+        try:
+            commit_extracted(self._v, self._index, items)
+        except Exception as exc:  # noqa: BLE001 - store, database or index away: each job retries by itself
+            for item in items:
+                passing_fault(self._v, item.claimed, exc)
 
     def flush(self) -> None:
+        """Commit what waits; return once everything added so far is committed (or back in the queue)."""
         with self._lock:
-            items, self._items = self._items, []
-            if not items:
-                return
-            try:
-                commit_extracted(self._v, self._index, items)
-            except Exception as exc:  # noqa: BLE001 - store, database or index away: each job retries by itself
-                for item in items:
-                    passing_fault(self._v, item.claimed, exc)
+            self._hand_over()
+            handed, self._handed = self._handed, []
+        for future in handed:
+            future.result()
+
+    def close(self) -> None:
+        self.flush()
+        if self._committer is not None:
+            self._committer.shutdown()
+            self._committer = None

@@ -14,8 +14,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from vault.core import Vault
 from vault.errors import phrase
@@ -43,27 +44,45 @@ class Claimed:
     attempts: int
 
 
-def claim_job(v: Vault, me: str) -> Claimed | None:
-    """Take the oldest runnable job (or one whose worker's lease ran out) for this worker."""
+def _runnable(v: Vault) -> Any:
     now = v.clock.now()
     stale = now - timedelta(seconds=lease_seconds(v))
+    return or_((Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+               (Job.status == JobStatus.RUNNING) & (Job.locked_at < stale))
+
+
+def claim_jobs(v: Vault, me: str, count: int) -> list[Claimed]:
+    """Take up to `count` of the oldest runnable jobs (or ones whose worker's lease ran out) for this worker,
+    in one transaction."""
+    now = v.clock.now()
     with v.session() as s:
-        job = s.scalars(
-            select(Job).where(or_(
-                (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
-                (Job.status == JobStatus.RUNNING) & (Job.locked_at < stale),
-            )).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
-        ).first()
-        if job is None:
-            return None
-        job.status = JobStatus.RUNNING
-        job.locked_by, job.locked_at = me, now
-        job.attempts += 1
-        if job.version_id is not None:
-            version = s.get(DocumentVersion, job.version_id)
-            if version is not None and version.index_status is not IndexStatus.INDEXED:
-                version.index_status = IndexStatus.EXTRACTING
-        return Claimed(job.id, job.kind, job.version_id, dict(job.payload or {}), job.attempts)
+        jobs = s.scalars(
+            select(Job).where(_runnable(v)).order_by(Job.id).limit(count).with_for_update(skip_locked=True)
+        ).all()
+        versions = [job.version_id for job in jobs if job.version_id is not None]
+        if versions:
+            s.execute(update(DocumentVersion).where(DocumentVersion.id.in_(versions),
+                                                    DocumentVersion.index_status != IndexStatus.INDEXED)
+                      .values(index_status=IndexStatus.EXTRACTING).execution_options(synchronize_session=False))
+        claimed = []
+        for job in jobs:
+            job.status = JobStatus.RUNNING
+            job.locked_by, job.locked_at = me, now
+            job.attempts += 1
+            claimed.append(Claimed(job.id, job.kind, job.version_id, dict(job.payload or {}), job.attempts))
+        return claimed
+
+
+def claim_job(v: Vault, me: str) -> Claimed | None:
+    """Take the oldest runnable job (or one whose worker's lease ran out) for this worker."""
+    claimed = claim_jobs(v, me, 1)
+    return claimed[0] if claimed else None
+
+
+def any_runnable(v: Vault) -> bool:
+    """Whether a job waits (a read: an idle worker asks this often, and claims only when told yes)."""
+    with v.read_session() as s:
+        return s.scalar(select(Job.id).where(_runnable(v)).limit(1)) is not None
 
 
 def close_job(job: Job, now: datetime, status: JobStatus, error: str | None = None,

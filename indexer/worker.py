@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from indexer import index_jobs, intake
+from indexer import index_jobs, intake, jobs
 from indexer.index_jobs import BATCH_DOCS as BATCH_DOCS  # `dossier import --wait` drains in steps of it
 from indexer.index_jobs import Batch
-from indexer.jobs import Claimed, finish, mark_version, passing_fault, worker_id
+from indexer.jobs import Claimed, claim_jobs, finish, mark_version, passing_fault, worker_id
 from indexer.jobs import claim_job as claim_job  # where callers have always found them
 from indexer.jobs import lease_seconds as lease_seconds
 from indexer.periodic import Schedule
@@ -26,6 +28,8 @@ from vault.core import Vault
 from vault.models import IndexStatus, JobKind, JobStatus
 
 log = logging.getLogger("dossier.worker")
+PREFETCH_PER_LANE = 2  # jobs claimed ahead per extraction lane, in one transaction
+IDLE_CHECK_S = 0.1  # how often an idle worker looks for a queued job
 
 
 def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None = None) -> None:
@@ -66,28 +70,37 @@ def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None 
         return
     finally:
         if own:
-            batch.flush()
+            batch.close()
     finish(v, claimed.job_id, JobStatus.DONE)
 
 
-def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None) -> int:
-    """Process runnable jobs until none is left (or `limit`); returns how many were processed."""
+def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None, batch: Batch | None = None) -> int:
+    """Process runnable jobs until none is left (or `limit`); returns how many were processed.
+
+    Every extracted text is committed on return, except with a `batch` of the caller's while jobs remain:
+    the caller's next call goes on filling it (and flushes it once the queue is empty)."""
     me = worker_id()
     done = 0
-    batch = Batch(v, index)
+    own = batch is None
+    batch = batch or Batch(v, index)
     lanes = max(1, v.settings.worker_extractions)
+    claimed: deque[Claimed] = deque()
+    more = True
     try:
         with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="dossier-extract") as pool:
             running: set[Future[None]] = set()
-            more = True
             while True:
                 # keep every lane busy: extraction runs in sandbox processes, so threads use every core
-                while more and len(running) < lanes and (limit is None or done < limit):
-                    claimed = claim_job(v, me)
-                    if claimed is None:
-                        more = False
+                while len(running) < lanes and (limit is None or done < limit):
+                    if not claimed and more:
+                        # a few at once, one transaction: each waits at most PREFETCH_PER_LANE extractions
+                        # for its lane, far within its lease
+                        want = lanes * PREFETCH_PER_LANE
+                        claimed.extend(claim_jobs(v, me, want if limit is None else min(want, limit - done)))
+                        more = bool(claimed)
+                    if not claimed:
                         break
-                    running.add(pool.submit(process, v, index, claimed, batch))
+                    running.add(pool.submit(process, v, index, claimed.popleft(), batch))
                     done += 1
                 if not running:
                     break
@@ -95,22 +108,40 @@ def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None) -> in
                 for future in finished:
                     future.result()
     finally:
-        batch.flush()  # after the pool has waited for every lane
+        # after the pool has waited for every lane (jobs still in `claimed`, only after an error, are taken
+        # again once their lease runs out, as after a crash)
+        if own:
+            batch.close()
+        elif not more:
+            batch.flush()
     return done
 
 
 def work_loop(v: Vault, index: SearchIndex, stop: threading.Event) -> None:
     """Run jobs as they come, and the periodic tasks (overdue checkouts, audit checkpoints, the sweep of
-    interrupted uploads) each at its interval, until `stop`."""
+    interrupted uploads) each at its interval, until `stop`. Idle, it looks for a queued job every
+    `IDLE_CHECK_S` (a read), so a new upload waits for no polling interval."""
     schedule = Schedule(v)
-    while not stop.is_set():
-        schedule.run_due()
-        try:
-            if run_pending(v, index, limit=BATCH_DOCS) == 0:
-                stop.wait(min(v.settings.worker_poll_interval_s, schedule.seconds_to_next()))
-        except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
-            log.exception("worker loop error; retrying")
-            stop.wait(5)
+    batch = Batch(v, index)
+    try:
+        while not stop.is_set():
+            schedule.run_due()
+            try:
+                if run_pending(v, index, limit=BATCH_DOCS, batch=batch) == 0:
+                    _idle(v, stop, min(v.settings.worker_poll_interval_s, schedule.seconds_to_next()))
+            except Exception:  # noqa: BLE001 - the database may be briefly away; keep the loop alive
+                log.exception("worker loop error; retrying")
+                stop.wait(5)
+    finally:
+        batch.close()
+
+
+def _idle(v: Vault, stop: threading.Event, seconds: float) -> None:
+    """Wait up to `seconds`, or until a job is runnable or `stop`."""
+    until = time.monotonic() + seconds
+    while not stop.wait(max(min(IDLE_CHECK_S, until - time.monotonic()), 0)):
+        if time.monotonic() >= until or jobs.any_runnable(v):
+            return
 
 
 def warm_up(v: Vault) -> None:
