@@ -64,6 +64,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 BARE_ID_OFFSET = 1_000_000_000  # the bare pipeline's ids in the pg tables: far above the real ones
 QUICK: dict[str, Any] = {"docs": 20, "setups": ["sqlite-whoosh"]}
 DEFAULT_SETUPS = ["sqlite-whoosh", "pg-pg", "pg-pg-2"]
+RETRIES_503 = 20
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Figures:
     found: bool
     bare_cpu_s: float  # this process's, plus PostgreSQL's for pg
     ingest_cpu_s: dict[str, float]  # per side: web, worker, db
+    retried: int  # uploads answered 503 (database busy) and sent again
 
     @property
     def cpu_ratio(self) -> float:
@@ -190,11 +192,13 @@ def bare(setup: Setup, docs: Sequence[tuple[IndexDoc, bytes]], shape: Production
 
 
 def upload_all(shape: ProductionShape, token: str, dossier_id: int, docs: Sequence[tuple[IndexDoc, bytes]],
-               clients: int) -> None:
-    """Upload every document, ``clients`` at a time, each client on its own keep-alive connection."""
+               clients: int) -> int:
+    """Upload every document, ``clients`` at a time, each client on its own keep-alive connection; how many
+    uploads were answered 503 (busy) and sent again."""
     todo = list(reversed(docs))
     lock = threading.Lock()
     errors: list[str] = []
+    retried = [0]
 
     def client() -> None:
         conn = shape.connection()
@@ -207,8 +211,14 @@ def upload_all(shape: ProductionShape, token: str, dossier_id: int, docs: Sequen
                 body, ctype = multipart({"doc_type": doc.doc_type, "title": doc.title}, f"{doc.document_id}.docx",
                                         data)
                 body = body.replace(b"Content-Type: application/pdf", f"Content-Type: {DOCX_MIME}".encode())
-                status, answer = shape.request("POST", f"/api/v1/dossiers/{dossier_id}/documents", body, token=token,
-                                               content_type=ctype, conn=conn)
+                for attempt in range(RETRIES_503 + 1):
+                    status, answer = shape.request("POST", f"/api/v1/dossiers/{dossier_id}/documents", body,
+                                                   token=token, content_type=ctype, conn=conn)
+                    if status != 503 or attempt == RETRIES_503:
+                        break
+                    with lock:  # "the database is busy; try again in a moment", as a client would
+                        retried[0] += 1
+                    time.sleep(0.5)
                 if status != 201:
                     errors.append(f"upload {doc.document_id}: {status} {answer[:300]!r}")
         except (OSError, http.client.HTTPException) as exc:
@@ -223,6 +233,7 @@ def upload_all(shape: ProductionShape, token: str, dossier_id: int, docs: Sequen
         t.join()
     if errors:
         raise RuntimeError("; ".join(errors[:3]))
+    return retried[0]
 
 
 def wait_indexed(shape: ProductionShape, n: int, timeout_s: float = 1800) -> None:
@@ -257,7 +268,7 @@ def run_setup(setup: Setup, docs: Sequence[tuple[IndexDoc, bytes]], clients: int
         bare_load = load_average()
         before = cpu_by_side(shape)
         start = time.perf_counter()
-        upload_all(shape, token, dossier_id, docs, clients)
+        retried = upload_all(shape, token, dossier_id, docs, clients)
         upload_s = time.perf_counter() - start
         wait_indexed(shape, len(docs))
         ingest_s = time.perf_counter() - start
@@ -268,7 +279,7 @@ def run_setup(setup: Setup, docs: Sequence[tuple[IndexDoc, bytes]], clients: int
                                      token=shape.token("bench-legal"))
         found = status == 200 and json.loads(body)["total"] == 1
     return Figures(setup, len(docs), bare_s, bare_load, upload_s, ingest_s, ingest_load, found, bare_cpu_s,
-                   ingest_cpu_s)
+                   ingest_cpu_s, retried)
 
 
 def report(all_figures: Sequence[Figures]) -> str:
@@ -279,7 +290,8 @@ def report(all_figures: Sequence[Figures]) -> str:
         lines.append(
             f"  {str(f.setup):14s} bare {f.bare_rate:6.1f} docs/s ({f.bare_s:5.1f} s, load {f.bare_load})   "
             f"ingest {f.ingest_rate:6.1f} docs/s ({f.ingest_s:5.1f} s; uploads done at {f.upload_s:5.1f} s; "
-            f"load {f.ingest_load})   ratio {f.ratio:.2f}{'' if f.found else '   LAST DOCUMENT NOT FOUND'}")
+            f"load {f.ingest_load})   ratio {f.ratio:.2f}{'' if f.found else '   LAST DOCUMENT NOT FOUND'}"
+            + (f"   ({f.retried} uploads retried after 503 busy)" if f.retried else ""))
         per_doc = ", ".join(f"{side} {used / f.docs * 1000:.0f}" for side, used in f.ingest_cpu_s.items())
         lines.append(f"  {'':14s} CPU ms/doc: bare {f.bare_cpu_s / f.docs * 1000:.0f}; ingest "
                      f"{sum(f.ingest_cpu_s.values()) / f.docs * 1000:.0f} ({per_doc})   CPU ratio {f.cpu_ratio:.2f}")
