@@ -24,7 +24,7 @@ printed with each figure, and beside the wall-clock rates the CPU time per docum
 (read from /proc for the process trees: gunicorn, the workers with their sandboxes, PostgreSQL; the
 bare pipeline's own, plus PostgreSQL's for ``pg``), which other processes on the machine disturb far
 less: on a busy machine the CPU ratio says more than the wall-clock one. ``--profile DIR`` runs each
-worker under cProfile (written to DIR when it stops). ``--quick``: 20 documents, sqlite-whoosh only: a smoke run.
+worker under cProfile (written to DIR when it stops). ``--quick``: 10 documents, sqlite-whoosh only: a smoke run.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from indexer.worker import BATCH_DOCS  # noqa: E402
 TARGET_RATIO = 0.5
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 BARE_ID_OFFSET = 1_000_000_000  # the bare pipeline's ids in the pg tables: far above the real ones
-QUICK: dict[str, Any] = {"docs": 20, "setups": ["sqlite-whoosh"]}
+QUICK: dict[str, Any] = {"docs": 10, "setups": ["sqlite-whoosh"]}
 DEFAULT_SETUPS = ["sqlite-whoosh", "pg-pg", "pg-pg-2"]
 RETRIES_503 = 20
 
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated <database>-<engine>[-<workers>], e.g. sqlite-whoosh,pg-pg,pg-pg-2")
     parser.add_argument("--clients", type=int, default=4, help="uploading threads")
     parser.add_argument("--profile", type=Path, default=None, help="write each worker's cProfile data here")
-    parser.add_argument("--quick", action="store_true", help="20 documents, sqlite-whoosh: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="10 documents, sqlite-whoosh: a smoke run")
     args = parser.parse_args(argv)
     n = QUICK["docs"] if args.quick else args.docs
     setups = [Setup.parse(s) for s in (QUICK["setups"] if args.quick else args.setup.split(","))]
