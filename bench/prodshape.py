@@ -5,7 +5,8 @@
         status, body = shape.request("GET", "/api/v1/dossiers", token=token)
 
 PostgreSQL is the throwaway cluster of tests/support/postgres.py (fsync off: durability is not what is
-measured). Everything listens on 127.0.0.1 only; everything is stopped and removed on exit.
+measured); ``postgres=False`` keeps the default SQLite database in the home instead. Everything listens on
+127.0.0.1 only; everything is stopped and removed on exit.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class ProductionShape:
     """Start PostgreSQL, `dossier init` a temporary home, add the bench users, then serve with gunicorn."""
 
     def __init__(self, *, gunicorn_workers: int = 4, threads: int = 4, worker: bool = True,
-                 serve: bool = True, settings: dict[str, str] | None = None) -> None:
+                 serve: bool = True, settings: dict[str, str] | None = None, postgres: bool = True) -> None:
         self.serve = serve
+        self.postgres = postgres
         # more settings for every process (`search_engine`: DOSSIER_SEARCH_ENGINE), as environment variables
         self.settings = dict(settings or {})
         self.gunicorn_workers = gunicorn_workers
@@ -74,9 +76,12 @@ class ProductionShape:
 
     def __enter__(self) -> ProductionShape:
         try:
-            self.pg = start_postgres()
-            self.database_url = url = self.pg.create_database("bench")
-            self.env = {**os.environ, "DOSSIER_HOME": str(self.home), "DOSSIER_DATABASE_URL": url,
+            if self.postgres:
+                self.pg = start_postgres()
+                self.database_url = self.pg.create_database("bench")
+            else:
+                self.database_url = f"sqlite:///{self.home / 'dossier.db'}"
+            self.env = {**os.environ, "DOSSIER_HOME": str(self.home), "DOSSIER_DATABASE_URL": self.database_url,
                         "DOSSIER_LOG_LEVEL": "WARNING", "DOSSIER_WORKER_POLL_INTERVAL_S": "0.5",
                         "PYTHONPATH": str(ROOT),
                         **{f"DOSSIER_{key.upper()}": value for key, value in self.settings.items()}}
@@ -142,10 +147,12 @@ class ProductionShape:
                 raise RuntimeError("gunicorn did not come up: " + self.log("gunicorn")[-2000:])
             time.sleep(0.2)
 
-    def start_worker(self) -> None:
-        log = (self.home / "worker.log").open("wb")
-        self.procs["worker"] = subprocess.Popen([str(BIN / "dossier"), "worker"], env=self.env, cwd=ROOT,
-                                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    def start_worker(self, name: str = "worker", *prefix: str) -> None:
+        """Start a `dossier worker` (another one under another ``name``; ``prefix``: a command to run it under,
+        e.g. a profiler)."""
+        log = (self.home / f"{name}.log").open("wb")
+        self.procs[name] = subprocess.Popen([*prefix, str(BIN / "dossier"), "worker"], env=self.env, cwd=ROOT,
+                                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def stop(self, name: str) -> None:
@@ -200,14 +207,23 @@ class ProductionShape:
                                                {"username": username, "password": self.password})["token"]
         return self._tokens[username]
 
-    def pending_jobs(self) -> int:
-        """Jobs queued or running (read from PostgreSQL directly)."""
-        import psycopg
+    def scalar(self, sql: str) -> int:
+        """One number read from the database directly (PostgreSQL or SQLite)."""
+        if self.pg is None:
+            import sqlite3
 
-        assert self.pg is not None
-        with psycopg.connect(self.pg.dsn("bench")) as conn:
-            row = conn.execute(b"SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')").fetchone()
+            with sqlite3.connect(self.home / "dossier.db", timeout=30) as lite:
+                row = lite.execute(sql).fetchone()
+        else:
+            import psycopg
+
+            with psycopg.connect(self.pg.dsn("bench")) as conn:
+                row = conn.execute(sql.encode()).fetchone()
         return int(row[0]) if row else 0
+
+    def pending_jobs(self) -> int:
+        """Jobs queued or running."""
+        return self.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
 
     def wait_for_worker(self, timeout_s: float = 1800) -> float:
         """Block until the worker has drained the queue; seconds waited."""

@@ -7,6 +7,7 @@ the worker's loop; it is simply tried again at its next interval."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -108,3 +109,22 @@ def periodic_tasks(v: Vault) -> list[tuple[Callable[[Vault], None], float]]:
     if s.intake_folder is not None:  # the scanner's watched folder
         tasks.append((poll_intake_folder, s.intake_poll_interval_s))
     return tasks
+
+
+class Schedule:
+    """The periodic tasks of one worker loop and when each is next due (all due at the start)."""
+
+    def __init__(self, v: Vault) -> None:
+        self._v = v
+        self._tasks = periodic_tasks(v)
+        self._due = [time.monotonic()] * len(self._tasks)
+
+    def run_due(self) -> None:
+        """Run every task whose interval has passed."""
+        for i, (task, every) in enumerate(self._tasks):
+            if time.monotonic() >= self._due[i]:
+                task(self._v)
+                self._due[i] = time.monotonic() + every
+
+    def seconds_to_next(self) -> float:
+        return max(min(self._due) - time.monotonic(), 0)

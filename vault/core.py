@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from vault.clock import Clock, SystemClock
 from vault.crypto import Keyring
-from vault.db import make_engine, make_sessionmaker, migrate, unit_of_work
+from vault.db import READ_ONLY, make_engine, make_sessionmaker, migrate, unit_of_work
 from vault.mail import Mailer, SmtpMailer
 from vault.storage import BlobStore, make_blob_store
 
@@ -52,6 +52,16 @@ class Vault:
         """One unit of work: commit at the end of the block, roll back on error."""
         with unit_of_work(self.session_factory) as s:
             yield s
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A unit of work that only reads and never commits: on SQLite it takes no write lock, so it does not
+        wait behind a writer (a worker's index commit holds one for seconds). Writing in it is a bug."""
+        with Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as s:
+            try:
+                yield s
+            finally:
+                s.rollback()
 
     def close(self) -> None:
         self.engine.dispose()

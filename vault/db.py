@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+READ_ONLY = "dossier_read_only"  # an execution option: this connection only reads (Vault.read_session)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 10_000) -> Engine:
@@ -32,8 +33,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 10_000) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            # writers take the lock up front: no deadlock-prone read->write upgrades
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers take the lock up front: no deadlock-prone read->write upgrades; a read-only unit of
+            # work (Vault.read_session) is a plain WAL reader, which never waits for a writer
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
