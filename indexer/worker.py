@@ -300,6 +300,11 @@ def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None 
         elif claimed.kind == JobKind.REINDEX_DOSSIER:
             batch.flush()
             _reindex_dossier(v, index, int(str(claimed.payload["dossier_id"])))
+        elif claimed.kind == JobKind.REINDEX_CUSTOMER:  # a card, contact or record changed: not the documents
+            batch.flush()
+            ids = claimed.payload["dossier_ids"]
+            assert isinstance(ids, list)
+            customer_entries.reindex_customers(v, index, [int(i) for i in ids])
         elif claimed.kind == JobKind.INTAKE:  # a large scanned stack, stored by POST /api/v1/intake
             intake.run_queued_stack(v, int(str(claimed.payload["stack_id"])), int(str(claimed.payload["actor_id"])))
         elif claimed.kind == JobKind.PURGE_INDEX:
