@@ -141,7 +141,6 @@ def create_customer(v: Vault, session: Session, actor: User, data: Mapping[str, 
     init_card(v, session, dossier, data.get("customer_kind"), data.get("id_number"))
     if dossier.next_review_date is None:  # the first periodic review: the grade's interval from today
         dossier.next_review_date = add_months(v.clock.now().date(), interval_months(v.settings, dossier.grade))
-    queue_customer_reindex(session, [dossier.id], v.clock.now())  # the new card is found by its name at once
     return dossier
 
 
