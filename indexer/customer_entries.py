@@ -28,7 +28,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from indexer.search_index import IndexDoc
+from indexer.pg_index import PgIndex
+from indexer.search_index import IndexDoc, SearchIndex
 from vault import policy
 from vault.core import Vault
 from vault.customer_models import CustomerCard
@@ -121,3 +122,21 @@ def stale_keys(session: Session, dossier: Dossier) -> list[int]:
     contacts = session.scalars(select(Contact.id).where(Contact.dossier_id == dossier.id)).all()
     records = session.scalars(select(CustomerRecord.id).where(CustomerRecord.dossier_id == dossier.id)).all()
     return [entry_key("contact", i) for i in contacts] + [entry_key("record", i) for i in records]
+
+
+def reindex_customers(v: Vault, index: SearchIndex, dossier_ids: list[int]) -> None:
+    """The `REINDEX_CUSTOMER` job: re-add the customer-file entries (card, contacts, records) of these
+    dossiers, not their documents; a destroyed dossier's contacts and records leave the index."""
+    with v.session() as s:
+        docs: list[IndexDoc] = []
+        for dossier in s.scalars(select(Dossier).where(Dossier.id.in_(dossier_ids))):
+            stale = stale_keys(s, dossier)
+            if stale:
+                index.delete(stale)
+            docs.extend(dossier_entries(v, s, dossier))
+        if not docs:
+            return
+        if isinstance(index, PgIndex):  # an index in the database: in this transaction
+            index.add_in(s.connection(), docs)
+        else:
+            index.add(docs)

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from indexer import index_jobs, intake, jobs
+from indexer import customer_entries, index_jobs, intake, jobs
 from indexer.index_jobs import BATCH_DOCS as BATCH_DOCS  # `dossier import --wait` drains in steps of it
 from indexer.index_jobs import Batch
 from indexer.jobs import Claimed, claim_jobs, finish, mark_version, passing_fault, worker_id
@@ -48,6 +48,11 @@ def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None 
         elif claimed.kind == JobKind.REINDEX_DOSSIER:
             batch.flush()
             index_jobs.reindex_dossier(v, index, int(str(claimed.payload["dossier_id"])))
+        elif claimed.kind == JobKind.REINDEX_CUSTOMER:  # a card, contact or record changed: not the documents
+            batch.flush()
+            ids = claimed.payload["dossier_ids"]
+            assert isinstance(ids, list)
+            customer_entries.reindex_customers(v, index, [int(i) for i in ids])
         elif claimed.kind == JobKind.INTAKE:  # a large scanned stack, stored by POST /api/v1/intake
             intake.run_queued_stack(v, int(str(claimed.payload["stack_id"])), int(str(claimed.payload["actor_id"])))
         elif claimed.kind == JobKind.PURGE_INDEX:

@@ -75,36 +75,76 @@ def record(
     document_id: int | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+    """Append one event to the chain inside the caller's transaction (or, after `defer`, hold it for
+    `write_pending`)."""
     leaked = _FORBIDDEN_KEYS.intersection(details)
     if leaked:
         raise ValueError(f"audit details may not carry {sorted(leaked)}")
+    event = AuditEvent(
+        at=now.replace(microsecond=(now.microsecond // 1000) * 1000),
+        actor_id=None if actor is None else actor.id,
+        actor_name="system" if actor is None else actor.username,
+        action=action,
+        client_addr=client_addr_var.get(),
+        details=canonical_json(details),
+        prev_hash="",
+        hash="",
+    )
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        pending.append((event, obj, dossier_id, document_id))
+        return event
+    _chain(session, [(event, obj, dossier_id, document_id)])
+    return event
+
+
+_PENDING = "audit_pending"
+_Pending = tuple[AuditEvent, object | None, int | None, int | None]
+
+
+def _chain(session: Session, pending: list[_Pending]) -> None:
     session.flush()  # ids of new objects are known before they are described
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
-    object_type, object_id, obj_dossier, obj_document = _describe(obj)
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=now.replace(microsecond=(now.microsecond // 1000) * 1000),
-        actor_id=None if actor is None else actor.id,
-        actor_name="system" if actor is None else actor.username,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        dossier_id=dossier_id if dossier_id is not None else obj_dossier,
-        document_id=document_id if document_id is not None else obj_document,
-        client_addr=client_addr_var.get(),
-        details=canonical_json(details),
-        prev_hash=head.hash,
-        hash="",
-    )
-    event.hash = _event_hash(head.hash, _fields(event))
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
+    for event, obj, dossier_id, document_id in pending:
+        object_type, object_id, obj_dossier, obj_document = _describe(obj)
+        event.object_type, event.object_id = object_type, object_id
+        event.dossier_id = dossier_id if dossier_id is not None else obj_dossier
+        event.document_id = document_id if document_id is not None else obj_document
+        event.seq, event.prev_hash = head.seq + 1, head.hash
+        event.hash = _event_hash(head.hash, _fields(event))
+        head.seq, head.hash = event.seq, event.hash
+        session.add(event)
     session.flush()
-    return event
+
+
+def defer(session: Session) -> None:
+    """From now on `record` holds this session's events until `write_pending` chains them all at once
+    (one head lock and one flush for many events: a bulk import)."""
+    session.info[_PENDING] = []
+
+
+def pending_mark(session: Session) -> int:
+    """How many events are held (to drop those of a step that was rolled back: `drop_pending`)."""
+    return len(session.info.get(_PENDING) or [])
+
+
+def drop_pending(session: Session, mark: int) -> None:
+    """Forget the held events recorded after `pending_mark` returned ``mark`` (their step was rolled back)."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        del pending[mark:]
+
+
+def write_pending(session: Session, *, stop: bool = False) -> None:
+    """Chain the held events in the order they were recorded (``stop``: and hold no more)."""
+    pending: list[_Pending] = session.info.pop(_PENDING, None) or []
+    if not stop:
+        session.info[_PENDING] = []
+    if pending:
+        _chain(session, pending)
 
 
 @dataclass(frozen=True)

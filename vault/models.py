@@ -120,6 +120,8 @@ class JobKind(enum.StrEnum):
     REINDEX_DOSSIER = "reindex_dossier"  # its secrecy or owner changed: the index filters on both
     PURGE_INDEX = "purge_index"  # destroyed documents' postings leave the index files
     INTAKE = "intake"  # split and file a large scanned stack stored by POST /api/v1/intake
+    # a card, contact or record changed: only those dossiers' customer-file entries are re-added (not documents)
+    REINDEX_CUSTOMER = "reindex_customer"
 
 
 class JobStatus(enum.StrEnum):

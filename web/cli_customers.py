@@ -11,7 +11,7 @@ from sqlalchemy import select
 from vault.core import Vault
 from vault.errors import VaultError
 from vault.models import User
-from vault.services import customer_export, customer_import
+from vault.services import customer_export, customer_import, relationship_io
 from web.cli import main, open_vault, progress_bar, system_actor
 
 
@@ -34,16 +34,23 @@ def customers() -> None:
 @customers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="report what each row would do and write nothing")
+@click.option("--sheet", type=click.Choice(["customers", *relationship_io.SHEETS]), default="customers",
+              show_default=True, help="what the file holds: customers (客户一览表), contacts (联系人) or records "
+              "(往来记录), each row naming its customer by credit code or ID number")
 @click.option("--as", "as_user", default="", help="import as this archivist (their clearance applies); "
               "default: system")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def import_command(file: Path, dry_run: bool, as_user: str, as_json: bool) -> None:
-    """Import customers from FILE: per row create, update (by credit code / ID number) or refuse with why."""
+def import_command(file: Path, dry_run: bool, sheet: str, as_user: str, as_json: bool) -> None:
+    """Import customers (or their contacts or records) from FILE: per row create, update or refuse with why."""
     v = open_vault()
     actor = _actor(v, as_user)
     try:
         with v.session() as session, progress_bar("Checking" if dry_run else "Importing") as progress:
-            report = customer_import.import_customers(v, session, actor, file.name, file.read_bytes(),
+            if sheet == "customers":
+                report = customer_import.import_customers(v, session, actor, file.name, file.read_bytes(),
+                                                          dry_run=dry_run, progress=progress)
+            else:
+                report = relationship_io.import_sheet(v, session, actor, sheet, file.name, file.read_bytes(),
                                                       dry_run=dry_run, progress=progress)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
@@ -65,19 +72,24 @@ def import_command(file: Path, dry_run: bool, as_user: str, as_json: bool) -> No
 
 @customers.command("export")
 @click.option("--format", "fmt", type=click.Choice(customer_export.FORMATS), default="xlsx", show_default=True)
+@click.option("--sheet", type=click.Choice(["customers", *relationship_io.SHEETS]), default="customers",
+              show_default=True, help="customers, or their contacts or records")
 @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "as_user", default="", help="export as this user (masking and clearance as they see)")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="column headings")
-def export_command(fmt: str, output: Path, as_user: str, lang: str) -> None:
-    """Write the customers (masked as the user sees them) to OUTPUT as CSV or XLSX."""
+def export_command(fmt: str, sheet: str, output: Path, as_user: str, lang: str) -> None:
+    """Write the customers, or their contacts or records (masked as the user sees them), to OUTPUT."""
     v = open_vault()
     actor = _actor(v, as_user)
     tmp = output.with_name(output.name + ".part")
     try:
         with v.session() as session, tmp.open("wb") as fh:
-            result = customer_export.export_customers(v, session, actor, fmt, {}, fh, lang)
+            if sheet == "customers":
+                rows = customer_export.export_customers(v, session, actor, fmt, {}, fh, lang).rows
+            else:
+                rows = relationship_io.export_sheet(v, session, actor, sheet, fmt, {}, fh, lang)[0]
     except VaultError as exc:
         tmp.unlink(missing_ok=True)
         raise click.ClickException(exc.message) from None
     tmp.replace(output)
-    click.echo(f"{result.rows} customers written to {output}")
+    click.echo(f"{rows} {sheet} written to {output}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from openpyxl import load_workbook
 
 from tests.conftest import People
-from tests.integration.test_customer_import_export import CODES, GOOD, csv_bytes
+from tests.integration.test_customer_import_export import CODES, GOOD, RECORD_HEAD, csv_bytes
 from tests.ops.conftest import run_cli
 from vault.core import Vault
 from vault.models import Dossier
@@ -34,6 +34,16 @@ def test_the_cli_checks_then_imports_a_file_and_reports_each_row(vault: Vault, p
     assert (report["created"], report["refused"]) == (2, 1) and dossiers(vault) == 2
     again = run_cli(vault, "customers", "import", str(path), "--as", "archivist")
     assert "0 were created, 2 were updated, 1 refused" in again.output and dossiers(vault) == 2
+    records = tmp_path / "往来记录.csv"
+    records.write_bytes(csv_bytes([[CODES[0], "", "回访", "2025-06-01", "电话回访满意度"],
+                                   [CODES[0], "", "闲聊", "2025-06-02", "未知类型"]], RECORD_HEAD[:5]))
+    for expected in ("1 were created, 0 were updated, 1 refused", "0 were created, 1 were updated, 1 refused"):
+        r = run_cli(vault, "customers", "import", str(records), "--sheet", "records", "--as", "archivist")
+        assert r.exit_code == 2 and expected in r.output and "row 3: refuse (kind:" in r.output, r.output
+    out = tmp_path / "records.csv"
+    r = run_cli(vault, "customers", "export", "--sheet", "records", "--format", "csv", "--output", str(out),
+                "--as", "archivist")  # the system account reads no content: its export comes masked
+    assert r.exit_code == 0 and "1 records written" in r.output and "电话回访满意度" in out.read_text("utf-8-sig")
 
 
 def test_the_cli_exports_an_xlsx_masked_as_the_named_user_sees_it(vault: Vault, people: People,

@@ -205,3 +205,73 @@ def test_an_archivists_export_imports_back_as_updates_that_change_nothing(api: A
     for item in first["rows"]:
         history = api.get(people.archivist, f"/api/v1/dossiers/{item['dossier_id']}/history").get_json()["items"]
         assert not [h for h in history if h["reason"] == "import export.xlsx"]
+
+
+CONTACT_HEAD = ["统一社会信用代码", "身份证号码", "联系人", "职务", "联系电话", "电子邮箱", "决策角色", "主要联系人"]
+RECORD_HEAD = ["统一社会信用代码", "身份证号码", "记录类型", "发生时间", "摘要", "详情", "金额", "币种"]
+
+
+def sheet_import(api: Api, people: People, sheet: str, data: bytes, *, dry_run: bool, lang: str = "en") -> Any:
+    headers = {**api.headers(people.archivist), "Accept-Language": lang}
+    return post_file(api.client, f"/api/v1/imports/{sheet}", headers, {"dry_run": "true" if dry_run else "false"},
+                     f"{sheet}.csv", data)
+
+
+def test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refuse_bad_rows(
+        api: Api, people: People) -> None:
+    ids = [x["dossier_id"] for x in do_import(api, people, csv_bytes(GOOD), dry_run=False).get_json()["rows"]]
+    contacts = [[CODES[0], "", "李经理", "采购经理", "010-6552 8888", "li@example.com", "采购", "是"],
+                ["", ID_A, "张三本人", "", "13800138000", "", "", "否"],
+                [CODES[1], "", "无客户", "", "", "", "", ""],            # no such customer
+                ["913307828124158691", "", "坏代码", "", "", "", "", ""],  # invalid credit code
+                [CODES[0], "", "李经理", "", "", "", "", ""],            # the same contact twice in the file
+                [CODES[0], "", "公式", "=1+2", "", "", "", ""],          # a formula cell
+                [CODES[0], "", "长职务", "职" * 101, "", "", "", ""],     # over the field's limit
+                [CODES[0], "", "角色", "", "", "", "老板", ""]]          # unknown decision role
+    dry = sheet_import(api, people, "contacts", csv_bytes(contacts, CONTACT_HEAD), dry_run=True).get_json()
+    got = {x["row"]: (x["action"], x.get("field")) for x in dry["rows"]}
+    assert got == {2: ("create", None), 3: ("create", None), 4: ("refuse", "credit_code"),
+                   5: ("refuse", "credit_code"), 6: ("refuse", "name"), 7: ("refuse", "position"),
+                   8: ("refuse", "position"), 9: ("refuse", "decision_role")}, dry
+    reasons = {x["row"]: x["reason"] for x in dry["rows"] if x["action"] == "refuse"}
+    assert "first" in reasons[4] and "row 2" in reasons[6] and "formula" in reasons[7]
+    assert api.get(people.archivist, f"/api/v1/dossiers/{ids[0]}/contacts").get_json()["items"] == []
+    zh = sheet_import(api, people, "contacts", csv_bytes(contacts[2:3], CONTACT_HEAD), dry_run=True, lang="zh")
+    assert "请先导入该客户" in zh.get_json()["rows"][0]["reason"]
+    for expected in ((2, 0), (0, 2)):  # the second run finds both contacts again: no duplicates
+        real = sheet_import(api, people, "contacts", csv_bytes(contacts[:2], CONTACT_HEAD), dry_run=False).get_json()
+        assert (real["created"], real["updated"], real["refused"]) == (*expected, 0), real
+    items = api.get(people.archivist, f"/api/v1/dossiers/{ids[0]}/contacts").get_json()["items"]
+    assert [(c["name"], c["primary"], c["decision_role"]) for c in items] == [("李经理", True, "purchasing")]
+
+    records = [[CODES[0], "", "拜访", "2025-03-09T10:00", "+1 到访沟通续约", "谈及新的付款条件", "", ""],
+               [CODES[0], "", "交易", "2025-03-10", "三月订单", "", "12000.50", "cny"],
+               [CODES[0], "", "闲聊", "2025-03-11", "未知类型", "", "", ""],
+               [CODES[0], "", "交易", "2025-03-12", "金额不对", "", "一万", "CNY"],
+               [CODES[0], "", "拜访", "2999-01-01", "未来的拜访", "", "", ""]]
+    first = sheet_import(api, people, "records", csv_bytes(records, RECORD_HEAD), dry_run=False).get_json()
+    got = {x["row"]: (x["action"], x.get("field")) for x in first["rows"]}
+    assert got == {2: ("create", None), 3: ("create", None), 4: ("refuse", "kind"), 5: ("refuse", "amount"),
+                   6: ("refuse", "occurred_at")}, first
+    again = sheet_import(api, people, "records", csv_bytes(records[:2], RECORD_HEAD), dry_run=False).get_json()
+    assert (again["created"], again["updated"]) == (0, 2) and "never edited" in again["rows"][0]["reason"]
+    listed = api.get(people.archivist, f"/api/v1/dossiers/{ids[0]}/records").get_json()["items"]
+    assert sorted(r["summary"] for r in listed) == ["+1 到访沟通续约", "三月订单"]
+    events = api.get(people.legal, "/api/v1/audit?action=records.imported").get_json()["items"]
+    assert len(events) == 2
+
+    # the export: the import's columns, masked for who may not read, formulas neutralised, and it imports back
+    r = api.get(people.archivist, "/api/v1/exports/records?format=csv")
+    assert r.status_code == 200 and r.headers["X-Rows"] == "2"
+    assert "'+1 到访沟通续约" in r.get_data(as_text=True)
+    back = post_file(api.client, "/api/v1/imports/records", api.headers(people.archivist), {"dry_run": "false"},
+                     "records.csv", r.data).get_json()
+    assert (back["created"], back["updated"], back["refused"]) == (0, 2, 0), back
+    clerk = people.make("clerk", "employee")  # sees the dossiers, may not read their content
+    masked = rows_of(api.get(clerk, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
+    assert masked and all(row["Contact"] is None and row["Phone"] is None for row in masked)
+    full = rows_of(api.get(people.legal, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
+    assert {row["Contact"] for row in full} == {"李经理", "张三本人"}
+    assert {row["ID number"] for row in full} >= {"110105********002X"}
+    r = sheet_import(api, people, "contacts", b"%PDF-1.7\n\x00", dry_run=False)
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "file"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from indexer.customer_entries import entry_key
 from indexer.search_index import SearchIndex
@@ -19,6 +20,7 @@ from tests.conftest import Api, People
 from tests.integration.test_pages import as_user
 from tests.support.workflow_fixtures import upload
 from vault.core import Vault
+from vault.models import Job, JobKind, JobStatus
 
 ENGINES = ("whoosh", "fts5", "pg")
 
@@ -60,10 +62,17 @@ def test_a_card_term_is_found_by_an_employee_who_sees_the_dossier_and_says_it_ca
     assert found(api, below, "精密齿轮箱")["total"] == 0
 
 
+def queued_kinds(vault: Vault) -> list[str]:
+    with vault.session() as s:
+        return [str(k) for k in s.scalars(select(Job.kind).where(Job.status == JobStatus.QUEUED))]
+
+
 def test_after_a_card_edit_the_new_term_is_found_and_the_old_one_is_not(
         api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist, owner="employee")
     edit_card(api, people.employee, d["id"], main_products="铸铁阀门")
+    # the card's entry alone is re-added, not the dossier's documents
+    assert queued_kinds(vault) == [JobKind.REINDEX_CUSTOMER.value]
     run_pending(vault, index)
     assert found(api, people.legal, "铸铁阀门")["total"] == 1
     edit_card(api, people.employee, d["id"], main_products="不锈钢管件")
@@ -135,3 +144,19 @@ def test_once_a_dossiers_content_is_destroyed_its_records_and_contacts_are_no_lo
     assert found(api, people.legal, "离心泵密封圈")["total"] == 0
     assert found(api, people.legal, "诸葛文静")["total"] == 0
     assert [h["source"] for h in found(api, people.legal, "旧称锦程贸易")["items"]] == ["card"]  # metadata stays
+
+
+def test_a_customer_imported_with_card_fields_is_found_by_them_without_an_edit(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    from tests.integration.test_customer_import_export import CODES, csv_bytes, do_import
+
+    rows = [[f"导入客户{i}", CODES[i], "", "client", "A", "", "employee", f"端木{i}号", "", "", ""] for i in range(3)]
+    rows[2][7] = ""  # no card field: found by its name all the same
+    r = do_import(api, people, csv_bytes(rows), dry_run=False)
+    assert r.get_json()["created"] == 3
+    assert queued_kinds(vault) == [JobKind.REINDEX_CUSTOMER.value]  # one job for the import's batch
+    run_pending(vault, index)
+    hits = found(api, people.legal, "端木1号")["items"]
+    assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", r.get_json()["rows"][1]["dossier_id"])]
+    hits = found(api, people.legal, "导入客户2")["items"]
+    assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", r.get_json()["rows"][2]["dossier_id"])]

@@ -68,3 +68,28 @@ def test_an_employee_has_no_import_but_exports_what_they_see(app: Flask, api: Ap
     assert r.status_code == 200
     rows = list(load_workbook(io.BytesIO(r.data)).worksheets[0].iter_rows(values_only=True))
     assert [row[1] for row in rows[1:]] == ["乙公司"]
+
+
+def test_an_archivist_imports_contacts_on_the_same_page_and_exports_them(app: Flask, api: Api,
+                                                                          people: People) -> None:
+    from tests.integration.test_customer_import_export import CODES, CONTACT_HEAD, do_import
+
+    do_import(api, people, csv_bytes(GOOD), dry_run=False)
+    c = as_user(app, people.archivist)
+    form = c.get("/dossiers/import", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert 'name="sheet"' in form and "往来记录" in form
+    rows = [[CODES[0], "", "欧阳经理", "总经理", "010-6552 8888", "", "决策人", "是"]]
+    data = {"csrf_token": csrf_of(form), "sheet": "contacts",
+            "file": (io.BytesIO(csv_bytes(rows, CONTACT_HEAD)), "联系人.csv")}
+    html = c.post("/dossiers/import", data=data, content_type="multipart/form-data",
+                  headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert html.count('class="import-create"') == 1 and 'name="sheet" value="contacts"' in html
+    token = re.search(r'name="token" value="([0-9a-f]+)"', html)
+    key = re.search(r'name="key" value="([^"]+)"', html)
+    assert token and key
+    done = c.post("/dossiers/import", data={"csrf_token": csrf_of(html), "token": token.group(1), "sheet": "contacts",
+                                            "key": key.group(1), "filename": "联系人.csv"})
+    assert done.status_code == 200
+    r = c.get("/dossiers/export?format=xlsx&sheet=contacts")
+    rows_out = list(load_workbook(io.BytesIO(r.data)).worksheets[0].iter_rows(values_only=True))
+    assert [row[4] for row in rows_out[1:]] == ["欧阳经理"]

@@ -32,6 +32,8 @@ FIGURES: dict[str, list[str]] = {
     "fuzz.py": ["validator", "extractor", "no crash"],
     "ledger_export.py": ["service XLSX:", "bare openpyxl:", "time ratio service/bare", "peak RSS target < 200 MB: met",
                          "formula cells in the service's file: 0"],
+    "customer_import.py": ["service, first run:", "service, second run:", "bare openpyxl + INSERT:",
+                           "ratio bare/service (first run):"],
     "ocr_robustness.py": ["originals: recall", "all sets:", "CPU s/page"],
     "intake.py": ["read codes alone (zxing-cpp", "detect + split in the sandbox:", "whole intake (split + encrypt",
                   "ratio detect+split / read alone", "right page count: True"],

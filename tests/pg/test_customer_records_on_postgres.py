@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Api, People
+from tests.integration import test_customer_import_export as imports
 from tests.integration import test_customer_records as records
 from tests.integration import test_customer_records_matrix as matrix
 from vault.core import Vault
@@ -55,3 +56,12 @@ def test_leaving_hands_open_follow_ups_and_complaints_to_the_successor(api: Api,
     with vault.session() as s:
         assert s.get(CustomerRecord, f["id"]).assignee_id == successor.id  # type: ignore[union-attr]
         assert s.get(CustomerRecord, c["id"]).handler_id == successor.id  # type: ignore[union-attr]
+
+
+# the spreadsheet import of contacts and records: natural keys, refusals and the masked export on PostgreSQL
+test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refuse_bad_rows = \
+    imports.test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refuse_bad_rows
+test_the_customer_import_creates_then_a_second_run_updates_the_same_dossiers = \
+    imports.test_the_real_run_creates_then_a_second_run_updates_the_same_dossiers
+test_each_bad_customer_row_is_refused_naming_its_field_and_the_good_rows_go_in = \
+    imports.test_each_bad_row_is_refused_naming_its_field_and_the_good_rows_go_in

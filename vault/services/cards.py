@@ -39,11 +39,12 @@ from vault.services.card_fields import (
     missing_card_fields,
     sensitive,
 )
-from vault.services.common import get_dossier, queue_reindex
+from vault.services.common import get_dossier, queue_customer_reindex
 from vault.services.dossiers import completeness, create_dossier
 from vault.services.fields import clean_text
 
 MAX_REASON = 500
+_NEW = "new_customer_dossiers"  # session.info: ids of dossiers created in this unit of work
 
 
 def _iso(value: date | None) -> str | None:
@@ -60,7 +61,7 @@ class CardView:
 def card_of(session: Session, dossier: Dossier, *, create: bool = True) -> CustomerCard:
     """The dossier's card row; for a dossier older than the card, an empty organisation's card, stored
     only when ``create`` (a write path), so that reading never writes."""
-    card = session.get(CustomerCard, dossier.id)
+    card = None if dossier.id in session.info.get(_NEW, ()) else session.get(CustomerCard, dossier.id)
     if card is None:
         card = CustomerCard(dossier_id=dossier.id, customer_kind="organisation", former_names="",
                             legal_representative="", registered_address="", business_address="",
@@ -70,6 +71,7 @@ def card_of(session: Session, dossier: Dossier, *, create: bool = True) -> Custo
         if create:
             session.add(card)
             session.flush()
+            session.info.get(_NEW, set()).discard(dossier.id)  # found by `get` from now on (the identity map)
     return card
 
 
@@ -134,6 +136,9 @@ def create_customer(v: Vault, session: Session, actor: User, data: Mapping[str, 
     """Open a dossier (`dossiers.create_dossier`) with its card: `customer_kind`, and an individual's `id_number`."""
     rest = {k: val for k, val in data.items() if k not in ("customer_kind", "id_number")}
     dossier = create_dossier(v, session, actor, rest, action=action)
+    # new in this session: no card nor key to look for (a query saved per row of an import)
+    session.info.setdefault(_NEW, set()).add(dossier.id)
+    sealed_fields.mark_new(session, dossier.id)
     init_card(v, session, dossier, data.get("customer_kind"), data.get("id_number"))
     if dossier.next_review_date is None:  # the first periodic review: the grade's interval from today
         dossier.next_review_date = add_months(v.clock.now().date(), interval_months(v.settings, dossier.grade))
@@ -254,7 +259,12 @@ def _credit_code(session: Session, dossier: Dossier, raw: Any) -> str | None:
 
 def update_card(v: Vault, session: Session, actor: User, dossier_id: int, body: Mapping[str, Any]) -> CardView:
     """Change card fields with a reason: each change into the history and the audit trail, then the card."""
-    dossier = get_dossier(session, actor, dossier_id)
+    edit_card(v, session, actor, get_dossier(session, actor, dossier_id), body)
+    return read_card(v, session, actor, dossier_id)
+
+
+def edit_card(v: Vault, session: Session, actor: User, dossier: Dossier, body: Mapping[str, Any]) -> None:
+    """`update_card` of a dossier the actor sees, without reading the card back (an import's rows)."""
     card = card_of(session, dossier)
     if not may_edit(actor, dossier, card):
         raise Forbidden("only the owner, the backup owner or an archivist edits this card", code="forbidden")
@@ -303,10 +313,9 @@ def update_card(v: Vault, session: Session, actor: User, dossier_id: int, body: 
     if changed:
         card.updated_at = dossier.updated_at = now
         audit.record(session, actor, "card.updated", dossier, now=now, changes=changed, reason=reason)
-        # the card's text is searchable (and search scopes follow who may read): the worker re-indexes it
-        queue_reindex(session, dossier, now)
+        # the card's text is searchable: the worker re-adds the dossier's customer-file entries
+        queue_customer_reindex(session, [dossier.id], now)
     session.flush()
-    return read_card(v, session, actor, dossier_id)
 
 
 def history(session: Session, actor: User, dossier_id: int) -> list[CardHistory]:

@@ -6,6 +6,7 @@ Every service that starts from a dossier imports these from here (paging lives i
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -52,3 +53,39 @@ def queue_reindex(session: Session, dossier: Dossier, now: datetime) -> None:
     session.add(Job(kind=JobKind.REINDEX_DOSSIER, version_id=None, payload={"dossier_id": dossier.id},
                     status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
 
+
+_DEFERRED = "customer_reindex_deferred"
+
+
+def queue_customer_reindex(session: Session, dossier_ids: list[int], now: datetime) -> None:
+    """A card, contact or record changed: the worker re-adds only these dossiers' customer-file entries
+    (card, contacts, records), not their documents. Inside `defer_customer_reindex` the ids are gathered
+    for one job instead (an import's batch)."""
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None:
+        deferred.update(dossier_ids)
+    else:
+        _customer_job(session, dossier_ids, now)
+
+
+def _customer_job(session: Session, dossier_ids: Iterable[int], now: datetime) -> None:
+    ids = sorted(set(dossier_ids))
+    if ids:
+        session.add(Job(kind=JobKind.REINDEX_CUSTOMER, version_id=None, payload={"dossier_ids": ids},
+                        status=JobStatus.QUEUED, attempts=0, run_after=now, created_at=now))
+
+
+
+def defer_customer_reindex(session: Session) -> None:
+    """From now on `queue_customer_reindex` gathers dossier ids in the session instead of queuing a job each."""
+    session.info[_DEFERRED] = set()
+
+
+def flush_customer_reindex(session: Session, now: datetime, *, stop: bool = False, queue: bool = True) -> None:
+    """Queue one job for the dossier ids gathered since `defer_customer_reindex` (``stop``: and gather no
+    more; ``queue=False``: forget them, e.g. a dry run's)."""
+    ids = session.info.pop(_DEFERRED, None) or set()
+    if not stop:
+        session.info[_DEFERRED] = set()
+    if queue:
+        _customer_job(session, ids, now)

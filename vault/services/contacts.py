@@ -16,7 +16,7 @@ from vault.errors import Invalid
 from vault.models import User
 from vault.relationship_models import Contact
 from vault.services import customer_access, customer_records, sealed_fields
-from vault.services.common import queue_reindex
+from vault.services.common import queue_customer_reindex
 from vault.services.fields import clean_text, parse_date
 
 DECISION_ROLES = ("decision_maker", "finance", "purchasing", "technical")
@@ -124,7 +124,7 @@ def add_contact(v: Vault, session: Session, actor: User, dossier_id: int, body: 
         left_on=data["left_on"], created_at=now, created_by_id=actor.id)
     session.add(contact)
     session.flush()
-    queue_reindex(session, dossier, now)  # the contact's name becomes searchable (to content readers)
+    queue_customer_reindex(session, [dossier.id], now)  # the contact's name becomes searchable (to content readers)
     audit.record(session, actor, "contact.added", contact, now=now, dossier_id=dossier.id,
                  fields=sorted(k for k, val in data.items() if val not in (None, "", [], False)))
     return _view(v, session, contact, readable=True)
@@ -154,3 +154,46 @@ def list_contacts(v: Vault, session: Session, actor: User, dossier_id: int) -> t
     if readable and rows:
         audit.record(session, actor, "contacts.read", dossier, now=now, count=len(rows))
     return [_view(v, session, c, readable=readable) for c in rows], readable
+
+
+def put_contact(v: Vault, session: Session, actor: User, dossier_id: int, body: dict[str, Any]) -> bool:
+    """An import's row: the dossier's contact of this name (the natural key: one name, one contact per
+    customer) takes the given fields, or a new contact is added. True when one was added.
+
+    Only the fields given change (an empty cell changes nothing); the audit names the fields, no values."""
+    dossier = customer_access.visible_dossier(session, actor, dossier_id)
+    customer_access.require_add(session, actor, dossier)
+    now = v.clock.now()
+    data = _parse(body, now.date())
+    contact = session.scalar(select(Contact).where(Contact.dossier_id == dossier.id, Contact.name == data["name"])
+                             .order_by(Contact.id).limit(1))
+    if contact is None:
+        add_contact(v, session, actor, dossier.id, body)
+        return True
+    changed: list[str] = []
+    for key, attr in (("position", "position"), ("department", "department"), ("decision_role", "decision_role"),
+                      ("since", "since"), ("left_on", "left_on"), ("primary", "is_primary")):
+        if key in body and getattr(contact, attr) != data[key]:
+            setattr(contact, attr, data[key])
+            changed.append(key)
+    if data["primary"] and "primary" in changed:
+        for other in session.scalars(select(Contact).where(Contact.dossier_id == dossier.id, Contact.id != contact.id,
+                                                           Contact.is_primary.is_(True))):
+            other.is_primary = False
+    phones = "\n".join(data["phones"])
+    if ("phone" in body or "phones" in body) and phones != (sealed_fields.open_value(
+            v, session, dossier.id, "contact.phone", contact.phone_sealed) or ""):
+        contact.phone_sealed = sealed_fields.seal_value(v, session, dossier.id, "contact.phone", phones) \
+            if phones else None
+        contact.phone_digest = sealed_fields.lookup_digest(v, "phone", normalise_phone(data["phones"][0])) \
+            if data["phones"] else None
+        changed.append("phone")
+    if "email" in body and (data["email"] or "") != (sealed_fields.open_value(
+            v, session, dossier.id, "contact.email", contact.email_sealed) or ""):
+        contact.email_sealed = sealed_fields.seal_value(v, session, dossier.id, "contact.email", data["email"]) \
+            if data["email"] else None
+        changed.append("email")
+    if changed:
+        queue_customer_reindex(session, [dossier.id], now)
+        audit.record(session, actor, "contact.updated", contact, now=now, dossier_id=dossier.id, fields=changed)
+    return False

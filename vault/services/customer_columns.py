@@ -69,3 +69,54 @@ for _h, _k in _EXTRA_HEADINGS.items():
 def column_of(heading: str) -> str | None:
     """The column key a heading names (Chinese, English or the key), None for an unknown heading."""
     return HEADINGS.get(_norm(heading))
+
+
+#: the contacts sheet (联系人): the customer named by its credit code or ID number, then the contact
+CONTACT_COLUMNS: tuple[Column, ...] = (
+    Column("archive_no", "档案号", "Archive no"),
+    Column("customer_name", "客户名称", "Customer"),
+    Column("credit_code", "统一社会信用代码", "Credit code"),
+    Column("id_number", "身份证号码", "ID number"),
+    Column("name", "联系人", "Contact"),
+    Column("position", "职务", "Position"),
+    Column("department", "部门", "Department"),
+    Column("phone", "联系电话", "Phone"),
+    Column("email", "电子邮箱", "E-mail"),
+    Column("decision_role", "决策角色", "Decision role"),
+    Column("primary", "主要联系人", "Primary"),
+    Column("since", "起始日期", "Since"),
+    Column("left_on", "离职日期", "Left on"),
+)
+#: the records sheet (往来记录)
+RECORD_COLUMNS: tuple[Column, ...] = (
+    Column("archive_no", "档案号", "Archive no"),
+    Column("customer_name", "客户名称", "Customer"),
+    Column("credit_code", "统一社会信用代码", "Credit code"),
+    Column("id_number", "身份证号码", "ID number"),
+    Column("kind", "记录类型", "Record kind"),
+    Column("occurred_at", "发生时间", "Occurred at"),
+    Column("channel", "渠道", "Channel"),
+    Column("staff", "经办人", "Staff"),
+    Column("summary", "摘要", "Summary"),
+    Column("details", "详情", "Details"),
+    Column("outcome", "结果", "Outcome"),
+    Column("next_action", "下一步", "Next action"),
+    Column("next_action_due", "下一步期限", "Next action due"),
+    Column("assignee", "跟进人", "Assignee"),
+    Column("handler", "处理人", "Handler"),
+    Column("deadline", "处理期限", "Deadline"),
+    Column("amount", "金额", "Amount"),
+    Column("currency", "币种", "Currency"),
+    Column("item", "交易内容", "Item"),
+    Column("payment_terms", "付款条件", "Payment terms"),
+)
+#: what the contacts' and records' imports read past
+SHEET_IGNORED = ("archive_no", "customer_name", "no", "序号")
+
+
+def headings_of(columns: tuple[Column, ...]) -> dict[str, str]:
+    """Heading (Chinese, English or key, normalised) -> column key, for one sheet's columns."""
+    out = {_norm(h): c.key for c in columns for h in (c.key, c.zh, c.en)}
+    out.update({_norm("序号"): "no", _norm("no."): "no", _norm("统一信用代码"): "credit_code",
+                _norm("身份证号"): "id_number", _norm("名称"): "customer_name"})
+    return out

@@ -23,7 +23,7 @@ from vault.services.dossiers import list_dossiers
 
 FORMATS = ("csv", "xlsx")
 MIME = {f: exports.MIME[f] for f in FORMATS}
-_FILTER_KEYS = ("q", "grade", "customer_type", "status", "owner", "secrecy", "stage", "customer_kind", "industry",
+FILTER_KEYS = ("q", "grade", "customer_type", "status", "owner", "secrecy", "stage", "customer_kind", "industry",
                 "region", "review_due", "incomplete")
 
 
@@ -55,7 +55,7 @@ def export_customers(v: Vault, session: Any, actor: User, fmt: str, args: Mappin
     """Write the customers the actor may see, filtered like the dossier list, as CSV or XLSX into ``out``."""
     if fmt not in FORMATS:
         raise Invalid("format", "{field} must be one of {allowed}", params={"allowed": ", ".join(FORMATS)})
-    filters = {k: args[k] for k in _FILTER_KEYS if args.get(k) not in (None, "")}
+    filters = {k: args[k] for k in FILTER_KEYS if args.get(k) not in (None, "")}
     # the first page before any file is begun: a bad filter is refused before a writer holds half a file
     rows = _rows(v, session, actor, filters, list_dossiers(session, actor, filters, 1, MAX_PER_PAGE))
     if fmt == "csv":

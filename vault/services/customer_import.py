@@ -5,15 +5,16 @@ Each row is one customer, found again by its credit code (organisations) or resi
 reason "import <file name>" (only the cells that differ change; empty cells change nothing), so
 importing the same file twice changes nothing the second time. A row that cannot be taken is refused
 with the field and what to do, and nothing of it is written; the others go on. A dry run does every
-row exactly as the real run would inside a savepoint it then rolls back, so it writes nothing.
+row exactly as the real run would inside a savepoint it then rolls back, so it writes nothing (the loop:
+`import_rows.run_rows`; existing customers are looked up once for the whole file, by credit code and by
+the ID number's lookup digest).
 Archivists import, within their clearance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field as dc_field
 from typing import Any
 
 from sqlalchemy import select
@@ -25,14 +26,14 @@ from vault.card_values import id_number_problem, normalise_id_number
 from vault.core import Vault
 from vault.creditcode import credit_code_problem, normalize_credit_code
 from vault.customer_models import CustomerCard
-from vault.errors import Conflict, Invalid, VaultError, render
+from vault.errors import Conflict, Invalid
 from vault.models import Dossier, User
 from vault.services import cards, dossiers, sealed_fields
+from vault.services.common import queue_customer_reindex
 from vault.services.customer_columns import IGNORED, column_of
+from vault.services.import_rows import ImportReport, Refused, RowOutcome, cell_text, clean_filename, run_rows
 from vault.services.sheet_reader import read_sheet
 
-_FORMULA = ("=",)
-_NEUTRALISED = ("'=", "'+", "'-", "'@")
 # the values people type in Chinese, as the card's own values
 _VALUES: dict[str, dict[str, str]] = {
     "customer_kind": {"企业": "organisation", "单位": "organisation", "组织": "organisation", "机构": "organisation",
@@ -48,44 +49,8 @@ _VALUES: dict[str, dict[str, str]] = {
 _DOSSIER_ONLY = ("industry", "region", "owner")
 
 
-@dataclass
-class RowOutcome:
-    """What happens (or happened) to one row: create, update or refuse, and for a refusal why."""
-
-    row: int
-    action: str
-    field: str | None = None
-    template: str | None = None
-    params: Mapping[str, Any] = dc_field(default_factory=dict)
-    dossier_id: int | None = None
-
-    @property
-    def reason(self) -> str | None:
-        return None if self.template is None else render(self.template, self.params)
-
-
-@dataclass
-class ImportReport:
-    """The per-row outcomes and their counts."""
-
-    filename: str
-    dry_run: bool
-    rows: list[RowOutcome]
-
-    def count(self, action: str) -> int:
-        return sum(1 for r in self.rows if r.action == action)
-
-
-class _Refused(Exception):
-    def __init__(self, error: VaultError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def _value(key: str, raw: str) -> str:
-    """A cell's text as the card expects it: a neutralised formula's apostrophe dropped, Chinese words mapped."""
-    if raw.startswith(_NEUTRALISED):
-        raw = raw[1:]
+    """A cell's text as the card expects it: Chinese words mapped to the card's values."""
     mapped = _VALUES.get(key, {}).get(raw)
     if mapped is not None:
         return mapped
@@ -102,11 +67,7 @@ def _row_values(keys: list[str | None], cells: list[str | None], row: int,
     for i, key in enumerate(keys):
         if key is None or key in IGNORED or i >= len(cells) or cells[i] is None:
             continue
-        raw = str(cells[i])
-        if (row, i) in formulas or raw.startswith(_FORMULA):
-            raise _Refused(Invalid(key, "{field} holds a formula; type the value itself (a formula is never run "
-                                   "on import)", code="formula_cell"))
-        out[key] = _value(key, raw)
+        out[key] = _value(key, cell_text(key, cells[i], row, i, formulas))
     return out
 
 
@@ -114,40 +75,74 @@ def _identity(v: Vault, values: dict[str, str]) -> tuple[str, str, str]:
     """The row's kind and its key: ("organisation", "credit_code", code) or ("individual", "id_number", number)."""
     kind = values.pop("customer_kind", "") or ("individual" if values.get("id_number") else "organisation")
     if kind not in cards.KINDS:
-        raise _Refused(Invalid("customer_kind", "{field} must be one of {allowed}",
+        raise Refused(Invalid("customer_kind", "{field} must be one of {allowed}",
                                params={"allowed": "organisation (企业), individual (个人)"}))
     if kind == "organisation":
         if values.get("id_number"):
-            raise _Refused(Invalid("id_number", "an organisation has a credit code, not an ID number; set "
+            raise Refused(Invalid("id_number", "an organisation has a credit code, not an ID number; set "
                                    "customer_kind to individual for a person"))
         code = normalize_credit_code(values.get("credit_code", ""))
         if not code:
-            raise _Refused(Invalid("credit_code", "an organisation needs its unified social credit code "
+            raise Refused(Invalid("credit_code", "an organisation needs its unified social credit code "
                                    "(统一社会信用代码) so that a later import finds it again; fill it in",
                                    code="credit_code_required"))
         problem = credit_code_problem(code)
         if problem:
-            raise _Refused(Invalid("credit_code", "统一社会信用代码无效 / invalid credit code: {problem}",
+            raise Refused(Invalid("credit_code", "统一社会信用代码无效 / invalid credit code: {problem}",
                                    params={"problem": problem}, code="invalid_credit_code"))
         return kind, "credit_code", code
     if values.get("credit_code"):
-        raise _Refused(Invalid("credit_code", "an individual customer has an ID number, not a credit code"))
+        raise Refused(Invalid("credit_code", "an individual customer has an ID number, not a credit code"))
     raw = values.get("id_number", "")
     if not raw:
-        raise _Refused(Invalid("id_number", "an individual customer needs a resident ID number (id_number)"))
+        raise Refused(Invalid("id_number", "an individual customer needs a resident ID number (id_number)"))
     problem = id_number_problem(raw, v.clock.now().date())
     if problem is not None:
-        raise _Refused(Invalid("id_number", "身份证号码无效 / invalid ID number: {problem}",
+        raise Refused(Invalid("id_number", "身份证号码无效 / invalid ID number: {problem}",
                                params={"problem": problem}, code="invalid_id_number"))
     return kind, "id_number", normalise_id_number(raw)
 
 
-def _existing(v: Vault, session: Session, key_field: str, key: str) -> Dossier | None:
-    if key_field == "credit_code":
-        return session.scalar(select(Dossier).where(Dossier.credit_code == key))
-    digest = sealed_fields.lookup_digest(v, "id_number", key)
-    card = session.scalar(select(CustomerCard).where(CustomerCard.id_number_digest == digest))
-    return None if card is None else session.get(Dossier, card.dossier_id)
+@dataclass
+class _Known:
+    """The dossiers the file's keys already name, looked up once for the whole file (not a query per row)."""
+
+    by_code: dict[str, Dossier]
+    by_digest: dict[str, int]
+
+    def find(self, v: Vault, session: Session, key_field: str, key: str) -> Dossier | None:
+        if key_field == "credit_code":
+            return self.by_code.get(key)
+        dossier_id = self.by_digest.get(sealed_fields.lookup_digest(v, "id_number", key))
+        return None if dossier_id is None else session.get(Dossier, dossier_id)
+
+
+def known_customers(v: Vault, session: Session, keys: list[str | None],
+                    rows: list[tuple[int, list[str | None]]]) -> _Known:
+    """The dossiers that the rows' credit codes and ID numbers name, in a few queries for the whole file."""
+    codes: set[str] = set()
+    digests: set[str] = set()
+    for _, cells in rows:
+        for i, key in enumerate(keys):
+            if i >= len(cells) or not cells[i]:
+                continue
+            if key == "credit_code":
+                codes.add(normalize_credit_code(str(cells[i])))
+            elif key == "id_number":
+                digests.add(sealed_fields.lookup_digest(v, "id_number", normalise_id_number(str(cells[i]))))
+    known = _Known({}, {})
+    for chunk in _chunks(sorted(codes)):
+        known.by_code.update((d.credit_code or "", d) for d in session.scalars(
+            select(Dossier).where(Dossier.credit_code.in_(chunk))))
+    for chunk in _chunks(sorted(digests)):
+        known.by_digest.update((dg or "", i) for i, dg in session.execute(
+            select(CustomerCard.dossier_id, CustomerCard.id_number_digest)
+            .where(CustomerCard.id_number_digest.in_(chunk))).all())
+    return known
+
+
+def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _card_part(kind: str, values: dict[str, str], *, creating: bool) -> dict[str, str]:
@@ -160,7 +155,7 @@ def _card_part(kind: str, values: dict[str, str], *, creating: bool) -> dict[str
         if key in skip:
             continue
         if key not in known:
-            raise _Refused(Invalid(key, "{field} is not a field of a card of this customer kind ({kind})",
+            raise Refused(Invalid(key, "{field} is not a field of a card of this customer kind ({kind})",
                                    params={"kind": kind}, code="unknown_field"))
         out[key] = val
     return out
@@ -179,7 +174,7 @@ def _create(v: Vault, session: Session, actor: User, kind: str, key_field: str, 
     card_fields = _card_part(kind, values, creating=True)
     dossier = cards.create_customer(v, session, actor, data)
     if card_fields:
-        cards.update_card(v, session, actor, dossier.id, {"fields": card_fields, "reason": reason})
+        cards.edit_card(v, session, actor, dossier, {"fields": card_fields, "reason": reason})
     return dossier
 
 
@@ -200,23 +195,25 @@ def _update(v: Vault, session: Session, actor: User, dossier: Dossier, kind: str
         dossiers.update_dossier(v, session, actor, dossier.id, {**plain, "reason": reason})
     card_fields = _card_part(kind, values, creating=False)
     if card_fields:
-        cards.update_card(v, session, actor, dossier.id, {"fields": card_fields, "reason": reason})
+        cards.edit_card(v, session, actor, dossier, {"fields": card_fields, "reason": reason})
 
 
 def _one_row(v: Vault, session: Session, actor: User, values: dict[str, str], reason: str,
-             seen: dict[tuple[str, str], int], row: int) -> RowOutcome:
+             seen: dict[tuple[str, str], int], row: int, known: _Known) -> RowOutcome:
     kind, key_field, key = _identity(v, values)
     first = seen.get((key_field, key))
     if first is not None:
-        raise _Refused(Invalid(key_field, "the same customer as row {first_row}: one row per customer; merge the "
+        raise Refused(Invalid(key_field, "the same customer as row {first_row}: one row per customer; merge the "
                                "two rows", params={"first_row": first}, code="duplicate_in_file"))
     seen[(key_field, key)] = row
-    existing = _existing(v, session, key_field, key)
+    existing = known.find(v, session, key_field, key)
     if existing is not None and not policy.can_see(actor, existing):
-        raise _Refused(Conflict("a dossier for this customer exists above your clearance; ask an archivist "
+        raise Refused(Conflict("a dossier for this customer exists above your clearance; ask an archivist "
                                 "cleared for it to update it", code="above_clearance"))
     if existing is None:
         dossier = _create(v, session, actor, kind, key_field, key, values, reason)
+        # its card is searchable at once (by name, and its fields): one job for the batch (import_rows)
+        queue_customer_reindex(session, [dossier.id], v.clock.now())
         return RowOutcome(row, "create", dossier_id=dossier.id)
     _update(v, session, actor, existing, kind, values, reason)
     return RowOutcome(row, "update", dossier_id=existing.id)
@@ -246,32 +243,18 @@ def import_customers(v: Vault, session: Session, actor: User, filename: str, dat
     if "customer_name" not in named:
         raise Invalid("file", "the file has no customer name column (客户名称 / customer_name); add it",
                       code="customer_name_column_missing")
-    filename = "".join(ch for ch in filename if ch.isprintable()).strip()[:200] or "customers"
+    filename = clean_filename(filename, "customers")
     reason = f"import {filename}"
     report = ImportReport(filename, dry_run, [])
     seen: dict[tuple[str, str], int] = {}
-    total = len(sheet.rows)
-    for done, (row, cells) in enumerate(sheet.rows, start=1):
-        savepoint = session.begin_nested()
-        try:
-            values = _row_values(keys, cells, row, sheet.formulas)
-            outcome = _one_row(v, session, actor, values, reason, seen, row)
-        except (_Refused, VaultError) as exc:
-            savepoint.rollback()
-            err = exc.error if isinstance(exc, _Refused) else exc
-            report.rows.append(RowOutcome(row, "refuse", field=str(err.params.get("field") or "") or None,
-                                          template=err.template, params=err.params))
-        else:
-            if dry_run:
-                savepoint.rollback()
-                outcome.dossier_id = None
-            else:
-                savepoint.commit()
-            report.rows.append(outcome)
-        if progress is not None:
-            progress(done, total)
+    known = known_customers(v, session, keys, sheet.rows)
+
+    def one_row(row: int, cells: list[str | None]) -> RowOutcome:
+        return _one_row(v, session, actor, _row_values(keys, cells, row, sheet.formulas), reason, seen, row, known)
+
+    run_rows(v, session, report, sheet.rows, one_row, progress)
     if not dry_run:
         audit.record(session, actor, "customers.imported", None, now=v.clock.now(), filename=filename[:200],
-                     rows=total, created=report.count("create"), updated=report.count("update"),
+                     rows=len(sheet.rows), created=report.count("create"), updated=report.count("update"),
                      refused=report.count("refuse"))
     return report

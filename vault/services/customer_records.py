@@ -18,7 +18,7 @@ from vault.errors import Invalid, NotFound
 from vault.models import Document, DocumentStatus, Dossier, Role, User
 from vault.relationship_models import Contact, CustomerRecord
 from vault.services import customer_access, sealed_fields
-from vault.services.common import queue_reindex
+from vault.services.common import queue_customer_reindex
 from vault.services.fields import clean_text, may_exist, parse_date
 
 KINDS = ("visit", "call", "meeting", "service", "inquiry", "complaint", "suggestion", "follow_up", "transaction")
@@ -253,11 +253,25 @@ def add_record(v: Vault, session: Session, actor: User, dossier_id: int, body: d
         rec.status_changed_at = now
     session.add(rec)
     session.flush()
-    queue_reindex(session, dossier, now)  # the record's text becomes searchable (to content readers)
+    queue_customer_reindex(session, [dossier.id], now)  # the record's text becomes searchable (to content readers)
     audit.record(session, actor, "record.added", rec, now=now, dossier_id=dossier.id, kind=rec.kind,
                  corrects=rec.corrects_id, follow_up_of=rec.follow_up_of_id,
                  sealed_details=rec.details_sealed is not None)
     return view(v, session, rec, readable=True, today=now.date())
+
+
+def same_record(v: Vault, session: Session, actor: User, dossier_id: int,
+                body: dict[str, Any]) -> CustomerRecord | None:
+    """An import's natural key: the dossier's record of the same kind, time and summary, if there is one
+    (records are never edited, so a row met again is left as it is)."""
+    dossier = customer_access.visible_dossier(session, actor, dossier_id)
+    if body.get("kind") not in KINDS:
+        return None  # refused with its reason by `add_record`
+    when = _occurred(body.get("occurred_at"), v.clock.now())
+    summary = clean_text("summary", body.get("summary"), required=True, max_len=300)
+    return session.scalar(select(CustomerRecord).where(
+        CustomerRecord.dossier_id == dossier.id, CustomerRecord.kind == body["kind"],
+        CustomerRecord.occurred_at == when, CustomerRecord.summary == summary).limit(1))
 
 
 def corrected_ids(session: Session, dossier_id: int) -> dict[int, list[int]]:

@@ -27,16 +27,41 @@ def _value_uid(key_uid: str, purpose: str) -> bytes:
     return hashlib.sha256(raw).digest()[:16]
 
 
+_KEYS = "dossier_data_keys"  # session.info: dossier id -> its unwrapped data key, for this unit of work
+_NEW = "dossiers_without_key"  # session.info: dossiers created in this unit of work, no key yet
+
+
+def mark_new(s: Session, dossier_id: int) -> None:
+    """The dossier was created in this unit of work: it has no key yet (no query needed to find none)."""
+    s.info.setdefault(_NEW, set()).add(dossier_id)
+
+
 def _key_row(v: Vault, s: Session, dossier_id: int, *, create: bool) -> DossierKey | None:
-    row = s.get(DossierKey, dossier_id)
+    new = s.info.get(_NEW, set())
+    row = s.get(DossierKey, dossier_id) if dossier_id not in new else None
     if row is None and create:
         uid = uuid.uuid4().hex
-        key_id, wrapped = v.keyring.wrap(new_data_key(), uuid.UUID(hex=uid).bytes)
+        data_key = new_data_key()
+        key_id, wrapped = v.keyring.wrap(data_key, uuid.UUID(hex=uid).bytes)
         row = DossierKey(dossier_id=dossier_id, uid=uid, key_id=key_id, wrapped_key=wrapped,
                          created_at=v.clock.now())
         s.add(row)
         s.flush()
+        new.discard(dossier_id)  # found by `get` from now on (the identity map)
+        s.info.setdefault(_KEYS, {})[dossier_id] = (key_id, data_key)
     return row
+
+
+def _data_key(v: Vault, s: Session, row: DossierKey) -> bytes:
+    """The row's data key, unwrapped once per unit of work (a bulk import seals many values per dossier)."""
+    assert row.wrapped_key is not None
+    cache: dict[int, tuple[int, bytes]] = s.info.setdefault(_KEYS, {})
+    known = cache.get(row.dossier_id)
+    if known is not None and known[0] == row.key_id:
+        return known[1]
+    data_key = v.keyring.unwrap(row.key_id, row.wrapped_key, uuid.UUID(hex=row.uid).bytes)
+    cache[row.dossier_id] = (row.key_id, data_key)
+    return data_key
 
 
 def seal_value(v: Vault, s: Session, dossier_id: int, purpose: str, value: str) -> bytes:
@@ -49,7 +74,7 @@ def seal_value(v: Vault, s: Session, dossier_id: int, purpose: str, value: str) 
     assert row is not None
     if row.wrapped_key is None:
         raise ValueError(f"dossier {dossier_id}'s key was erased: its sensitive values cannot be stored again")
-    data_key = v.keyring.unwrap(row.key_id, row.wrapped_key, uuid.UUID(hex=row.uid).bytes)
+    data_key = _data_key(v, s, row)
     return b"".join(encrypt_iter([value.encode("utf-8")], data_key, row.key_id, _value_uid(row.uid, purpose)))
 
 
@@ -60,7 +85,7 @@ def open_value(v: Vault, s: Session, dossier_id: int, purpose: str, sealed: byte
     row = _key_row(v, s, dossier_id, create=False)
     if row is None or row.wrapped_key is None:
         return None
-    data_key = v.keyring.unwrap(row.key_id, row.wrapped_key, uuid.UUID(hex=row.uid).bytes)
+    data_key = _data_key(v, s, row)
     return b"".join(decrypt_iter([sealed], data_key, _value_uid(row.uid, purpose))).decode("utf-8")
 
 
@@ -70,6 +95,7 @@ def erase_dossier_key(s: Session, dossier_id: int) -> bool:
     if row is None or row.wrapped_key is None:
         return False
     row.wrapped_key = None
+    s.info.get(_KEYS, {}).pop(dossier_id, None)
     return True
 
 

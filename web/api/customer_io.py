@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from vault.errors import Invalid, TooLarge
-from vault.services import customer_export, customer_import
+from vault.services import customer_export, customer_import, relationship_io
 from vault.services.customer_import import ImportReport
 from vault.services.sheet_reader import MAX_BYTES, MiB
 from web import errors as web_errors  # by module: web.errors imports the pages, which import this package
@@ -83,6 +83,35 @@ def import_customers() -> Response:
     return jsonify(report_json(report, web_errors.api_lang()))
 
 
+@bp.post("/imports/<any(contacts, records):sheet>")
+def import_relationship(sheet: str) -> Response:
+    v = get_vault()
+    with unit_of_work() as session:
+        me = actor()
+        customer_import.import_customers_allowed(me)
+        filename, data, fields = _receive()
+        dry_run = parse_dry_run(fields.get("dry_run", request.args.get("dry_run")))
+        report = relationship_io.import_sheet(v, session, me, sheet, filename, data, dry_run=dry_run)
+    return jsonify(report_json(report, web_errors.api_lang()))
+
+
+@bp.get("/exports/<any(contacts, records):sheet>")
+def export_relationship(sheet: str) -> Response:
+    v = get_vault()
+    fh = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115 - closed by the streaming response
+    try:
+        with unit_of_work() as session:
+            fmt = request.args.get("format", "csv")
+            rows, filename = relationship_io.export_sheet(v, session, actor(), sheet, fmt, request.args, fh,
+                                                          current_lang())
+    except BaseException:
+        fh.close()
+        raise
+    resp = file_response(fh, customer_export.MIME[fmt], filename)
+    resp.headers["X-Rows"] = str(rows)
+    return resp
+
+
 @bp.get("/exports/customers")
 def export_customers() -> Response:
     v = get_vault()
@@ -112,6 +141,28 @@ register("post", "/api/v1/imports/customers", {
         "rows": {"type": "array", "items": _ROW}, "created": {"type": "integer"},
         "updated": {"type": "integer"}, "refused": {"type": "integer"}, "dry_run": {"type": "boolean"}}}),
         **_err(400, 401, 403, 413, 422)}})
+_REPORT = {"type": "object", "properties": {
+    "rows": {"type": "array", "items": _ROW}, "created": {"type": "integer"},
+    "updated": {"type": "integer"}, "refused": {"type": "integer"}, "dry_run": {"type": "boolean"}}}
+for _sheet, _what in (("contacts", "contacts (联系人; one per name and customer: met again, updated)"),
+                      ("records", "records of contact (往来记录; one per customer, kind, time and summary: met "
+                                  "again, left as it is)")):
+    register("post", f"/api/v1/imports/{_sheet}", {
+        "summary": f"Import {_what} from CSV or XLSX (archivist); each row names its customer by credit code or "
+                   "ID number; per row create, update or refuse with the field and why; dry_run=true writes nothing",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}, "dry_run": ENUM("true", "false")}}}}},
+        "responses": {"200": _json(_REPORT), **_err(400, 401, 403, 413, 422)}})
+    register("get", f"/api/v1/exports/{_sheet}", {
+        "summary": f"The {_sheet} of the customers you may see as CSV or XLSX (the import's columns), filtered like "
+                   "the dossier list; masked unless you may read the dossier's content; formula cells neutralised",
+        "parameters": [_q("format", ENUM(*customer_export.FORMATS)), _q("q"), _q("grade", ENUM("A", "B", "C", "D")),
+                       _q("owner", description="username")],
+        "responses": {"200": {"description": "the file", "content": {
+            "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            customer_export.MIME["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}},
+            **_err(401, 422)}})
 register("get", "/api/v1/exports/customers", {
     "summary": "The customers you may see as CSV or XLSX, filtered like the dossier list; sensitive fields masked "
                "unless you may read the dossier's content; formula cells neutralised",

@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 
 from vault import policy
 from vault.errors import Invalid, VaultError
-from vault.services import customer_export, customer_import, exports
+from vault.services import customer_export, customer_import, exports, relationship_io
 from vault.services.sheet_reader import MAX_BYTES
 from web.api.registers import file_response
 from web.deps import actor, get_vault, unit_of_work
@@ -34,6 +34,7 @@ from web.pages.i18n import current_lang
 bp = Blueprint("customer_io", __name__)
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _KEEP_S = 24 * 3600
+SHEETS = ("customers", *relationship_io.SHEETS)
 EXPORT_FILTERS = ("q", "grade", "customer_type", "status", "owner", "secrecy", "stage", "customer_kind", "industry",
                   "region", "review_due", "incomplete")
 
@@ -84,10 +85,13 @@ def _report_rows(report: customer_import.ImportReport, lang: str) -> list[dict[s
 def import_page() -> ResponseReturnValue:
     me = actor()
     customer_import.import_customers_allowed(me)
-    ctx: dict[str, Any] = {"report": None, "error": None, "done": False}
+    ctx: dict[str, Any] = {"report": None, "error": None, "done": False, "sheet": "customers", "sheets": SHEETS}
     if request.method == "POST":
         token, key = request.form.get("token", ""), request.form.get("key", "")
         filename = (request.form.get("filename") or "customers.csv")[:200]
+        sheet = request.form.get("sheet", "customers")
+        sheet = sheet if sheet in SHEETS else "customers"
+        ctx["sheet"] = sheet
         try:
             if token:
                 data = _unpark(me.id, token, key)
@@ -100,7 +104,10 @@ def import_page() -> ResponseReturnValue:
                 data = upload.stream.read(MAX_BYTES + 1)
             dry = not token
             with unit_of_work() as s:
-                report = customer_import.import_customers(get_vault(), s, me, filename, data, dry_run=dry)
+                if sheet == "customers":
+                    report = customer_import.import_customers(get_vault(), s, me, filename, data, dry_run=dry)
+                else:
+                    report = relationship_io.import_sheet(get_vault(), s, me, sheet, filename, data, dry_run=dry)
         except VaultError as exc:
             ctx["error"] = field_message(exc)
         else:
@@ -121,9 +128,13 @@ def export_download() -> ResponseReturnValue:
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k in EXPORT_FILTERS and v}
     fh = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed by the response
     try:
+        fmt, sheet = request.args.get("format", "xlsx"), request.args.get("sheet", "customers")
         with unit_of_work() as s:
-            result = customer_export.export_customers(get_vault(), s, me, request.args.get("format", "xlsx"),
-                                                      args, fh, current_lang())
+            if sheet == "customers":
+                result = customer_export.export_customers(get_vault(), s, me, fmt, args, fh, current_lang())
+                filename = result.filename
+            else:
+                filename = relationship_io.export_sheet(get_vault(), s, me, sheet, fmt, args, fh, current_lang())[1]
     except Invalid as exc:
         fh.close()
         flash(field_message(exc), "error")
@@ -131,7 +142,7 @@ def export_download() -> ResponseReturnValue:
     except BaseException:
         fh.close()
         raise
-    return file_response(fh, exports.MIME[result.fmt], result.filename)
+    return file_response(fh, exports.MIME[fmt], filename)
 
 
 def can_import(me: Any) -> bool:
