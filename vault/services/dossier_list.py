@@ -40,12 +40,15 @@ def _one_of(field: str, raw: Any, allowed: tuple[str, ...]) -> str:
     return str(raw)
 
 
-def _stage(card: Any) -> ColumnElement[Any]:
-    return func.coalesce(card.stage, "prospect")
-
-
 def _kind(card: Any) -> ColumnElement[Any]:
     return func.coalesce(card.customer_kind, "organisation")
+
+
+def _card_is(card: Any, column: str, value: str, default: str) -> ColumnElement[bool]:
+    """SQL for 'coalesce(card.<column>, default) = value' that an index on the card's column can answer: the
+    column is NOT NULL, so only a dossier without a card takes the default."""
+    test = getattr(card, column) == value
+    return or_(test, card.dossier_id.is_(None)) if value == default else test
 
 
 def _field_missing(card: Any, field: str) -> ColumnElement[bool]:
@@ -86,9 +89,10 @@ def apply_filters(q: Select[Any], filters: Mapping[str, Any], *, today: date,
     if wanted:
         q = q.outerjoin(card, card.dossier_id == Dossier.id)
     if filters.get("stage"):
-        q = q.where(_stage(card) == _one_of("stage", filters["stage"], STAGES))
+        q = q.where(_card_is(card, "stage", _one_of("stage", filters["stage"], STAGES), "prospect"))
     if filters.get("customer_kind"):
-        q = q.where(_kind(card) == _one_of("customer_kind", filters["customer_kind"], KINDS))
+        q = q.where(_card_is(card, "customer_kind", _one_of("customer_kind", filters["customer_kind"], KINDS),
+                             "organisation"))
     for name in ("industry", "region"):
         if filters.get(name):
             q = q.where(getattr(Dossier, name) == str(filters[name]).strip())
