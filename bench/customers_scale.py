@@ -2,18 +2,21 @@
 digests, 10 records each) on PostgreSQL; the filtered dossier list and the exact ID-number lookup through
 the API, against the same questions in bare SQL in the same run.
 
-    .venv/bin/python bench/customers_scale.py [--customers 100000] [--requests 200] [--batch 2000] [--quick]
+    .venv/bin/python bench/customers_scale.py [--customers 100000] [--requests 200] [--processes 2] [--hold] [--quick]
 
-Rows are inserted directly with SQL (through the services 100,000 customers would take hours), but they are
-the rows the services write: a card per dossier (30 % individuals with valid GB 11643 ID numbers), each
-sensitive value sealed with the dossier's own data key wrapped by the real keyring
-(vault.services.sealed_fields), lookup digests keyed by the keyring, the pinyin name sort key, 10 records
-with sealed details. Targets (issue 12): filtered list p95 <= 100 ms, lookup p95 <= 20 ms.
+Rows are loaded with COPY (through the services 100,000 customers would take hours), but they are the rows
+the services write: a card per dossier (30 % individuals with valid GB 11643 ID numbers), each sensitive
+value sealed with the dossier's own data key wrapped by the real keyring (`sealed_fields.seal_with_key`,
+the code `seal_value` runs), lookup digests keyed by the keyring, the pinyin name sort key, 10 records with
+sealed details; `--processes` pool processes make and seal them while the main one copies.
+Targets (issue 12): filtered list p95 <= 100 ms, lookup p95 <= 20 ms.
 Then gunicorn `web.wsgi:app` serves it and one client times one request at a time:
 GET /api/v1/dossiers with random combinations of stage, grade, kind, region, industry, owner, review due,
-incomplete and a sort, as an archivist (clearance secret); POST /api/v1/lookup {"id_number"} as legal.
-GET /api/v1/me gives the floor every request pays (sign-in by token, JSON). The baseline runs the same
-filter and the same digest lookup as hand-written SQL over psycopg.
+incomplete and a sort, as an archivist (clearance secret) and as an employee (clearance internal);
+POST /api/v1/lookup {"id_number"} as legal. GET /api/v1/me gives the floor every request pays (sign-in by
+token, JSON). The baseline runs the same filters and the same digest lookup as hand-written SQL over
+psycopg; the report gives the API/bare ratio and the slowest filter combinations. `--hold` keeps
+PostgreSQL and gunicorn up after the figures (for EXPLAIN ANALYZE) until Ctrl-C.
 `--quick`: 2,000 customers, 20 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
 
