@@ -16,7 +16,7 @@ incomplete and a sort, as an archivist (clearance secret) and as an employee (cl
 POST /api/v1/lookup {"id_number"} as legal. GET /api/v1/me gives the floor every request pays (sign-in by
 token, JSON). The baseline runs the same filters and the same digest lookup as hand-written SQL over
 psycopg; the report gives the API/bare ratio and the slowest filter combinations. `--hold` keeps
-PostgreSQL and gunicorn up after the figures (for EXPLAIN ANALYZE) until Ctrl-C.
+PostgreSQL and gunicorn up after the figures (for EXPLAIN ANALYZE) until Ctrl-C or SIGTERM.
 `--quick`: 2,000 customers, 20 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import time
 import uuid
@@ -333,7 +334,11 @@ def run(customers: int = 100_000, requests: int = 200, batch: int = 5000, gunico
             "WHERE c.field = 'id_number' AND c.digest = %(g)s ORDER BY d.id", {"g": digests[n]}) for n in picks])
         if hold:
             print(report(_percentiles(figures, times, errors)), flush=True)
-            print(f"holding: {dsn} and http://127.0.0.1:{shape.port}; tokens {tokens}; Ctrl-C ends", flush=True)
+            print(f"holding: {dsn} and http://127.0.0.1:{shape.port}; tokens {tokens}; Ctrl-C or SIGTERM ends",
+                  flush=True)
+            # a run started in the background ignores SIGINT, and SIGTERM would skip the clean-up: both end the hold
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
             try:
                 while True:
                     time.sleep(5)
@@ -387,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--processes", type=int, default=2, help="processes making (sealing) the rows")
     parser.add_argument("--hold", action="store_true", help="after measuring, keep PostgreSQL and gunicorn up "
-                        "(for EXPLAIN) until Ctrl-C")
+                        "(for EXPLAIN) until Ctrl-C or SIGTERM")
     parser.add_argument("--quick", action="store_true", help="2,000 customers, 20 requests per kind: a smoke run")
     args = parser.parse_args(argv)
     sizes = {"customers": args.customers, "requests": args.requests, "batch": args.batch,
