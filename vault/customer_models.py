@@ -20,6 +20,11 @@ from vault.models import Base
 
 class CustomerCard(Base):
     __tablename__ = "customer_cards"
+    # the list's stage and kind filters find their dossiers without reading the cards (revision 0015)
+    __table_args__ = (
+        Index("ix_customer_cards_stage_kind", "stage", "customer_kind", postgresql_include=["dossier_id"]),
+        Index("ix_customer_cards_kind", "customer_kind", postgresql_include=["dossier_id"]),
+    )
 
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
     customer_kind: Mapped[str] = mapped_column(String(16), default="organisation")

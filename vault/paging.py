@@ -44,9 +44,16 @@ def paging(page: Any, per_page: Any, default_per_page: int = DEFAULT_PER_PAGE) -
     return p, k
 
 
-def page_of(session: Session, query: Select[Any], page: int, per_page: int) -> Page:
-    """The `page`-th page of an ordered query's rows (one entity a row), with the count of them all."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
-    return Page(list(rows), total, page, per_page)
+def page_of(session: Session, query: Select[Any], page: int, per_page: int, *options: Any) -> Page:
+    """The `page`-th page of an ordered query's rows (one entity a row), with the count of them all.
 
+    The page is read first: when it is not full (and not past the end) it is the last one, and the total
+    follows from it without the count, which would visit every matching row again. ``options``
+    (loader options such as a many-to-one ``joinedload``) apply to the page's query only, never to the count.
+    """
+    offset = (page - 1) * per_page
+    rows = list(session.scalars(query.options(*options).offset(offset).limit(per_page)).all())
+    if 0 < len(rows) < per_page or (not rows and page == 1):
+        return Page(rows, offset + len(rows), page, per_page)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return Page(rows, total, page, per_page)

@@ -34,14 +34,7 @@ def open_as(browser: Any, server: str) -> Iterator[Any]:
     def sign_in(username: str, viewport: dict[str, int] | None = None) -> Any:
         ctx = browser.new_context(locale="zh-CN", viewport=viewport or LAPTOP, base_url=server)
         contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(15000)
-        page.goto("/login")
-        page.fill("#username", username)
-        page.fill("#password", PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url(re.compile(r".*/$"))
-        return page
+        return sign_in(ctx, username, PASSWORD)
 
     yield sign_in
     for ctx in contexts:

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Api, People
+from tests.support.chromium import sign_in
 from tests.support.serve import app_in_thread
 
 ACCOUNT = "6222020200000123"
@@ -25,13 +26,7 @@ def served(app: Flask) -> Iterator[str]:
 
 def _signed_in(browser: Any, served: str, username: str, lang: str) -> Any:
     ctx = browser.new_context(locale="zh-CN" if lang == "zh" else "en-US", base_url=served)
-    page = ctx.new_page()
-    page.set_default_timeout(15000)
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
+    page = sign_in(ctx, username, PASSWORD)
     page.goto(f"/?lang={lang}")
     return ctx, page
 

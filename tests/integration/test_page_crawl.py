@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from config import load_settings
 from tests.conftest import PASSWORD, Api, People
 from tests.integration.test_pages import sign_in
+from tests.support.chromium import sign_in as sign_in_browser
 from tests.support.seeded_archive import ROLES, SECRET_NAME, Seeded, seed_archive
 from tests.support.serve import app_in_thread
 from vault.clock import FixedClock
@@ -258,13 +259,7 @@ def test_no_page_scrolls_sideways_on_a_390_pixel_phone(world: World, served: str
     ctx = browser.new_context(locale="zh-CN", viewport=NARROW, base_url=served)
     try:
         ctx.route(re.compile(r".*/pages/\d+\.png$"), lambda route: route.abort())  # page images: not layout
-        page = ctx.new_page()
-        page.set_default_timeout(15000)
-        page.goto("/login")
-        page.fill("#username", role)
-        page.fill("#password", PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_url(re.compile(r".*/$"))
+        page = sign_in_browser(ctx, role, PASSWORD)
         for lang in ("zh", "en"):
             page.goto(f"/?lang={lang}")
             for url in urls:

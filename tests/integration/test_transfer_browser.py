@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, Api, People
+from tests.support.chromium import sign_in
 from tests.support.serve import app_in_thread
 
 
@@ -27,14 +28,7 @@ def served(app: Flask) -> Iterator[str]:
 
 def _signed_in(browser: Any, served: str, username: str) -> Any:
     ctx = browser.new_context(locale="zh-CN", base_url=served)
-    page = ctx.new_page()
-    page.set_default_timeout(15000)
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
-    return page
+    return sign_in(ctx, username, PASSWORD)
 
 
 @pytest.mark.e2e

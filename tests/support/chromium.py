@@ -7,6 +7,7 @@ takes this session fixture instead of starting its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,3 +29,15 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def sign_in(ctx: Any, username: str, password: str) -> Any:
+    """A new page of the browser context, signed in on the login form and landed on the home page."""
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    return page

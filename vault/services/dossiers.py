@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, joinedload, object_session
 
 from config.settings import Settings
 from vault import (
@@ -264,8 +264,8 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
         q = q.where(Dossier.status == _enum_value(DossierStatus, "status", filters["status"],
                                                   "active, closed, destroyed"))
     if filters.get("owner"):
-        owner = session.scalar(select(User).where(User.username == filters["owner"]))
-        q = q.where(Dossier.owner_id == (owner.id if owner else -1))
+        # a subquery, not a round trip of its own; an unknown name matches no dossier
+        q = q.where(Dossier.owner_id == select(User.id).where(User.username == filters["owner"]).scalar_subquery())
     if filters.get("secrecy"):
         q = q.where(Dossier.secrecy == _enum_value(Secrecy, "secrecy", filters["secrecy"],
                                                    "public, internal, confidential, secret"))
@@ -274,7 +274,7 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
     required = {kind: tuple(getattr(settings, f"required_card_fields_{kind}")) for kind in KINDS}
     q = apply_filters(q, filters, today=today, required_doc_types=tuple(settings.required_doc_types),
                       required_fields=required)
-    return page_of(session, q, page, per_page)
+    return page_of(session, q, page, per_page, joinedload(Dossier.owner))  # every row shows its owner's name
 
 
 def completeness(v: Vault, dossier: Dossier) -> dict[str, list[str]]:

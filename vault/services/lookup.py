@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from vault import audit, policy
 from vault.card_values import normalise
@@ -45,7 +45,7 @@ def lookup(v: Vault, session: Session, actor: User, body: Mapping[str, Any]) -> 
         select(Dossier).join(CardSealed, CardSealed.dossier_id == Dossier.id)
         .where(CardSealed.field == kind, CardSealed.digest == digest,
                Dossier.secrecy.in_(policy.levels_within_clearance(actor)))
-        .order_by(Dossier.id)
+        .order_by(Dossier.id).options(joinedload(Dossier.owner))  # the answer names each owner
     ).all()
     audit.record(session, actor, "card.lookup", now=v.clock.now(), kind=kind, matches=len(rows))
     return list(rows)
