@@ -51,6 +51,7 @@ RANKED_MATCHES = 1000  # the newest matches ranked; older ones follow them, newe
 OVERLAP = 256  # positions a chunk repeats of the previous one: longer than any query term's tokens
 MAX_POSITIONS = 255  # positions of one lexeme in a chunk (a tsvector keeps 256)
 MAX_LEXEME_CHARS = 200  # a lexeme must stay under 2 KB; the same cut applies to query tokens
+GRAM_TOKENS = 3  # runs of 2..GRAM_TOKENS consecutive tokens are also kept whole, in ``grams``
 # ts_rank's weights for D, C, B, A: content is D, the title A
 _WEIGHTS = [1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0]
 
@@ -72,13 +73,17 @@ def chunks(tokens: Sequence[str]) -> Iterator[Sequence[str]]:
     """Overlapping runs of at most WINDOW tokens with no token more than MAX_POSITIONS times."""
     start, n = 0, len(tokens)
     while start < n:
-        counts: Counter[str] = Counter()
-        end = start
-        while end < n and end - start < WINDOW:
-            counts[tokens[end]] += 1
-            if counts[tokens[end]] > MAX_POSITIONS:
-                break
-            end += 1
+        window = Counter(tokens[start:start + WINDOW])  # counted in C: most windows are cut at WINDOW
+        if max(window.values()) <= MAX_POSITIONS:
+            end = min(start + WINDOW, n)
+        else:  # some token would pass MAX_POSITIONS: cut before it
+            counts: Counter[str] = Counter()
+            end = start
+            while end < n and end - start < WINDOW:
+                counts[tokens[end]] += 1
+                if counts[tokens[end]] > MAX_POSITIONS:
+                    break
+                end += 1
         yield tokens[start:end]
         if end >= n:
             return
@@ -88,27 +93,77 @@ def chunks(tokens: Sequence[str]) -> Iterator[Sequence[str]]:
 def tsvector_literal(tokens: Sequence[str], weight: str = "") -> str:
     """The tsvector input text holding each token at its position (from 1), with ``weight`` (A-D)."""
     positions: dict[str, list[int]] = {}
-    for pos, token in enumerate(tokens, 1):
-        positions.setdefault(lexeme(token), []).append(pos)
-    return " ".join(
-        _quoted(token) + ":" + ",".join(f"{pos}{weight}" for pos in found) for token, found in positions.items()
-    )
+    for pos, token in enumerate(tokens, 1):  # per token, as cheaply as Python goes: a document has thousands
+        found = positions.get(token)
+        if found is None:
+            positions[token] = [pos]
+        else:
+            found.append(pos)
+    if any(len(token) > MAX_LEXEME_CHARS or "\x00" in token for token in positions):
+        merged: dict[str, list[int]] = {}  # tokens that are one lexeme once cut: one entry, positions in order
+        for token, found in positions.items():
+            merged.setdefault(lexeme(token), []).extend(found)
+        positions = {token: sorted(found) for token, found in merged.items()}
+    out = []
+    for token, found in positions.items():
+        quoted = _quoted(token) if "'" in token or "\\" in token else f"'{token}'"
+        out.append(quoted + ":" + (",".join(f"{p}{weight}" for p in found) if weight else ",".join(map(str, found))))
+    return " ".join(out)
+
+
+def gram(tokens: Sequence[str]) -> str | None:
+    """Consecutive tokens as one ``grams`` lexeme (a space joins them: no token holds one), or None when
+    that would be longer than a lexeme may be (then only the positions in ``tsv`` tell the run)."""
+    joined = " ".join(tokens)
+    return joined if len(joined) <= MAX_LEXEME_CHARS else None
+
+
+def grams_literal(tokens: Sequence[str]) -> str:
+    """The tsvector input text of every run of 2..GRAM_TOKENS consecutive tokens, without positions."""
+    found: dict[str, None] = {}
+    for n in range(2, GRAM_TOKENS + 1):
+        for i in range(len(tokens) - n + 1):
+            g = gram(tokens[i:i + n])
+            if g is not None:
+                found[g] = None
+    return " ".join(_quoted(g) for g in found)
 
 
 def term_tsquery(term: str) -> str:
-    """The tsquery text for one query term: its tokens followed one by the next, or a prefix."""
+    """The tsquery text on ``tsv`` for one query term: its tokens followed one by the next, or a prefix."""
     tokens = phrase_query(term)
     if tokens:
         return " <-> ".join(_quoted(t) for t in tokens)
     return _quoted("".join(normalize(term).split())) + ":*"  # a lone CJK character begins some token
 
 
-def _parts(doc: IndexDoc) -> list[tuple[int, str]]:
-    """(part, tsvector literal) rows of a document: the title (0, weighted A) and the content's chunks."""
-    rows = [(0, tsvector_literal(list(phrase_tokens(doc.title)), "A"))] if doc.title.strip() else []
+def term_match(term: str, n: int, params: dict[str, Any]) -> str:
+    """The condition on a chunk ``c`` that it holds ``term``, its tsquery parameters added to ``params``.
+
+    A term of 2..GRAM_TOKENS tokens is one ``grams`` lexeme: the GIN index alone answers (no chunk is
+    read). A longer one is its phrase in ``tsv``, only looked for in chunks holding all its runs of
+    GRAM_TOKENS tokens (the GIN index of ``grams`` narrows the chunks whose positions are read).
+    """
+    tokens = phrase_query(term)
+    whole = gram(tokens) if 2 <= len(tokens) <= GRAM_TOKENS else None
+    if whole is not None:
+        params[f"g{n}"] = _quoted(whole)
+        return f"c.grams @@ CAST(:g{n} AS tsquery)"
+    params[f"q{n}"] = term_tsquery(term)
+    runs = [gram(tokens[i:i + GRAM_TOKENS]) for i in range(len(tokens) - GRAM_TOKENS + 1)]
+    if not runs or None in runs:
+        return f"c.tsv @@ CAST(:q{n} AS tsquery)"
+    params[f"g{n}"] = " & ".join(_quoted(str(r)) for r in dict.fromkeys(runs))
+    return f"c.tsv @@ CAST(:q{n} AS tsquery) AND c.grams @@ CAST(:g{n} AS tsquery)"
+
+
+def _parts(doc: IndexDoc) -> list[tuple[int, str, str]]:
+    """(part, tsv literal, grams literal) rows of a document: the title (0, weighted A) and the content's chunks."""
+    title = list(phrase_tokens(doc.title)) if doc.title.strip() else []
+    rows = [(0, tsvector_literal(title, "A"), grams_literal(title))] if title else []
     content = list(phrase_tokens(doc.content))
-    rows += [(i, tsvector_literal(chunk)) for i, chunk in enumerate(chunks(content), 1)]
-    return [(part, literal) for part, literal in rows if literal]
+    rows += [(i, tsvector_literal(chunk), grams_literal(chunk)) for i, chunk in enumerate(chunks(content), 1)]
+    return [row for row in rows if row[1]]
 
 
 # -- the index ---------------------------------------------------------------------------------------
@@ -120,7 +175,8 @@ _UPSERT = text(
     "secrecy = excluded.secrecy, doc_type = excluded.doc_type, doc_date = excluded.doc_date"
 )
 _INSERT_PART = text(
-    "INSERT INTO search_chunks (document_id, part, tsv) VALUES (:document_id, :part, CAST(:tsv AS tsvector))"
+    "INSERT INTO search_chunks (document_id, part, tsv, grams) "
+    "VALUES (:document_id, :part, CAST(:tsv AS tsvector), CAST(:grams AS tsvector))"
 )
 
 
@@ -156,7 +212,8 @@ class PgIndex:
         ])
         conn.execute(text("DELETE FROM search_chunks WHERE document_id = ANY(CAST(:ids AS bigint[]))"),
                      {"ids": ordered})
-        rows = [{"document_id": i, "part": part, "tsv": literal} for i in ordered for part, literal in parts[i]]
+        rows = [{"document_id": i, "part": part, "tsv": literal, "grams": grams}
+                for i in ordered for part, literal, grams in parts[i]]
         if rows:
             conn.execute(_INSERT_PART, rows)
 
@@ -259,9 +316,8 @@ def _conditions(query: ParsedQuery, scope: Scope, filters: SearchFilters) -> tup
     params: dict[str, Any] = {}
     where: list[str] = []
     for n, term in enumerate(query.terms):
-        params[f"q{n}"] = term_tsquery(term.text)
         where.append(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = d.document_id "
-                     f"AND c.tsv @@ CAST(:q{n} AS tsquery))")
+                     f"AND {term_match(term.text, n, params)})")
     levels = list(scope.all_dossiers_up_to or ())
     readable: list[str] = []
     if scope.owner_id is not None and not levels:
