@@ -34,7 +34,6 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,33 +163,42 @@ class _Builder:
         return out
 
 
-def _build(settings: Any, owners: list[int], first: int, last: int, batch: int, processes: int) -> Build:
-    """Documents ``first`` to ``last`` in batches of whole dossiers, by ``processes`` processes at once."""
+def _build(settings: Any, owners: list[int], first: int, last: int, batch: int, processes: int,
+           stop: Path | None = None) -> Build:
+    """Documents ``first`` to ``last`` in batches of whole dossiers, by ``processes`` processes at once; fewer
+    when the file ``stop`` appears (the batches under way are finished)."""
     batch = max(PER_DOSSIER, batch - batch % PER_DOSSIER)
     # document i is in dossier 1 + i // 7: a span starting at a multiple of 7 holds whole dossiers
     edges = [first, *range((first // PER_DOSSIER + 1) * PER_DOSSIER, last + 1, batch), last + 1]
     spans = [(a, b - a) for a, b in itertools.pairwise(dict.fromkeys(edges)) if b > a]
     total = Build()
-    if processes <= 1:
-        _Builder.start(settings, owners)
-        results: Iterator[Build] = map(_Builder.build, spans)
-    else:
-        pool = multiprocessing.get_context("fork").Pool(processes, _Builder.start, (settings, owners))
-        results = pool.imap_unordered(_Builder.build, spans)
-    done, started = 0, time.perf_counter()
-    for part in results:
-        total.rows_s += part.rows_s
-        total.index_s += part.index_s
-        total.docs += part.docs
+    started = time.perf_counter()
+
+    def add(part: Build) -> None:
+        for name in ("rows_s", "index_s", "docs"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
         total.employee_dossiers += part.employee_dossiers
         total.numbers += part.numbers
-        done += part.docs
-        if done % (batch * 25) < part.docs:
-            print(f"  {first + done - 1} documents, {done / (time.perf_counter() - started):.0f} docs/s, "
+        if total.docs % (batch * 25) < part.docs:
+            print(f"  {total.docs} more documents, {total.docs / (time.perf_counter() - started):.0f} docs/s, "
                   f"load average {_load()}", flush=True)
-    if processes > 1:
-        pool.close()
-        pool.join()
+
+    todo = iter(spans)
+    if processes <= 1:
+        _Builder.start(settings, owners)
+        for span in todo:
+            if stop is not None and stop.exists():
+                break
+            add(_Builder.build(span))
+        return total
+    # at most `processes` batches in flight, so that a stop file ends the build within a batch
+    with multiprocessing.get_context("fork").Pool(processes, _Builder.start, (settings, owners)) as pool:
+        running = [pool.apply_async(_Builder.build, (span,)) for span in itertools.islice(todo, processes)]
+        while running:
+            running[0].wait()
+            add(running.pop(0).get())
+            if stop is None or not stop.exists():
+                running += [pool.apply_async(_Builder.build, (span,)) for span in itertools.islice(todo, 1)]
     return total
 
 
@@ -221,7 +229,7 @@ def search_mix(rng: random.Random, n: int, build: Build, dossiers: int) -> list[
         elif kind == "cjk":
             params["q"] = rng.choice(CJK_WORDS)
         elif kind == "terms":
-            params["q"] = f"{rng.choice(COMMON)} {rng.choice(CJK_WORDS + corpus[:22])}"
+            params["q"] = f"{rng.choice(COMMON)} {rng.choice(CJK_WORDS + tuple(corpus[:22]))}"
         elif kind == "filtered":
             params["q"] = rng.choice(COMMON + CJK_WORDS + tuple(corpus))
             year = rng.randrange(2019, 2025)
@@ -300,11 +308,12 @@ def measure(shape: ProductionShape, docs: int, requests: int, build: Build) -> d
 
 def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2,
         engine: str = "whoosh", hold: bool = False, processes: int = 1,
-        measure_at: tuple[int, ...] = ()) -> dict[str, Any]:
+        measure_at: tuple[int, ...] = (), stop: Path | None = None) -> dict[str, Any]:
     """Generate, insert, index, serve, measure; figures as a dict (latencies in ms).
 
     ``measure_at``: smaller sizes measured on the way (each figure printed as soon as measured), so a build
-    that cannot finish still tells. ``hold``: at the end, each line read from standard input restarts gunicorn
+    that cannot finish still tells; once the file ``stop`` exists, the build ends after the batches under way
+    and the size reached is measured. ``hold``: at the end, each line read from standard input restarts gunicorn
     (edited code is served) and measures anew; end of input ends the run. Meanwhile the database can be
     examined (its URL is printed)."""
     figures: dict[str, Any] = {}
@@ -320,15 +329,18 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
             v.close()
         build, built = Build(), 0
         for size in sorted({n for n in measure_at if 0 < n < docs} | {docs}):
-            figures = {"docs": size, "engine": engine, "load_start": _load()}
+            if stop is not None and stop.exists():
+                break
+            figures = {"engine": engine, "load_start": _load()}
             t0 = time.perf_counter()
-            part = _build(settings, owners, built + 1, size, batch, processes)
+            part = _build(settings, owners, built + 1, size, batch, processes, stop)
             figures["build_s"] = time.perf_counter() - t0
             figures["rows_s"], figures["index_s"] = part.rows_s, part.index_s
             figures["built_docs"] = part.docs
             build.employee_dossiers += part.employee_dossiers
             build.numbers += part.numbers
-            built = size
+            built += part.docs
+            figures["docs"] = size = built
             v = Vault.open(settings)
             try:
                 t0 = time.perf_counter()
@@ -395,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=1,
                         help="building processes (pg: writers at once; whoosh and fts5 have one writer)")
     parser.add_argument("--measure-at", type=int, nargs="*", default=[], help="smaller sizes measured on the way")
+    parser.add_argument("--stop-file", type=Path,
+                        help="when this file appears, stop building and measure the size reached")
     parser.add_argument("--hold", action="store_true",
                         help="afterwards, measure again (new gunicorn) for each line read from standard input")
     parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
@@ -402,8 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,
              "gunicorn_workers": args.gunicorn_workers}
     figures = run(**(QUICK if args.quick else sizes), engine=args.engine, hold=args.hold,
-                  processes=args.processes, measure_at=tuple(args.measure_at))
-    return 0 if figures["errors"] == 0 else 1
+                  processes=args.processes, measure_at=tuple(args.measure_at), stop=args.stop_file)
+    return 0 if figures.get("errors", 0) == 0 else 1
 
 
 if __name__ == "__main__":
