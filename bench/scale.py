@@ -370,7 +370,7 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
 def build_report(f: dict[str, Any]) -> str:
     built, build_s = f["built_docs"], max(f["build_s"], 1e-9)
     return (f"scale: {f['docs']} documents ({-(-f['docs'] // PER_DOSSIER)} dossiers, {OWNERS} owners) on "
-            f"PostgreSQL, engine {f['engine']}: {built} built in {build_s:.0f} s = {built / build_s:.0f} docs/s "
+            f"PostgreSQL, indexed ({f['engine']}): {built} built in {build_s:.0f} s = {built / build_s:.0f} docs/s "
             f"(in all processes: rows + sealed text {f['rows_s']:.0f} s, engine add {f['index_s']:.0f} s = "
             f"{built / max(f['index_s'], 1e-9):.0f} docs/s per process; then VACUUM ANALYZE {f['vacuum_s']:.0f} s); "
             f"index {f['index_docs']} docs, {f['index_mib']:.0f} MiB; load average {f['load_start']} at the start, "
