@@ -21,7 +21,7 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   index): a query term of 2..GRAM_TOKENS tokens (a CJK word of up to four characters, "letter of
   credit") is that one lexeme, which the index answers alone; a longer term is its ``<->`` phrase in
   ``tsv``, read only in parts holding all its runs. Without them a common word ("有限公司") read the
-  positions of every chunk holding its bigrams: seconds at 100k documents.
+  positions of every chunk holding its bigrams: seconds at 20k-30k documents.
 * Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
   counts and ranks, so nothing outside the scope is matched or counted and the total is exact.
   An owner's dossiers are read by ``owner_id`` and level (one condition, however many they own).

@@ -7,20 +7,14 @@ Create Date: 2026-12-03 07:00:00
 * ``search_chunks.grams``: every run of 2-3 consecutive tokens as one lexeme (no positions), with a
   GIN index, so that a phrase of up to three tokens (a CJK word of up to four characters) is found
   by the index alone instead of reading every candidate chunk's positions (a common word took
-  seconds at 100k documents). Rows written before have none: every dossier with indexed rows is
+  seconds at 20k-30k documents). Rows written before have none: every dossier with indexed rows is
   queued for the worker to re-add (a `reindex_dossier` job), and until then such phrases miss them.
 * ``search_documents (owner_id, secrecy)`` and ``(dossier_id)``: an employee's scope and the dossier
   filter read a few rows by index instead of every row.
-* ``ts_match_vq`` (the ``tsvector @@ tsquery`` operator) is given its true cost where the migrating
-  role may (the cost is a catalogue setting; a superuser's): at cost 1 the planner reads every
-  chunk's tsvector (TOASTed, kilobytes each) rather than the GIN index for a common term. Elsewhere
-  a warning says so.
 
 On SQLite the tables stay empty (the `pg` engine needs PostgreSQL) and `grams` is plain TEXT.
 """
 from __future__ import annotations
-
-import logging
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,8 +24,6 @@ revision = '0018'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
-
-MATCH_COST = 100  # ts_match_vq: a detoasted tsvector searched, as costly as a hundred plain operators
 
 
 def upgrade() -> None:
@@ -47,12 +39,6 @@ def upgrade() -> None:
         "INSERT INTO jobs (kind, version_id, payload, status, attempts, run_after, created_at) "
         "SELECT 'reindex_dossier', NULL, json_build_object('dossier_id', s.dossier_id), 'queued', 0, now(), now() "
         "FROM (SELECT DISTINCT dossier_id FROM search_documents) s"))
-    if conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar():
-        conn.execute(sa.text(f"ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) COST {MATCH_COST}"))
-    else:
-        logging.getLogger(__name__).warning(
-            "not a superuser: ts_match_vq keeps cost 1; as a superuser, run ALTER FUNCTION "
-            "pg_catalog.ts_match_vq(tsvector, tsquery) COST %d, or common search terms read every chunk", MATCH_COST)
 
 
 def downgrade() -> None:
