@@ -91,14 +91,14 @@ def scale(quick: bool) -> list[Row]:
     import scale as scale_bench
 
     sizes = scale_bench.QUICK if quick else {"docs": 20_000, "requests": 200}
-    f = scale_bench.run(**sizes, engine="fts5")
-    print(scale_bench.report(f), flush=True)
+    f = scale_bench.run(**sizes, engine="fts5")  # (run prints its report as it measures)
     return [
-        ("scale", f"{f['docs']} docs: insert / index", f"{f['insert_s']:.0f} / {f['index_s']:.0f} s", ""),
+        ("scale", f"{f['docs']} docs: rows / index", f"{f['rows_s']:.0f} / {f['index_s']:.0f} s", ""),
         ("scale", "dossier list p50 / p95", f"{f['list_p50_ms']:.0f} / {f['list_p95_ms']:.0f} ms", ""),
         ("scale", "dossier name filter p50 / p95",
          f"{f['list_filtered_p50_ms']:.0f} / {f['list_filtered_p95_ms']:.0f} ms", ""),
-        ("scale", "search p50 / p95", f"{f['search_p50_ms']:.0f} / {f['search_p95_ms']:.0f} ms", ""),
+        ("scale", "search p50 / p95 (legal)",
+         f"{f['search_legal_p50_ms']:.0f} / {f['search_legal_p95_ms']:.0f} ms", ""),
         ("scale", "errors", str(f["errors"]), "0"),
     ]
 

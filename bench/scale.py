@@ -1,19 +1,24 @@
-"""Scale: 100k documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
+"""Scale: 100k-1M documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
     .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000]
-                                    [--engine whoosh|fts5|pg] [--quick]
+                                    [--engine whoosh|fts5|pg] [--hold] [--quick]
 
-Rows are generated directly in the database (one dossier per 7 documents, one version per document,
-the extracted text sealed with the version's own data key, wrapped by the real keyring, so snippets
-decrypt as in production) and the same documents are indexed with the engine's `add` in batches; the
-text is bench/search_engine.py's generator (about 2 KB of corpus vocabulary each). No blobs are
-written: content reads are not what this measures. With ``--engine pg`` the index is the tables of the
-same PostgreSQL database, and its size is theirs (tables, GIN index and TOAST).
+The documents are bench/search_engine.py's generator (about 2 KB of corpus vocabulary each), made and
+written batch by batch (a million do not fit in memory): per batch, the dossiers, documents and versions
+rows are inserted directly (one dossier per 7 documents, its owner one of OWNERS employees, its secrecy
+drawn from LEVELS; one version per document, the extracted text sealed with the version's own data key,
+wrapped by the real keyring, so snippets decrypt as in production), then the batch goes through the
+engine's own `add` (the real analyzer and write path). The build rate is reported for both parts. No blobs
+are written: content reads are not what this measures. With ``--engine pg`` the index is the tables of
+the same PostgreSQL database, and its size is theirs (tables, GIN index and TOAST).
 
 Then gunicorn `web.wsgi:app` serves it (DOSSIER_SEARCH_ENGINE set to the engine) and one client times, one
-request at a time:
-GET /api/v1/dossiers (random page of 50; and filtered by a name fragment) as an archivist, and
-GET /api/v1/search with the corpus queries as legal. The machine is shared (2 cores): figures are noisy.
+request at a time: GET /api/v1/dossiers (random page of 50; and filtered by a name fragment) as an
+archivist, and the same mix of GET /api/v1/search (`search_mix`: corpus queries, common and rare terms,
+CJK words, several terms, filters) as legal (every dossier up to secret) and as bench-employee (clearance
+internal: the public and internal dossiers it owns, about 1/OWNERS of them), with p50/p95 per kind of
+query and the slowest. The machine is shared (2 cores): figures are noisy; the load average is printed.
+`--hold`: measure again for each line on standard input (gunicorn restarted: edited code is served).
 `--quick`: 140 documents, 6 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
 
@@ -21,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
+import multiprocessing
+import os
 import random
 import sys
 import time
@@ -38,69 +46,160 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 import search_engine  # noqa: E402
 from prodshape import ProductionShape, percentile  # noqa: E402
 from sqlalchemy import insert, select, text, update  # noqa: E402
+from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
 
 from config import load_settings  # noqa: E402
-from indexer.search_index import IndexDoc  # noqa: E402
+from indexer.analyzer import analyse  # noqa: E402
+from indexer.search_index import SearchIndex  # noqa: E402
 from indexer.service import open_index  # noqa: E402
 from vault.core import Vault  # noqa: E402
 from vault.crypto import new_data_key  # noqa: E402
-from vault.models import Document, DocumentVersion, Dossier, User  # noqa: E402
+from vault.models import Document, DocumentVersion, Dossier, Role, Secrecy, User  # noqa: E402
 from vault.services.texts import seal_text  # noqa: E402
 
 PER_DOSSIER = 7
+OWNERS = 200  # employees owning dossiers; bench-employee is one of them (about 1/OWNERS of the dossiers)
+# dossier secrecy levels, about as an archive has them; the employee (clearance internal) reads the first two
+LEVELS = (("public", 25), ("internal", 45), ("confidential", 22), ("secret", 8))
+COMMON = ("合同", "有限公司", "付款", "甲方", "乙方", "人民币", "银行")  # in most generated documents
+CJK_WORDS = ("违约", "质量", "交货", "发票", "担保", "仲裁", "保密")
 QUICK: dict[str, Any] = {"docs": 140, "requests": 6, "batch": 70, "gunicorn_workers": 1}  # --quick: a smoke run
 
 
-def _populate(v: Vault, docs: list[IndexDoc], batch: int) -> list[IndexDoc]:
-    """Insert dossiers, documents and versions for `docs`; the index documents with the rows' metadata."""
+def _owners(v: Vault, count: int) -> list[int]:
+    """Ids of ``count`` employees who own dossiers, bench-employee first (the others are rows only)."""
     now = datetime.now(UTC)
     with v.session() as s:
-        owner_id = s.scalars(select(User.id).where(User.username == "bench-arch")).one()
-        employee_id = s.scalars(select(User.id).where(User.username == "bench-employee")).one()
-    dossier_secrecy: dict[int, str] = {}
-    for d in docs:
-        dossier_secrecy.setdefault(d.dossier_id, d.secrecy)
-    rng = random.Random(7)
-    with v.session() as s:
-        rows = [{"id": i, "archive_no": f"KH-S-{i:08d}", "customer_name": f"规模客户{i:06d}",
-                 "credit_code": None, "customer_type": rng.choice(("supplier", "client", "partner")),
-                 "grade": rng.choice("ABCD"), "industry": "", "region": "",
-                 # an employee owns every 10th dossier: its searches are scoped to those
-                 "owner_id": employee_id if i % 10 == 0 else owner_id,
-                 "secrecy": sec, "status": "active", "location": "", "created_at": now, "updated_at": now,
-                 "created_by_id": owner_id} for i, sec in dossier_secrecy.items()]
-        for start in range(0, len(rows), batch):
-            s.execute(insert(Dossier), rows[start:start + batch])
-    out = []
-    for start in range(0, len(docs), batch):
-        chunk = docs[start:start + batch]
-        documents, versions = [], []
-        for d in chunk:
+        s.execute(insert(User), [{"username": f"bench-owner-{n:04d}", "display_name": "", "role": Role.EMPLOYEE,
+                                  "clearance": Secrecy.INTERNAL, "password_hash": None, "active": True,
+                                  "session_epoch": 0, "created_at": now} for n in range(1, count)])
+        employee = s.scalars(select(User.id).where(User.username == "bench-employee")).one()
+        others = s.scalars(select(User.id).where(User.username.like("bench-owner-%")).order_by(User.id)).all()
+    return [employee, *others]
+
+
+@dataclasses.dataclass
+class Build:
+    """What the build did, and what the queries are made from."""
+
+    rows_s: float = 0.0  # dossiers, documents and versions inserted (text sealed), summed over the processes
+    index_s: float = 0.0  # the engine's add, likewise
+    docs: int = 0
+    employee_dossiers: list[int] = dataclasses.field(default_factory=list)  # readable by bench-employee
+    numbers: list[str] = dataclasses.field(default_factory=list)  # contract numbers (rare terms)
+
+
+def dossier_of(dossier_id: int, owners: list[int]) -> tuple[str, int]:
+    """A dossier's secrecy and owner: drawn from its id, so every building process agrees."""
+    rng = random.Random(dossier_id)
+    levels, weights = zip(*LEVELS, strict=True)
+    return rng.choices(levels, weights)[0], rng.choice(owners)
+
+
+class _Builder:
+    """One building process: its own Vault and index; builds the batches it is given."""
+
+    v: Vault
+    index: SearchIndex
+    owners: list[int]
+    archivist: int
+    vocab: search_engine.Vocabulary
+
+    @classmethod
+    def start(cls, settings: Any, owners: list[int]) -> None:
+        cls.v = Vault.open(settings)
+        cls.index = open_index(settings.search_engine, settings.index_path, cls.v.engine)
+        cls.owners = owners
+        with cls.v.session() as s:
+            cls.archivist = s.scalars(select(User.id).where(User.username == "bench-arch")).one()
+        cls.vocab = search_engine.vocabulary()
+        sum(1 for _ in analyse("预热 jieba"))  # load the dictionary before timing
+
+    @classmethod
+    def build(cls, span: tuple[int, int]) -> Build:
+        """Documents ``first`` to ``first + count - 1`` (whole dossiers): rows, then the engine's add."""
+        first, count = span
+        v, archivist, now = cls.v, cls.archivist, datetime.now(UTC)
+        t0 = time.perf_counter()
+        out = Build(docs=count)
+        dossiers, documents, versions, indexed = [], [], [], []
+        for d in search_engine.iter_documents(count, cls.vocab, seed=1, first=first):
+            secrecy, owner = dossier_of(d.dossier_id, cls.owners)
+            if not dossiers or dossiers[-1]["id"] != d.dossier_id:
+                if owner == cls.owners[0] and secrecy in ("public", "internal"):
+                    out.employee_dossiers.append(d.dossier_id)
+                dossiers.append({"id": d.dossier_id, "archive_no": f"KH-S-{d.dossier_id:08d}",
+                                 "customer_name": f"规模客户{d.dossier_id:07d}", "credit_code": None,
+                                 "customer_type": ("supplier", "client", "partner")[d.dossier_id % 3],
+                                 "grade": "ABCD"[d.dossier_id % 4], "industry": "", "region": "", "owner_id": owner,
+                                 "secrecy": secrecy, "status": "active", "location": "", "created_at": now,
+                                 "updated_at": now, "created_by_id": archivist})
             uid = uuid.uuid4()
             key_id, wrapped = v.keyring.wrap(new_data_key(), uid.bytes)
             version = DocumentVersion(uid=uid.hex, key_id=key_id, wrapped_key=wrapped)
-            sealed = seal_text(v, version, d.content)
             documents.append({"id": d.document_id, "dossier_id": d.dossier_id, "doc_type": d.doc_type,
                               "title": d.title, "doc_date": d.doc_date, "status": "active", "created_at": now,
-                              "created_by_id": owner_id})
+                              "created_by_id": archivist})
             versions.append({"id": d.document_id, "uid": uid.hex, "document_id": d.document_id, "version_no": 1,
                              "blob_key": None, "key_id": key_id, "wrapped_key": wrapped,
                              "plaintext_size": len(d.content.encode()), "ciphertext_size": 0,
                              "ciphertext_sha256": "0" * 64, "fingerprint": None, "mime": "application/pdf",
-                             "original_filename": f"{d.document_id}.pdf", "pages": 1, "uploaded_by_id": owner_id,
+                             "original_filename": f"{d.document_id}.pdf", "pages": 1, "uploaded_by_id": archivist,
                              "uploaded_at": now, "index_status": "indexed", "indexed_at": now,
-                             "text_ciphertext": sealed})
-            out.append(dataclasses.replace(d, archive_no=f"KH-S-{d.dossier_id:08d}",
-                                           secrecy=dossier_secrecy[d.dossier_id]))
-        with v.session() as s:
+                             "text_ciphertext": seal_text(v, version, d.content)})
+            indexed.append(dataclasses.replace(d, archive_no=f"KH-S-{d.dossier_id:08d}", secrecy=secrecy,
+                                               owner_id=owner))
+            if d.document_id % 997 == 0:
+                out.numbers.append(d.title.split()[-1])
+        with v.session() as s:  # a dossier may straddle two --measure-at sizes: inserted once
+            s.execute(pg_insert(Dossier).on_conflict_do_nothing(), dossiers)
             s.execute(insert(Document), documents)
             s.execute(insert(DocumentVersion), versions)
-            s.execute(update(Document).where(Document.id.in_([d.document_id for d in chunk]))
+            s.execute(update(Document).where(Document.id.in_([d.document_id for d in indexed]))
                       .values(current_version_id=Document.id))
-    with v.session() as s:  # later inserts through the services must not collide with the ids used here
-        for table in ("dossiers", "documents", "document_versions"):
-            s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-    return out
+        t1 = time.perf_counter()
+        cls.index.add(indexed)
+        out.rows_s, out.index_s = t1 - t0, time.perf_counter() - t1
+        return out
+
+
+def _build(settings: Any, owners: list[int], first: int, last: int, batch: int, processes: int,
+           stop: Path | None = None) -> Build:
+    """Documents ``first`` to ``last`` in batches of whole dossiers, by ``processes`` processes at once; fewer
+    when the file ``stop`` appears (the batches under way are finished)."""
+    batch = max(PER_DOSSIER, batch - batch % PER_DOSSIER)
+    # document i is in dossier 1 + i // 7: a span starting at a multiple of 7 holds whole dossiers
+    edges = [first, *range((first // PER_DOSSIER + 1) * PER_DOSSIER, last + 1, batch), last + 1]
+    spans = [(a, b - a) for a, b in itertools.pairwise(dict.fromkeys(edges)) if b > a]
+    total = Build()
+    started = time.perf_counter()
+
+    def add(part: Build) -> None:
+        for name in ("rows_s", "index_s", "docs"):
+            setattr(total, name, getattr(total, name) + getattr(part, name))
+        total.employee_dossiers += part.employee_dossiers
+        total.numbers += part.numbers
+        if total.docs % (batch * 25) < part.docs:
+            print(f"  {total.docs} more documents, {total.docs / (time.perf_counter() - started):.0f} docs/s, "
+                  f"load average {_load()}", flush=True)
+
+    todo = iter(spans)
+    if processes <= 1:
+        _Builder.start(settings, owners)
+        for span in todo:
+            if stop is not None and stop.exists():
+                break
+            add(_Builder.build(span))
+        return total
+    # at most `processes` batches in flight, so that a stop file ends the build within a batch
+    with multiprocessing.get_context("fork").Pool(processes, _Builder.start, (settings, owners)) as pool:
+        running = [pool.apply_async(_Builder.build, (span,)) for span in itertools.islice(todo, processes)]
+        while running:
+            running[0].wait()
+            add(running.pop(0).get())
+            if stop is None or not stop.exists():
+                running += [pool.apply_async(_Builder.build, (span,)) for span in itertools.islice(todo, 1)]
+    return total
 
 
 def _index_bytes(v: Vault, engine: str) -> int:
@@ -110,6 +209,39 @@ def _index_bytes(v: Vault, engine: str) -> int:
     with v.engine.connect() as conn:
         return int(conn.execute(text("SELECT pg_total_relation_size('search_chunks') "
                                      "+ pg_total_relation_size('search_documents')")).scalar_one())
+
+
+def search_mix(rng: random.Random, n: int, build: Build, dossiers: int) -> list[tuple[str, str]]:
+    """``n`` (kind, path) searches: corpus queries, common and rare terms, CJK words, several terms, filters."""
+    corpus = search_engine.corpus_queries()
+    doc_types = search_engine.DOC_TYPES
+    out = []
+    for _ in range(n):
+        kind = rng.choices(("corpus", "common", "rare", "cjk", "terms", "filtered", "dossier"),
+                           (30, 15, 15, 10, 10, 15, 5))[0]
+        params: dict[str, Any] = {"per_page": 20}
+        if kind == "corpus":
+            params["q"] = rng.choice(corpus)
+        elif kind == "common":
+            params["q"] = rng.choice(COMMON)
+        elif kind == "rare":
+            params["q"] = rng.choice(build.numbers) if build.numbers else rng.choice(corpus)
+        elif kind == "cjk":
+            params["q"] = rng.choice(CJK_WORDS)
+        elif kind == "terms":
+            params["q"] = f"{rng.choice(COMMON)} {rng.choice(CJK_WORDS + tuple(corpus[:22]))}"
+        elif kind == "filtered":
+            params["q"] = rng.choice(COMMON + CJK_WORDS + tuple(corpus))
+            year = rng.randrange(2019, 2025)
+            params.update(rng.choice(({"doc_type": rng.choice(doc_types)},
+                                      {"date_from": f"{year}-01-01", "date_to": f"{year}-06-30"},
+                                      {"doc_type": rng.choice(doc_types), "date_from": f"{year}-01-01"})))
+        else:  # within one dossier: the employee's own, or any for legal (the same path for both)
+            params["q"] = rng.choice(COMMON + CJK_WORDS)
+            pool = build.employee_dossiers
+            params["dossier_id"] = rng.choice(pool) if pool and rng.random() < 0.5 else rng.randrange(1, dossiers + 1)
+        out.append((kind, f"/api/v1/search?{urlencode(params)}"))
+    return out
 
 
 def _time(shape: ProductionShape, paths: list[str], token: str) -> tuple[list[float], int]:
@@ -126,76 +258,142 @@ def _time(shape: ProductionShape, paths: list[str], token: str) -> tuple[list[fl
     return times, errors
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measure(shape: ProductionShape, docs: int, requests: int, build: Build) -> dict[str, Any]:
+    """Time the dossier list (archivist) and the search mix (legal, employee) through the API."""
+    figures: dict[str, Any] = {"load_before": _load()}
+    arch, legal, employee = shape.token("bench-arch"), shape.token("bench-legal"), shape.token("bench-employee")
+    rng = random.Random(3)
+    dossiers = -(-docs // PER_DOSSIER)
+    pages = max(1, dossiers // 50)
+    list_paths = [f"/api/v1/dossiers?{urlencode({'page': rng.randint(1, min(pages, 100_000)), 'per_page': 50})}"
+                  for _ in range(requests // 2)]
+    filter_paths = [f"/api/v1/dossiers?{urlencode({'q': f'客户{rng.randrange(dossiers):07d}'[:7]})}"
+                    for _ in range(requests // 4)]
+    mix = search_mix(rng, requests, build, dossiers)
+    warm = [path for _, path in mix[:10]]
+    for token in (arch, legal, employee):  # every gunicorn process's pool and caches a little
+        _time(shape, warm, token)
+    timed = {"list": _time(shape, list_paths, arch), "list_filtered": _time(shape, filter_paths, arch)}
+    for role, token in (("legal", legal), ("employee", employee)):
+        times, errors = _time(shape, [path for _, path in mix], token)
+        timed[f"search_{role}"] = (times, errors)
+        by_kind: dict[str, list[float]] = {}
+        for (kind, _), took in zip(mix, times, strict=True):
+            by_kind.setdefault(kind, []).append(took)
+        figures[f"kinds_{role}"] = {k: (len(t), percentile(t, 50) * 1000, percentile(t, 95) * 1000)
+                                    for k, t in sorted(by_kind.items())}
+        slowest = sorted(zip(times, mix, strict=True), reverse=True)[:5]
+        figures[f"slowest_{role}"] = [(took * 1000, path) for took, (_, path) in slowest]
+    for name, (times, _) in timed.items():
+        figures[f"{name}_requests"] = len(times)
+        figures[f"{name}_p50_ms"] = percentile(times, 50) * 1000
+        figures[f"{name}_p95_ms"] = percentile(times, 95) * 1000
+    figures["errors"] = sum(errors for _, errors in timed.values())
+    # the bare cost of a search request (auth, scope, audit, an index lookup that finds nothing), same run
+    bare = [f"/api/v1/search?{urlencode({'q': f'nomatch{n}', 'per_page': 20})}" for n in range(requests // 4)]
+    for role, token in (("legal", legal), ("employee", employee)):
+        times, errors = _time(shape, bare, token)
+        figures[f"bare_{role}_p50_ms"], figures[f"bare_{role}_p95_ms"] = (percentile(times, 50) * 1000,
+                                                                          percentile(times, 95) * 1000)
+        figures["errors"] += errors
+        status, body = shape.request("GET", "/api/v1/search?" + urlencode({"q": COMMON[0]}), token=token)
+        figures[f"total_{role}"] = json.loads(body)["total"] if status == 200 else None
+    figures["load_after"] = _load()
+    return figures
+
+
 def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2,
-        engine: str = "whoosh") -> dict[str, Any]:
-    """Generate, insert, index, serve, measure; figures as a dict (latencies in ms)."""
-    figures: dict[str, Any] = {"docs": docs, "engine": engine}
+        engine: str = "whoosh", hold: bool = False, processes: int = 1,
+        measure_at: tuple[int, ...] = (), stop: Path | None = None) -> dict[str, Any]:
+    """Generate, insert, index, serve, measure; figures as a dict (latencies in ms).
+
+    ``measure_at``: smaller sizes measured on the way (each figure printed as soon as measured), so a build
+    that cannot finish still tells; once the file ``stop`` exists, the build ends after the batches under way
+    and the size reached is measured. ``hold``: at the end, each line read from standard input restarts gunicorn
+    (edited code is served) and measures anew; end of input ends the run. Meanwhile the database can be
+    examined (its URL is printed)."""
+    figures: dict[str, Any] = {}
     with ProductionShape(gunicorn_workers=gunicorn_workers, threads=1, worker=False, serve=False,
                          settings={"search_engine": engine}) as shape:
-        t0 = time.perf_counter()
-        generated = search_engine.generate(docs, search_engine.vocabulary())
-        figures["generate_s"] = time.perf_counter() - t0
         settings = load_settings({"home": str(shape.home), "database_url": shape.database_url,
                                   "search_engine": engine}, environ={})
         v = Vault.open(settings)
         try:
-            t0 = time.perf_counter()
-            indexed = _populate(v, generated, batch)
-            figures["insert_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            owners = _owners(v, OWNERS)
             index = open_index(settings.search_engine, settings.index_path, v.engine)
-            for start in range(0, len(indexed), batch):
-                index.add(indexed[start:start + batch])
-            figures["index_s"] = time.perf_counter() - t0
-            figures["index_docs"] = index.doc_count()
-            figures["index_mib"] = _index_bytes(v, engine) / 2**20
         finally:
             v.close()
-        del generated, indexed
-        shape.start_server()
-        arch, legal, employee = shape.token("bench-arch"), shape.token("bench-legal"), shape.token("bench-employee")
-        rng = random.Random(3)
-        dossiers = -(-docs // PER_DOSSIER)
-        pages = max(1, dossiers // 50)
-        shape.request("GET", "/api/v1/dossiers", token=arch)  # warm up every process's pool a little
-        list_paths = [f"/api/v1/dossiers?{urlencode({'page': rng.randint(1, min(pages, 100_000)), 'per_page': 50})}"
-                      for _ in range(requests)]
-        filter_paths = [f"/api/v1/dossiers?{urlencode({'q': f'客户{rng.randrange(dossiers):06d}'[:7]})}"
-                        for _ in range(requests // 2)]
-        queries = search_engine.corpus_queries()
-        search_paths = [f"/api/v1/search?{urlencode({'q': rng.choice(queries), 'per_page': 20})}"
-                        for _ in range(requests)]
-        list_t, list_err = _time(shape, list_paths, arch)
-        filter_t, filter_err = _time(shape, filter_paths, arch)
-        search_t, search_err = _time(shape, search_paths, legal)
-        emp_t, emp_err = _time(shape, search_paths, employee)
-        status, body = shape.request("GET", "/api/v1/search?" + urlencode({"q": queries[0]}), token=legal)
-        figures["sample_search_total"] = json.loads(body)["total"] if status == 200 else None
-    for name, times in (("list", list_t), ("list_filtered", filter_t), ("search", search_t),
-                        ("search_employee", emp_t)):
-        figures[f"{name}_requests"] = len(times)
-        figures[f"{name}_p50_ms"] = percentile(times, 50) * 1000
-        figures[f"{name}_p95_ms"] = percentile(times, 95) * 1000
-    figures["errors"] = list_err + filter_err + search_err + emp_err
+        build, built = Build(), 0
+        for size in sorted({n for n in measure_at if 0 < n < docs} | {docs}):
+            if stop is not None and stop.exists():
+                break
+            figures = {"engine": engine, "load_start": _load()}
+            t0 = time.perf_counter()
+            part = _build(settings, owners, built + 1, size, batch, processes, stop)
+            figures["build_s"] = time.perf_counter() - t0
+            figures["rows_s"], figures["index_s"] = part.rows_s, part.index_s
+            figures["built_docs"] = part.docs
+            build.employee_dossiers += part.employee_dossiers
+            build.numbers += part.numbers
+            built += part.docs
+            figures["docs"] = size = built
+            v = Vault.open(settings)
+            try:
+                t0 = time.perf_counter()
+                with v.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does soon after a bulk load
+                figures["vacuum_s"] = time.perf_counter() - t0
+                figures["index_docs"] = index.doc_count()
+                figures["index_mib"] = _index_bytes(v, engine) / 2**20
+                figures["load_built"] = _load()
+            finally:
+                v.close()
+            print(build_report(figures), flush=True)
+            shape.start_server()
+            figures.update(measure(shape, size, requests, build))
+            print(search_report(figures), flush=True)
+            shape.stop("gunicorn")
+        if hold:
+            print(f"holding: {shape.database_url}", flush=True)
+            for _ in sys.stdin:
+                shape.start_server()
+                figures.update(measure(shape, built, requests, build))
+                print(search_report(figures), flush=True)
+                shape.stop("gunicorn")
     return figures
 
 
-def report(f: dict[str, Any]) -> str:
-    return "\n".join([
-        f"scale: {f['docs']} documents ({f['docs'] // PER_DOSSIER} dossiers) on PostgreSQL; generated in "
-        f"{f['generate_s']:.0f} s, rows inserted in {f['insert_s']:.0f} s, indexed ({f['engine']}) in "
-        f"{f['index_s']:.0f} s = {f['index_docs'] / max(f['index_s'], 1e-9):.0f} docs/s "
-        f"({f['index_docs']} docs, {f['index_mib']:.0f} MiB)",
+def build_report(f: dict[str, Any]) -> str:
+    built, build_s = f["built_docs"], max(f["build_s"], 1e-9)
+    return (f"scale: {f['docs']} documents ({-(-f['docs'] // PER_DOSSIER)} dossiers, {OWNERS} owners) on "
+            f"PostgreSQL, indexed ({f['engine']}): {built} built in {build_s:.0f} s = {built / build_s:.0f} docs/s "
+            f"(in all processes: rows + sealed text {f['rows_s']:.0f} s, engine add {f['index_s']:.0f} s = "
+            f"{built / max(f['index_s'], 1e-9):.0f} docs/s per process; then VACUUM ANALYZE {f['vacuum_s']:.0f} s); "
+            f"index {f['index_docs']} docs, {f['index_mib']:.0f} MiB; load average {f['load_start']} at the start, "
+            f"{f['load_built']} when built")
+
+
+def search_report(f: dict[str, Any]) -> str:
+    lines = [
         f"  GET /api/v1/dossiers (page of 50):   p50 {f['list_p50_ms']:6.0f} ms  p95 {f['list_p95_ms']:6.0f} ms "
         f"({f['list_requests']} requests)",
         f"  GET /api/v1/dossiers?q=name:         p50 {f['list_filtered_p50_ms']:6.0f} ms  "
         f"p95 {f['list_filtered_p95_ms']:6.0f} ms ({f['list_filtered_requests']} requests)",
-        f"  GET /api/v1/search as legal:         p50 {f['search_p50_ms']:6.0f} ms  p95 {f['search_p95_ms']:6.0f} ms "
-        f"({f['search_requests']} requests; first query matches {f['sample_search_total']})",
-        f"  GET /api/v1/search as employee:      p50 {f['search_employee_p50_ms']:6.0f} ms  "
-        f"p95 {f['search_employee_p95_ms']:6.0f} ms (scope: the dossiers it owns)",
-        f"  errors: {f['errors']}",
-    ])
+    ]
+    for role in ("legal", "employee"):
+        lines.append(f"  GET /api/v1/search as {role + ':':9}      p50 {f[f'search_{role}_p50_ms']:6.0f} ms  "
+                     f"p95 {f[f'search_{role}_p95_ms']:6.0f} ms ({f[f'search_{role}_requests']} requests; "
+                     f"'{COMMON[0]}' matches {f[f'total_{role}']}; a search finding nothing: "
+                     f"p50 {f[f'bare_{role}_p50_ms']:.0f} ms, p95 {f[f'bare_{role}_p95_ms']:.0f} ms)")
+        lines.append("    " + ", ".join(f"{kind} {n}: {p50:.0f}/{p95:.0f}"
+                                        for kind, (n, p50, p95) in f[f"kinds_{role}"].items()) + " (p50/p95 ms)")
+        lines += [f"    slow: {ms:.0f} ms {path}" for ms, path in f[f"slowest_{role}"][:3]]
+    lines.append(f"  errors: {f['errors']}; load average {f['load_before']} before, {f['load_after']} after")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,13 +404,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--engine", choices=(*search_engine.ENGINES, "pg"), default="whoosh",
                         help="the search engine")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="building processes (pg: writers at once; whoosh and fts5 have one writer)")
+    parser.add_argument("--measure-at", type=int, nargs="*", default=[], help="smaller sizes measured on the way")
+    parser.add_argument("--stop-file", type=Path,
+                        help="when this file appears, stop building and measure the size reached")
+    parser.add_argument("--hold", action="store_true",
+                        help="afterwards, measure again (new gunicorn) for each line read from standard input")
     parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
     args = parser.parse_args(argv)
     sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,
              "gunicorn_workers": args.gunicorn_workers}
-    figures = run(**(QUICK if args.quick else sizes), engine=args.engine)
-    print(report(figures))
-    return 0 if figures["errors"] == 0 else 1
+    figures = run(**(QUICK if args.quick else sizes), engine=args.engine, hold=args.hold,
+                  processes=args.processes, measure_at=tuple(args.measure_at), stop=args.stop_file)
+    return 0 if figures.get("errors", 0) == 0 else 1
 
 
 if __name__ == "__main__":

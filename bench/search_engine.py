@@ -93,8 +93,15 @@ def vocabulary(folder: Path = SYNTHETIC) -> Vocabulary:
 
 def generate(n: int, vocab: Vocabulary, seed: int = 1) -> list[IndexDoc]:
     """``n`` documents of about 2 KB each, the same for the same seed and corpus."""
-    rng = random.Random(seed)
-    return [_document(i, vocab, rng) for i in range(1, n + 1)]
+    return list(iter_documents(n, vocab, seed))
+
+
+def iter_documents(n: int, vocab: Vocabulary, seed: int = 1, first: int = 1) -> Iterator[IndexDoc]:
+    """`generate`'s documents one at a time (a million of them do not fit in memory at once); from ``first``
+    on, other documents of the same kind (their own random sequence), so that processes can share the work."""
+    rng = random.Random(seed if first == 1 else f"{seed}:{first}")
+    for i in range(first, first + n):
+        yield _document(i, vocab, rng)
 
 
 def _document(i: int, vocab: Vocabulary, rng: random.Random) -> IndexDoc:

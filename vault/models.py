@@ -636,6 +636,8 @@ class SearchDocument(Base):
     """The `pg` search engine's row per indexed document: what scopes and filters look at (derived data)."""
 
     __tablename__ = "search_documents"
+    __table_args__ = (Index("ix_search_documents_owner", "owner_id", "secrecy"),
+                      Index("ix_search_documents_dossier", "dossier_id"))
 
     document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     dossier_id: Mapped[int] = mapped_column(BigInteger)
@@ -649,12 +651,15 @@ class SearchChunk(Base):
     """A slice of a document's terms as a tsvector (part 0: the title); see indexer/pg_index.py."""
 
     __tablename__ = "search_chunks"
-    __table_args__ = (Index("ix_search_chunks_tsv", "tsv", postgresql_using="gin"),)
+    __table_args__ = (Index("ix_search_chunks_tsv", "tsv", postgresql_using="gin"),
+                      Index("ix_search_chunks_grams", "grams", postgresql_using="gin"))
 
     document_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+    # runs of 2-3 consecutive tokens, whole, without positions (indexer.pg_index.GRAM_TOKENS)
+    grams: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), server_default="")
 
 # tables declared in their own modules join the metadata here
 from vault import customer_models as _customer_models  # noqa: E402,F401  (the customer card)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from indexer import pg_index
 from indexer.pg_index import MAX_POSITIONS, OVERLAP, WINDOW, PgIndex, chunks
@@ -58,3 +59,23 @@ def test_pages_past_the_ranked_matches_list_the_older_ones_and_every_page_counts
     assert sorted(listed) == list(range(1, 9)) and pages[-1][1] == []
     assert set(listed[:3]) == {6, 7, 8}, "the newest three are ranked first"
     assert listed[3:] == [5, 4, 3, 2, 1], "then the older ones, newest first"
+
+
+def test_a_phrase_is_found_only_where_its_tokens_are_contiguous_whether_kept_whole_or_by_positions(
+        ix: PgIndex) -> None:
+    ix.add([doc(1, "青岛有限公司签约 letter of credit 法定代表人：张三 it's"),
+            doc(2, "有限责任 限公 公司 credit letter of 法定代表 代表人 it s")])
+    assert found(ix, "有限公司") == (1, [1]), "three bigrams: one lexeme of grams"
+    assert found(ix, "限公司") == (1, [1])
+    assert found(ix, '"letter of credit"') == (1, [1])
+    assert found(ix, "法定代表人") == (1, [1]), "four bigrams: positions, in chunks holding both runs of three"
+    assert found(ix, "\"it's\"") == (1, [1])
+    assert found(ix, "有限")[0] == 2
+
+
+def test_with_several_terms_the_rarer_one_weighs_more_in_the_ranking(ix: PgIndex) -> None:
+    ix.add([doc(i, "付款 其他 条款") for i in range(1, 7)]
+           + [doc(7, "付款 " * 6 + "仲裁"), doc(8, "付款 " + "仲裁 " * 3)])
+    with ix.engine.begin() as conn:  # what autovacuum does: the ranking reads the lexemes' statistics
+        conn.execute(text("ANALYZE search_chunks"))
+    assert found(ix, "付款 仲裁") == (2, [8, 7]), "仲裁 is in 2 of 8 documents, 付款 in all"
