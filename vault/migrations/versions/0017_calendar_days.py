@@ -2,7 +2,7 @@
 and the paper-only documents already received are queued for the search index (their dossiers re-indexed)
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-03 06:50:00
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """pg search at scale: whole runs of tokens (`grams`), indexes for owners' and dossiers' scopes
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-03 07:00:00
 
 * ``search_chunks.grams``: every run of 2-3 consecutive tokens as one lexeme (no positions), with a
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0018'
-down_revision = '0014'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
