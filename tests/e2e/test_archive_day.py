@@ -11,6 +11,7 @@ import pytest
 
 from tests.corpus import SYNTHETIC, manifest
 from tests.e2e.conftest import PASSWORD
+from tests.support.chromium import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +32,12 @@ def _worker_present() -> bool:
 def open_as(browser: Any, server: str) -> Iterator[Any]:
     contexts: list[Any] = []
 
-    def sign_in(username: str, viewport: dict[str, int] | None = None) -> Any:
+    def signed_in(username: str, viewport: dict[str, int] | None = None) -> Any:
         ctx = browser.new_context(locale="zh-CN", viewport=viewport or LAPTOP, base_url=server)
         contexts.append(ctx)
         return sign_in(ctx, username, PASSWORD)
 
-    yield sign_in
+    yield signed_in
     for ctx in contexts:
         ctx.close()
 
