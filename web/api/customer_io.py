@@ -83,7 +83,8 @@ def import_customers() -> Response:
     return jsonify(report_json(report, web_errors.api_lang()))
 
 
-@bp.post("/imports/<any(contacts, records):sheet>")
+@bp.post("/imports/contacts", defaults={"sheet": "contacts"})  # two literal paths, each documented on its own
+@bp.post("/imports/records", defaults={"sheet": "records"})
 def import_relationship(sheet: str) -> Response:
     v = get_vault()
     with unit_of_work() as session:
@@ -95,7 +96,8 @@ def import_relationship(sheet: str) -> Response:
     return jsonify(report_json(report, web_errors.api_lang()))
 
 
-@bp.get("/exports/<any(contacts, records):sheet>")
+@bp.get("/exports/contacts", defaults={"sheet": "contacts"})
+@bp.get("/exports/records", defaults={"sheet": "records"})
 def export_relationship(sheet: str) -> Response:
     v = get_vault()
     fh = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115 - closed by the streaming response
