@@ -25,7 +25,7 @@ FIGURES: dict[str, list[str]] = {
     "serve_rss.py": ["bytes identical: True", "server RSS"],
     "search_engine.py": ["bare Whoosh:", "WhooshIndex / bare", "in batches of 50", "search over 100 docs"],
     "search.py": ["ingest text: 3 docs", "index build     100 docs"],
-    "customers_scale.py": ["GET /api/v1/dossiers filtered+sorted", "POST /api/v1/lookup id_number",
+    "customers_scale.py": ["GET /api/v1/dossiers filtered, as archivist", "POST /api/v1/lookup id_number",
                            "bare SQL, same filters", "bare SQL, same digest lookup", "errors: 0"],
     "scale.py": ["GET /api/v1/dossiers (page of 50)", "GET /api/v1/search as legal", "errors: 0"],
     "load.py": ["req/s; latency p50", "errors: 0", "lost: 0"],

@@ -135,6 +135,36 @@ def test_recall_over_scans_and_text_is_at_least_85_percent(corpus: Corpus) -> No
     assert total and hit / total >= 0.85, f"recall {hit}/{total} = {hit / total:.2f}"
 
 
+@pytest.mark.parametrize("corpus", ["whoosh"], indirect=True)
+def test_ocr_stored_at_least_70_percent_of_the_terms_of_the_scans_page_by_page(corpus: Corpus) -> None:
+    """The text the worker extracted and sealed for each scan (real Tesseract, in the sandbox), read back:
+    its manifest terms, whitespace-normalised and ignoring spaces, and one page of text per scanned page."""
+    from sqlalchemy import select
+
+    from vault.models import Document
+    from vault.services.texts import open_text, split_pages
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", "", text).casefold()
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text).strip().casefold()
+
+    found_strict = found_loose = total = 0
+    with corpus.vault.session() as s:
+        for entry in (e for e in SYN["files"] if e["needs_ocr"]):
+            version = s.scalars(select(Document).where(Document.id == corpus.doc_by_path[entry["path"]])).one() \
+                .current_version
+            assert version is not None
+            text = open_text(corpus.vault, version) or ""
+            if entry["pages"] > 1:
+                assert split_pages(text, entry["pages"]) is not None, entry["path"]
+            total += len(entry["terms"])
+            found_strict += sum(norm(t) in norm(text) for t in entry["terms"])
+            found_loose += sum(squash(t) in squash(text) for t in entry["terms"])
+    assert found_strict / total >= 0.70 and found_loose / total >= 0.70, (found_strict, found_loose, total)
+
+
 def test_snippets_mark_the_hit_and_escape_the_rest(corpus: Corpus) -> None:
     q = next(x for x in QUERIES if x["kind"] == "contract_no")
     item = corpus.search("legal", q["query"])["items"][0]
