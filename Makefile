@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 HOME_DIR ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# pytest processes (pytest-xdist); each test file stays in one process, so module-scoped scenes are built once
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck pytest sysdeps sysdeps-test venv venv-test bench clean
 
@@ -42,7 +44,7 @@ typecheck: venv-test
 	$(BIN)/mypy vault indexer config web
 
 pytest: venv-test sysdeps-test
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test: sysdeps-test venv-test lint typecheck pytest
 
