@@ -26,12 +26,13 @@ recomputation and a write never cross with different rules. SQLite serialises wr
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection, Iterable
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, case, event, func, inspect, select, update
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, aliased, attributes
 
 from vault.customer_models import CardSealed, CustomerCard
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from config.settings import Settings
     from vault.core import Vault
 
+log = logging.getLogger(__name__)
 DEFAULT_STAGE, DEFAULT_KIND = "prospect", "organisation"  # a dossier older than its card (dossier_list)
 RULES_ID = 1
 BATCH = 5000
@@ -70,8 +72,12 @@ def refresh_completeness(session: Session, dossier_ids: Iterable[int]) -> None:
 
 
 def sync_rules(v: Vault) -> bool:
-    """Bring every dossier's flag to the settings' rules if the stored ones differ (a changed `required_*`
-    setting, or a database migrated to 0019); whether it recomputed. Owns its transaction."""
+    """Bring every dossier's columns to the settings' rules if the stored ones differ (a changed `required_*`
+    setting, or a database migrated to 0019); whether it recomputed. Owns its transaction.
+
+    Processes starting together queue on the rules row (0019 creates it, empty) and the later ones find the
+    work done. A recomputation that fails on a lock (a deadlock with a writer) is logged and given up: the
+    list then asks its question directly, exact but slower, until the next start."""
     wanted = rules_of(v.settings)
     try:
         with v.session() as s:
@@ -79,19 +85,24 @@ def sync_rules(v: Vault) -> bool:
                 return False
     except (OperationalError, ProgrammingError):  # a schema older than 0019 (before `dossier init` migrates)
         return False
-    with v.session() as s:
-        row = s.scalar(select(CompletenessRules).where(CompletenessRules.id == RULES_ID).with_for_update())
-        if row is not None and row.rules == wanted:
-            return False  # another process did it meanwhile
-        if row is None:
-            s.add(CompletenessRules(id=RULES_ID, rules=wanted))
-        else:
-            row.rules = wanted
-        s.flush()
-        conn = s.connection()
-        top = conn.scalar(select(Dossier.id).order_by(Dossier.id.desc()).limit(1)) or 0
-        for start in range(0, top + 1, BATCH):
-            _write(conn, _computed(conn, json.loads(wanted), Dossier.id.between(start, start + BATCH - 1)))
+    try:
+        with v.session() as s:
+            row = s.scalar(select(CompletenessRules).where(CompletenessRules.id == RULES_ID).with_for_update())
+            if row is not None and row.rules == wanted:
+                return False  # another process did it meanwhile
+            if row is None:
+                s.add(CompletenessRules(id=RULES_ID, rules=wanted))
+            else:
+                row.rules = wanted
+            s.flush()
+            conn = s.connection()
+            top = conn.scalar(select(Dossier.id).order_by(Dossier.id.desc()).limit(1)) or 0
+            for start in range(0, top + 1, BATCH):
+                _write(conn, _computed(conn, json.loads(wanted), Dossier.id.between(start, start + BATCH - 1)))
+    except (OperationalError, IntegrityError) as exc:
+        log.warning("the dossier list's card columns were not recomputed for the new rules (%s); the list "
+                    "reads the cards until the next start", type(exc).__name__)
+        return False
     return True
 
 
@@ -130,7 +141,7 @@ def _refresh(conn: Connection, ids: Collection[int]) -> dict[int, Row]:
     if conn.dialect.name == "postgresql":
         rules_q = rules_q.with_for_update(read=True)
     stored = conn.scalar(rules_q)
-    if stored is None:  # no rules yet: the list asks the question itself until sync_rules runs
+    if not stored:  # no rules yet: the list asks the question itself until sync_rules runs
         return {}
     return _write(conn, _computed(conn, json.loads(stored), Dossier.id.in_(sorted(ids))))
 

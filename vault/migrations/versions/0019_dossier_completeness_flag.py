@@ -11,7 +11,7 @@ Create Date: 2026-12-03 10:00:00
   that counting a filtered list on PostgreSQL is one index-only scan with no join to the cards.
 
 The backfill needs the settings (which types and fields are required), which a migration does not have:
-the table starts empty, and the first `Vault.open` after the upgrade (`dossier init`, `serve`, the worker,
+the table starts with empty rules, and the first `Vault.open` after the upgrade (`dossier init`, `serve`, the worker,
 any CLI command) computes every flag by its settings and stores the rules (`completeness_flag.sync_rules`,
 the same on SQLite and PostgreSQL). Until then the list asks the question directly, exact but slower.
 """
@@ -35,9 +35,11 @@ def upgrade() -> None:
     op.create_index('ix_dossiers_list_columns', 'dossiers',
                     ['secrecy', 'grade', 'region', 'industry', 'owner_id', 'next_review_date', 'card_stage',
                      'card_kind', 'incomplete'], postgresql_include=['id'])
-    op.create_table('completeness_rules',
-                    sa.Column('id', sa.Integer(), primary_key=True),
-                    sa.Column('rules', sa.Text(), nullable=False))
+    rules = op.create_table('completeness_rules',
+                            sa.Column('id', sa.Integer(), primary_key=True),
+                            sa.Column('rules', sa.Text(), nullable=False))
+    # empty: no rules yet; the row exists so that processes starting together queue on it (FOR UPDATE)
+    op.bulk_insert(rules, [{'id': 1, 'rules': ''}])
 
 
 def downgrade() -> None:
