@@ -95,10 +95,14 @@ def sync_rules(v: Vault) -> bool:
             else:
                 row.rules = wanted
             s.flush()
-            conn = s.connection()
-            top = conn.scalar(select(Dossier.id).order_by(Dossier.id.desc()).limit(1)) or 0
-            for start in range(0, top + 1, BATCH):
-                _write(conn, _computed(conn, json.loads(wanted), Dossier.id.between(start, start + BATCH - 1)))
+            conn, last = s.connection(), None
+            while True:  # BATCH dossiers at a time, by id (ids may start anywhere: bigint sequences)
+                q = select(Dossier.id).order_by(Dossier.id).limit(BATCH)
+                ids = list(conn.scalars(q if last is None else q.where(Dossier.id > last)))
+                if not ids:
+                    break
+                _write(conn, _computed(conn, json.loads(wanted), Dossier.id.between(ids[0], ids[-1])))
+                last = ids[-1]
     except (OperationalError, IntegrityError) as exc:
         log.warning("the dossier list's card columns were not recomputed for the new rules (%s); the list "
                     "reads the cards until the next start", type(exc).__name__)

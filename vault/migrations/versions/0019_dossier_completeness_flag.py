@@ -36,7 +36,7 @@ def upgrade() -> None:
                     ['secrecy', 'grade', 'region', 'industry', 'owner_id', 'next_review_date', 'card_stage',
                      'card_kind', 'incomplete'], postgresql_include=['id'])
     rules = op.create_table('completeness_rules',
-                            sa.Column('id', sa.Integer(), primary_key=True),
+                            sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), primary_key=True),
                             sa.Column('rules', sa.Text(), nullable=False))
     # empty: no rules yet; the row exists so that processes starting together queue on it (FOR UPDATE)
     op.bulk_insert(rules, [{'id': 1, 'rules': ''}])
