@@ -163,6 +163,9 @@ def _generate(start: int, stop: int, arch: int, emp: int) -> tuple[list[tuple[An
             "staff_size": "", "website": "", "email": "", "bank_name": "" if individual else "工商银行",
             "credit_rating": "", "credit_rating_source": "", "partner_kind": "", "stage": rng.choice(STAGES),
             "updated_at": updated})
+        # the list's columns as the services leave them (no documents: incomplete under the default rules);
+        # refresh_completeness after the COPY checks them and rewrites only what differs
+        dossiers[-1].update(card_stage=cards[-1]["stage"], card_kind=cards[-1]["customer_kind"], incomplete=True)
         uid = uuid.uuid4().hex
         data_key = new_data_key()
         key_id, wrapped = v.keyring.wrap(data_key, uuid.UUID(hex=uid).bytes)
