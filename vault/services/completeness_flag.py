@@ -60,13 +60,15 @@ def rules_of(settings: Settings) -> str:
 
 
 def flag_current(session: Session, settings: Settings) -> bool:
-    """Whether `dossiers.incomplete` follows these settings' rules (else the list asks the question itself)."""
+    """Whether the dossiers' list columns follow these settings' rules (else the list joins the cards and asks
+    the question itself)."""
     return session.scalar(select(CompletenessRules.rules).where(CompletenessRules.id == RULES_ID)) == rules_of(settings)
 
 
 def refresh_completeness(session: Session, dossier_ids: Iterable[int]) -> None:
-    """Recompute `dossiers.incomplete` of these dossiers by the stored rules, in the session's transaction.
-    For writers that bypass the ORM (COPY, bulk inserts); ORM changes are refreshed at flush on their own."""
+    """Recompute `incomplete`, `card_stage` and `card_kind` of these dossiers (by the stored rules and their
+    cards) in the session's transaction, rewriting only what differs. For writers that bypass the ORM (COPY,
+    bulk `insert()`, a Core `delete()` of sealed fields); ORM changes are refreshed at each flush on their own."""
     session.flush()
     _refresh(session.connection(), set(dossier_ids))
 
