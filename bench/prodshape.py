@@ -55,17 +55,22 @@ class ProductionShape:
     """Start PostgreSQL, `dossier init` a temporary home, add the bench users, then serve with gunicorn."""
 
     def __init__(self, *, gunicorn_workers: int = 4, threads: int = 4, worker: bool = True,
-                 serve: bool = True, settings: dict[str, str] | None = None, postgres: bool = True) -> None:
+                 serve: bool = True, settings: dict[str, str] | None = None, postgres: bool = True,
+                 keep: Path | None = None) -> None:
         self.serve = serve
+        # ``keep``: the PostgreSQL cluster and the home (its keyring) live in this directory and stay after exit;
+        # a later run with the same directory starts them again (`dossier init` migrates) instead of making them
+        self.keep = keep
+        self.reused = keep is not None and (keep / "password").exists()
         self.postgres = postgres
         # more settings for every process (`search_engine`: DOSSIER_SEARCH_ENGINE), as environment variables
         self.settings = dict(settings or {})
         self.gunicorn_workers = gunicorn_workers
         self.threads = threads
         self.with_worker = worker
-        self.password = secrets.token_urlsafe(16)
+        self.password = (keep / "password").read_text() if keep and self.reused else secrets.token_urlsafe(16)
         self._tmp = tempfile.TemporaryDirectory(prefix="dv-bench-")
-        self.home = Path(self._tmp.name) / "home"
+        self.home = (keep if keep is not None else Path(self._tmp.name)) / "home"
         self.pg: PostgresServer | None = None
         self.port = free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -77,8 +82,8 @@ class ProductionShape:
     def __enter__(self) -> ProductionShape:
         try:
             if self.postgres:
-                self.pg = start_postgres()
-                self.database_url = self.pg.create_database("bench")
+                self.pg = start_postgres(keep=None if self.keep is None else self.keep / "pg")
+                self.database_url = self.pg.url("bench") if self.reused else self.pg.create_database("bench")
             else:
                 self.database_url = f"sqlite:///{self.home / 'dossier.db'}"
             self.env = {**os.environ, "DOSSIER_HOME": str(self.home), "DOSSIER_DATABASE_URL": self.database_url,
@@ -86,7 +91,10 @@ class ProductionShape:
                         "PYTHONPATH": str(ROOT),
                         **{f"DOSSIER_{key.upper()}": value for key, value in self.settings.items()}}
             self.cli("init")
-            self._add_users()
+            if not self.reused:
+                self._add_users()
+                if self.keep is not None:
+                    (self.keep / "password").write_text(self.password)
             if self.serve:
                 self.start_server()
             if self.with_worker:

@@ -37,7 +37,7 @@ class Vault:
         engine = make_engine(settings.db_url)
         if migrate_schema:
             migrate(engine)
-        return cls(
+        v = cls(
             settings=settings,
             engine=engine,
             session_factory=make_sessionmaker(engine),
@@ -46,6 +46,10 @@ class Vault:
             mailer=SmtpMailer(settings),
             clock=clock or SystemClock(),
         )
+        from vault.services.completeness_flag import sync_rules  # services build on the core: imported late
+
+        sync_rules(v)  # changed required types or fields: every dossier's `incomplete` flag follows them now
+        return v
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -4,16 +4,23 @@ values refused naming the field and the allowed values, in English and Chinese; 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC
+from tests.support.backups import destroy
 from vault.clock import FixedClock
+from vault.core import Vault
+from vault.models import Dossier
+from vault.services import dossiers
 
 ID_A = "11010519491231002X"
+CONTRACT = SYNTHETIC / next(p for p in sorted(SYNTHETIC.rglob("*.pdf")))
 
 
 @pytest.fixture
@@ -54,9 +61,9 @@ def seeded(api: Api, people: People, clock: FixedClock) -> dict[str, dict[str, A
     _card(api, people, out["bj"]["id"], stage="customer")
     _card(api, people, out["sh"]["id"], stage="lost")
     _card(api, people, out["zs"]["id"], address="北京市朝阳区某路1号")
-    path = SYNTHETIC / next(p for p in sorted(SYNTHETIC.rglob("*.pdf")))
-    r = api.upload(people.archivist, out["zs"]["id"], path, doc_type="contract", title="合同")
+    r = api.upload(people.archivist, out["zs"]["id"], CONTRACT, doc_type="contract", title="合同")
     assert r.status_code == 201, r.get_json()
+    out["zs"]["contract_id"] = r.get_json()["id"]
     return out
 
 
@@ -97,6 +104,40 @@ def test_incomplete_means_a_missing_required_document_type_or_card_field(api: Ap
     assert r["missing"] == [] and r["missing_fields"] == []
     _card(api, people, seeded["zs"]["id"], address="")
     assert _names(api, e, "incomplete=false") == []
+    _card(api, people, seeded["zs"]["id"], address="北京市海淀区某路2号")
+    assert _names(api, e, "incomplete=false") == ["张三"]
+
+
+def test_incomplete_follows_the_destruction_and_the_upload_of_a_required_document(
+        api: Api, people: People, seeded: Any, vault: Vault, clock: FixedClock) -> None:
+    e = people.employee
+    clock.advance(days=365 * 31)  # past the contract's retention
+    destroy(vault, people, seeded["zs"]["contract_id"])
+    api._tokens.clear()  # the tokens signed in 31 years ago have expired
+    assert _names(api, e, "incomplete=false") == []
+    assert len(_names(api, e, "incomplete=true")) == 4
+    r = api.upload(people.archivist, seeded["zs"]["id"], CONTRACT, doc_type="contract", title="续签合同")
+    assert r.status_code == 201, r.get_json()
+    assert _names(api, e, "incomplete=false") == ["张三"]
+
+
+def test_changed_required_fields_apply_to_every_dossier_from_the_next_start(api: Api, people: People, seeded: Any,
+                                                                           vault: Vault, clock: FixedClock) -> None:
+    e = people.employee
+    relaxed = dataclasses.replace(vault.settings, required_doc_types=(), required_card_fields_organisation=(),
+                                  required_card_fields_individual=("id_number",))
+    restarted = Vault.open(relaxed, clock=clock)  # a start with the new settings recomputes every dossier
+    try:
+        with restarted.session() as s:
+            listed = dossiers.list_dossiers(s, e, {"incomplete": "false", "sort": "name"}, v=restarted)
+            assert [d.customer_name for d in listed.items] == ["Apple Trading Ltd", "北京甲科技有限公司",
+                                                                "上海乙贸易有限公司", "张三"]
+            assert list(s.scalars(select(Dossier.id).where(Dossier.incomplete))) == []
+    finally:
+        restarted.close()
+    # a process still on the old settings answers by its own rules (not by the flags of the new ones)
+    assert _names(api, e, "incomplete=false") == ["张三"]
+    assert _names(api, e, "incomplete=true&stage=prospect") == ["Apple Trading Ltd"]
 
 
 def test_sort_by_name_is_pinyin_order_with_latin_names_among_them(api: Api, people: People, seeded: Any) -> None:

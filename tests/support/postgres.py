@@ -86,6 +86,7 @@ class PostgresServer:
     bin_dir: Path
     port: int
     startup_s: float = 0.0
+    keep: bool = False  # stop() leaves the cluster directory in place (a benchmark's database kept between runs)
     _stopped: bool = False
 
     @property
@@ -134,16 +135,18 @@ class PostgresServer:
         return True
 
     def stop(self) -> None:
-        """Immediate shutdown (a throwaway cluster needs no checkpoint), then remove the cluster directory."""
+        """Immediate shutdown (a throwaway cluster needs no checkpoint), then remove the cluster directory; a
+        kept cluster shuts down cleanly and stays."""
         if self._stopped:
             return
         self._stopped = True
         try:
             if (self.data_dir / "postmaster.pid").exists():
-                _run([str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate", "-w",
-                      "-t", "30"], "pg_ctl stop")
+                _run([str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data_dir), "-m",
+                      "fast" if self.keep else "immediate", "-w", "-t", "60"], "pg_ctl stop")
         finally:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
+            if not self.keep:
+                shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def __enter__(self) -> PostgresServer:
         return self
@@ -157,8 +160,12 @@ def _check_name(name: str) -> None:
         raise ValueError(f"not a plain database name: {name!r}")
 
 
-def _make_base_dir() -> Path:
-    base = Path(tempfile.mkdtemp(prefix="dossier-pg-"))
+def _make_base_dir(keep: Path | None = None) -> Path:
+    if keep is None:
+        base = Path(tempfile.mkdtemp(prefix="dossier-pg-"))
+    else:
+        base = keep
+        base.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         pw = pwd.getpwnam(PG_USER)
         os.chown(base, pw.pw_uid, pw.pw_gid)
@@ -166,18 +173,21 @@ def _make_base_dir() -> Path:
     return base
 
 
-def start_postgres(*, startup_timeout_s: float = 60.0, attempts: int = 2) -> PostgresServer:
-    """initdb a fresh cluster, start it on a free 127.0.0.1 port, return once it accepts connections."""
+def start_postgres(*, startup_timeout_s: float = 60.0, attempts: int = 2, keep: Path | None = None) -> PostgresServer:
+    """initdb a fresh cluster, start it on a free 127.0.0.1 port, return once it accepts connections.
+    ``keep``: the cluster lives in that directory and stays there after `stop()`; a cluster already in it is
+    started again instead of made (a benchmark's database reused between runs)."""
     bin_dir = pg_bin_dir()
     error: PostgresStartError | None = None
     for _ in range(attempts):
         started = time.monotonic()
-        base = _make_base_dir()
-        server = PostgresServer(base_dir=base, bin_dir=bin_dir, port=_free_port())
+        base = _make_base_dir(keep)
+        server = PostgresServer(base_dir=base, bin_dir=bin_dir, port=_free_port(), keep=keep is not None)
         try:
             _run_as_server_user_mkdir(server.socket_dir)
-            _run([str(bin_dir / "initdb"), "-D", str(server.data_dir), "-U", PG_USER, "--auth=trust",
-                  "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"], "initdb")
+            if not (server.data_dir / "PG_VERSION").exists():
+                _run([str(bin_dir / "initdb"), "-D", str(server.data_dir), "-U", PG_USER, "--auth=trust",
+                      "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"], "initdb")
             options = " ".join([
                 f"-p {server.port}",
                 "-c listen_addresses=127.0.0.1",
@@ -209,7 +219,7 @@ def start_postgres(*, startup_timeout_s: float = 60.0, attempts: int = 2) -> Pos
 
 
 def _run_as_server_user_mkdir(path: Path) -> None:
-    path.mkdir(mode=0o700)
+    path.mkdir(mode=0o700, exist_ok=True)
     if os.geteuid() == 0:
         pw = pwd.getpwnam(PG_USER)
         os.chown(path, pw.pw_uid, pw.pw_gid)

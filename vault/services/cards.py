@@ -40,6 +40,7 @@ from vault.services.card_fields import (
     sensitive,
 )
 from vault.services.common import get_dossier, queue_customer_reindex
+from vault.services.completeness_flag import refresh_completeness
 from vault.services.dossiers import completeness, create_dossier
 from vault.services.fields import clean_text
 
@@ -332,4 +333,5 @@ def erase_secrets(session: Session, dossier_id: int) -> bool:
     card = session.get(CustomerCard, dossier_id)
     if card is not None:
         card.id_number_digest = None
+    refresh_completeness(session, [dossier_id])  # the delete above bypasses the ORM's flush listener
     return erased

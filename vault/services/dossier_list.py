@@ -1,15 +1,18 @@
 """The dossier list's filters and sort orders (GET /api/v1/dossiers, the dossiers page), as SQL.
 
-Everything is one query over `dossiers` left-joined to `customer_cards` (a dossier older than the card
-counts as an organisation in stage prospect), always limited to the caller's clearance, so nothing above
-it is listed or counted.
+Everything is one query over `dossiers`, always limited to the caller's clearance, so nothing above it is
+listed or counted. The card's filters read the dossier's copies of its stage and kind and its
+`incomplete` flag (vault.services.completeness_flag), so that the count is one index-only scan of
+`ix_dossiers_list_columns` on PostgreSQL; while those follow other rules than the settings' (another
+process's settings, before a recomputation) the query left-joins `customer_cards` instead (a dossier
+older than the card counts as an organisation in stage prospect).
 
-Cost of `incomplete`: it is a disjunction of `NOT IN` tests (dossier ids are never NULL, so this is
-`NOT EXISTS`), one per required document type and one per required sealed card field, plus plain column
-tests for the other required fields; no Python-side pass over the dossiers. PostgreSQL answers each
-`NOT IN` from one hashed set built per query instead of an index probe per candidate row, so counting
-an unselective `incomplete` list stays one pass over the visible dossiers (measured by
-bench/customers_scale.py).
+Cost of `incomplete` without the flag (rules changed, not yet recomputed): a disjunction of `NOT IN`
+tests (dossier ids are never NULL, so this is `NOT EXISTS`), one per required document type and one per
+required sealed card field, plus plain column tests for the other required fields; no Python-side pass
+over the dossiers. PostgreSQL answers each `NOT IN` from one hashed set built per query instead of an
+index probe per candidate row, so counting an unselective `incomplete` list stays one pass over the
+visible dossiers (measured by bench/customers_scale.py).
 """
 
 from __future__ import annotations
@@ -51,10 +54,18 @@ def _card_is(card: Any, column: str, value: str, default: str) -> ColumnElement[
     return or_(test, card.dossier_id.is_(None)) if value == default else test
 
 
-def _field_missing(card: Any, field: str) -> ColumnElement[bool]:
+def _lacks(column: Any, *where: ColumnElement[bool], correlated: bool) -> ColumnElement[bool]:
+    """SQL for 'no row of column's table matching `where` belongs to the dossier': NOT IN (one hashed set for a
+    whole list) or, ``correlated``, NOT EXISTS (an index probe per dossier: cheap for a few dossiers)."""
+    if correlated:
+        return ~select(column).where(column == Dossier.id, *where).exists()
+    return Dossier.id.not_in(select(column).where(*where))
+
+
+def _field_missing(card: Any, field: str, correlated: bool = False) -> ColumnElement[bool]:
     """SQL for 'this required card field is empty on the dossier' (the rule of card_fields.missing_card_fields)."""
     if field in SEALED:  # NOT IN a non-null column: one hashed set for the whole list, not a probe per dossier
-        return Dossier.id.not_in(select(CardSealed.dossier_id).where(CardSealed.field == field))
+        return _lacks(CardSealed.dossier_id, CardSealed.field == field, correlated=correlated)
     if field in ON_DOSSIER:
         col = getattr(Dossier, ON_DOSSIER[field])
         return or_(col.is_(None), col == "") if field in ("customer_name", "credit_code") else col.is_(None)
@@ -66,33 +77,39 @@ def _field_missing(card: Any, field: str) -> ColumnElement[bool]:
     return or_(col.is_(None), col == "")
 
 
-def incomplete_clause(card: Any, required_doc_types: tuple[str, ...],
-                      required_fields: Mapping[str, tuple[str, ...]]) -> ColumnElement[bool]:
-    """SQL for 'the dossier lacks a required document type or a required card field of its kind'."""
+def incomplete_clause(card: Any, required_doc_types: tuple[str, ...], required_fields: Mapping[str, tuple[str, ...]],
+                      *, correlated: bool = False) -> ColumnElement[bool]:
+    """SQL for 'the dossier lacks a required document type or a required card field of its kind' (``card``:
+    the customer_cards alias left-joined to the dossier)."""
     parts: list[ColumnElement[bool]] = []
     for t in required_doc_types:
-        parts.append(Dossier.id.not_in(select(Document.dossier_id).where(
-            Document.doc_type == DocType(t), Document.status == DocumentStatus.ACTIVE)))
+        parts.append(_lacks(Document.dossier_id, Document.doc_type == DocType(t),
+                            Document.status == DocumentStatus.ACTIVE, correlated=correlated))
     for kind, fields in required_fields.items():
-        missing = [_field_missing(card, f) for f in fields]
+        missing = [_field_missing(card, f, correlated) for f in fields]
         if missing:
             parts.append(and_(_kind(card) == kind, or_(*missing)))
     return or_(*parts) if parts else false()
 
 
 def apply_filters(q: Select[Any], filters: Mapping[str, Any], *, today: date,
-                  required_doc_types: tuple[str, ...], required_fields: Mapping[str, tuple[str, ...]]) -> Select[Any]:
+                  required_doc_types: tuple[str, ...], required_fields: Mapping[str, tuple[str, ...]],
+                  flag_current: bool = False) -> Select[Any]:
     """Add the card filters (stage, customer_kind, industry, region, review_due, incomplete) and the sort
-    order to a dossier query; Invalid naming the field and its allowed values for anything unknown."""
+    order to a dossier query; Invalid naming the field and its allowed values for anything unknown.
+    ``flag_current``: `dossiers.incomplete`, `card_stage` and `card_kind` follow these required types and fields
+    and the cards (completeness_flag), so the filters read the dossier row instead of joining the cards and
+    asking the question of every visible dossier."""
     card = aliased(CustomerCard)
-    wanted = {k for k in ("stage", "customer_kind", "incomplete") if filters.get(k)}
-    if wanted:
+    if not flag_current and any(filters.get(k) for k in ("stage", "customer_kind", "incomplete")):
         q = q.outerjoin(card, card.dossier_id == Dossier.id)
     if filters.get("stage"):
-        q = q.where(_card_is(card, "stage", _one_of("stage", filters["stage"], STAGES), "prospect"))
+        stage = _one_of("stage", filters["stage"], STAGES)
+        q = q.where(Dossier.card_stage == stage if flag_current else _card_is(card, "stage", stage, "prospect"))
     if filters.get("customer_kind"):
-        q = q.where(_card_is(card, "customer_kind", _one_of("customer_kind", filters["customer_kind"], KINDS),
-                             "organisation"))
+        kind = _one_of("customer_kind", filters["customer_kind"], KINDS)
+        q = q.where(Dossier.card_kind == kind if flag_current
+                    else _card_is(card, "customer_kind", kind, "organisation"))
     for name in ("industry", "region"):
         if filters.get(name):
             q = q.where(getattr(Dossier, name) == str(filters[name]).strip())
@@ -110,8 +127,12 @@ def apply_filters(q: Select[Any], filters: Mapping[str, Any], *, today: date,
                               params={"max_days": REVIEW_DUE_MAX_DAYS}, allowed=["overdue", "0..3650"])
             q = q.where(Dossier.next_review_date <= today + timedelta(days=days))
     if filters.get("incomplete"):
-        clause = incomplete_clause(card, required_doc_types, required_fields)
-        q = q.where(clause if _one_of("incomplete", filters["incomplete"], INCOMPLETE) == "true" else ~clause)
+        want = _one_of("incomplete", filters["incomplete"], INCOMPLETE) == "true"
+        if flag_current:
+            q = q.where(Dossier.incomplete == want)  # '= true', which an index answers ('IS TRUE' is not)
+        else:
+            clause = incomplete_clause(card, required_doc_types, required_fields)
+            q = q.where(clause if want else ~clause)
     return q.order_by(*sort_order(filters.get("sort")))
 
 

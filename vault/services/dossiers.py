@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, object_session
 
@@ -37,6 +37,7 @@ from vault.models import (
 from vault.paging import Page, page_of
 from vault.services.card_fields import KINDS, add_history, missing_card_fields
 from vault.services.common import get_dossier, queue_reindex
+from vault.services.completeness_flag import flag_current  # its session listener keeps dossiers.incomplete current
 from vault.services.dossier_list import apply_filters
 from vault.services.fields import clean_text
 
@@ -264,16 +265,20 @@ def list_dossiers(session: Session, actor: User, filters: Mapping[str, Any], pag
         q = q.where(Dossier.status == _enum_value(DossierStatus, "status", filters["status"],
                                                   "active, closed, destroyed"))
     if filters.get("owner"):
-        # a subquery, not a round trip of its own; an unknown name matches no dossier
-        q = q.where(Dossier.owner_id == select(User.id).where(User.username == filters["owner"]).scalar_subquery())
+        # the id itself, not a subquery: PostgreSQL then knows how many dossiers the owner has and does not walk
+        # the sort order's index through 100k rows for a rare combination; an unknown name matches no dossier
+        owner_id = session.scalar(select(User.id).where(User.username == str(filters["owner"])))
+        q = q.where(Dossier.owner_id == owner_id if owner_id is not None else false())
     if filters.get("secrecy"):
         q = q.where(Dossier.secrecy == _enum_value(Secrecy, "secrecy", filters["secrecy"],
                                                    "public, internal, confidential, secret"))
     settings = v.settings if v is not None else Settings()
     today = v.clock.now().date() if v is not None else date.today()
     required = {kind: tuple(getattr(settings, f"required_card_fields_{kind}")) for kind in KINDS}
+    card_filter = any(filters.get(k) for k in ("stage", "customer_kind", "incomplete"))
+    current = card_filter and flag_current(session, settings)
     q = apply_filters(q, filters, today=today, required_doc_types=tuple(settings.required_doc_types),
-                      required_fields=required)
+                      required_fields=required, flag_current=current)
     return page_of(session, q, page, per_page, joinedload(Dossier.owner))  # every row shows its owner's name
 
 
