@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy.orm import Session
 
 from vault.errors import VaultError
-from vault.paging import paging
+from vault.paging import Page, paging
 from web.security import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,6 +67,19 @@ def optional_body() -> dict[str, Any]:
 def query_paging() -> tuple[int, int]:
     """The page and per_page the query string asks for, checked like every list's (`vault.paging`)."""
     return paging(request.args.get("page"), request.args.get("per_page"))
+
+
+def list_response(fetch: Callable[[Session, int, int], Page], present: Callable[[Any], dict[str, Any]]) -> Response:
+    """A list endpoint's answer: the page the query string asks for, read by `fetch(session, page, per_page)` and
+    shown with `present`, in one unit of work (the presenters may read relations lazily)."""
+    from web.deps import unit_of_work
+    from web.serialize import page_json
+
+    page, per_page = query_paging()
+    with unit_of_work() as session:
+        result = fetch(session, page, per_page)
+        items = [present(x) for x in result.items]
+    return jsonify(page_json(items, result.total, page, per_page))
 
 
 # the route modules attach their handlers to `bp`; they import it from here, so they come last

@@ -6,10 +6,10 @@ from flask import Response, jsonify, request
 
 from vault.models import CheckoutKind, CheckoutStatus
 from vault.services import checkouts
-from web.api import bp, json_body, optional_body, query_paging
+from web.api import bp, json_body, list_response, optional_body
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
-from web.serialize import checkout_json, page_json
+from web.serialize import checkout_json
 
 
 @bp.post("/checkouts")
@@ -24,11 +24,8 @@ def request_checkout() -> tuple[Response, int]:
 @bp.get("/checkouts")
 def list_checkouts() -> Response:
     v = get_vault()
-    page, per_page = query_paging()
-    with unit_of_work() as session:
-        result = checkouts.list_checkouts(v, session, actor(), request.args, page, per_page)
-        items = [checkout_json(v, c) for c in result.items]
-    return jsonify(page_json(items, result.total, page, per_page))
+    return list_response(lambda s, page, n: checkouts.list_checkouts(v, s, actor(), request.args, page, n),
+                         lambda c: checkout_json(v, c))
 
 
 @bp.get("/checkouts/<int:checkout_id>")

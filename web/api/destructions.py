@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from vault.services import destruction
-from web.api import bp, json_body, optional_body, query_paging
+from web.api import bp, json_body, list_response, optional_body
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import PAGING, Op, S, _body, _err, _json, _path, register
-from web.serialize import batch_json, page_json
+from web.serialize import batch_json
 
 
 @bp.post("/destructions")
@@ -22,11 +22,7 @@ def propose_destruction() -> tuple[Response, int]:
 
 @bp.get("/destructions")
 def destruction_register() -> Response:
-    page, per_page = query_paging()
-    with unit_of_work() as session:
-        result = destruction.list_batches(session, actor(), page, per_page)
-        items = [batch_json(b) for b in result.items]
-    return jsonify(page_json(items, result.total, page, per_page))
+    return list_response(lambda s, page, per_page: destruction.list_batches(s, actor(), page, per_page), batch_json)
 
 
 @bp.get("/destructions/<int:batch_id>")

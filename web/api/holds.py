@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from vault.services import holds
-from web.api import bp, json_body, query_paging
+from web.api import bp, json_body, list_response
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
-from web.serialize import hold_json, page_json
+from web.serialize import hold_json
 
 
 @bp.post("/holds")
@@ -25,12 +25,9 @@ def place_hold() -> tuple[Response, int]:
 
 @bp.get("/holds")
 def list_holds() -> Response:
-    page, per_page = query_paging()
     active_only = request.args.get("active", "1") not in ("0", "false", "no")
-    with unit_of_work() as session:
-        result = holds.list_holds(session, actor(), active_only=active_only, page=page, per_page=per_page)
-        items = [hold_json(h) for h in result.items]
-    return jsonify(page_json(items, result.total, page, per_page))
+    return list_response(lambda s, page, per_page: holds.list_holds(s, actor(), active_only=active_only, page=page,
+                                                                    per_page=per_page), hold_json)
 
 
 @bp.post("/holds/<int:hold_id>/release")

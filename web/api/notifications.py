@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from vault.services import notifications, reports
-from web.api import bp, query_paging
+from web.api import bp, list_response
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import ENUM, PAGING, Op, _err, _json, _path, _q, register
-from web.serialize import notification_json, page_json
+from web.serialize import notification_json
 
 
 @bp.get("/reports/summary")
@@ -21,12 +21,9 @@ def report_summary() -> Response:
 
 @bp.get("/notifications")
 def list_notifications() -> Response:
-    page, per_page = query_paging()
     unread = request.args.get("unread") in ("1", "true", "yes")
-    with unit_of_work() as session:
-        result = notifications.list_notifications(session, actor(), unread_only=unread, page=page, per_page=per_page)
-        items = [notification_json(n) for n in result.items]
-    return jsonify(page_json(items, result.total, page, per_page))
+    return list_response(lambda s, page, per_page: notifications.list_notifications(
+        s, actor(), unread_only=unread, page=page, per_page=per_page), notification_json)
 
 
 @bp.post("/notifications/<int:notification_id>/read")

@@ -11,11 +11,11 @@ from flask import Response, jsonify, request
 from vault.paper_models import Transfer
 from vault.services import paper_sheets, transfer_register, transfers
 from vault.services.item_numbers import item_code
-from web.api import bp, json_body, query_paging
+from web.api import bp, json_body, list_response
 from web.deps import actor, get_vault, unit_of_work
 from web.openapi import DOSSIER_FIELDS, ENUM, PAGING, Op, S, _body, _err, _json, _path, _q, register
 from web.pages.i18n import current_lang
-from web.serialize import iso, page_json
+from web.serialize import iso
 
 
 def transfer_json(t: Transfer, today: date) -> dict[str, Any]:
@@ -59,11 +59,9 @@ def create_transfer() -> tuple[Response, int]:
 @bp.get("/transfers")
 def list_transfers() -> Response:
     v = get_vault()
-    page, per_page = query_paging()
-    with unit_of_work() as session:
-        result = transfers.list_transfers(v, session, actor(), request.args, page, per_page)
-        items = [transfer_json(t, _today()) for t in result.items]
-    return jsonify(page_json(items, result.total, page, per_page))
+    today = _today()
+    return list_response(lambda s, page, n: transfers.list_transfers(v, s, actor(), request.args, page, n),
+                         lambda t: transfer_json(t, today))
 
 
 @bp.get("/transfers/<int:transfer_id>")
