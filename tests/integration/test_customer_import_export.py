@@ -270,8 +270,12 @@ def test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refu
     clerk = people.make("clerk", "employee")  # sees the dossiers, may not read their content
     masked = rows_of(api.get(clerk, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
     assert masked and all(row["Contact"] is None and row["Phone"] is None for row in masked)
+    assert {row["ID number"] for row in masked} >= {"110105********002X"}
+    # the customer's ID number as the customer export gives it: in full to who may read it, the read audited
     full = rows_of(api.get(people.legal, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
     assert {row["Contact"] for row in full} == {"李经理", "张三本人"}
-    assert {row["ID number"] for row in full} >= {"110105********002X"}
+    assert {row["ID number"] for row in full} >= {ID_A}
+    reads = api.get(people.legal, f"/api/v1/audit?dossier_id={ids[1]}&action=card.read").get_json()["items"]
+    assert reads and reads[-1]["details"]["fields"] == ["id_number"] and ID_A not in str(reads)
     r = sheet_import(api, people, "contacts", b"%PDF-1.7\n\x00", dry_run=False)
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "file"

@@ -219,10 +219,13 @@ def _plain_value(session: Session, dossier: Dossier, card: CustomerCard, field: 
     return value.isoformat() if isinstance(value, date) else value
 
 
-def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, reveal: bool = True) -> CardView:
+def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, reveal: bool = True,
+              only: tuple[str, ...] | None = None) -> CardView:
     """The card as the actor may see it; a read of sensitive values in full is audited.
 
-    ``reveal=False``: sensitive values masked even for those who may read them (an edit form), nothing audited."""
+    ``reveal=False``: sensitive values masked even for those who may read them (an edit form), nothing audited.
+    ``only``: just these fields (an export of contacts naming their customer), so that the audit names only the
+    values read."""
     from config.settings import CARD_FIELDS
 
     dossier = get_dossier(session, actor, dossier_id)
@@ -235,6 +238,8 @@ def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, revea
                               "last_review_on": _iso(card.last_review_on)}
     revealed: list[str] = []
     for field in CARD_FIELDS[card.customer_kind]:
+        if only is not None and field not in only:
+            continue
         if field not in SEALED:
             fields[field] = _plain_value(session, dossier, card, field)
             continue
