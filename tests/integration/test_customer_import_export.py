@@ -279,3 +279,31 @@ def test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refu
     assert reads and reads[-1]["details"]["fields"] == ["id_number"] and ID_A not in str(reads)
     r = sheet_import(api, people, "contacts", b"%PDF-1.7\n\x00", dry_run=False)
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "file"
+
+
+def test_an_import_of_several_batches_is_audited_in_one_chain_and_idempotent(
+        api: Api, people: People, vault: Any, monkeypatch: Any) -> None:
+    from sqlalchemy import func, select
+
+    from vault.models import Job, JobKind
+    from vault.services import import_rows
+
+    monkeypatch.setattr(import_rows, "BATCH_ROWS", 2)  # GOOD and three more customers: three batches
+    rows = [*GOOD, *[[f"批次{i}公司", CODES[6 + i], "", "supplier", "C", "", "employee", "赵四", "", "", ""]
+                     for i in range(3)]]
+    first = do_import(api, people, xlsx_bytes(rows), dry_run=False, filename="batches.xlsx").get_json()
+    assert (first["created"], first["updated"], first["refused"]) == (5, 0, 0), first
+    created = api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]
+    assert sorted(e["dossier_id"] for e in created) == sorted(x["dossier_id"] for x in first["rows"])
+    assert api.get(people.legal, "/api/v1/audit/verify").get_json()["ok"] is True
+    with vault.session() as s:
+        jobs = s.scalar(select(func.count()).select_from(Job).where(Job.kind == JobKind.REINDEX_CUSTOMER))
+    assert jobs == 3  # one search job per batch
+    updated = api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]
+    assert len(updated) == 5 and ACCOUNT not in str(updated)  # the card's fields, a sensitive one as "changed"
+    again = do_import(api, people, xlsx_bytes(rows), dry_run=False, filename="batches.xlsx").get_json()
+    assert (again["created"], again["updated"], again["refused"]) == (0, 5, 0), again
+    assert [x["dossier_id"] for x in again["rows"]] == [x["dossier_id"] for x in first["rows"]]
+    assert len(api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]) == 5
+    assert len(api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]) == 5  # nothing new
+    assert api.get(people.legal, "/api/v1/audit/verify").get_json()["ok"] is True
