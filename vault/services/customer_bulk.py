@@ -102,7 +102,9 @@ class NewCustomers:
             sealed["id_number"] = number
         history: list[tuple[str, Any, Any, bool]] = []
         changes: dict[str, Any] = {}
-        if card_fields:  # `cards.edit_card` on the new card, with the import's reason
+        # `cards.edit_card` on the new card, with the import's reason (its `may_edit` holds: only archivists and
+        # the system account create dossiers, and this one is within the actor's clearance)
+        if card_fields:
             clean_reason(self.reason)
             for name, new in clean_card_fields(session, kind, card_fields, today).items():
                 if name in SEALED:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session
 
@@ -86,7 +87,8 @@ class NewRows(Protocol):
     def discard(self) -> None: ...
 
 
-Step = Callable[[], RowOutcome]  # a row's writes, run in a savepoint of their own
+Step = Callable[[], RowOutcome]  # the writes of a row that changes what is there, run at the batch's end
+_Steps = list[tuple[int, int, Step]]  # (index in the report, row, step)
 
 
 def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[int, list[str | None]]],
@@ -97,15 +99,22 @@ def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[
 
     Without ``new`` each row runs in a savepoint (rolled back for a refusal, and for every row of a dry run).
     With ``new``, ``one_row`` only checks a new row (kept by ``new`` until the batch is written) and returns
-    the write step of a row that changes something already there, which runs in its own savepoint."""
+    the write step of a row that changes something already there; the batch's steps run together in one
+    savepoint at its end, and only when one of them is refused, each again in a savepoint of its own."""
     audit.defer(session)
     common.defer_customer_reindex(session)
     total = len(rows)
+    steps: _Steps = []
     try:
         for done, (row, cells) in enumerate(rows, start=1):
-            report.rows.append(_take(session, report.dry_run, row, cells, one_row, savepoint=new is None))
+            taken = _take(session, report.dry_run, row, partial(one_row, row, cells),
+                          savepoint=new is None, defer=new is not None)
+            if not isinstance(taken, RowOutcome):
+                steps.append((len(report.rows), row, taken))
+                taken = RowOutcome(row, "update")  # until its step has run
+            report.rows.append(taken)
             if done % BATCH_ROWS == 0:
-                end_batch(v, session, report.dry_run, new)
+                end_batch(v, session, report, new, steps)
             if progress is not None:
                 progress(done, total)
     except BaseException:
@@ -115,16 +124,18 @@ def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[
         audit.write_pending(session, stop=True)
         common.flush_customer_reindex(session, v.clock.now(), stop=True, queue=False)
         raise
-    end_batch(v, session, report.dry_run, new, stop=True)
+    end_batch(v, session, report, new, steps, stop=True)
 
 
-def _take(session: Session, dry_run: bool, row: int, cells: list[str | None],
-          one_row: Callable[[int, list[str | None]], RowOutcome | Step], *, savepoint: bool) -> RowOutcome:
+def _take(session: Session, dry_run: bool, row: int, one_row: Callable[[], RowOutcome | Step], *,
+          savepoint: bool, defer: bool = False) -> RowOutcome | Step:
     mark = audit.pending_mark(session)
     nested = session.begin_nested() if savepoint else None
     try:
-        outcome = one_row(row, cells)
+        outcome = one_row()
         if not isinstance(outcome, RowOutcome):
+            if defer:
+                return outcome
             nested = session.begin_nested()
             outcome = outcome()
     except (Refused, VaultError) as exc:
@@ -143,10 +154,42 @@ def _take(session: Session, dry_run: bool, row: int, cells: list[str | None],
     return outcome
 
 
-def end_batch(v: Vault, session: Session, dry_run: bool, new: NewRows | None, *, stop: bool = False) -> set[int]:
-    """The batch's work, the one place after its rows: its new rows written (``new``), its audit events
-    chained, one search job queued for the dossiers it created or changed (a dry run's forgotten); the ids
-    of those dossiers (work that must follow every change of a batch's dossiers goes here, on them)."""
+def _run_steps(session: Session, report: ImportReport, steps: _Steps) -> None:
+    """The batch's steps in one savepoint; when one is refused, each again in its own (so only it writes
+    nothing); a dry run's rolled back."""
+    batch = list(steps)
+    steps.clear()
+    if not batch:
+        return
+    mark = audit.pending_mark(session)
+    nested = session.begin_nested()
+    try:
+        outcomes = [step() for _, _, step in batch]
+    except (Refused, VaultError):
+        nested.rollback()
+        audit.drop_pending(session, mark)
+        for i, row, step in batch:
+            report.rows[i] = cast(RowOutcome, _take(session, report.dry_run, row, step, savepoint=False))
+        return
+    if report.dry_run:
+        nested.rollback()
+        audit.drop_pending(session, mark)
+        for outcome in outcomes:
+            outcome.dossier_id = None
+    else:
+        nested.commit()
+    for (i, _, _), outcome in zip(batch, outcomes, strict=True):
+        report.rows[i] = outcome
+
+
+def end_batch(v: Vault, session: Session, report: ImportReport, new: NewRows | None, steps: _Steps, *,
+              stop: bool = False) -> set[int]:
+    """The batch's work, the one place after its rows: its changes to what is there (``steps``), its new rows
+    written (``new``), its audit events chained, one search job queued for the dossiers it created or changed
+    (a dry run's forgotten); the ids of those dossiers (work that must follow every change of a batch's
+    dossiers goes here, on them)."""
+    dry_run = report.dry_run
+    _run_steps(session, report, steps)
     if new is not None:
         if dry_run:
             new.discard()
