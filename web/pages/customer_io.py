@@ -148,20 +148,24 @@ def import_page() -> ResponseReturnValue:
     return render_template("pages/customer_import.html", **ctx), status
 
 
-@bp.get("/dossiers/import/<job>")
-def import_job_page(job: str) -> ResponseReturnValue:
-    """A long import's page: how many of its rows are done (moving while it runs), then its report."""
+def _job_state(job: str) -> dict[str, Any]:
     me = actor()
     customer_import.import_customers_allowed(me)
     state = import_jobs.read(get_vault(), job, me.id)
     if state is None:
         raise NotFound("no such import (an import's page is kept for a day)")
+    return state
+
+
+@bp.get("/dossiers/import/<job>")
+def import_job_page(job: str) -> ResponseReturnValue:
+    """A long import's page: how many of its rows are done (moving while it runs), then its report."""
+    state = _job_state(job)
     ctx: dict[str, Any] = {"report": None, "error": None, "done": False, "sheet": state["sheet"], "sheets": SHEETS,
                            "job": job, "running": state["state"] == "running", "dry_run": state["dry_run"],
                            "filename": state["filename"], "rows_done": state["done"], "rows_total": state["total"]}
     if not ctx["running"]:
-        keys = _keys()
-        _outcome(ctx, state, keys.get(job))
+        _outcome(ctx, state, _keys().get(job))
     status = 422 if ctx["error"] else 200
     return render_template("pages/customer_import.html", **ctx), status
 
@@ -169,11 +173,7 @@ def import_job_page(job: str) -> ResponseReturnValue:
 @bp.get("/dossiers/import/<job>/progress")
 def import_job_progress(job: str) -> ResponseReturnValue:
     """How far the import has come, for its page's script: {state, done, total}."""
-    me = actor()
-    customer_import.import_customers_allowed(me)
-    state = import_jobs.read(get_vault(), job, me.id)
-    if state is None:
-        raise NotFound("no such import (an import's page is kept for a day)")
+    state = _job_state(job)
     return jsonify({"state": state["state"], "done": state["done"], "total": state["total"]})
 
 
