@@ -132,7 +132,7 @@ def test_a_long_import_has_its_own_page_that_shows_the_rows_done_then_the_report
 
     upload = {"csrf_token": csrf_of(form), "file": (io.BytesIO(buf.getvalue()), "长表.xlsx")}
     html = follow(c.post("/dossiers/import", data=upload, content_type="multipart/form-data"))
-    assert html.count('class="import-create"') == 60 and "60 个待新建" in html
+    assert html.count('class="import-create"') == 60 and "60 个待新建，0 个待更新" in html
     assert dossier_count(api, people) == 0
     token = re.search(r'name="token" value="([0-9a-f]+)"', html)
     key = re.search(r'name="key" value="([^"]+)"', html)
