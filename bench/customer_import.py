@@ -23,11 +23,14 @@ flushes per new customer (dossier, archive counter, card, key, sealed values, hi
 lookups): 27 s, 36 rows/s. Now (`customer_bulk`, `import_rows`): new rows checked one by one and written per
 batch of 500 with one executemany per table, updates preloaded per chunk and run in one savepoint per batch;
 what is left is openpyxl's parsing (a third), pinyin sort keys, sealing and the audit chain's hashing.
-Run on 2026-12-03 (2 cores shared with three other sessions), `--rows 10000 --db both`:
-SQLite (load 7.5-8.3) first run 577 rows/s (1,169 rows per CPU-second), second run 833 rows/s, bare
-1,960 rows/s: ratio 3.4x; PostgreSQL (load 7.8-8.2) first run 411 rows/s (963 rows per CPU-second), second
-run 562 rows/s, bare 1,806 rows/s: ratio 4.4x. An earlier run (load 9-10): SQLite 718 rows/s, PostgreSQL
-509 rows/s. Target met on SQLite; on PostgreSQL it is met or missed by the machine's load.
+Run on 2026-12-03 (2 cores shared with three other sessions), `--rows 10000 --db both`, load 3.0-4.4:
+SQLite first run 1,040 rows/s (1,112 rows per CPU-second), second run 1,770 rows/s, bare 5,519 rows/s
+(ratio 5.3x); PostgreSQL first run 415 rows/s (939 rows per CPU-second of this process; the rest of the
+24 s wall is the server's work on the same two cores), second run 1,038 rows/s, bare 3,336 rows/s (ratio
+8.0x). Under load 7.5-10: SQLite 577-718 rows/s, PostgreSQL 411-509 rows/s. Target met on SQLite; on
+PostgreSQL not yet reliably (the next costs: an ORM object per audit event, pinyin keys, openpyxl's cells).
+PostgreSQL's multi-row VALUES for executemany (`use_insertmanyvalues_wo_returning`) was tried: 2-3x slower
+than psycopg's pipelined executemany here.
 """
 
 from __future__ import annotations
