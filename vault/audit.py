@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from vault.models import AuditEvent, AuditHead, Document, Dossier, User
@@ -48,10 +48,17 @@ def _fields(e: AuditEvent) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DossierRef:
+    """A dossier by its id, for events about dossiers written without loading them (a bulk import's rows)."""
+
+    id: int
+
+
 def _describe(obj: object | None) -> tuple[str | None, str | None, int | None, int | None]:
     if obj is None:
         return None, None, None, None
-    if isinstance(obj, Dossier):
+    if isinstance(obj, Dossier | DossierRef):
         return "dossier", str(obj.id), obj.id, None
     if isinstance(obj, Document):
         return "document", str(obj.id), obj.dossier_id, obj.id
@@ -116,7 +123,11 @@ def _chain(session: Session, pending: list[_Pending]) -> None:
         event.seq, event.prev_hash = head.seq + 1, head.hash
         event.hash = _event_hash(head.hash, _fields(event))
         head.seq, head.hash = event.seq, event.hash
-        session.add(event)
+    if len(pending) == 1:
+        session.add(pending[0][0])
+    else:  # a batch (`write_pending`): one executemany, not an ORM object per event
+        table = cast(Table, AuditEvent.__table__)
+        session.execute(insert(table), [{c.key: getattr(e, c.key) for c in table.columns} for e, _, _, _ in pending])
     session.flush()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from vault.core import Vault
 from vault.errors import VaultError
 from vault.models import User
-from vault.services import customer_export, customer_import, relationship_io
+from vault.services import customer_export, relationship_io
 from web.cli import main, open_vault, progress_bar, system_actor
 
 
@@ -34,7 +34,7 @@ def customers() -> None:
 @customers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="report what each row would do and write nothing")
-@click.option("--sheet", type=click.Choice(["customers", *relationship_io.SHEETS]), default="customers",
+@click.option("--sheet", type=click.Choice(relationship_io.IMPORT_SHEETS), default="customers",
               show_default=True, help="what the file holds: customers (客户一览表), contacts (联系人) or records "
               "(往来记录), each row naming its customer by credit code or ID number")
 @click.option("--as", "as_user", default="", help="import as this archivist (their clearance applies); "
@@ -46,12 +46,8 @@ def import_command(file: Path, dry_run: bool, sheet: str, as_user: str, as_json:
     actor = _actor(v, as_user)
     try:
         with v.session() as session, progress_bar("Checking" if dry_run else "Importing") as progress:
-            if sheet == "customers":
-                report = customer_import.import_customers(v, session, actor, file.name, file.read_bytes(),
-                                                          dry_run=dry_run, progress=progress)
-            else:
-                report = relationship_io.import_sheet(v, session, actor, sheet, file.name, file.read_bytes(),
-                                                      dry_run=dry_run, progress=progress)
+            report = relationship_io.import_file(v, session, actor, sheet, file.name, file.read_bytes(),
+                                                 dry_run=dry_run, progress=progress)
     except VaultError as exc:
         raise click.ClickException(exc.message) from None
     rows = [{"row": r.row, "action": r.action, **({"field": r.field, "reason": r.reason} if r.reason else {})}
@@ -72,7 +68,7 @@ def import_command(file: Path, dry_run: bool, sheet: str, as_user: str, as_json:
 
 @customers.command("export")
 @click.option("--format", "fmt", type=click.Choice(customer_export.FORMATS), default="xlsx", show_default=True)
-@click.option("--sheet", type=click.Choice(["customers", *relationship_io.SHEETS]), default="customers",
+@click.option("--sheet", type=click.Choice(relationship_io.IMPORT_SHEETS), default="customers",
               show_default=True, help="customers, or their contacts or records")
 @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--as", "as_user", default="", help="export as this user (masking and clearance as they see)")

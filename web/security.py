@@ -41,6 +41,11 @@ def _load_session_user(session_id: str) -> User | None:
     return user if user is not None and user.get_id() == session_id else None
 
 
+# the pages that follow a running import check the session without writing: on SQLite the import holds the
+# write lock for its whole transaction, and they must answer meanwhile (its last-seen mark waits for another page)
+READ_ONLY_SESSION_ENDPOINTS = frozenset({"customer_io.import_job_page", "customer_io.import_job_progress"})
+
+
 def _check_web_session() -> ResponseReturnValue | None:
     """Hold a cookie session against its row on the server: ended, idle or expired sessions sign out.
 
@@ -49,8 +54,9 @@ def _check_web_session() -> ResponseReturnValue | None:
     if "_user_id" not in session or request.path.startswith("/static/"):
         return None
     v = get_vault()
-    with v.session() as s:
-        check = sessions.check_web_session(v, s, session.get("sid"), str(session["_user_id"]))
+    read_only = request.endpoint in READ_ONLY_SESSION_ENDPOINTS
+    with v.read_session() if read_only else v.session() as s:
+        check = sessions.check_web_session(v, s, session.get("sid"), str(session["_user_id"]), write=not read_only)
         if check.user is not None:
             s.expunge(check.user)
     if check.user is not None:

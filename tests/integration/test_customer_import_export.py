@@ -270,8 +270,49 @@ def test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refu
     clerk = people.make("clerk", "employee")  # sees the dossiers, may not read their content
     masked = rows_of(api.get(clerk, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
     assert masked and all(row["Contact"] is None and row["Phone"] is None for row in masked)
+    assert {row["ID number"] for row in masked} >= {"110105********002X"}
+    # the customer's ID number as the customer export gives it: in full to who may read it, the read audited
     full = rows_of(api.get(people.legal, "/api/v1/exports/contacts?format=xlsx&lang=en").data)
     assert {row["Contact"] for row in full} == {"李经理", "张三本人"}
-    assert {row["ID number"] for row in full} >= {"110105********002X"}
+    assert {row["ID number"] for row in full} >= {ID_A}
+    reads = api.get(people.legal, f"/api/v1/audit?dossier_id={ids[1]}&action=card.read").get_json()["items"]
+    assert reads and reads[-1]["details"]["fields"] == ["id_number"] and ID_A not in str(reads)
     r = sheet_import(api, people, "contacts", b"%PDF-1.7\n\x00", dry_run=False)
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "file"
+
+
+def test_an_import_of_several_batches_is_audited_in_one_chain_and_idempotent(
+        api: Api, people: People, vault: Any, monkeypatch: Any) -> None:
+    from sqlalchemy import func, select
+
+    from vault.models import Job, JobKind
+    from vault.services import import_rows
+
+    monkeypatch.setattr(import_rows, "BATCH_ROWS", 2)  # GOOD and three more customers: three batches
+    rows = [*GOOD, *[[f"批次{i}公司", CODES[6 + i], "", "supplier", "C", "", "employee", "赵四", "", "", ""]
+                     for i in range(3)]]
+    first = do_import(api, people, xlsx_bytes(rows), dry_run=False, filename="batches.xlsx").get_json()
+    assert (first["created"], first["updated"], first["refused"]) == (5, 0, 0), first
+    created = api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]
+    assert sorted(e["dossier_id"] for e in created) == sorted(x["dossier_id"] for x in first["rows"])
+    assert api.get(people.legal, "/api/v1/audit/verify").get_json()["ok"] is True
+    with vault.session() as s:
+        jobs = s.scalar(select(func.count()).select_from(Job).where(Job.kind == JobKind.REINDEX_CUSTOMER))
+    assert jobs == 3  # one search job per batch
+    updated = api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]
+    assert len(updated) == 5 and ACCOUNT not in str(updated)  # the card's fields, a sensitive one as "changed"
+    assert do_import(api, people, xlsx_bytes(rows), dry_run=False).get_json()["updated"] == 5  # changes nothing
+    assert len(api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]) == 5
+    # met again, in one batch: a change, and a bad cell refused alone (its batch's other change stays)
+    rows[2][7], rows[3][7], rows[3][8] = "钱五", "孙六", "一百万"
+    again = do_import(api, people, xlsx_bytes(rows), dry_run=False, filename="batches.xlsx").get_json()
+    assert [(x["action"], x.get("field")) for x in again["rows"]] == [("update", None)] * 3 + [
+        ("refuse", "registered_capital"), ("update", None)], again
+    assert [x.get("dossier_id") for x in again["rows"]] == [x["dossier_id"] for x in first["rows"][:3]] + [
+        None, first["rows"][4]["dossier_id"]]
+    for row, name in ((2, "钱五"), (3, "赵四")):
+        card = api.get(people.archivist, f"/api/v1/dossiers/{first['rows'][row]['dossier_id']}/card").get_json()
+        assert card["fields"]["legal_representative"] == name
+    assert len(api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]) == 5
+    assert len(api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]) == 6
+    assert api.get(people.legal, "/api/v1/audit/verify").get_json()["ok"] is True

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import time
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -93,3 +95,49 @@ def test_an_archivist_imports_contacts_on_the_same_page_and_exports_them(app: Fl
     r = c.get("/dossiers/export?format=xlsx&sheet=contacts")
     rows_out = list(load_workbook(io.BytesIO(r.data)).worksheets[0].iter_rows(values_only=True))
     assert [row[4] for row in rows_out[1:]] == ["欧阳经理"]
+
+
+def test_a_long_import_has_its_own_page_that_shows_the_rows_done_then_the_report(
+        app: Flask, api: Api, people: People, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpyxl import Workbook
+
+    from vault.creditcode import check_char
+
+    people.employee  # noqa: B018 - the rows' owner
+    monkeypatch.setitem(app.config, "IMPORT_WAIT_S", 0)  # every import is "long": answered by its own page
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["客户名称", "统一社会信用代码", "类型", "负责人", "法定代表人"])
+    for i in range(60):
+        first17 = f"91110000{i:09d}"
+        ws.append([f"长表{i}公司", first17 + check_char(first17), "client", "employee", "王一"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    c = as_user(app, people.archivist)
+    form = c.get("/dossiers/import").get_data(as_text=True)
+
+    def follow(answer: Any) -> str:
+        assert answer.status_code == 303, answer.get_data(as_text=True)
+        page_url = answer.headers["Location"]
+        page = c.get(page_url).get_data(as_text=True)
+        if 'id="import-running"' in page:  # what the page shows while it runs: a bar and the rows done
+            assert 'id="import-progress"' in page and "行" in page and "import.js" in page
+        for _ in range(600):
+            progress = c.get(page_url + "/progress").get_json()
+            if progress["state"] != "running":
+                break
+            time.sleep(0.05)
+        assert progress == {"state": "finished", "done": 60, "total": 60}
+        return str(c.get(page_url).get_data(as_text=True))
+
+    upload = {"csrf_token": csrf_of(form), "file": (io.BytesIO(buf.getvalue()), "长表.xlsx")}
+    html = follow(c.post("/dossiers/import", data=upload, content_type="multipart/form-data"))
+    assert html.count('class="import-create"') == 60 and "60 个待新建，0 个待更新" in html
+    assert dossier_count(api, people) == 0
+    token = re.search(r'name="token" value="([0-9a-f]+)"', html)
+    key = re.search(r'name="key" value="([^"]+)"', html)
+    assert token and key
+    done = follow(c.post("/dossiers/import", data={"csrf_token": csrf_of(html), "token": token.group(1),
+                                                   "key": key.group(1), "filename": "长表.xlsx"}))
+    assert "导入完成" in done and dossier_count(api, people) == 60
+    assert api.get(people.employee, f"/dossiers/import/{'0' * 32}/progress").status_code in (401, 403, 404)

@@ -196,6 +196,12 @@ def interval_months(settings: Settings, grade: Grade) -> int:
 def add_history(session: Session, actor: User, dossier: Dossier, field: str, old: Any, new: Any, reason: str,
                 now: datetime, *, secret: bool = False) -> None:
     """Append one line of the dossier's card history (a sensitive value only as 'changed')."""
-    session.add(CardHistory(dossier_id=dossier.id, at=now, actor_id=actor.id, actor_name=actor.username,
-                            field=field, old=None if secret or old is None else str(old),
-                            new=None if secret or new is None else str(new), sensitive=secret, reason=reason))
+    session.add(CardHistory(**history_row(actor, dossier.id, field, old, new, reason, now, secret=secret)))
+
+
+def history_row(actor: User, dossier_id: int, field: str, old: Any, new: Any, reason: str, now: datetime, *,
+                secret: bool = False) -> dict[str, Any]:
+    """The columns of one card history line (`add_history`; a bulk import inserts many at once)."""
+    return {"dossier_id": dossier_id, "at": now, "actor_id": actor.id, "actor_name": actor.username,
+            "field": field, "old": None if secret or old is None else str(old),
+            "new": None if secret or new is None else str(new), "sensitive": secret, "reason": reason}

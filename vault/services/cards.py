@@ -59,16 +59,22 @@ class CardView:
     masked: bool
 
 
+#: the columns of a card nobody has filled in yet (`card_of`; the bulk import writes the same rows)
+BLANK_CARD: dict[str, Any] = {
+    "customer_kind": "organisation", "id_number_digest": None, "birth_date": None, "gender": None,
+    "former_names": "", "legal_representative": "", "registered_address": "", "business_address": "",
+    "registered_capital": "", "currency": "", "founded_on": None, "business_scope": "", "main_products": "",
+    "staff_size": "", "website": "", "email": "", "bank_name": "", "credit_rating": "", "credit_rating_source": "",
+    "credit_rating_on": None, "partner_kind": "", "stage": "prospect", "backup_owner_id": None,
+    "last_review_on": None, "reminded_for": None, "updated_at": None}
+
+
 def card_of(session: Session, dossier: Dossier, *, create: bool = True) -> CustomerCard:
     """The dossier's card row; for a dossier older than the card, an empty organisation's card, stored
     only when ``create`` (a write path), so that reading never writes."""
     card = None if dossier.id in session.info.get(_NEW, ()) else session.get(CustomerCard, dossier.id)
     if card is None:
-        card = CustomerCard(dossier_id=dossier.id, customer_kind="organisation", former_names="",
-                            legal_representative="", registered_address="", business_address="",
-                            registered_capital="", currency="", business_scope="", main_products="", staff_size="",
-                            website="", email="", bank_name="", credit_rating="", credit_rating_source="",
-                            partner_kind="", stage="prospect")
+        card = CustomerCard(dossier_id=dossier.id, **BLANK_CARD)
         if create:
             session.add(card)
             session.flush()
@@ -97,8 +103,28 @@ def may_edit(actor: User, dossier: Dossier, card: CustomerCard) -> bool:
     return actor.role in (Role.ARCHIVIST, Role.SYSTEM) or actor.id in (dossier.owner_id, card.backup_owner_id)
 
 
+_PRELOADED = "card_sealed_preloaded"  # session.info: dossier id -> its sealed rows, each taken once (`preload_sealed`)
+
+
 def _sealed_rows(session: Session, dossier_id: int) -> dict[str, CardSealed]:
+    preloaded = session.info.get(_PRELOADED, {}).pop(dossier_id, None)
+    if preloaded is not None:
+        return preloaded
     return {r.field: r for r in session.scalars(select(CardSealed).where(CardSealed.dossier_id == dossier_id))}
+
+
+def preload_sealed(session: Session, dossier_ids: list[int]) -> None:
+    """Load the sealed rows of these dossiers in one query, for the next edit of each (an import updating many
+    customers); each dossier's rows are taken once, by its next edit or read, so none can go stale."""
+    rows: dict[int, dict[str, CardSealed]] = {i: {} for i in dossier_ids}
+    for r in session.scalars(select(CardSealed).where(CardSealed.dossier_id.in_(dossier_ids))):
+        rows[r.dossier_id][r.field] = r
+    session.info.setdefault(_PRELOADED, {}).update(rows)
+
+
+def forget_preloaded(session: Session) -> None:
+    """Drop the preloaded sealed rows not taken (the import is over)."""
+    session.info.pop(_PRELOADED, None)
 
 
 def _store_sealed(v: Vault, session: Session, dossier_id: int, field: str, value: str,
@@ -194,10 +220,13 @@ def _plain_value(session: Session, dossier: Dossier, card: CustomerCard, field: 
     return value.isoformat() if isinstance(value, date) else value
 
 
-def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, reveal: bool = True) -> CardView:
+def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, reveal: bool = True,
+              only: tuple[str, ...] | None = None) -> CardView:
     """The card as the actor may see it; a read of sensitive values in full is audited.
 
-    ``reveal=False``: sensitive values masked even for those who may read them (an edit form), nothing audited."""
+    ``reveal=False``: sensitive values masked even for those who may read them (an edit form), nothing audited.
+    ``only``: just these fields (an export of contacts naming their customer), so that the audit names only the
+    values read."""
     from config.settings import CARD_FIELDS
 
     dossier = get_dossier(session, actor, dossier_id)
@@ -210,6 +239,8 @@ def read_card(v: Vault, session: Session, actor: User, dossier_id: int, *, revea
                               "last_review_on": _iso(card.last_review_on)}
     revealed: list[str] = []
     for field in CARD_FIELDS[card.customer_kind]:
+        if only is not None and field not in only:
+            continue
         if field not in SEALED:
             fields[field] = _plain_value(session, dossier, card, field)
             continue

@@ -81,11 +81,12 @@ def defer_customer_reindex(session: Session) -> None:
     session.info[_DEFERRED] = set()
 
 
-def flush_customer_reindex(session: Session, now: datetime, *, stop: bool = False, queue: bool = True) -> None:
+def flush_customer_reindex(session: Session, now: datetime, *, stop: bool = False, queue: bool = True) -> set[int]:
     """Queue one job for the dossier ids gathered since `defer_customer_reindex` (``stop``: and gather no
-    more; ``queue=False``: forget them, e.g. a dry run's)."""
+    more; ``queue=False``: forget them, e.g. a dry run's); the ids."""
     ids = session.info.pop(_DEFERRED, None) or set()
     if not stop:
         session.info[_DEFERRED] = set()
     if queue:
         _customer_job(session, ids, now)
+    return ids

@@ -14,7 +14,7 @@ Archivists import, within their clearance.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -27,11 +27,19 @@ from vault.core import Vault
 from vault.creditcode import credit_code_problem, normalize_credit_code
 from vault.customer_models import CustomerCard
 from vault.errors import Conflict, Invalid
-from vault.models import Dossier, User
+from vault.models import Dossier, DossierKey, User
 from vault.services import cards, dossiers, sealed_fields
-from vault.services.common import queue_customer_reindex
+from vault.services.customer_bulk import NewCustomers
 from vault.services.customer_columns import IGNORED, column_of
-from vault.services.import_rows import ImportReport, Refused, RowOutcome, cell_text, clean_filename, run_rows
+from vault.services.import_rows import (
+    ImportReport,
+    Refused,
+    RowOutcome,
+    Step,
+    cell_text,
+    clean_filename,
+    run_rows,
+)
 from vault.services.sheet_reader import read_sheet
 
 # the values people type in Chinese, as the card's own values
@@ -109,6 +117,7 @@ class _Known:
 
     by_code: dict[str, Dossier]
     by_digest: dict[str, int]
+    held: list[object] = field(default_factory=list)
 
     def find(self, v: Vault, session: Session, key_field: str, key: str) -> Dossier | None:
         if key_field == "credit_code":
@@ -138,10 +147,20 @@ def known_customers(v: Vault, session: Session, keys: list[str | None],
         known.by_digest.update((dg or "", i) for i, dg in session.execute(
             select(CustomerCard.dossier_id, CustomerCard.id_number_digest)
             .where(CustomerCard.id_number_digest.in_(chunk))).all())
+    # what updating them reads, loaded here in a few queries and held (the identity map keeps only what is
+    # referenced): the dossiers, their owners, cards and keys, so that a row finds them without a query
+    ids = sorted({d.id for d in known.by_code.values()} | set(known.by_digest.values()))
+    for chunk in _chunks(ids):
+        dossiers_ = session.scalars(select(Dossier).where(Dossier.id.in_(chunk))).all()
+        known.held.extend(dossiers_)
+        known.held.extend(session.scalars(select(User).where(User.id.in_({d.owner_id for d in dossiers_}))).all())
+        for model in (CustomerCard, DossierKey):
+            known.held.extend(session.scalars(select(model).where(model.dossier_id.in_(chunk))).all())
+        cards.preload_sealed(session, chunk)
     return known
 
 
-def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
@@ -161,8 +180,8 @@ def _card_part(kind: str, values: dict[str, str], *, creating: bool) -> dict[str
     return out
 
 
-def _create(v: Vault, session: Session, actor: User, kind: str, key_field: str, key: str,
-            values: dict[str, str], reason: str) -> Dossier:
+def _check_new(v: Vault, session: Session, kind: str, key_field: str, key: str, values: dict[str, str],
+               outcome: RowOutcome, new: NewCustomers) -> None:
     if values.get("relationship") not in ("supplier", "client", "partner"):
         raise Invalid("relationship", "{field} must be one of {allowed}",
                       params={"allowed": "supplier (供应商), client (客户), partner (合作伙伴)"})
@@ -171,11 +190,7 @@ def _create(v: Vault, session: Session, actor: User, kind: str, key_field: str, 
     for name in ("grade", *_DOSSIER_ONLY):
         if values.get(name):
             data[name] = values[name]
-    card_fields = _card_part(kind, values, creating=True)
-    dossier = cards.create_customer(v, session, actor, data)
-    if card_fields:
-        cards.edit_card(v, session, actor, dossier, {"fields": card_fields, "reason": reason})
-    return dossier
+    new.check(session, outcome, kind, data, _card_part(kind, values, creating=True))
 
 
 def _update(v: Vault, session: Session, actor: User, dossier: Dossier, kind: str, values: dict[str, str],
@@ -199,7 +214,7 @@ def _update(v: Vault, session: Session, actor: User, dossier: Dossier, kind: str
 
 
 def _one_row(v: Vault, session: Session, actor: User, values: dict[str, str], reason: str,
-             seen: dict[tuple[str, str], int], row: int, known: _Known) -> RowOutcome:
+             seen: dict[tuple[str, str], int], row: int, known: _Known, new: NewCustomers) -> RowOutcome | Step:
     kind, key_field, key = _identity(v, values)
     first = seen.get((key_field, key))
     if first is not None:
@@ -211,12 +226,17 @@ def _one_row(v: Vault, session: Session, actor: User, values: dict[str, str], re
         raise Refused(Conflict("a dossier for this customer exists above your clearance; ask an archivist "
                                 "cleared for it to update it", code="above_clearance"))
     if existing is None:
-        dossier = _create(v, session, actor, kind, key_field, key, values, reason)
-        # its card is searchable at once (by name, and its fields): one job for the batch (import_rows)
-        queue_customer_reindex(session, [dossier.id], v.clock.now())
-        return RowOutcome(row, "create", dossier_id=dossier.id)
-    _update(v, session, actor, existing, kind, values, reason)
-    return RowOutcome(row, "update", dossier_id=existing.id)
+        # checked now, written with the batch's other new customers; its card is searchable at once (by name,
+        # and its fields): one job for the batch (import_rows.end_batch)
+        outcome = RowOutcome(row, "create")
+        _check_new(v, session, kind, key_field, key, values, outcome, new)
+        return outcome
+
+    def update() -> RowOutcome:
+        _update(v, session, actor, existing, kind, values, reason)
+        return RowOutcome(row, "update", dossier_id=existing.id)
+
+    return update
 
 
 def import_customers_allowed(actor: User) -> None:
@@ -248,11 +268,16 @@ def import_customers(v: Vault, session: Session, actor: User, filename: str, dat
     report = ImportReport(filename, dry_run, [])
     seen: dict[tuple[str, str], int] = {}
     known = known_customers(v, session, keys, sheet.rows)
+    new = NewCustomers(v, actor, reason)
 
-    def one_row(row: int, cells: list[str | None]) -> RowOutcome:
-        return _one_row(v, session, actor, _row_values(keys, cells, row, sheet.formulas), reason, seen, row, known)
+    def one_row(row: int, cells: list[str | None]) -> RowOutcome | Step:
+        values = _row_values(keys, cells, row, sheet.formulas)
+        return _one_row(v, session, actor, values, reason, seen, row, known, new)
 
-    run_rows(v, session, report, sheet.rows, one_row, progress)
+    try:
+        run_rows(v, session, report, sheet.rows, one_row, progress, new=new)
+    finally:
+        cards.forget_preloaded(session)
     if not dry_run:
         audit.record(session, actor, "customers.imported", None, now=v.clock.now(), filename=filename[:200],
                      rows=len(sheet.rows), created=report.count("create"), updated=report.count("update"),

@@ -67,6 +67,16 @@ def _owner(session: Session, raw: Any) -> User:
     return user
 
 
+def clean_new(session: Session, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The model values of a new dossier's fields (`create_dossier`'s checks), refusing bad ones by name."""
+    return _clean(session, data, creating=True)
+
+
+def owner_id(session: Session, username: Any) -> int:
+    """The id of the active employee who may own a dossier, by user name; Invalid naming `owner` otherwise."""
+    return _owner(session, username).id
+
+
 def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     """Validate the given fields into model values; unknown fields are refused by name."""
     unknown = set(data) - set(EDITABLE)
@@ -120,13 +130,18 @@ def _clean(session: Session, data: Mapping[str, Any], *, creating: bool) -> dict
 
 def _next_archive_no(session: Session, year: int) -> str:
     """KH-<year>-<6 digits>: taken from a per-year counter row, so a number is never handed out twice."""
+    return next_archive_numbers(session, year, 1)[0]
+
+
+def next_archive_numbers(session: Session, year: int, count: int) -> list[str]:
+    """``count`` consecutive archive numbers of the year in one step of the counter (a bulk import's batch)."""
     for _ in range(3):
         bumped = session.execute(
             update(ArchiveCounter).where(ArchiveCounter.year == year)
-            .values(last_value=ArchiveCounter.last_value + 1).returning(ArchiveCounter.last_value)
+            .values(last_value=ArchiveCounter.last_value + count).returning(ArchiveCounter.last_value)
         ).scalar_one_or_none()
         if bumped is not None:
-            return f"KH-{year}-{bumped:06d}"
+            return [f"KH-{year}-{n:06d}" for n in range(bumped - count + 1, bumped + 1)]
         try:
             with session.begin_nested():
                 session.add(ArchiveCounter(year=year, last_value=0))

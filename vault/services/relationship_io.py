@@ -39,6 +39,7 @@ from vault.services.import_rows import ImportReport, Refused, RowOutcome, cell_t
 from vault.services.sheet_reader import read_sheet
 
 SHEETS = ("contacts", "records")
+IMPORT_SHEETS = ("customers", *SHEETS)  # what `import_file` takes
 _YES = {"是", "y", "yes", "true", "1", "主要", "√"}
 _NO = {"否", "n", "no", "false", "0", ""}
 _RECORD_KINDS = {"拜访": "visit", "电话": "call", "会议": "meeting", "服务": "service", "咨询": "inquiry",
@@ -179,8 +180,18 @@ def import_sheet(v: Vault, session: Session, actor: User, sheet_name: str, filen
     return report
 
 
+def import_file(v: Vault, session: Session, actor: User, sheet: str, filename: str, data: bytes, *, dry_run: bool,
+                progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Import (or, dry, check) a file of one of `IMPORT_SHEETS`: customers, their contacts or their records."""
+    if sheet == "customers":
+        return customer_import.import_customers(v, session, actor, filename, data, dry_run=dry_run, progress=progress)
+    return import_sheet(v, session, actor, sheet, filename, data, dry_run=dry_run, progress=progress)
+
+
 def _customer_cells(v: Vault, session: Session, actor: User, dossier: Any) -> dict[str, Any]:
-    card = cards.read_card(v, session, actor, dossier.id, reveal=False)
+    # the ID number as the customer export shows it: in full to who may read the dossier's content (audited
+    # as `card.read` of that field), masked to the others
+    card = cards.read_card(v, session, actor, dossier.id, only=("id_number",))
     number = card.fields.get("id_number")
     return {"archive_no": dossier.archive_no, "customer_name": dossier.customer_name,
             "credit_code": dossier.credit_code, "id_number": number}

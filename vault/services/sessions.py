@@ -45,11 +45,12 @@ class SessionCheck:
     reason: str = ""
 
 
-def check_web_session(v: Vault, session: Session, sid: str | None, user_key: str) -> SessionCheck:
+def check_web_session(v: Vault, session: Session, sid: str | None, user_key: str, *,
+                      write: bool = True) -> SessionCheck:
     """Who a browser session belongs to, if it still holds; marks it seen (or ended when it ran out).
 
     `user_key` is the `<id>:<epoch>` the cookie names: a password change or deactivation since
-    sign-in ends the session too.
+    sign-in ends the session too. ``write=False``: the same answer, nothing marked (a read-only unit of work).
     """
     if not sid:
         return SessionCheck(None, "ended")
@@ -67,9 +68,10 @@ def check_web_session(v: Vault, session: Session, sid: str | None, user_key: str
     if not reason and (not user.active or user.role is Role.SYSTEM or user.get_id() != user_key):
         reason = "ended"
     if reason:
-        row.ended_at = now
+        if write:
+            row.ended_at = now
         return SessionCheck(None, reason)
-    if (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_S:
+    if write and (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_S:
         row.last_seen_at = now
     return SessionCheck(user)
 

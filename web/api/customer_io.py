@@ -71,28 +71,17 @@ def report_json(report: ImportReport, lang: str) -> dict[str, Any]:
             "refused": report.count("refuse"), "dry_run": report.dry_run}
 
 
-@bp.post("/imports/customers")
-def import_customers() -> Response:
-    v = get_vault()
-    with unit_of_work() as session:
-        me = actor()
-        customer_import.import_customers_allowed(me)
-        filename, data, fields = _receive()
-        dry_run = parse_dry_run(fields.get("dry_run", request.args.get("dry_run")))
-        report = customer_import.import_customers(v, session, me, filename, data, dry_run=dry_run)
-    return jsonify(report_json(report, web_errors.api_lang()))
-
-
-@bp.post("/imports/contacts", defaults={"sheet": "contacts"})  # two literal paths, each documented on its own
+@bp.post("/imports/customers", defaults={"sheet": "customers"})  # literal paths, each documented on its own
+@bp.post("/imports/contacts", defaults={"sheet": "contacts"})
 @bp.post("/imports/records", defaults={"sheet": "records"})
-def import_relationship(sheet: str) -> Response:
+def import_file(sheet: str) -> Response:
     v = get_vault()
     with unit_of_work() as session:
         me = actor()
         customer_import.import_customers_allowed(me)
         filename, data, fields = _receive()
         dry_run = parse_dry_run(fields.get("dry_run", request.args.get("dry_run")))
-        report = relationship_io.import_sheet(v, session, me, sheet, filename, data, dry_run=dry_run)
+        report = relationship_io.import_file(v, session, me, sheet, filename, data, dry_run=dry_run)
     return jsonify(report_json(report, web_errors.api_lang()))
 
 

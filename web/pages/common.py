@@ -59,10 +59,16 @@ def field_message(exc: VaultError) -> str:
     """What a domain error says, in the reader's language (a field's own sentence where there is one)."""
     from web.errors import message_for
 
-    for key in (exc.code, getattr(exc, "field", None)):
+    own = own_field_message(exc.code, getattr(exc, "field", None))
+    return own if own is not None else message_for(exc)
+
+
+def own_field_message(code: str | None, field: str | None) -> str | None:
+    """A field's or an error code's own sentence, in the reader's language, where there is one."""
+    for key in (code, field):
         if key in FIELD_MESSAGES:
             return str(FIELD_MESSAGES[key])
-    return message_for(exc)
+    return None
 
 
 def page_args(default_per_page: int = 20) -> tuple[int, int]:

@@ -18,16 +18,17 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from vault import policy
-from vault.errors import Invalid, VaultError
+from vault.errors import Invalid, NotFound, VaultError
 from vault.services import customer_export, customer_import, exports, relationship_io
 from vault.services.sheet_reader import MAX_BYTES
 from web.api.registers import file_response
 from web.deps import actor, get_vault, unit_of_work
+from web.pages import import_jobs
 from web.pages.common import field_message
 from web.pages.i18n import current_lang
 
@@ -74,11 +75,35 @@ def _unpark(user_id: int, token: str, key: str) -> bytes:
     return data
 
 
-def _report_rows(report: customer_import.ImportReport, lang: str) -> list[dict[str, Any]]:
+def _report_rows(rows: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
     from web.errors import translate  # web.errors imports the pages
 
-    return [{"row": r.row, "action": r.action, "field": r.field,
-             "reason": None if r.template is None else translate(r.template, r.params, lang)} for r in report.rows]
+    return [{"row": r["row"], "action": r["action"], "field": r["field"],
+             "reason": None if r["template"] is None else translate(r["template"], r["params"], lang)}
+            for r in rows]
+
+
+def _outcome(ctx: dict[str, Any], state: dict[str, Any], key: str | None) -> None:
+    """The page's context for a finished (or failed) import: the report, the confirm form after a check."""
+    dry = bool(state["dry_run"])
+    if state["state"] == "failed":
+        ctx["error"] = (import_jobs.error_text(state, current_lang())
+                        or _("The import failed; nothing was written."))
+        return
+    counts = state["counts"]
+    ctx.update(report=_report_rows(state["rows"], current_lang()), filename=state["filename"], done=not dry,
+               counts=counts)
+    if dry and counts["create"] + counts["update"] and state.get("token") and key:
+        ctx["token"], ctx["key"] = state["token"], key
+    if not dry:
+        flash(_("Import done: %(c)s created, %(u)s updated, %(r)s refused.", c=counts["create"],
+                u=counts["update"], r=counts["refuse"]), "success")
+
+
+def _keys() -> dict[str, str]:
+    """The confirm forms' keys of this browser's checks still running (the signed session cookie: the server
+    keeps no key of a parked file)."""
+    return dict(session.get("import_keys") or {})
 
 
 @bp.route("/dossiers/import", methods=["GET", "POST"])
@@ -102,24 +127,54 @@ def import_page() -> ResponseReturnValue:
                                   code="file_missing")
                 filename = upload.filename[:200]
                 data = upload.stream.read(MAX_BYTES + 1)
-            dry = not token
-            with unit_of_work() as s:
-                if sheet == "customers":
-                    report = customer_import.import_customers(get_vault(), s, me, filename, data, dry_run=dry)
-                else:
-                    report = relationship_io.import_sheet(get_vault(), s, me, sheet, filename, data, dry_run=dry)
         except VaultError as exc:
             ctx["error"] = field_message(exc)
         else:
-            ctx.update(report=_report_rows(report, current_lang()), filename=filename, done=not dry,
-                       counts={a: report.count(a) for a in ("create", "update", "refuse")})
-            if dry and report.count("create") + report.count("update"):
-                ctx["token"], ctx["key"] = _park(me.id, data)
-            if not dry:
-                flash(_("Import done: %(c)s created, %(u)s updated, %(r)s refused.", c=report.count("create"),
-                        u=report.count("update"), r=report.count("refuse")), "success")
+            dry = not token
+            parked, key = _park(me.id, data) if dry else (None, "")
+            v = get_vault()
+            job = import_jobs.start(v, me.id, sheet, filename, data, dry_run=dry, token=parked)
+            import_jobs.wait(job, float(current_app.config.get("IMPORT_WAIT_S", import_jobs.WAIT_S)))
+            state = import_jobs.read(v, job, me.id)
+            assert state is not None
+            if state["state"] == "running":  # a long one: its own page shows how far it has come
+                if parked:
+                    session["import_keys"] = dict([*_keys().items(), (job, key)][-5:])  # the latest few
+                return redirect(url_for("customer_io.import_job_page", job=job), 303)
+            _outcome(ctx, state, key)
+            if parked and not ctx.get("token"):
+                _unpark(me.id, parked, key)  # nothing to import: the parked copy goes
     status = 422 if ctx["error"] else 200
     return render_template("pages/customer_import.html", **ctx), status
+
+
+def _job_state(job: str) -> dict[str, Any]:
+    me = actor()
+    customer_import.import_customers_allowed(me)
+    state = import_jobs.read(get_vault(), job, me.id)
+    if state is None:
+        raise NotFound("no such import (an import's page is kept for a day)")
+    return state
+
+
+@bp.get("/dossiers/import/<job>")
+def import_job_page(job: str) -> ResponseReturnValue:
+    """A long import's page: how many of its rows are done (moving while it runs), then its report."""
+    state = _job_state(job)
+    ctx: dict[str, Any] = {"report": None, "error": None, "done": False, "sheet": state["sheet"], "sheets": SHEETS,
+                           "job": job, "running": state["state"] == "running", "dry_run": state["dry_run"],
+                           "filename": state["filename"], "rows_done": state["done"], "rows_total": state["total"]}
+    if not ctx["running"]:
+        _outcome(ctx, state, _keys().get(job))
+    status = 422 if ctx["error"] else 200
+    return render_template("pages/customer_import.html", **ctx), status
+
+
+@bp.get("/dossiers/import/<job>/progress")
+def import_job_progress(job: str) -> ResponseReturnValue:
+    """How far the import has come, for its page's script: {state, done, total}."""
+    state = _job_state(job)
+    return jsonify({"state": state["state"], "done": state["done"], "total": state["total"]})
 
 
 @bp.get("/dossiers/export")
