@@ -22,6 +22,7 @@ from vault import audit
 from vault.core import Vault
 from vault.errors import Invalid, VaultError, render
 from vault.services import common
+from vault.services.completeness_flag import refresh_completeness
 
 BATCH_ROWS = 500
 _FORMULA = ("=",)
@@ -198,4 +199,7 @@ def end_batch(v: Vault, session: Session, report: ImportReport, new: NewRows | N
     if dry_run:
         audit.drop_pending(session, 0)
     audit.write_pending(session, stop=stop)
-    return common.flush_customer_reindex(session, v.clock.now(), stop=stop, queue=not dry_run)
+    ids = common.flush_customer_reindex(session, v.clock.now(), stop=stop, queue=not dry_run)
+    if not dry_run:
+        refresh_completeness(session, ids)  # the new rows went in by bulk insert(), which no flush listener sees
+    return ids
