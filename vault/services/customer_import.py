@@ -29,7 +29,6 @@ from vault.customer_models import CustomerCard
 from vault.errors import Conflict, Invalid
 from vault.models import Dossier, User
 from vault.services import cards, dossiers, sealed_fields
-from vault.services.common import queue_customer_reindex
 from vault.services.customer_columns import IGNORED, column_of
 from vault.services.import_rows import ImportReport, Refused, RowOutcome, cell_text, clean_filename, run_rows
 from vault.services.sheet_reader import read_sheet
@@ -211,9 +210,8 @@ def _one_row(v: Vault, session: Session, actor: User, values: dict[str, str], re
         raise Refused(Conflict("a dossier for this customer exists above your clearance; ask an archivist "
                                 "cleared for it to update it", code="above_clearance"))
     if existing is None:
+        # its card is searchable at once: creation queues it, gathered in one job for the batch (import_rows)
         dossier = _create(v, session, actor, kind, key_field, key, values, reason)
-        # its card is searchable at once (by name, and its fields): one job for the batch (import_rows)
-        queue_customer_reindex(session, [dossier.id], v.clock.now())
         return RowOutcome(row, "create", dossier_id=dossier.id)
     _update(v, session, actor, existing, kind, values, reason)
     return RowOutcome(row, "update", dossier_id=existing.id)

@@ -88,12 +88,14 @@ def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[
     try:
         for done, (row, cells) in enumerate(rows, start=1):
             mark = audit.pending_mark(session)
+            gathered = common.customer_reindex_mark(session)
             savepoint = session.begin_nested()
             try:
                 outcome = one_row(row, cells)
             except (Refused, VaultError) as exc:
                 savepoint.rollback()
                 audit.drop_pending(session, mark)
+                common.drop_customer_reindex(session, gathered)
                 err = exc.error if isinstance(exc, Refused) else exc
                 report.rows.append(RowOutcome(row, "refuse", field=str(err.params.get("field") or "") or None,
                                               template=err.template, params=err.params))
@@ -101,6 +103,7 @@ def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[
                 if report.dry_run:
                     savepoint.rollback()
                     audit.drop_pending(session, mark)
+                    common.drop_customer_reindex(session, gathered)
                     outcome.dossier_id = None
                 else:
                     savepoint.commit()
