@@ -10,10 +10,13 @@ import zipfile
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
 from tests.support.multipart import post_file
+from vault.core import Vault
+from vault.models import Job, JobKind
 
 CODES = [c["credit_code"] for c in manifest(SYNTHETIC)["customers"]]
 ID_A = "11010519491231002X"
@@ -275,3 +278,14 @@ def test_contacts_and_records_import_idempotently_by_their_natural_keys_and_refu
     assert {row["ID number"] for row in full} >= {"110105********002X"}
     r = sheet_import(api, people, "contacts", b"%PDF-1.7\n\x00", dry_run=False)
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "file"
+
+
+def test_the_imports_search_job_names_the_created_customers_and_not_a_refused_rows_rolled_back_one(
+        api: Api, people: People, vault: Vault) -> None:
+    rows = [["甲公司", CODES[0], "", "client", "A", "", "employee", "", "", "", ""],
+            ["金额公司", CODES[1], "", "client", "A", "", "employee", "", "一百万", "", ""]]  # refused once created
+    body = do_import(api, people, csv_bytes(rows), dry_run=False).get_json()
+    assert [x["action"] for x in body["rows"]] == ["create", "refuse"]
+    with vault.session() as s:
+        jobs = s.scalars(select(Job).where(Job.kind == JobKind.REINDEX_CUSTOMER)).all()
+    assert [j.payload["dossier_ids"] for j in jobs] == [[body["rows"][0]["dossier_id"]]]
