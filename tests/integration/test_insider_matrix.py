@@ -237,8 +237,11 @@ def test_contacts_and_records_exports_show_a_row_its_words_and_its_sensitive_fie
     assert len(mine) == 1 and len(people) == 1, (records, contacts)
     record, contact = list(mine[0].values()), list(people[0].values())
     assert c.name in record and c.name in contact
-    assert c.id_number not in whole  # the customer's ID number: never in full in a sheet
-    assert mask("id_number", c.id_number) in record
+    # the customer's ID number names the row: masked unless the caller may read the dossier's content
+    shown = mine[0]["ID number"]
+    assert shown in ((c.id_number, mask("id_number", c.id_number)) if reads(username, level)
+                     else (mask("id_number", c.id_number),))
+    assert people[0]["ID number"] == shown
     # that a visit took place, when and by whom: everyone who sees the dossier
     assert "2026-01-02" in " ".join(record) and "top" in record
     if reads(username, level):
@@ -246,7 +249,7 @@ def test_contacts_and_records_exports_show_a_row_its_words_and_its_sensitive_fie
         assert c.contact in contact and c.phone in " ".join(contact)
     else:
         assert c.summary not in whole and c.details not in whole
-        assert c.contact not in whole and c.phone not in whole
+        assert c.contact not in whole and c.phone not in whole and c.id_number not in whole
 
 
 @pytest.mark.parametrize("scene", ["whoosh"], indirect=True)  # the CLI reads the home's SQLite database
