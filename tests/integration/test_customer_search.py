@@ -17,7 +17,7 @@ from indexer.customer_entries import entry_key
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
-from tests.integration.test_pages import as_user
+from tests.integration.test_pages import as_user, post_form
 from tests.support.workflow_fixtures import upload
 from vault.core import Vault
 from vault.models import Job, JobKind, JobStatus
@@ -165,7 +165,7 @@ def test_a_customer_imported_with_card_fields_is_found_by_them_without_an_edit(
 
 @pytest.mark.parametrize("settings_overrides", ["whoosh", "pg"], indirect=True)
 def test_a_new_customer_is_found_by_its_card_once_the_worker_ran_and_a_refused_one_queues_nothing(
-        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+        app: Flask, api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     body = {"customer_name": "Yrsolde个体经营户", "customer_type": "client", "customer_kind": "individual",
             "id_number": "11010519491231002X", "owner": "archivist"}
     r = api.post(people.archivist, "/api/v1/dossiers", json=body)
@@ -182,3 +182,10 @@ def test_a_new_customer_is_found_by_its_card_once_the_worker_ran_and_a_refused_o
         hits = found(api, user, "Yrsolde")["items"]
         assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", d["id"])]
     assert found(api, people.make("emp-public", "employee", "public"), "Yrsolde")["total"] == 0
+    # a dossier opened on the page is a customer with its card as well
+    page = as_user(app, people.archivist)
+    made = post_form(page, "/dossiers/new", {"customer_name": "Quennet精工有限公司", "customer_type": "client",
+                                             "grade": "B", "secrecy": "internal", "owner": "archivist"})
+    assert made.status_code == 302, made.get_data(as_text=True)
+    run_pending(vault, index)
+    assert [h["source"] for h in found(api, people.employee, "Quennet")["items"]] == ["card"]
