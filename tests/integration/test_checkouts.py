@@ -238,7 +238,8 @@ def test_a_docx_copy_is_refused_until_its_text_exists_then_is_a_stamped_pdf_of_i
     r = _page(api, people.employee, doc["id"])
     assert r.status_code == 409 and 'data-code="pages_not_ready"' in r.get_data(as_text=True)
     assert "文本尚未就绪" in r.get_data(as_text=True), "the page says why in the reader's language"
-    assert run_pending(vault, index) == 1  # the worker extracts the text (a DOCX needs no OCR)
+    # the worker extracts the text (a DOCX needs no OCR), and indexes the new customer's card
+    assert run_pending(vault, index) == 2
     r = _content(api, people.employee, doc["id"], inline=False)
     assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.data != DOCX.read_bytes()
     pages = PdfReader(io.BytesIO(r.data)).pages

@@ -38,7 +38,8 @@ def test_import_says_indexing_continues_in_the_background_and_wait_makes_the_fil
     first = _run(home, "import", str(corpus), "--manifest", str(corpus / "m.json"))
     assert first.returncode == 0, first.stderr
     assert "2 of these files are not indexed yet" in first.stdout
-    assert "index queue: 2 jobs" in first.stdout and "--wait" in first.stdout
+    # the two files, and the new dossier's customer-file entry
+    assert "index queue: 3 jobs" in first.stdout and "--wait" in first.stdout
     assert "dossier KH-" in first.stdout and entries[0]["customer"] in first.stdout
     assert _run(home, "search", term, "--as", "li.archivist").stdout.startswith("0 documents match")
 

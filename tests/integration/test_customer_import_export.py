@@ -10,10 +10,13 @@ import zipfile
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
 from tests.support.multipart import post_file
+from vault.core import Vault
+from vault.models import Job, JobKind
 
 CODES = [c["credit_code"] for c in manifest(SYNTHETIC)["customers"]]
 ID_A = "11010519491231002X"
@@ -319,3 +322,14 @@ def test_an_import_of_several_batches_is_audited_in_one_chain_and_idempotent(
     assert len(api.get(people.legal, "/api/v1/audit?action=dossier.created").get_json()["items"]) == 5
     assert len(api.get(people.legal, "/api/v1/audit?action=card.updated").get_json()["items"]) == 6
     assert api.get(people.legal, "/api/v1/audit/verify").get_json()["ok"] is True
+
+
+def test_the_imports_search_job_names_the_created_customers_and_not_a_refused_rows_rolled_back_one(
+        api: Api, people: People, vault: Vault) -> None:
+    rows = [["甲公司", CODES[0], "", "client", "A", "", "employee", "", "", "", ""],
+            ["金额公司", CODES[1], "", "client", "A", "", "employee", "", "一百万", "", ""]]  # refused once created
+    body = do_import(api, people, csv_bytes(rows), dry_run=False).get_json()
+    assert [x["action"] for x in body["rows"]] == ["create", "refuse"]
+    with vault.session() as s:
+        jobs = s.scalars(select(Job).where(Job.kind == JobKind.REINDEX_CUSTOMER)).all()
+    assert [j.payload["dossier_ids"] for j in jobs] == [[body["rows"][0]["dossier_id"]]]

@@ -17,7 +17,7 @@ from indexer.customer_entries import entry_key
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
-from tests.integration.test_pages import as_user
+from tests.integration.test_pages import as_user, post_form
 from tests.support.workflow_fixtures import upload
 from vault.core import Vault
 from vault.models import Job, JobKind, JobStatus
@@ -70,6 +70,7 @@ def queued_kinds(vault: Vault) -> list[str]:
 def test_after_a_card_edit_the_new_term_is_found_and_the_old_one_is_not(
         api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist, owner="employee")
+    run_pending(vault, index)  # the new customer's card, queued at creation
     edit_card(api, people.employee, d["id"], main_products="铸铁阀门")
     # the card's entry alone is re-added, not the dossier's documents
     assert queued_kinds(vault) == [JobKind.REINDEX_CUSTOMER.value]
@@ -160,3 +161,31 @@ def test_a_customer_imported_with_card_fields_is_found_by_them_without_an_edit(
     assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", r.get_json()["rows"][1]["dossier_id"])]
     hits = found(api, people.legal, "导入客户2")["items"]
     assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", r.get_json()["rows"][2]["dossier_id"])]
+
+
+@pytest.mark.parametrize("settings_overrides", ["whoosh", "pg"], indirect=True)
+def test_a_new_customer_is_found_by_its_card_once_the_worker_ran_and_a_refused_one_queues_nothing(
+        app: Flask, api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    body = {"customer_name": "Yrsolde个体经营户", "customer_type": "client", "customer_kind": "individual",
+            "id_number": "11010519491231002X", "owner": "archivist"}
+    r = api.post(people.archivist, "/api/v1/dossiers", json=body)
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    # the job was committed with the dossier (one transaction): nothing else is needed to make it searchable
+    assert queued_kinds(vault) == [JobKind.REINDEX_CUSTOMER.value]
+    again = api.post(people.archivist, "/api/v1/dossiers", json={**body, "customer_name": "同号另一户"})
+    assert again.status_code == 409 and queued_kinds(vault) == [JobKind.REINDEX_CUSTOMER.value]
+    assert found(api, people.employee, "Yrsolde")["total"] == 0  # not before the worker ran
+    run_pending(vault, index)
+    # the name is on the card only (no document, contact or record has it): seen by everyone who sees the dossier
+    for user in (people.employee, people.legal):
+        hits = found(api, user, "Yrsolde")["items"]
+        assert [(h["source"], h["dossier_id"]) for h in hits] == [("card", d["id"])]
+    assert found(api, people.make("emp-public", "employee", "public"), "Yrsolde")["total"] == 0
+    # a dossier opened on the page is a customer with its card as well
+    page = as_user(app, people.archivist)
+    made = post_form(page, "/dossiers/new", {"customer_name": "Quennet精工有限公司", "customer_type": "client",
+                                             "grade": "B", "secrecy": "internal", "owner": "archivist"})
+    assert made.status_code == 302, made.get_data(as_text=True)
+    run_pending(vault, index)
+    assert [h["source"] for h in found(api, people.employee, "Quennet")["items"]] == ["card"]

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from config.settings import DEFAULT_RETENTION_YEARS
+from indexer.customer_entries import entry_key
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
@@ -151,8 +152,10 @@ def test_execution_crypto_shreds_deletes_blobs_purges_the_index_and_leaves_a_tom
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], PDF)
     keep = upload(api, people.archivist, d["id"], PDF2, doc_date="2025-01-01", doc_type="other")
-    assert run_pending(vault, index) == 2  # the real worker: sandboxed extraction, sealed text, Whoosh postings
-    assert index.document_ids() == {doc["id"], keep["id"]}
+    # the real worker: sandboxed extraction, sealed text, Whoosh postings; and the new customer's card
+    assert run_pending(vault, index) == 3
+    card = entry_key("card", d["id"])
+    assert index.document_ids() == {doc["id"], keep["id"], card}
     assert search_ids(api, people.legal, CONTRACT_NO) == [doc["id"]]
     assert index_files_hold(vault, CONTRACT_NO), "the probe would prove nothing: the term is not in the files"
     with vault.session() as s:
@@ -176,7 +179,7 @@ def test_execution_crypto_shreds_deletes_blobs_purges_the_index_and_leaves_a_tom
     # the index has a single writer: the request only queued the purge, the index worker does it
     assert index_files_hold(vault, CONTRACT_NO), "a web request wrote the index"
     assert run_pending(vault, index) == 1
-    assert index.document_ids() == {keep["id"]}
+    assert index.document_ids() == {keep["id"], card}
     assert search_ids(api, people.legal, CONTRACT_NO) == []
     assert not index_files_hold(vault, CONTRACT_NO), "the destroyed document's postings remain in the index files"
     with vault.session() as s:
@@ -271,7 +274,7 @@ def test_a_purge_the_index_refuses_is_retried_past_the_attempt_limit_until_it_is
 
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], PDF)
-    assert run_pending(vault, index) == 1
+    assert run_pending(vault, index) == 2  # the document and the new customer's card
     batch = _approved_batch(api, people, [doc["id"]])
     assert api.post(people.archivist, f"/api/v1/destructions/{batch['id']}/execute").status_code == 200
     index = WhooshIndex(vault.settings.index_path, lock_timeout_s=0.2)  # gives up on a held lock at once

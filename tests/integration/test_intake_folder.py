@@ -47,6 +47,7 @@ def documents_in(vault: Vault, dossier_id: int) -> list[int]:
 def test_a_large_stack_is_queued_and_the_worker_files_it(api: Api, people: People, vault: Vault) -> None:
     a = people.archivist
     d1 = api.new_dossier(a)
+    assert run_pending(vault, runtime_of(api.client.application).index) == 1  # the new customer's card
     data = stack_pdf([separator(d1["archive_no"], "invoice"), content("i1"), content("i2")])
     r = post_file(api.client, "/api/v1/intake", api.headers(a), {}, "big.pdf", data)
     assert r.status_code == 202

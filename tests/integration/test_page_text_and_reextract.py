@@ -48,7 +48,7 @@ def _two_page_pdf(path: Path) -> Path:
 def scanned(api: Api, people: People, vault: Vault, index: SearchIndex, tmp_path: Path) -> dict[str, Any]:
     d = api.new_dossier(people.archivist)
     doc = upload(api, people.archivist, d["id"], _two_page_pdf(tmp_path / "agreement.pdf"), doc_type="contract")
-    assert run_pending(vault, index) == 1
+    assert run_pending(vault, index) == 2  # the document and the new customer's card
     return {"dossier": d, "doc": doc}
 
 

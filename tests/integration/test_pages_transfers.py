@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from tests.conftest import Api, People
 from tests.integration.test_pages import as_user, post_form
 from vault.core import Vault
-from vault.models import Dossier
+from vault.models import AuditEvent, Dossier
 from vault.paper_models import CalendarDay, Transfer
 
 ITEM = {"title": "采购合同原件", "doc_type": "contract", "pages": 5}
@@ -174,3 +174,37 @@ def test_an_administrator_lists_the_national_day_holidays_on_the_calendar_page(
     assert seen.status_code == 200 and 'id="calendar-form"' not in seen.get_data(as_text=True)
     assert post_form(as_user(app, people.employee), "/admin/calendar", {"from": "2026-10-08", "day_type": "holiday"}
                      ).status_code == 403
+
+
+REFUSED = {"zh": "无权执行此操作", "en": "may not do this"}
+
+
+def test_no_other_role_changes_the_calendar_through_the_page_or_the_api_and_is_told_so_in_its_language(
+        app: Flask, api: Api, people: People, vault: Vault) -> None:
+    """Everyone reads the calendar (their transfer deadlines follow it); only administrators change it. A
+    refusal is a 403 in the reader's language, on the page and in the API, and writes no day and no audit."""
+    assert api.post(people.admin, "/api/v1/calendar", json={"entries": [
+        {"date": "2026-10-01", "day_type": "holiday", "name": "国庆节"}]}).status_code == 200
+    calendar_events = select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("calendar.%"))
+    with vault.session() as s:
+        events = s.scalar(calendar_events)
+    listed = {"year": 2026, "days": [{"date": "2026-10-01", "day_type": "holiday", "name": "国庆节"}]}
+    for role in ("archivist", "legal", "manager", "employee"):
+        user = getattr(people, role)
+        page = as_user(app, user)
+        for lang, words in REFUSED.items():
+            _in(page, lang)
+            seen = page.get("/admin/calendar?year=2026")
+            assert seen.status_code == 200 and "国庆节" in seen.get_data(as_text=True)
+            assert 'id="calendar-form"' not in seen.get_data(as_text=True)
+            assert "/admin/calendar" not in page.get("/").get_data(as_text=True)  # not in their menu
+            refused = post_form(page, "/admin/calendar", {"from": "2026-10-02", "to": "2026-10-07",
+                                                          "day_type": "holiday", "name": "国庆节"})
+            assert refused.status_code == 403 and words in refused.get_data(as_text=True), (role, lang)
+            r = api.client.post("/api/v1/calendar", headers={**api.headers(user), "Accept-Language": lang},
+                                json={"entries": [{"date": "2026-10-01", "day_type": "normal"}]})
+            assert r.status_code == 403 and words in r.get_json()["error"]["message"], (role, lang, r.get_json())
+            assert api.get(user, "/api/v1/calendar?year=2026").get_json() == listed
+    with vault.session() as s:
+        assert s.scalar(calendar_events) == events == 1  # nothing written, no change audited
+        assert s.scalar(select(func.count()).select_from(CalendarDay)) == 1

@@ -45,7 +45,7 @@ def test_an_uploaded_document_is_found_once_the_worker_indexed_it_in_the_databas
     doc_id = api.upload(people.archivist, d["id"], SYNTHETIC / entry["path"], doc_type=entry["doc_type"],
                         doc_date="1990-01-01").get_json()["id"]
     assert _found(api, people.legal, entry["terms"][0]) == []
-    assert run_pending(vault, index) == 1
+    assert run_pending(vault, index) == 2  # the document and the new customer's card
     assert _found(api, people.legal, entry["terms"][0]) == [doc_id]
     assert vault.settings.index_path.exists() is False or not any(vault.settings.index_path.iterdir())
 

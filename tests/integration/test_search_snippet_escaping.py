@@ -47,7 +47,7 @@ def test_the_page_shows_the_snippet_text_as_typed_with_only_the_hit_marked(
         api: Api, people: People, app: Flask, vault: Vault, index: SearchIndex, tmp_path: Path) -> None:
     d = api.new_dossier(people.archivist)
     assert api.upload(people.archivist, d["id"], write_docx(tmp_path / "terms.docx", TEXT)).status_code == 201
-    assert run_pending(vault, index) == 1
+    assert run_pending(vault, index) == 2  # the document and the new customer's card
     item = api.get(people.legal, "/api/v1/search", query_string={"q": "Sonderklausel"}).get_json()["items"][0]
     # the API hands over HTML: the text escaped once, the hit in <mark>
     assert "<mark>Sonderklausel</mark>" in item["snippet"]

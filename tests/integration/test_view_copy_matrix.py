@@ -64,6 +64,7 @@ class Matrix:
 @pytest.fixture
 def matrix(api: Api, people: People, vault: Vault, index: SearchIndex, tmp_path: Path) -> Matrix:
     d = api.new_dossier(people.archivist)
+    assert run_pending(vault, index) == 1  # the new customer's card
     paths = {"docx": DOCX, "pdf": PDF, "png": PNG, "jpeg": JPG, "tiff": _tiff(tmp_path / "scan.tif")}
     docs = {"docx": upload(api, people.archivist, d["id"], DOCX, doc_type="correspondence")["id"]}
     assert run_pending(vault, index, limit=1) == 1  # the DOCX's text (no OCR needed): its pages are made from it

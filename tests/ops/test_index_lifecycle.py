@@ -63,7 +63,7 @@ def _index_status(vault: Vault, document_id: int) -> IndexStatus:
 def test_a_deleted_index_directory_is_rebuilt_by_dossier_reindex_with_identical_search_results(
         vault: Vault, index: SearchIndex, people: People, api: Api) -> None:
     stored = store_files(vault, people, [SYNTHETIC / e["path"] for e in TEXT_FILES])
-    assert run_pending(vault, index) == len(stored)
+    assert run_pending(vault, index) == len(stored) + 1  # and the new dossier's customer-file job
     before = _search_all(api, people)
     assert sum(1 for hits in before if hits) >= len(TEXT_FILES), "the corpus terms should find their files"
 
@@ -145,6 +145,7 @@ def test_a_job_whose_worker_process_died_holding_it_is_done_by_another_once_the_
         vault: Vault, index: SearchIndex, people: People, api: Api, clock: FixedClock) -> None:
     stored = store_files(vault, people, [SYNTHETIC / TEXT_FILES[1]["path"]])
     doc_id = stored[0].document_id
+    assert run_pending(vault, index, limit=1) == 1  # the new dossier's customer-file job, queued before the file
     proc = subprocess.run([sys.executable, "-c", CLAIM_THEN_DIE], env=_env(vault), cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 9, proc.stderr

@@ -47,7 +47,7 @@ def test_dossiers_documents_versions_and_jobs_numbered_past_2_to_the_31_are_uplo
     assert d["id"] > 2**31
     doc = upload(api, people.archivist, d["id"], PDF)
     assert doc["id"] > 2**31
-    assert run_pending(vault, index) == 1
+    assert run_pending(vault, index) == 2  # the document and the new customer's card
     assert api.get(people.legal, f"/api/v1/dossiers/{d['id']}").status_code == 200
     assert api.get(people.legal, f"/api/v1/documents/{doc['id']}").get_json()["index_status"] == "indexed"
     assert api.get(people.legal, f"/api/v1/documents/{doc['id']}/content").status_code == 200

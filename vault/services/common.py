@@ -81,6 +81,17 @@ def defer_customer_reindex(session: Session) -> None:
     session.info[_DEFERRED] = set()
 
 
+def customer_reindex_mark(session: Session) -> frozenset[int]:
+    """The dossier ids gathered so far, to go back to when a row's savepoint is rolled back."""
+    return frozenset(session.info.get(_DEFERRED) or ())
+
+
+def drop_customer_reindex(session: Session, mark: frozenset[int]) -> None:
+    """Forget the ids gathered since ``mark`` (their rows were rolled back: a refused or a dry-run row)."""
+    if session.info.get(_DEFERRED) is not None:
+        session.info[_DEFERRED] = set(mark)
+
+
 def flush_customer_reindex(session: Session, now: datetime, *, stop: bool = False, queue: bool = True) -> set[int]:
     """Queue one job for the dossier ids gathered since `defer_customer_reindex` (``stop``: and gather no
     more; ``queue=False``: forget them, e.g. a dry run's); the ids."""

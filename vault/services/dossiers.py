@@ -36,7 +36,7 @@ from vault.models import (
 )
 from vault.paging import Page, page_of
 from vault.services.card_fields import KINDS, add_history, missing_card_fields
-from vault.services.common import get_dossier, queue_reindex
+from vault.services.common import get_dossier, queue_customer_reindex, queue_reindex
 from vault.services.completeness_flag import flag_current  # its session listener keeps dossiers.incomplete current
 from vault.services.dossier_list import apply_filters
 from vault.services.fields import clean_text
@@ -188,6 +188,9 @@ def create_dossier(v: Vault, session: Session, actor: User, data: Mapping[str, A
     audit.record(session, actor, "dossier.created", dossier, now=now, archive_no=dossier.archive_no,
                  customer_name=dossier.customer_name, credit_code=dossier.credit_code,
                  secrecy=dossier.secrecy.value)
+    # the customer is found by name and card fields once the worker ran, as after any card change (outbox:
+    # the job commits with the dossier)
+    queue_customer_reindex(session, [dossier.id], now)
     return dossier
 
 

@@ -131,6 +131,7 @@ def run_rows(v: Vault, session: Session, report: ImportReport, rows: list[tuple[
 def _take(session: Session, dry_run: bool, row: int, one_row: Callable[[], RowOutcome | Step], *,
           savepoint: bool, defer: bool = False) -> RowOutcome | Step:
     mark = audit.pending_mark(session)
+    gathered = common.customer_reindex_mark(session)
     nested = session.begin_nested() if savepoint else None
     try:
         outcome = one_row()
@@ -143,12 +144,14 @@ def _take(session: Session, dry_run: bool, row: int, one_row: Callable[[], RowOu
         if nested is not None:
             nested.rollback()
         audit.drop_pending(session, mark)
+        common.drop_customer_reindex(session, gathered)  # a rolled-back row's dossier is not the job's
         err = exc.error if isinstance(exc, Refused) else exc
         return RowOutcome(row, "refuse", field=str(err.params.get("field") or "") or None, template=err.template,
                           params=err.params)
     if nested is not None and dry_run:
         nested.rollback()
         audit.drop_pending(session, mark)
+        common.drop_customer_reindex(session, gathered)
         outcome.dossier_id = None
     elif nested is not None:
         nested.commit()

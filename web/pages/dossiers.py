@@ -12,6 +12,7 @@ from vault import policy
 from vault.errors import Conflict, Invalid
 from vault.models import DocType, DossierStatus
 from vault.services import checkouts, dossiers, holds
+from vault.services.cards import create_customer
 from vault.services.common import get_dossier
 from web.deps import actor, get_vault, unit_of_work
 from web.pages import cards, customer_file, customer_io
@@ -76,7 +77,8 @@ def create_page() -> ResponseReturnValue:
             data["customer_name"] = ""
         try:
             with unit_of_work() as s:
-                created = dossiers.create_dossier(get_vault(), s, me, data)
+                # as POST /api/v1/dossiers: with its (organisation's) card, searchable by name once the worker ran
+                created = create_customer(get_vault(), s, me, data)
                 new_id, archive_no = created.id, created.archive_no
         except (Invalid, Conflict) as exc:
             errors = _save_errors(exc)
