@@ -135,7 +135,12 @@ class Client:
     def found(self, user: str, q: str) -> list[int]:
         body = self.get(user, "/api/v1/search", q=q, per_page=100)
         assert body["total"] == len(body["items"])
-        return sorted(i["document_id"] for i in body["items"])
+        return sorted(i["document_id"] for i in body["items"] if i["source"] == "document")
+
+    def hits(self, user: str, q: str) -> list[tuple[str, int, int]]:
+        """Every hit, documents and the customer file's entries (a card is found from its dossier's creation)."""
+        body = self.get(user, "/api/v1/search", q=q, per_page=100)
+        return sorted((i["source"], i["dossier_id"], i["document_id"] or 0) for i in body["items"])
 
 
 @pytest.mark.slow
@@ -157,7 +162,8 @@ def test_two_apps_and_two_workers_without_shared_disk_see_one_archive(hosts: tup
     first = uploaded[0]
     before = b.found("legal", f'"{TERM}"')
     assert first in before and before == a.found("legal", f'"{TERM}"')
-    assert b.found("legal", "有限公司") == a.found("legal", "有限公司")
+    broad = b.hits("legal", "有限公司")
+    assert broad == a.hits("legal", "有限公司") and ("card", d["id"], 0) in broad
 
     batch = a.post("archivist", "/api/v1/destructions", 201, json={"document_ids": [first], "reason": "期限届满"})
     for approver in ("manager", "legal"):
@@ -176,5 +182,5 @@ def test_two_apps_and_two_workers_without_shared_disk_see_one_archive(hosts: tup
             time.sleep(0.5)
     finally:
         engine.dispose()
-    assert {job.kind for job in jobs} == {"index", "purge_index"}
+    assert {job.kind for job in jobs} == {"reindex_customer", "index", "purge_index"}  # card, uploads, purge
     assert [(job.kind, job.status, job.attempts) for job in jobs if job.status != "done" or job.attempts != 1] == []
