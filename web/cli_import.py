@@ -49,7 +49,7 @@ def dossier_for(entry: dict[str, Any], customers: dict[str, dict[str, Any]], fol
 def _dossier_id(v: Vault, actor: User, name: str, code: str | None, entry: dict[str, Any],
                 industry: str, owner: str, imported: Imported) -> int:
     """The dossier with this credit code (or, without one, this name and no code); created if missing."""
-    from vault.services import dossiers
+    from vault.services import cards
 
     with v.session() as s:
         if code:
@@ -58,7 +58,8 @@ def _dossier_id(v: Vault, actor: User, name: str, code: str | None, entry: dict[
             existing = s.scalars(select(Dossier).where(Dossier.customer_name == name, Dossier.credit_code.is_(None))
                                  .order_by(Dossier.id)).first()
         if existing is None:
-            existing = dossiers.create_dossier(v, s, actor, {
+            # with its card, as the API and the page make one: the customer is found by name once indexed
+            existing = cards.create_customer(v, s, actor, {
                 "customer_name": name, "credit_code": code, "customer_type": entry.get("customer_type", "client"),
                 "industry": industry, "owner": owner,
             })

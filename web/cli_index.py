@@ -78,4 +78,6 @@ def search_cmd(query: str, username: str, doc_type: str | None, archive_no: str 
     click.echo(f"{result.total} documents match {result.query!r}" + (" (partial)" if result.partial else ""))
     for item in result.items:
         snippet = plain_snippet(item.snippet)
-        click.echo(f"- [{item.archive_no}] #{item.document_id} {item.title} ({item.doc_type})\n    {snippet}")
+        what = (f"#{item.document_id} {item.title} ({item.doc_type})" if item.document_id is not None
+                else f"{item.source}: {item.title}")  # the customer file's card, a contact or a record
+        click.echo(f"- [{item.archive_no}] {what}\n    {snippet}")

@@ -73,6 +73,9 @@ def test_files_naming_no_customer_go_to_one_dossier_named_after_their_folder(tmp
     assert re.search(r"not searchable: #\d+ pysf-005-password-protected .*password", result.stdout)
     found = _run(home, "search", "lorem", "--as", "li.archivist")
     assert found.stdout.startswith("1 documents match") and dossier.group(1) in found.stdout
+    # the dossier the import opened has its card: the customer is found by the folder's name
+    by_name = _run(home, "search", "realworld", "--as", "li.archivist")
+    assert f"[{dossier.group(1)}] card: realworld" in by_name.stdout, by_name.stdout
 
     again = _run(home, "import", str(corpus), "--manifest", str(corpus / "manifest.json"))
     assert "already present 2" in again.stdout and f"dossier {dossier.group(1)}: realworld" in again.stdout
