@@ -97,8 +97,9 @@ def test_an_archivist_imports_contacts_on_the_same_page_and_exports_them(app: Fl
     assert [row[4] for row in rows_out[1:]] == ["欧阳经理"]
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_long_import_has_its_own_page_that_shows_the_rows_done_then_the_report(
-        app: Flask, api: Api, people: People, monkeypatch: pytest.MonkeyPatch) -> None:
+        app: Flask, api: Api, people: People, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
     from openpyxl import Workbook
 
     from vault.creditcode import check_char
@@ -114,30 +115,37 @@ def test_a_long_import_has_its_own_page_that_shows_the_rows_done_then_the_report
     buf = io.BytesIO()
     wb.save(buf)
     c = as_user(app, people.archivist)
-    form = c.get("/dossiers/import").get_data(as_text=True)
+    h = {"Accept-Language": lang}
+    zh = lang == "zh"
+    form = c.get("/dossiers/import", headers=h).get_data(as_text=True)
 
     def follow(answer: Any) -> str:
         assert answer.status_code == 303, answer.get_data(as_text=True)
         page_url = answer.headers["Location"]
-        page = c.get(page_url).get_data(as_text=True)
+        page = c.get(page_url, headers=h).get_data(as_text=True)
         if 'id="import-running"' in page:  # what the page shows while it runs: a bar and the rows done
-            assert 'id="import-progress"' in page and "行" in page and "import.js" in page
+            assert 'id="import-progress"' in page and ("行" if zh else "rows done") in page and "import.js" in page
+        for other in (people.employee, people.manager):  # someone else's import: neither its page nor its figures
+            peer = as_user(app, other)
+            assert peer.get(page_url, headers=h).status_code in (403, 404)
+            assert peer.get(page_url + "/progress").status_code in (403, 404)
         for _ in range(600):
             progress = c.get(page_url + "/progress").get_json()
             if progress["state"] != "running":
                 break
             time.sleep(0.05)
         assert progress == {"state": "finished", "done": 60, "total": 60}
-        return str(c.get(page_url).get_data(as_text=True))
+        return str(c.get(page_url, headers=h).get_data(as_text=True))
 
     upload = {"csrf_token": csrf_of(form), "file": (io.BytesIO(buf.getvalue()), "长表.xlsx")}
-    html = follow(c.post("/dossiers/import", data=upload, content_type="multipart/form-data"))
-    assert html.count('class="import-create"') == 60 and "60 个待新建，0 个待更新" in html
+    html = follow(c.post("/dossiers/import", data=upload, content_type="multipart/form-data", headers=h))
+    assert html.count('class="import-create"') == 60
+    assert ("60 个待新建，0 个待更新" if zh else "60 to create, 0 to update") in html
     assert dossier_count(api, people) == 0
     token = re.search(r'name="token" value="([0-9a-f]+)"', html)
     key = re.search(r'name="key" value="([^"]+)"', html)
     assert token and key
     done = follow(c.post("/dossiers/import", data={"csrf_token": csrf_of(html), "token": token.group(1),
-                                                   "key": key.group(1), "filename": "长表.xlsx"}))
-    assert "导入完成" in done and dossier_count(api, people) == 60
+                                                   "key": key.group(1), "filename": "长表.xlsx"}, headers=h))
+    assert ("导入完成" if zh else "Import done") in done and dossier_count(api, people) == 60
     assert api.get(people.employee, f"/dossiers/import/{'0' * 32}/progress").status_code in (401, 403, 404)
