@@ -10,27 +10,35 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   from a ``'lexeme':positions`` literal (quoted here, passed as a bound parameter and cast, in the
   ``simple`` sense: no stemming, no stop words), a term is a tsquery of ``<->`` (followed by)
   operators, a lone CJK character a prefix (``'菊':*``).
-* A tsvector keeps positions up to 16383 and at most 256 positions per lexeme, so a document is
-  stored as chunks (``part`` 1, 2, ...) of at most :data:`WINDOW` positions, cut early before any
-  lexeme would pass :data:`MAX_POSITIONS`, each overlapping the previous one by up to
-  :data:`OVERLAP` positions: a phrase (a query term is at most 200 characters, ~200 tokens) lies
-  wholly inside some chunk. The title is ``part`` 0, weighted ``A`` (ranked ``TITLE_BOOST`` times
-  the content). Every term must match some part of the document (``EXISTS`` per term).
-* Every run of 2..GRAM_TOKENS consecutive tokens of a part is also kept whole, as one lexeme (the tokens
-  joined by a space, which no token holds) in the part's ``grams`` tsvector (no positions, its own GIN
-  index): a query term of 2..GRAM_TOKENS tokens (a CJK word of up to four characters, "letter of
-  credit") is that one lexeme, which the index answers alone; a longer term is its ``<->`` phrase in
-  ``tsv``, read only in parts holding all its runs. Without them a common word ("有限公司") read the
-  positions of every chunk holding its bigrams: seconds at 20k-30k documents.
-* Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
-  counts and ranks, so nothing outside the scope is matched or counted and the total is exact.
-  An owner's dossiers are read by ``owner_id`` and level (one condition, however many they own).
+* Matching is per document: ``search_documents.terms`` holds every run of 1..GRAM_TOKENS consecutive
+  tokens of the title and content, each one lexeme (the tokens joined by a space, which no token
+  holds), without positions, with a GIN index, next to the scope's columns. A query term of up to
+  GRAM_TOKENS tokens (a CJK word of up to four characters, "letter of credit") is one lexeme, a lone
+  CJK character a prefix; several terms are ANDed: one bitmap scan of one table finds the documents,
+  scope and filters included. A longer term is narrowed there by its runs of GRAM_TOKENS tokens, and
+  its positions are checked, newest candidate first, until enough are found.
+* Positions live in ``search_chunks.tsv``. A tsvector keeps positions up to 16383 and at most 256
+  positions per lexeme, so a document is stored as chunks (``part`` 1, 2, ...) of at most
+  :data:`WINDOW` positions, cut early before any lexeme would pass :data:`MAX_POSITIONS`, each
+  overlapping the previous one by up to :data:`OVERLAP` positions: a phrase (a query term is at most
+  200 characters, ~200 tokens) lies wholly inside some chunk. The title is ``part`` 0, weighted ``A``
+  (ranked ``TITLE_BOOST`` times the content). Chunks are read by document id only.
+* A document whose terms would not fit one tsvector (over :data:`TERMS_MAX_BYTES`; a tsvector holds
+  1 MiB) has NULL ``terms``; each of its chunks keeps its own runs in ``grams`` (GIN-indexed; empty
+  for every other document), and such documents are matched by their chunks (``term_match``).
+* As with FTS5, the newest :data:`COUNTED_MATCHES` matches are found and counted; a query matching
+  more says its total is a lower bound (``total_exact`` False: "1,000+ results"). Finding the newest
+  of a word in nearly every document means sorting them all: the planner's statistics of ``terms``
+  tell such a word, and it is looked for first among the newest documents, whose group of ids
+  (:data:`RECENT_GROUP`) is a lexeme of their terms, so that the GIN index alone narrows it.
 * Ranking: the sum over the matching parts of ``ts_rank`` (title weight 1.0, content 1/TITLE_BOOST),
   with several terms each term's rank weighted by log(1 + 1/f), f the share of chunks holding its
-  rarest token as the planner's statistics tell (:meth:`PgIndex._term_weights`);
-  ties go to the lower id. As with FTS5, the newest :data:`RANKED_MATCHES` matches are ranked (ranking
-  reads every match's tsvectors); pages past them list the older matches newest first. Unlike FTS5,
-  the total is always exact: the matches are found once (a MATERIALIZED CTE) and counted.
+  rarest token as the planner's statistics tell (:meth:`PgIndex._term_weights`); ties go to the lower
+  id. The newest :data:`RANKED_MATCHES` matches are ranked (ranking reads their positions); the older
+  ones follow them, newest first.
+* Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
+  so nothing outside the scope is matched or counted. An owner's dossiers are read by ``owner_id``
+  and level (one condition, however many they own).
 * Writes: :meth:`PgIndex.add_in` writes in the caller's transaction (the worker's, which also marks
   the versions indexed); :meth:`PgIndex.add` in one of its own. ``search_documents`` rows are upserted
   in id order first, which locks them, so two workers adding the same document queue up instead of
@@ -57,12 +65,18 @@ from vault.errors import Unavailable
 from vault.policy import Scope
 
 WINDOW = 1024  # positions in one chunk (a tsvector position stops at 16383)
-RANKED_MATCHES = 1000  # the newest matches ranked; older ones follow them, newest first (all are counted)
+COUNTED_MATCHES = 1000  # the newest matches found and counted; a query matching more says "1,000+"
+RANKED_MATCHES = 1000  # of those, the newest ranked; older ones follow them, newest first
 OVERLAP = 256  # positions a chunk repeats of the previous one: longer than any query term's tokens
 MAX_POSITIONS = 255  # positions of one lexeme in a chunk (a tsvector keeps 256)
 MAX_LEXEME_CHARS = 200  # a lexeme must stay under 2 KB; the same cut applies to query tokens
 IDF_REFRESH_S = 600.0  # how long the lexeme statistics for ranking are reused
-GRAM_TOKENS = 3  # runs of 2..GRAM_TOKENS consecutive tokens are also kept whole, in ``grams``
+GRAM_TOKENS = 3  # runs of 1..GRAM_TOKENS consecutive tokens are kept whole, in ``terms``
+# documents' ids in groups of this many, each group a lexeme of their terms: the newest few groups' documents
+# are found by the GIN index alone (a word in every document is looked for there first)
+RECENT_GROUP = 1024
+# a document whose terms take more bytes than this (a tsvector holds at most 1 MiB) keeps them per chunk
+TERMS_MAX_BYTES = 600_000
 # ts_rank's weights for D, C, B, A: content is D, the title A
 _WEIGHTS = [1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0]
 
@@ -129,15 +143,25 @@ def gram(tokens: Sequence[str]) -> str | None:
     return joined if len(joined) <= MAX_LEXEME_CHARS else None
 
 
-def grams_literal(tokens: Sequence[str]) -> str:
-    """The tsvector input text of every run of 2..GRAM_TOKENS consecutive tokens, without positions."""
-    found: dict[str, None] = {}
+def run_lexemes(tokens: Sequence[str], found: dict[str, None]) -> None:
+    """Add every run of 1..GRAM_TOKENS consecutive tokens (each one lexeme, without positions) to ``found``."""
+    for token in tokens:
+        found[lexeme(token)] = None
     for n in range(2, GRAM_TOKENS + 1):
         for i in range(len(tokens) - n + 1):
             g = gram(tokens[i:i + n])
             if g is not None:
                 found[g] = None
-    return " ".join(_quoted(g) for g in found)
+
+
+def terms_literal(found: dict[str, None]) -> str:
+    """The tsvector input text of the lexemes, without positions."""
+    return " ".join(_quoted(g) if "'" in g or "\\" in g or "\x00" in g else f"'{g}'" for g in found)
+
+
+def terms_bytes(found: dict[str, None]) -> int:
+    """About what the lexemes take in a tsvector (text plus a 4-byte entry each)."""
+    return sum(len(g.encode()) + 4 for g in found)
 
 
 def term_tsquery(term: str) -> str:
@@ -149,47 +173,87 @@ def term_tsquery(term: str) -> str:
 
 
 def term_match(term: str, n: int, params: dict[str, Any]) -> str:
-    """The condition on a chunk ``c`` that it holds ``term``, its tsquery parameters added to ``params``.
-
-    A term of 2..GRAM_TOKENS tokens is one ``grams`` lexeme: the GIN index alone answers (no chunk is
-    read). A longer one is its phrase in ``tsv``, only looked for in chunks holding all its runs of
-    GRAM_TOKENS tokens (the GIN index of ``grams`` narrows the chunks whose positions are read).
-    """
-    tokens = phrase_query(term)
-    whole = gram(tokens) if 2 <= len(tokens) <= GRAM_TOKENS else None
+    """The condition on a chunk ``c`` of an oversize document (its runs kept per chunk, in ``grams``) that it
+    holds ``term``, its tsquery parameters added to ``params``: a term of 1..GRAM_TOKENS tokens (or a lone
+    CJK character, as a prefix) is answered by the GIN index of ``grams`` alone; a longer one is its phrase in
+    ``tsv``, looked for only in chunks holding all its runs of GRAM_TOKENS tokens."""
+    whole, runs = _runs(term)
     if whole is not None:
-        params[f"g{n}"] = _quoted(whole)
-        return f"c.grams @@ CAST(:g{n} AS tsquery)"
-    params[f"q{n}"] = term_tsquery(term)
+        params[f"cg{n}"] = whole
+        return f"c.grams @@ CAST(:cg{n} AS tsquery)"
+    params[f"cq{n}"] = term_tsquery(term)
+    params[f"cg{n}"] = runs
+    return f"c.grams @@ CAST(:cg{n} AS tsquery) AND c.tsv @@ CAST(:cq{n} AS tsquery)"
+
+
+def recent_group(document_id: int) -> str:
+    """The lexeme of the group of ids ``document_id`` is in: it begins with a space, which no token or run does."""
+    return f" {document_id // RECENT_GROUP}"
+
+
+def _lexemes(term: str) -> list[str] | None:
+    """The ``terms`` lexemes every document holding ``term`` holds (None for a lone CJK character)."""
+    tokens = phrase_query(term)
+    if not tokens:
+        return None
+    whole = gram(tokens) if len(tokens) <= GRAM_TOKENS else None
+    if whole is not None:
+        return [lexeme(whole)]
     runs = [gram(tokens[i:i + GRAM_TOKENS]) for i in range(len(tokens) - GRAM_TOKENS + 1)]
-    if not runs or None in runs:
-        return f"c.tsv @@ CAST(:q{n} AS tsquery)"
-    params[f"g{n}"] = " & ".join(_quoted(str(r)) for r in dict.fromkeys(runs))
-    return f"c.tsv @@ CAST(:q{n} AS tsquery) AND c.grams @@ CAST(:g{n} AS tsquery)"
+    return [lexeme(t) for t in tokens] if not runs or None in runs else [lexeme(str(r)) for r in runs]
 
 
-def _parts(doc: IndexDoc) -> list[tuple[int, str, str]]:
-    """(part, tsv literal, grams literal) rows of a document: the title (0, weighted A) and the content's chunks."""
+def _runs(term: str) -> tuple[str | None, str]:
+    """(the tsquery text that answers ``term`` from kept runs alone, or None; the tsquery text of runs
+    every occurrence of it holds, which narrows where its positions are checked)."""
+    tokens = phrase_query(term)
+    if not tokens:  # a lone CJK character begins some token
+        prefix = _quoted("".join(normalize(term).split())) + ":*"
+        return prefix, prefix
+    whole = gram(tokens) if len(tokens) <= GRAM_TOKENS else None
+    if whole is not None:
+        return _quoted(whole), _quoted(whole)
+    runs = [gram(tokens[i:i + GRAM_TOKENS]) for i in range(len(tokens) - GRAM_TOKENS + 1)]
+    if not runs or None in runs:  # a run too long to be kept whole: its tokens, one by one
+        return None, " & ".join(_quoted(t) for t in dict.fromkeys(tokens))
+    return None, " & ".join(_quoted(str(r)) for r in dict.fromkeys(runs))
+
+
+def _rows_of(doc: IndexDoc) -> tuple[str | None, list[tuple[int, str, str]]]:
+    """A document's ``terms`` literal (None when too big: its chunks keep their runs) and its (part, tsv
+    literal, grams literal) chunk rows: the title (0, weighted A) and the content's chunks."""
     title = list(phrase_tokens(doc.title)) if doc.title.strip() else []
-    rows = [(0, tsvector_literal(title, "A"), grams_literal(title))] if title else []
     content = list(phrase_tokens(doc.content))
-    rows += [(i, tsvector_literal(chunk), grams_literal(chunk)) for i, chunk in enumerate(chunks(content), 1)]
-    return [row for row in rows if row[1]]
+    found: dict[str, None] = {}
+    run_lexemes(title, found)
+    run_lexemes(content, found)
+    small = terms_bytes(found) <= TERMS_MAX_BYTES
+    found[recent_group(doc.document_id)] = None
+    parts = ([(0, title)] if title else []) + list(enumerate(chunks(content), 1))
+    rows = []
+    for part, tokens in parts:
+        grams = ""
+        if not small:
+            kept: dict[str, None] = {}
+            run_lexemes(tokens, kept)
+            grams = terms_literal(kept)
+        rows.append((part, tsvector_literal(tokens, "A" if part == 0 else ""), grams))
+    return (terms_literal(found) if small else None), [row for row in rows if row[1]]
 
 
 # -- the index ---------------------------------------------------------------------------------------
 
 _UPSERT = text(
-    "INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, doc_type, doc_date) "
-    "VALUES (:document_id, :dossier_id, :owner_id, :secrecy, :doc_type, :doc_date) "
+    "INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, doc_type, doc_date, terms) "
+    "VALUES (:document_id, :dossier_id, :owner_id, :secrecy, :doc_type, :doc_date, CAST(:terms AS tsvector)) "
     "ON CONFLICT (document_id) DO UPDATE SET dossier_id = excluded.dossier_id, owner_id = excluded.owner_id, "
-    "secrecy = excluded.secrecy, doc_type = excluded.doc_type, doc_date = excluded.doc_date"
+    "secrecy = excluded.secrecy, doc_type = excluded.doc_type, doc_date = excluded.doc_date, terms = excluded.terms"
 )
 # the share of chunks holding each of tsv's most common lexemes, as ANALYZE found it
 _LEXEME_FREQS = text(
     "SELECT e.elem, e.freq FROM pg_stats s CROSS JOIN LATERAL "
     "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) AS e(elem, freq) "
-    "WHERE s.schemaname = current_schema() AND s.tablename = 'search_chunks' AND s.attname = 'tsv'"
+    "WHERE s.schemaname = current_schema() AND s.tablename = :table AND s.attname = :column"
 )
 _INSERT_PART = text(
     "INSERT INTO search_chunks (document_id, part, tsv, grams) "
@@ -206,6 +270,8 @@ class PgIndex:
         self.engine = engine
         self._freqs: tuple[dict[str, float], float] | None = None  # lexeme -> share of chunks; below the least
         self._freqs_at = 0.0
+        self._doc_freqs: tuple[dict[str, float], float] | None = None  # lexeme -> share of documents; how many
+        self._doc_freqs_at = 0.0
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -222,17 +288,18 @@ class PgIndex:
         latest = {doc.document_id: doc for doc in docs}
         if not latest:
             return
-        parts = {i: _parts(d) for i, d in latest.items()}  # analysis first: no row is locked meanwhile
+        parts = {i: _rows_of(d) for i, d in latest.items()}  # analysis first: no row is locked meanwhile
         ordered = sorted(latest)  # one lock order for every writer
         conn.execute(_UPSERT, [
             {"document_id": i, "dossier_id": latest[i].dossier_id, "owner_id": latest[i].owner_id,
-             "secrecy": latest[i].secrecy, "doc_type": latest[i].doc_type, "doc_date": latest[i].doc_date}
+             "secrecy": latest[i].secrecy, "doc_type": latest[i].doc_type, "doc_date": latest[i].doc_date,
+             "terms": parts[i][0]}
             for i in ordered
         ])
         conn.execute(text("DELETE FROM search_chunks WHERE document_id = ANY(CAST(:ids AS bigint[]))"),
                      {"ids": ordered})
         rows = [{"document_id": i, "part": part, "tsv": literal, "grams": grams}
-                for i in ordered for part, literal, grams in parts[i]]
+                for i in ordered for part, literal, grams in parts[i][1]]
         if rows:
             conn.execute(_INSERT_PART, rows)
 
@@ -267,53 +334,113 @@ class PgIndex:
         check_paging(page, per_page)
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
-        where, params = _conditions(query, scope, filters)
-        offset = (page - 1) * per_page
-        matched = f"SELECT d.document_id, d.dossier_id FROM search_documents d WHERE {where}"
-        # matched once (MATERIALIZED), counted exactly, the newest RANKED_MATCHES ranked
-        ranked = (
-            f"WITH matched AS MATERIALIZED ({matched}), "
-            "recent AS (SELECT * FROM matched ORDER BY document_id DESC LIMIT :ranked) "
-            "SELECT r.document_id, r.dossier_id, (SELECT count(*) FROM matched) AS total, "
-            "(SELECT coalesce(sum(ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:any AS tsquery))), 0) "
-            " FROM search_chunks c WHERE c.document_id = r.document_id AND c.tsv @@ CAST(:any AS tsquery)) AS score "
-            "FROM recent r ORDER BY score DESC, r.document_id LIMIT :limit OFFSET :offset"
+        where, params = _conditions(scope, filters)
+        terms = [t.text for t in query.terms]
+        checks = []
+        for n, term in enumerate(terms):
+            whole, _ = _runs(term)
+            if whole is None:  # a long phrase: its runs narrow, its positions decide
+                params[f"v{n}"] = term_tsquery(term)
+                checks.append(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = m.document_id "
+                              f"AND c.tsv @@ CAST(:v{n} AS tsquery))")
+        params["dq"] = " & ".join(f"({_runs(t)[1]})" for t in terms)
+        oversize = " AND ".join(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = d.document_id "
+                                f"AND {term_match(t, n, params)})" for n, t in enumerate(terms))
+        # the newest COUNTED_MATCHES + 1 matches: candidates by the GIN index of terms (exact unless a term is
+        # a long phrase, whose positions are then checked newest first until enough are found), oversize
+        # documents by their chunks
+        matches = (
+            "WITH candidates AS ("
+            "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
+            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} "
+            "UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
+            f"WHERE d.terms IS NULL AND {where} AND {oversize} {{recent}}), "
+            "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
+            "SELECT m.document_id, m.dossier_id FROM newest m "
+            + (f"WHERE m.checked OR ({' AND '.join(checks)}) " if checks else "")
+            + "LIMIT :counted"
         )
-        params.update(weights=_WEIGHTS, any=" | ".join(f"({term_tsquery(t.text)})" for t in query.terms),
-                      ranked=RANKED_MATCHES, limit=per_page, offset=offset)
+        params["counted"] = COUNTED_MATCHES + 1
         try:
             with self.engine.begin() as conn:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
+                # one process per search: on a few cores, parallel workers cost more to start than they save
+                conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                floor = self._recent_floor(conn, terms) if scope.all_dossiers_up_to else None
                 if scope.all_dossiers_up_to:
-                    # a broad scope: a common term's chunks come from the GIN index, never by reading each
-                    # chunk's TOASTed tsvector (the planner costs both alike and, for a term in every chunk,
-                    # picked a scan that read them all: seconds at 20k documents)
+                    # a broad scope: a common term's documents come from the GIN index, never by reading each
+                    # document's TOASTed terms (the planner may cost both alike)
                     conn.execute(text("SET LOCAL enable_seqscan = off"))
                     conn.execute(text("SET LOCAL enable_indexscan = off"))
-                if len(query.terms) > 1:  # each term's rank weighted by how rare it is
-                    weights = self._term_weights(conn, [t.text for t in query.terms])
-                    rank = " + ".join(f"{w!r} * ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:r{n} AS tsquery))"
-                                      for n, w in enumerate(weights))
-                    params.update({f"r{n}": term_tsquery(t.text) for n, t in enumerate(query.terms)})
-                    ranked = ranked.replace("ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:any AS tsquery))", rank)
-                rows = list(conn.execute(text(ranked), params).all())
-                if rows:
-                    total = int(rows[0].total)
-                else:  # a page past the ranked ones (or past the last): count alone
-                    total = int(conn.execute(text(f"SELECT count(*) FROM ({matched}) m"), params).scalar_one())
-                if len(rows) < per_page and total > RANKED_MATCHES and offset + per_page > RANKED_MATCHES:
-                    # deeper than the ranked matches: the older ones, newest first, unranked (score 0)
-                    params.update(limit=per_page - len(rows), offset=RANKED_MATCHES + max(offset - RANKED_MATCHES, 0))
-                    rows += conn.execute(text(f"SELECT m.document_id, m.dossier_id, 0.0 AS score FROM ({matched}) m "
-                                              "ORDER BY m.document_id DESC LIMIT :limit OFFSET :offset"), params).all()
+                found: list[tuple[int, int]] = []
+                if floor is not None:  # a term in much of the archive: its newest matches are among the newest
+                    groups = " | ".join(_quoted(recent_group(i)) for i in range(floor[1], floor[0] - RECENT_GROUP,
+                                                                                 -RECENT_GROUP))
+                    oldest = floor[0] // RECENT_GROUP * RECENT_GROUP  # the oldest group's first id
+                    found = [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(
+                        text(matches.replace("{recent}", "AND d.document_id >= :oldest")),
+                        {**params, "dq": f"{params['dq']} & ({groups})", "oldest": oldest})]
+                if len(found) <= COUNTED_MATCHES:  # fewer than that there: look everywhere
+                    found = [(int(r.document_id), int(r.dossier_id))
+                             for r in conn.execute(text(matches.replace("{recent}", "")), params)]
+                ranked = found[:min(RANKED_MATCHES, COUNTED_MATCHES)]
+                scores = self._scores(conn, terms, [i for i, _ in ranked]) if ranked else {}
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "57014":  # query_canceled: the time limit
                 return SearchResult(total=0, hits=[], partial=True)
             raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc.orig}) from exc
         except DBAPIError as exc:
             raise Unavailable("the search index cannot be read: {exc}", params={"exc": exc.orig}) from exc
-        hits = [Hit(int(r.document_id), int(r.dossier_id), float(r.score)) for r in rows]
-        return SearchResult(total=total, hits=hits, partial=False)
+        exact = len(found) <= COUNTED_MATCHES
+        found = found[:COUNTED_MATCHES]
+        # the ranked ones best first (ties to the lower id), then the older ones newest first
+        order = sorted(ranked, key=lambda r: (-scores.get(r[0], 0.0), r[0])) + found[len(ranked):]
+        offset = (page - 1) * per_page
+        hits = [Hit(i, dossier, scores.get(i, 0.0)) for i, dossier in order[offset:offset + per_page]]
+        return SearchResult(total=len(found), hits=hits, partial=False, total_exact=exact)
+
+    def _scores(self, conn: Connection, terms: Sequence[str], document_ids: Sequence[int]) -> dict[int, float]:
+        """Each document's rank: the sum over its matching parts of ``ts_rank`` (the title weighs 1.0, content
+        1/TITLE_BOOST); with several terms, each term's rank weighted by how rare it is."""
+        params: dict[str, Any] = {"weights": _WEIGHTS, "ids": list(document_ids),
+                                  "any": " | ".join(f"({term_tsquery(t)})" for t in terms)}
+        rank = "ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:any AS tsquery))"
+        if len(terms) > 1:
+            weights = self._term_weights(conn, terms)
+            rank = " + ".join(f"{w!r} * ts_rank(CAST(:weights AS real[]), c.tsv, CAST(:r{n} AS tsquery))"
+                              for n, w in enumerate(weights))
+            params.update({f"r{n}": term_tsquery(t) for n, t in enumerate(terms)})
+        rows = conn.execute(text(
+            f"SELECT c.document_id, sum({rank}) AS score FROM search_chunks c "
+            "WHERE c.document_id = ANY(CAST(:ids AS bigint[])) AND c.tsv @@ CAST(:any AS tsquery) "
+            "GROUP BY c.document_id"), params)
+        return {int(r.document_id): float(r.score) for r in rows}
+
+    def _recent_floor(self, conn: Connection, terms: Sequence[str]) -> tuple[int, int] | None:
+        """For terms the planner's statistics say are in so many documents that the newest COUNTED_MATCHES
+        matches lie among the newest few thousand documents: (the lowest, the highest) id of about three times
+        as many documents as should hold them (reading those is far cheaper than every match); else None."""
+        now = time.monotonic()
+        if self._doc_freqs is None or now - self._doc_freqs_at > IDF_REFRESH_S:
+            rows = conn.execute(_LEXEME_FREQS, {"table": "search_documents", "column": "terms"}).all()
+            count = conn.execute(text("SELECT reltuples FROM pg_class "
+                                      "WHERE oid = CAST('search_documents' AS regclass)"))
+            self._doc_freqs = ({str(r.elem): float(r.freq) for r in rows if r.elem is not None},
+                               max(float(count.scalar_one() or 0), 0.0))
+            self._doc_freqs_at = now
+        known, documents = self._doc_freqs
+        shares = []
+        for term in terms:
+            lexemes = _lexemes(term)
+            if lexemes is None:
+                return None
+            shares.append(min((known.get(x, 0.0) for x in lexemes), default=0.0))
+        share = min(shares, default=0.0)
+        if share * documents < 8 * COUNTED_MATCHES:
+            return None
+        window = int(3 * COUNTED_MATCHES / share)
+        newest = conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
+        return None if newest is None else (int(newest) - window, int(newest))
 
     def _term_weights(self, conn: Connection, terms: Sequence[str]) -> list[float]:
         """Each term's idf-like weight, log(1 + 1/f) for f the share of chunks holding its rarest token, from
@@ -321,7 +448,7 @@ class PgIndex:
         them), read again every IDF_REFRESH_S seconds. Without statistics every term weighs the same."""
         now = time.monotonic()
         if self._freqs is None or now - self._freqs_at > IDF_REFRESH_S:
-            rows = conn.execute(_LEXEME_FREQS).all()
+            rows = conn.execute(_LEXEME_FREQS, {"table": "search_chunks", "column": "tsv"}).all()
             known = {str(r.elem): float(r.freq) for r in rows if r.elem is not None}
             self._freqs = (known, min(known.values()) / 2 if known else 1.0)
             self._freqs_at = now
@@ -364,13 +491,10 @@ def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
     conn.execute(text("DELETE FROM search_documents WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
 
 
-def _conditions(query: ParsedQuery, scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause on ``search_documents d`` (terms, scope, filters) and its parameters."""
+def _conditions(scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
+    """The conditions on ``search_documents d`` of the scope and the filters, and their parameters."""
     params: dict[str, Any] = {}
     where: list[str] = []
-    for n, term in enumerate(query.terms):
-        where.append(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = d.document_id "
-                     f"AND {term_match(term.text, n, params)})")
     levels = list(scope.all_dossiers_up_to or ())
     readable: list[str] = []
     if scope.owner_id is not None and not levels:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Dialect
@@ -654,7 +655,9 @@ class SearchDocument(Base):
 
     __tablename__ = "search_documents"
     __table_args__ = (Index("ix_search_documents_owner", "owner_id", "secrecy"),
-                      Index("ix_search_documents_dossier", "dossier_id"))
+                      Index("ix_search_documents_dossier", "dossier_id"),
+                      Index("ix_search_documents_terms", "terms", postgresql_using="gin"),
+                      Index("ix_search_documents_oversize", "document_id", postgresql_where=text("terms IS NULL")))
 
     document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     dossier_id: Mapped[int] = mapped_column(BigInteger)
@@ -662,20 +665,23 @@ class SearchDocument(Base):
     secrecy: Mapped[str] = mapped_column(String(24))
     doc_type: Mapped[str] = mapped_column(String(24))
     doc_date: Mapped[date | None] = mapped_column(Date)
+    # every run of 1-3 consecutive tokens of the title and content, whole, without positions
+    # (indexer.pg_index.GRAM_TOKENS); NULL for a document too big for one tsvector: its chunks keep them
+    terms: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 
 class SearchChunk(Base):
     """A slice of a document's terms as a tsvector (part 0: the title); see indexer/pg_index.py."""
 
     __tablename__ = "search_chunks"
-    __table_args__ = (Index("ix_search_chunks_tsv", "tsv", postgresql_using="gin"),
-                      Index("ix_search_chunks_grams", "grams", postgresql_using="gin"))
+    __table_args__ = (Index("ix_search_chunks_grams", "grams", postgresql_using="gin"),)
 
     document_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("search_documents.document_id", ondelete="CASCADE"), primary_key=True)
     part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tsv: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
-    # runs of 2-3 consecutive tokens, whole, without positions (indexer.pg_index.GRAM_TOKENS)
+    # an oversize document's runs of 1-3 consecutive tokens of this chunk, whole, without positions
+    # (empty for every other document: its terms are in search_documents.terms)
     grams: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), server_default="")
 
 # tables declared in their own modules join the metadata here

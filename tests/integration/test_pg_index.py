@@ -5,6 +5,7 @@ documents, and paging past the ranked matches with an exact total (on the sessio
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -61,6 +62,38 @@ def test_pages_past_the_ranked_matches_list_the_older_ones_and_every_page_counts
     assert listed[3:] == [5, 4, 3, 2, 1], "then the older ones, newest first"
 
 
+def test_a_query_matching_more_than_are_counted_finds_the_newest_and_says_its_total_is_at_least(
+        ix: PgIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "COUNTED_MATCHES", 4)  # 1,000 in production
+    ix.add([doc(i, "甲方 验收标准 乙方") for i in range(1, 8)] + [doc(8, "标准验收")])
+    for q in ("验收标准", '"甲方 验收标准 乙方"', "甲方 乙方"):
+        result = ix.search(parse_query(q), FULL, SearchFilters(), 1, 10)
+        assert (result.total, result.total_exact) == (4, False), q
+        assert sorted(h.document_id for h in result.hits) == [4, 5, 6, 7], f"{q}: the newest four"
+    narrow = ix.search(parse_query("验收标准"), FULL, SearchFilters(dossier_id=1, doc_type="contract"), 1, 10)
+    assert narrow.total_exact is False
+    few = ix.search(parse_query('"标准 乙方"'), FULL, SearchFilters(), 1, 10)
+    assert few.total == 4 and not few.total_exact
+    one = ix.search(parse_query("标准验收"), FULL, SearchFilters(), 1, 10)
+    assert (one.total, one.total_exact, [h.document_id for h in one.hits]) == (1, True, [8])
+
+
+def test_a_document_too_big_for_one_tsvector_is_found_by_its_chunks(
+        ix: PgIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "TERMS_MAX_BYTES", 2_000)  # 600 KB in production
+    filler = " ".join(f"词{i:04d}" for i in range(600))
+    ix.add([doc(1, f"{filler} 青岛有限公司签约 letter of credit {filler} 仲裁"), doc(2, "青岛有限公司 仲裁")])
+    with ix.engine.connect() as conn:
+        terms = dict(conn.execute(text("SELECT document_id, terms IS NULL FROM search_documents")).all())
+    assert terms == {1: True, 2: False}
+    assert found(ix, "有限公司")[0] == 2
+    assert found(ix, '"letter of credit"') == (1, [1])
+    assert found(ix, "青岛有限公司签约") == (1, [1]), "a long phrase in a chunk's positions"
+    assert found(ix, "有限公司 仲裁")[0] == 2, "two terms, in different chunks of the big one"
+    assert found(ix, "签") == (1, [1]), "a lone character as a prefix"
+    assert found(ix, "词0599 仲裁") == (1, [1])
+
+
 def test_a_phrase_is_found_only_where_its_tokens_are_contiguous_whether_kept_whole_or_by_positions(
         ix: PgIndex) -> None:
     ix.add([doc(1, "青岛有限公司签约 letter of credit 法定代表人：张三 it's"),
@@ -79,3 +112,20 @@ def test_with_several_terms_the_rarer_one_weighs_more_in_the_ranking(ix: PgIndex
     with ix.engine.begin() as conn:  # what autovacuum does: the ranking reads the lexemes' statistics
         conn.execute(text("ANALYZE search_chunks"))
     assert found(ix, "付款 仲裁") == (2, [8, 7]), "仲裁 is in 2 of 8 documents, 付款 in all"
+
+
+def test_a_word_in_nearly_every_document_is_found_among_the_newest_first_and_elsewhere_when_they_hold_too_few(
+        ix: PgIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "COUNTED_MATCHES", 3)  # 1,000 in production
+    monkeypatch.setattr(pg_index, "RECENT_GROUP", 4)  # 1,024 in production
+    ix.add([doc(i, "付款 条款", doc_type="invoice" if i <= 5 else "contract") for i in range(1, 61)])
+    with ix.engine.begin() as conn:  # what autovacuum does: the planner's statistics say 付款 is everywhere
+        conn.execute(text("ANALYZE search_documents"))
+    with ix.engine.connect() as conn:
+        assert ix._recent_floor(conn, ["付款"]) is not None, "the newest groups are looked at first"
+    newest = ix.search(parse_query("付款"), FULL, SearchFilters(), 1, 10)
+    assert (sorted(h.document_id for h in newest.hits), newest.total, newest.total_exact) == ([58, 59, 60], 3, False)
+    older = ix.search(parse_query("付款"), FULL, SearchFilters(doc_type="invoice"), 1, 10)
+    assert sorted(h.document_id for h in older.hits) == [3, 4, 5], "none among the newest: looked for everywhere"
+    few = ix.search(parse_query("付款"), FULL, SearchFilters(date_from=date(2030, 1, 1)), 1, 10)
+    assert (few.total, few.total_exact, few.hits) == (0, True, [])

@@ -20,11 +20,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select
 
 from config import load_settings
+from indexer import pg_index
+from indexer.analyzer import phrase_tokens
+from indexer.query import parse_query
+from indexer.search_index import SearchFilters
 from vault import audit
 from vault.clock import FixedClock
 from vault.core import Vault, ensure_home
 from vault.db import MIGRATIONS_DIR, current_revision, make_engine, migrate
 from vault.models import Base, Document, Dossier, User
+from vault.policy import Scope
 from vault.services import dossiers, users
 
 
@@ -120,3 +125,38 @@ def test_data_written_by_the_previous_release_survives_every_upgrade(engine: Eng
             assert audit.verify_chain(s).ok
     finally:
         v.close()
+
+
+def test_the_pg_search_rows_of_0019_are_converted_in_place_and_found_by_the_new_search(
+        request: pytest.FixtureRequest) -> None:
+    """0020 moves a document's runs from its chunks to its own row: a search right after the upgrade finds
+    what was indexed before it, without a reindex, and a document too big for one row keeps them per chunk."""
+    e = make_engine(request.getfixturevalue("pg_empty_database")())
+    try:
+        migrate(e, "0019")
+        texts = {1: "青岛有限公司签约 letter of credit", 2: "仲裁 " + " ".join(f"词{i:05d}" for i in range(30_000))}
+        with e.begin() as conn:
+            for doc_id, content in texts.items():  # as 0019's PgIndex wrote them: positions, and runs of 2-3
+                conn.execute(sa.text("INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, "
+                                     "doc_type, doc_date) VALUES (:i, 1, NULL, 'internal', 'contract', NULL)"),
+                             {"i": doc_id})
+                for part, tokens in enumerate(pg_index.chunks(list(phrase_tokens(content))), 1):
+                    runs: dict[str, None] = {}
+                    pg_index.run_lexemes(tokens, runs)
+                    conn.execute(sa.text("INSERT INTO search_chunks (document_id, part, tsv, grams) VALUES "
+                                         "(:i, :p, CAST(:tsv AS tsvector), CAST(:grams AS tsvector))"),
+                                 {"i": doc_id, "p": part, "tsv": pg_index.tsvector_literal(tokens),
+                                  "grams": pg_index.terms_literal({g: None for g in runs if " " in g})})
+        migrate(e, "0020")
+        with e.connect() as conn:
+            oversize = dict(conn.execute(sa.text("SELECT document_id, terms IS NULL FROM search_documents")).all())
+            emptied = conn.execute(sa.text("SELECT count(*) FROM search_chunks WHERE document_id = 1 "
+                                           "AND grams <> ''")).scalar_one()
+        assert oversize == {1: False, 2: True} and emptied == 0
+        ix, everything = pg_index.PgIndex(e), Scope(("internal",), frozenset(), frozenset())
+        for q, expected in (("有限公司", [1]), ('"letter of credit"', [1]), ("青岛有限公司签约", [1]),
+                            ("签", [1]), ("词29999", [2]), ("仲裁 词00001", [2]), ("有限公司 仲裁", [])):
+            result = ix.search(parse_query(q), everything, SearchFilters(), 1, 10)
+            assert [h.document_id for h in result.hits] == expected, q
+    finally:
+        e.dispose()
