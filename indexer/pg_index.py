@@ -66,7 +66,7 @@ from vault.policy import Scope
 
 WINDOW = 1024  # positions in one chunk (a tsvector position stops at 16383)
 COUNTED_MATCHES = 1000  # the newest matches found and counted; a query matching more says "1,000+"
-RANKED_MATCHES = 1000  # of those, the newest ranked; older ones follow them, newest first
+RANKED_MATCHES = 300  # of those, the newest ranked (ranking reads their positions); older ones follow, newest first
 OVERLAP = 256  # positions a chunk repeats of the previous one: longer than any query term's tokens
 MAX_POSITIONS = 255  # positions of one lexeme in a chunk (a tsvector keeps 256)
 MAX_LEXEME_CHARS = 200  # a lexeme must stay under 2 KB; the same cut applies to query tokens
@@ -75,6 +75,7 @@ GRAM_TOKENS = 3  # runs of 1..GRAM_TOKENS consecutive tokens are kept whole, in 
 # documents' ids in groups of this many, each group a lexeme of their terms: the newest few groups' documents
 # are found by the GIN index alone (a word in every document is looked for there first)
 RECENT_GROUP = 1024
+PROBE_GROUPS = 4  # the newest groups a broad search looks at first
 # a document whose terms take more bytes than this (a tsvector holds at most 1 MiB) keeps them per chunk
 TERMS_MAX_BYTES = 600_000
 # ts_rank's weights for D, C, B, A: content is D, the title A
@@ -191,18 +192,6 @@ def recent_group(document_id: int) -> str:
     return f" {document_id // RECENT_GROUP}"
 
 
-def _lexemes(term: str) -> list[str] | None:
-    """The ``terms`` lexemes every document holding ``term`` holds (None for a lone CJK character)."""
-    tokens = phrase_query(term)
-    if not tokens:
-        return None
-    whole = gram(tokens) if len(tokens) <= GRAM_TOKENS else None
-    if whole is not None:
-        return [lexeme(whole)]
-    runs = [gram(tokens[i:i + GRAM_TOKENS]) for i in range(len(tokens) - GRAM_TOKENS + 1)]
-    return [lexeme(t) for t in tokens] if not runs or None in runs else [lexeme(str(r)) for r in runs]
-
-
 def _runs(term: str) -> tuple[str | None, str]:
     """(the tsquery text that answers ``term`` from kept runs alone, or None; the tsquery text of runs
     every occurrence of it holds, which narrows where its positions are checked)."""
@@ -270,8 +259,6 @@ class PgIndex:
         self.engine = engine
         self._freqs: tuple[dict[str, float], float] | None = None  # lexeme -> share of chunks; below the least
         self._freqs_at = 0.0
-        self._doc_freqs: tuple[dict[str, float], float] | None = None  # lexeme -> share of documents; how many
-        self._doc_freqs_at = 0.0
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -352,9 +339,9 @@ class PgIndex:
         matches = (
             "WITH candidates AS ("
             "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
-            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} "
+            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} {{recent1}} "
             "UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
-            f"WHERE d.terms IS NULL AND {where} AND {oversize} {{recent}}), "
+            f"WHERE d.terms IS NULL AND {where} AND {oversize} {{recent2}}), "
             "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
             "SELECT m.document_id, m.dossier_id FROM newest m "
             + (f"WHERE m.checked OR ({' AND '.join(checks)}) " if checks else "")
@@ -366,23 +353,46 @@ class PgIndex:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
                 # one process per search: on a few cores, parallel workers cost more to start than they save
                 conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-                floor = self._recent_floor(conn, terms) if scope.all_dossiers_up_to else None
+                newest = (conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
+                          if scope.all_dossiers_up_to else None)
                 if scope.all_dossiers_up_to:
                     # a broad scope: a common term's documents come from the GIN index, never by reading each
                     # document's TOASTed terms (the planner may cost both alike)
                     conn.execute(text("SET LOCAL enable_seqscan = off"))
                     conn.execute(text("SET LOCAL enable_indexscan = off"))
-                found: list[tuple[int, int]] = []
-                if floor is not None:  # a term in much of the archive: its newest matches are among the newest
-                    groups = " | ".join(_quoted(recent_group(i)) for i in range(floor[1], floor[0] - RECENT_GROUP,
-                                                                                 -RECENT_GROUP))
-                    oldest = floor[0] // RECENT_GROUP * RECENT_GROUP  # the oldest group's first id
-                    found = [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(
-                        text(matches.replace("{recent}", "AND d.document_id >= :oldest")),
-                        {**params, "dq": f"{params['dq']} & ({groups})", "oldest": oldest})]
-                if len(found) <= COUNTED_MATCHES:  # fewer than that there: look everywhere
-                    found = [(int(r.document_id), int(r.dossier_id))
-                             for r in conn.execute(text(matches.replace("{recent}", "")), params)]
+
+                def run(first: int | None, last: int, limit: int) -> list[tuple[int, int]]:
+                    """Up to ``limit`` matches, newest first, with ids in groups ``first`` to ``last - 1`` (the
+                    GIN index narrows to those groups' lexemes), or below group ``last`` if ``first`` is None."""
+                    bounds = {**params, "counted": limit, "below": last * RECENT_GROUP}
+                    if first is None:  # "+ 0": the bound filters what the GIN index found, it is not an index scan
+                        sql = matches.replace("{recent1}", "AND d.document_id + 0 < :below")
+                        sql = sql.replace("{recent2}", "AND d.document_id < :below")
+                    else:  # the groups' lexemes bound what the GIN index finds; oversize documents have none
+                        names = " | ".join(_quoted(recent_group(g * RECENT_GROUP)) for g in range(first, last))
+                        bounds.update(dq=f"{params['dq']} & ({names})", oldest=first * RECENT_GROUP)
+                        sql = matches.replace("{recent1}", "")
+                        sql = sql.replace("{recent2}", "AND d.document_id >= :oldest AND d.document_id < :below")
+                    return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(text(sql), bounds)]
+
+                # a query matching much of the archive has its newest matches among the newest documents: the
+                # newest few groups of ids first (the GIN index narrows to them), then as many older groups as
+                # the share found there says should hold the rest, then everything older if still too few
+                wanted = COUNTED_MATCHES + 1
+                if newest is None:
+                    found = run(None, 2**62 // RECENT_GROUP, wanted)
+                else:
+                    top = int(newest) // RECENT_GROUP + 1  # the groups below this one
+                    found = run(top - PROBE_GROUPS, top, wanted)
+                    done = top - PROBE_GROUPS
+                    if found and len(found) < wanted:
+                        share = len(found) / (PROBE_GROUPS * RECENT_GROUP)
+                        more = int(1.5 * (wanted - len(found)) / share / RECENT_GROUP) + 1
+                        if more < done / 2:
+                            found += run(done - more, done, wanted - len(found))
+                            done -= more
+                    if len(found) < wanted and done > 0:
+                        found += run(None, done, wanted - len(found))
                 ranked = found[:min(RANKED_MATCHES, COUNTED_MATCHES)]
                 scores = self._scores(conn, terms, [i for i, _ in ranked]) if ranked else {}
         except OperationalError as exc:
@@ -415,32 +425,6 @@ class PgIndex:
             "WHERE c.document_id = ANY(CAST(:ids AS bigint[])) AND c.tsv @@ CAST(:any AS tsquery) "
             "GROUP BY c.document_id"), params)
         return {int(r.document_id): float(r.score) for r in rows}
-
-    def _recent_floor(self, conn: Connection, terms: Sequence[str]) -> tuple[int, int] | None:
-        """For terms the planner's statistics say are in so many documents that the newest COUNTED_MATCHES
-        matches lie among the newest few thousand documents: (the lowest, the highest) id of about three times
-        as many documents as should hold them (reading those is far cheaper than every match); else None."""
-        now = time.monotonic()
-        if self._doc_freqs is None or now - self._doc_freqs_at > IDF_REFRESH_S:
-            rows = conn.execute(_LEXEME_FREQS, {"table": "search_documents", "column": "terms"}).all()
-            count = conn.execute(text("SELECT reltuples FROM pg_class "
-                                      "WHERE oid = CAST('search_documents' AS regclass)"))
-            self._doc_freqs = ({str(r.elem): float(r.freq) for r in rows if r.elem is not None},
-                               max(float(count.scalar_one() or 0), 0.0))
-            self._doc_freqs_at = now
-        known, documents = self._doc_freqs
-        shares = []
-        for term in terms:
-            lexemes = _lexemes(term)
-            if lexemes is None:
-                return None
-            shares.append(min((known.get(x, 0.0) for x in lexemes), default=0.0))
-        share = min(shares, default=0.0)
-        if share * documents < 8 * COUNTED_MATCHES:
-            return None
-        window = int(3 * COUNTED_MATCHES / share)
-        newest = conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
-        return None if newest is None else (int(newest) - window, int(newest))
 
     def _term_weights(self, conn: Connection, terms: Sequence[str]) -> list[float]:
         """Each term's idf-like weight, log(1 + 1/f) for f the share of chunks holding its rarest token, from
