@@ -128,8 +128,9 @@ def discard_staged(v: Vault, staged: StagedBlob) -> None:
 
 
 def _settle(session: Session, staged: StagedBlob) -> None:
-    """The blob now belongs to a version row: it is no longer pending (same transaction)."""
-    session.execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
+    """The blob now belongs to a version row: it is no longer pending (same transaction; a plain statement:
+    no pending-blob row is ever loaded as an object)."""
+    session.connection().execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
 
 
 def _parse_doc_type(raw: Any) -> DocType:
@@ -204,8 +205,8 @@ def commit_upload(
     assign_item_no(session, document)
     version = _new_version(v, actor, document, staged, 1)
     session.add(version)
+    document.current_version = version  # post_update: one flush writes both rows and links them
     session.flush()
-    document.current_version = version
     _queue_index_job(v, session, version)
     _settle(session, staged)
     audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
@@ -247,8 +248,8 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     number = max((x.version_no for x in document.versions), default=0) + 1
     version = _new_version(v, actor, document, staged, number)
     session.add(version)
-    session.flush()
     document.current_version = version
+    session.flush()
     _queue_index_job(v, session, version)
     _settle(session, staged)
     audit.record(session, actor, "document.version_added", document, now=v.clock.now(), version=number,
