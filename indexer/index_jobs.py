@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from indexer import customer_entries, paper_entries
 from indexer.jobs import Claimed, close_job, passing_fault
@@ -55,7 +55,7 @@ class Extracted:
 def extract_version(v: Vault, claimed: Claimed, version_id: int) -> Extracted | None:
     """Decrypt and extract (sandboxed); None when the version was destroyed or its document removed."""
     with v.read_session() as s:
-        version = s.get(DocumentVersion, version_id)
+        version = s.get(DocumentVersion, version_id, options=[joinedload(DocumentVersion.document)])
         if version is None or version.wrapped_key is None:
             return None  # destroyed meanwhile: nothing to index
         if version.document.status is not DocumentStatus.ACTIVE:
