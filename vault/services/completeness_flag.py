@@ -51,6 +51,7 @@ RULES_ID = 1
 BATCH = 5000
 _PENDING = "completeness_pending"
 _DOSSIER_COLUMNS = tuple(ON_DOSSIER.values())  # a required field may live on the dossier row itself
+_DOCUMENT_COLUMNS = ("dossier_id", "doc_type", "status")  # what of a document the flags depend on
 
 
 def rules_of(settings: Settings) -> str:
@@ -177,6 +178,9 @@ def _refresh(conn: Connection, ids: Collection[int]) -> dict[int, Row]:
 
 def _touches(session: Session) -> Iterable[Any]:
     for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Document) and obj in session.dirty and obj not in session.deleted and not any(
+                inspect(obj).attrs[c].history.has_changes() for c in _DOCUMENT_COLUMNS):
+            continue  # a title, an item number, a current version: nothing the flags depend on
         if isinstance(obj, Document | CustomerCard | CardSealed):
             yield obj
         elif isinstance(obj, Dossier) and obj not in session.deleted and (

@@ -202,13 +202,15 @@ def commit_upload(
                         expires_on=_expiry(v, dtype, ddate), status=DocumentStatus.ACTIVE, created_at=now,
                         created_by_id=actor.id)
     session.add(document)
-    assign_item_no(session, document)
     version = _new_version(v, actor, document, staged, 1)
     session.add(version)
     document.current_version = version  # post_update: one flush writes both rows and links them
     session.flush()
     _queue_index_job(v, session, version)
     _settle(session, staged)
+    # last, with the audit event: the dossier's counter row stays locked until the commit, and uploads into
+    # one dossier wait for each other on it
+    assign_item_no(session, document)
     audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
                  mime=staged.inspection.mime, size=staged.plaintext_size,
                  ciphertext_sha256=staged.ciphertext_sha256, doc_type=dtype.value, title=clean_title)
