@@ -13,7 +13,6 @@ from vault.errors import Conflict
 from vault.models import Document
 from vault.paper_models import DossierItemCounter
 
-
 _BUMP = (update(DossierItemCounter).where(DossierItemCounter.dossier_id == bindparam("dossier"))
          .values(last_value=DossierItemCounter.last_value + 1).returning(DossierItemCounter.last_value))
 
