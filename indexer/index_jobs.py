@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from indexer import customer_entries, paper_entries
 from indexer.jobs import Claimed, close_job, passing_fault
@@ -55,7 +55,7 @@ class Extracted:
 def extract_version(v: Vault, claimed: Claimed, version_id: int) -> Extracted | None:
     """Decrypt and extract (sandboxed); None when the version was destroyed or its document removed."""
     with v.read_session() as s:
-        version = s.get(DocumentVersion, version_id)
+        version = s.get(DocumentVersion, version_id, options=[joinedload(DocumentVersion.document)])
         if version is None or version.wrapped_key is None:
             return None  # destroyed meanwhile: nothing to index
         if version.document.status is not DocumentStatus.ACTIVE:
@@ -158,12 +158,17 @@ class Batch:
     """Extracted texts waiting for one index commit, written by a committer thread of their own.
 
     Writing to the index costs about the same for one document as for twenty-five (a Whoosh commit
-    writes and merges segments), so texts are gathered and written together: when `BATCH_DOCS` are
-    waiting, when the first has waited `BATCH_WAIT_S`, when a job of another kind comes, and when the
-    queue is empty. A full batch is handed to the committer and the extraction lanes go on with the next
-    documents meanwhile (the commit runs in this process, the extractions in sandbox processes: on two
-    cores they overlap); `flush` commits what waits and returns once every handed batch is committed.
-    Each job keeps its own lease meanwhile; a crash loses nothing but the work.
+    writes and merges segments, a ``pg`` one locks, writes and commits), so texts are gathered and
+    written together: when `BATCH_DOCS` are waiting, when the first has waited `BATCH_WAIT_S`, when a job
+    of another kind comes, and when the queue is empty. A full batch is handed to the committer and the
+    extraction lanes go on with the next documents meanwhile (the commit runs in this process, the
+    extractions in sandbox processes: on two cores they overlap); `flush` commits what waits and returns
+    once every handed batch is committed.
+
+    When the queue runs empty, `settle` hands what waits to the committer if it is free, else the texts
+    go together as soon as the running commit ends (a group commit): uploads that come one by one, as
+    fast as the worker extracts them, are not written one commit each, and none waits longer than the
+    commit before it. Each job keeps its own lease meanwhile; a crash loses nothing but the work.
     """
 
     def __init__(self, v: Vault, index: SearchIndex) -> None:
@@ -171,9 +176,12 @@ class Batch:
         self._index = index
         self._items: list[Extracted] = []
         self._since = 0.0
-        self._lock = threading.Lock()  # extraction threads add while another may be flushing
+        # extraction threads add while another may be flushing; re-entrant: a commit that ends at once
+        # calls `_committed` in the thread that handed it over
+        self._lock = threading.RLock()
         self._committer: ThreadPoolExecutor | None = None
         self._handed: list[Future[None]] = []
+        self._follow = False  # hand what waits over when the running commit ends
 
     def add(self, item: Extracted) -> None:
         with self._lock:
@@ -189,7 +197,16 @@ class Batch:
         if items:
             if self._committer is None:
                 self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dossier-index-commit")
-            self._handed.append(self._committer.submit(self._commit, items))
+            future = self._committer.submit(self._commit, items)
+            self._handed.append(future)
+            future.add_done_callback(self._committed)
+
+    def _committed(self, _future: Future[None]) -> None:
+        """A commit ended: if the queue ran empty meanwhile, what waits goes now."""
+        with self._lock:
+            if self._follow and all(f.done() for f in self._handed):
+                self._follow = False
+                self._hand_over()
 
     def _commit(self, items: list[Extracted]) -> None:
         try:
@@ -198,9 +215,23 @@ class Batch:
             for item in items:
                 passing_fault(self._v, item.claimed, exc)
 
+    def settle(self) -> None:
+        """The queue is empty: commit what waits now if the committer is free, else right after its running
+        commit (see the class). Does not wait; raises what an ended commit raised, as `flush` would."""
+        with self._lock:
+            ended = [f for f in self._handed if f.done()]
+            self._handed = [f for f in self._handed if not f.done()]
+            if self._handed:
+                self._follow = True
+            else:
+                self._hand_over()
+        for future in ended:
+            future.result()
+
     def flush(self) -> None:
         """Commit what waits; return once everything added so far is committed (or back in the queue)."""
         with self._lock:
+            self._follow = False
             self._hand_over()
             handed, self._handed = self._handed, []
         for future in handed:

@@ -82,8 +82,9 @@ def process(v: Vault, index: SearchIndex, claimed: Claimed, batch: Batch | None 
 def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None, batch: Batch | None = None) -> int:
     """Process runnable jobs until none is left (or `limit`); returns how many were processed.
 
-    Every extracted text is committed on return, except with a `batch` of the caller's while jobs remain:
-    the caller's next call goes on filling it (and flushes it once the queue is empty)."""
+    Every extracted text is committed on return, except with a `batch` of the caller's: while jobs remain
+    the caller's next call goes on filling it, and once the queue is empty its texts are handed to the
+    committer without waiting (`Batch.settle`: a group commit)."""
     me = worker_id()
     done = 0
     own = batch is None
@@ -118,7 +119,7 @@ def run_pending(v: Vault, index: SearchIndex, *, limit: int | None = None, batch
         if own:
             batch.close()
         elif not more:
-            batch.flush()
+            batch.settle()
     return done
 
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterable
+from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, event, func, inspect, select, update
+from sqlalchemy import Connection, Select, bindparam, case, event, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, aliased, attributes
 
@@ -50,6 +51,7 @@ RULES_ID = 1
 BATCH = 5000
 _PENDING = "completeness_pending"
 _DOSSIER_COLUMNS = tuple(ON_DOSSIER.values())  # a required field may live on the dossier row itself
+_DOCUMENT_COLUMNS = ("dossier_id", "doc_type", "status")  # what of a document the flags depend on
 
 
 def rules_of(settings: Settings) -> str:
@@ -103,7 +105,7 @@ def sync_rules(v: Vault) -> bool:
                 ids = list(conn.scalars(q if last is None else q.where(Dossier.id > last)))
                 if not ids:
                     break
-                _write(conn, _computed(conn, json.loads(wanted), Dossier.id.between(ids[0], ids[-1])))
+                _write(conn, _computed(conn, wanted, Dossier.id.between(ids[0], ids[-1])))
                 last = ids[-1]
     except (OperationalError, IntegrityError) as exc:
         log.warning("the dossier list's card columns were not recomputed for the new rules (%s); the list "
@@ -115,16 +117,36 @@ def sync_rules(v: Vault) -> bool:
 Row = tuple[bool, str, str]  # (incomplete, stage, kind): the columns this module keeps on `dossiers`
 
 
-def _computed(conn: Connection, rules: dict[str, Any], where: Any) -> list[tuple[int, Row, Row]]:
-    """(id, stored columns, columns by `rules` and the card) of the dossiers matching `where`."""
+def _computed(conn: Connection, rules: str, where: Any) -> list[tuple[int, Row, Row]]:
+    """(id, stored columns, columns by `rules` (their JSON) and the card) of the dossiers matching `where`."""
+    return _rows(conn.execute(_query(rules).where(where)))
+
+
+def _of_ids(conn: Connection, rules: str, ids: Collection[int]) -> list[tuple[int, Row, Row]]:
+    """`_computed` for these dossiers, by a statement built once per rules (every upload's flush runs it)."""
+    return _rows(conn.execute(_query_of_ids(rules), {"ids": sorted(ids)}))
+
+
+def _rows(result: Iterable[Any]) -> list[tuple[int, Row, Row]]:
+    return [(r[0], (bool(r[1]), r[2], r[3]), (bool(r[4]), r[5], r[6])) for r in result]
+
+
+@lru_cache(maxsize=8)
+def _query(rules: str) -> Select[Any]:
+    """The columns' query by these rules (their JSON), without its WHERE: built once, it is immutable."""
+    parsed = json.loads(rules)
     card = aliased(CustomerCard)
-    clause = incomplete_clause(card, tuple(rules["doc_types"]), {k: tuple(rules[k]) for k in KINDS},
+    clause = incomplete_clause(card, tuple(parsed["doc_types"]), {k: tuple(parsed[k]) for k in KINDS},
                                correlated=True)
-    q = (select(Dossier.id, Dossier.incomplete, Dossier.card_stage, Dossier.card_kind,
-                case((clause, True), else_=False), func.coalesce(card.stage, DEFAULT_STAGE),
-                func.coalesce(card.customer_kind, DEFAULT_KIND))
-         .outerjoin(card, card.dossier_id == Dossier.id).where(where))
-    return [(r[0], (bool(r[1]), r[2], r[3]), (bool(r[4]), r[5], r[6])) for r in conn.execute(q)]
+    return (select(Dossier.id, Dossier.incomplete, Dossier.card_stage, Dossier.card_kind,
+                   case((clause, True), else_=False), func.coalesce(card.stage, DEFAULT_STAGE),
+                   func.coalesce(card.customer_kind, DEFAULT_KIND))
+            .outerjoin(card, card.dossier_id == Dossier.id))
+
+
+@lru_cache(maxsize=8)
+def _query_of_ids(rules: str) -> Select[Any]:
+    return _query(rules).where(Dossier.id.in_(bindparam("ids", expanding=True)))
 
 
 def _write(conn: Connection, computed: list[tuple[int, Row, Row]]) -> dict[int, Row]:
@@ -149,13 +171,16 @@ def _refresh(conn: Connection, ids: Collection[int]) -> dict[int, Row]:
     stored = conn.scalar(rules_q)
     if not stored:  # no rules yet: the list asks the question itself until sync_rules runs
         return {}
-    return _write(conn, _computed(conn, json.loads(stored), Dossier.id.in_(sorted(ids))))
+    return _write(conn, _of_ids(conn, stored, ids))
 
 
 # -- the session listener: every ORM change refreshes the flags of the dossiers it touched ------------------
 
 def _touches(session: Session) -> Iterable[Any]:
     for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Document) and obj in session.dirty and obj not in session.deleted and not any(
+                inspect(obj).attrs[c].history.has_changes() for c in _DOCUMENT_COLUMNS):
+            continue  # a title, an item number, a current version: nothing the flags depend on
         if isinstance(obj, Document | CustomerCard | CardSealed):
             yield obj
         elif isinstance(obj, Dossier) and obj not in session.deleted and (

@@ -128,8 +128,9 @@ def discard_staged(v: Vault, staged: StagedBlob) -> None:
 
 
 def _settle(session: Session, staged: StagedBlob) -> None:
-    """The blob now belongs to a version row: it is no longer pending (same transaction)."""
-    session.execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
+    """The blob now belongs to a version row: it is no longer pending (same transaction; a plain statement:
+    no pending-blob row is ever loaded as an object)."""
+    session.connection().execute(delete(PendingBlob).where(PendingBlob.blob_key == staged.blob_key))
 
 
 def _parse_doc_type(raw: Any) -> DocType:
@@ -201,13 +202,15 @@ def commit_upload(
                         expires_on=_expiry(v, dtype, ddate), status=DocumentStatus.ACTIVE, created_at=now,
                         created_by_id=actor.id)
     session.add(document)
-    assign_item_no(session, document)
     version = _new_version(v, actor, document, staged, 1)
     session.add(version)
+    document.current_version = version  # post_update: one flush writes both rows and links them
     session.flush()
-    document.current_version = version
     _queue_index_job(v, session, version)
     _settle(session, staged)
+    # last, with the audit event: the dossier's counter row stays locked until the commit, and uploads into
+    # one dossier wait for each other on it
+    assign_item_no(session, document)
     audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
                  mime=staged.inspection.mime, size=staged.plaintext_size,
                  ciphertext_sha256=staged.ciphertext_sha256, doc_type=dtype.value, title=clean_title)
@@ -247,8 +250,8 @@ def commit_new_version(v: Vault, session: Session, actor: User, document_id: int
     number = max((x.version_no for x in document.versions), default=0) + 1
     version = _new_version(v, actor, document, staged, number)
     session.add(version)
-    session.flush()
     document.current_version = version
+    session.flush()
     _queue_index_job(v, session, version)
     _settle(session, staged)
     audit.record(session, actor, "document.version_added", document, now=v.clock.now(), version=number,

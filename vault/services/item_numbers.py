@@ -5,7 +5,7 @@ paper and may use as a contract's filing number."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,14 +13,17 @@ from vault.errors import Conflict
 from vault.models import Document
 from vault.paper_models import DossierItemCounter
 
+_BUMP = (update(DossierItemCounter).where(DossierItemCounter.dossier_id == bindparam("dossier"))
+         .values(last_value=DossierItemCounter.last_value + 1).returning(DossierItemCounter.last_value))
+
 
 def next_item_no(session: Session, dossier_id: int) -> int:
-    """Take the dossier's next item number from its counter row (locked by the update until commit)."""
+    """Take the dossier's next item number from its counter row (locked by the update until commit).
+
+    A plain statement on the session's connection: no flush of what the session holds, no ORM bookkeeping
+    (every upload takes a number; the counter row is never loaded as an object)."""
     for _ in range(3):
-        bumped = session.execute(
-            update(DossierItemCounter).where(DossierItemCounter.dossier_id == dossier_id)
-            .values(last_value=DossierItemCounter.last_value + 1).returning(DossierItemCounter.last_value)
-        ).scalar_one_or_none()
+        bumped = session.connection().execute(_BUMP, {"dossier": dossier_id}).scalar_one_or_none()
         if bumped is not None:
             return int(bumped)
         try:

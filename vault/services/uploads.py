@@ -1,7 +1,7 @@
 """The upload use case, once for every way a file comes in (the API's streamed multipart, `dossier import`).
 
 A long operation, so it owns its transactions (the exception to "the handler opens the unit of work"):
-a short one checks that the actor may add here before a byte is read, the stream is inspected,
+a short read checks that the actor may add here before a byte is read, the stream is inspected,
 encrypted and stored holding no transaction, and a second short one records the version, its audit
 event and its index job. If anything fails after the blob was stored, the blob is deleted; a crash
 leaves an orphan that the sweep removes (`fixity.sweep_interrupted_uploads`).
@@ -56,7 +56,7 @@ def add_file(v: Vault, actor: User, into: NewDocument | NewVersion, receive: Cal
     any byte of the body is read. Refusals (403, 404, 409 duplicate, 413, 422) raise ``VaultError`` and
     leave nothing behind.
     """
-    with v.session() as session:
+    with v.read_session() as session:  # a check that writes nothing: on SQLite it takes no write lock
         if isinstance(into, NewDocument):
             documents.prepare_upload(session, actor, into.dossier_id)
         else:
