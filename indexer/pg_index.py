@@ -22,7 +22,8 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   :data:`WINDOW` positions, cut early before any lexeme would pass :data:`MAX_POSITIONS`, each
   overlapping the previous one by up to :data:`OVERLAP` positions: a phrase (a query term is at most
   200 characters, ~200 tokens) lies wholly inside some chunk. The title is ``part`` 0, weighted ``A``
-  (ranked ``TITLE_BOOST`` times the content). Chunks are read by document id only.
+  (ranked ``TITLE_BOOST`` times the content). Chunks are read by document id only, and ``tsv`` is
+  stored in the row (``STORAGE MAIN``, migration 0020): one heap fetch per chunk, no TOAST lookup.
 * A document whose terms would not fit one tsvector (over :data:`TERMS_MAX_BYTES`; a tsvector holds
   1 MiB) has NULL ``terms``; each of its chunks keeps its own runs in ``grams`` (GIN-indexed; empty
   for every other document), and such documents are matched by their chunks (``term_match``).

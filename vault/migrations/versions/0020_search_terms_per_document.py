@@ -16,7 +16,11 @@ Create Date: 2026-12-03 13:00:00
 * A document too big for one tsvector (about 600 KB of runs) keeps NULL there and its runs per chunk in
   ``search_chunks.grams`` (which now holds single tokens too), found through
   ``ix_search_documents_oversize``; every other chunk's ``grams`` is emptied.
-* ``ix_search_chunks_tsv`` goes: positions are read by document id only.
+* ``ix_search_chunks_tsv`` goes: positions are read by document id only, for the candidates of a long
+  phrase and the matches ranked; ``tsv`` is stored MAIN (compressed in the row; out of line only if
+  the row outgrows a page), so reading a chunk's positions is one heap fetch, not a TOAST lookup: a
+  third less time for the same reads. Rows already written move in when rewritten (``VACUUM FULL
+  search_chunks`` or ``dossier reindex``).
 
 The rows are converted in place from the chunks (no reindex needed): the union of each document's
 chunks' lexemes is exactly its runs.
@@ -62,12 +66,16 @@ def upgrade() -> None:
                              "WHERE d.document_id = c.document_id AND d.terms IS NOT NULL AND c.grams <> ''"))
         conn.execute(sa.text("DROP AGGREGATE pg_temp.tsv_union(tsvector)"))
     op.drop_index('ix_search_chunks_tsv', table_name='search_chunks', postgresql_using='gin')
+    if conn.dialect.name == 'postgresql':
+        conn.execute(sa.text("ALTER TABLE search_chunks ALTER COLUMN tsv SET STORAGE MAIN"))
     op.create_index('ix_search_documents_terms', 'search_documents', ['terms'], unique=False, postgresql_using='gin')
     op.create_index('ix_search_documents_oversize', 'search_documents', ['document_id'], unique=False,
                     postgresql_where=sa.text('terms IS NULL'))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == 'postgresql':
+        op.get_bind().execute(sa.text("ALTER TABLE search_chunks ALTER COLUMN tsv SET STORAGE EXTENDED"))
     op.drop_index('ix_search_documents_oversize', table_name='search_documents')
     op.drop_index('ix_search_documents_terms', table_name='search_documents', postgresql_using='gin')
     op.create_index('ix_search_chunks_tsv', 'search_chunks', ['tsv'], unique=False, postgresql_using='gin')
