@@ -29,9 +29,10 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   for every other document), and such documents are matched by their chunks (``term_match``).
 * As with FTS5, the newest :data:`COUNTED_MATCHES` matches are found and counted; a query matching
   more says its total is a lower bound (``total_exact`` False: "1,000+ results"). Finding the newest
-  of a word in nearly every document means sorting them all: the planner's statistics of ``terms``
-  tell such a word, and it is looked for first among the newest documents, whose group of ids
-  (:data:`RECENT_GROUP`) is a lexeme of their terms, so that the GIN index alone narrows it.
+  of a word in nearly every document would mean sorting them all, so a search over every dossier looks
+  first among the newest :data:`PROBE_GROUPS` groups of ids (:data:`RECENT_GROUP`; a document's group
+  is a lexeme of its terms, so that the GIN index alone narrows to them), then in as many older groups
+  as the share found there says should hold the rest, and only then in everything older.
 * Ranking: the sum over the matching parts of ``ts_rank`` (title weight 1.0, content 1/TITLE_BOOST),
   with several terms each term's rank weighted by log(1 + 1/f), f the share of chunks holding its
   rarest token as the planner's statistics tell (:meth:`PgIndex._term_weights`); ties go to the lower
@@ -79,6 +80,7 @@ RECENT_GROUP = 1024
 PROBE_GROUPS = 4  # the newest groups a broad search looks at first
 # a document whose terms take more bytes than this (a tsvector holds at most 1 MiB) keeps them per chunk
 TERMS_MAX_BYTES = 600_000
+LEAST_ID = -(2**63)  # the least bigint: the customer file's entries have negative keys (indexer.customer_entries)
 # ts_rank's weights for D, C, B, A: content is D, the title A
 _WEIGHTS = [1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0 / TITLE_BOOST, 1.0]
 
@@ -243,7 +245,7 @@ _UPSERT = text(
 _LEXEME_FREQS = text(
     "SELECT e.elem, e.freq FROM pg_stats s CROSS JOIN LATERAL "
     "unnest(CAST(CAST(s.most_common_elems AS text) AS text[]), s.most_common_elem_freqs) AS e(elem, freq) "
-    "WHERE s.schemaname = current_schema() AND s.tablename = :table AND s.attname = :column"
+    "WHERE s.schemaname = current_schema() AND s.tablename = 'search_chunks' AND s.attname = 'tsv'"
 )
 _INSERT_PART = text(
     "INSERT INTO search_chunks (document_id, part, tsv, grams) "
@@ -325,37 +327,37 @@ class PgIndex:
         where, params = _conditions(scope, filters)
         terms = [t.text for t in query.terms]
         checks = []
+        narrowing = []
         for n, term in enumerate(terms):
-            whole, _ = _runs(term)
+            whole, runs = _runs(term)
+            narrowing.append(f"({runs})")
             if whole is None:  # a long phrase: its runs narrow, its positions decide
                 params[f"v{n}"] = term_tsquery(term)
                 checks.append(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = m.document_id "
                               f"AND c.tsv @@ CAST(:v{n} AS tsquery))")
-        params["dq"] = " & ".join(f"({_runs(t)[1]})" for t in terms)
         oversize = " AND ".join(f"EXISTS (SELECT 1 FROM search_chunks c WHERE c.document_id = d.document_id "
                                 f"AND {term_match(t, n, params)})" for n, t in enumerate(terms))
-        # the newest COUNTED_MATCHES + 1 matches: candidates by the GIN index of terms (exact unless a term is
-        # a long phrase, whose positions are then checked newest first until enough are found), oversize
+        # the newest :counted matches with ids from :oldest to below :below: candidates by the GIN index of terms
+        # (exact unless a term is a long phrase, whose positions are then checked newest first until enough are
+        # found; "+ 0": the bound filters what the index found, it is no index scan of its own), oversize
         # documents by their chunks
-        matches = (
+        matches = text(
             "WITH candidates AS ("
             "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
-            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} {{recent1}} "
+            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} "
+            "AND d.document_id + 0 >= :oldest AND d.document_id + 0 < :below "
             "UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
-            f"WHERE d.terms IS NULL AND {where} AND {oversize} {{recent2}}), "
+            f"WHERE d.terms IS NULL AND {where} AND {oversize} "
+            "AND d.document_id >= :oldest AND d.document_id < :below), "
             "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
             "SELECT m.document_id, m.dossier_id FROM newest m "
             + (f"WHERE m.checked OR ({' AND '.join(checks)}) " if checks else "")
             + "LIMIT :counted"
         )
-        params["counted"] = COUNTED_MATCHES + 1
+        terms_query = " & ".join(narrowing)
         try:
             with self.engine.begin() as conn:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
-                # one process per search: on a few cores, parallel workers cost more to start than they save
-                conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-                newest = (conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
-                          if scope.all_dossiers_up_to else None)
                 if scope.all_dossiers_up_to:
                     # a broad scope: a common term's documents come from the GIN index, never by reading each
                     # document's TOASTed terms (the planner may cost both alike)
@@ -363,36 +365,37 @@ class PgIndex:
                     conn.execute(text("SET LOCAL enable_indexscan = off"))
 
                 def run(first: int | None, last: int, limit: int) -> list[tuple[int, int]]:
-                    """Up to ``limit`` matches, newest first, with ids in groups ``first`` to ``last - 1`` (the
-                    GIN index narrows to those groups' lexemes), or below group ``last`` if ``first`` is None."""
-                    bounds = {**params, "counted": limit, "below": last * RECENT_GROUP}
-                    if first is None:  # "+ 0": the bound filters what the GIN index found, it is not an index scan
-                        sql = matches.replace("{recent1}", "AND d.document_id + 0 < :below")
-                        sql = sql.replace("{recent2}", "AND d.document_id < :below")
-                    else:  # the groups' lexemes bound what the GIN index finds; oversize documents have none
-                        names = " | ".join(_quoted(recent_group(g * RECENT_GROUP)) for g in range(first, last))
-                        bounds.update(dq=f"{params['dq']} & ({names})", oldest=first * RECENT_GROUP)
-                        sql = matches.replace("{recent1}", "")
-                        sql = sql.replace("{recent2}", "AND d.document_id >= :oldest AND d.document_id < :below")
-                    return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(text(sql), bounds)]
+                    """Up to ``limit`` matches, newest first, with ids in the groups ``first`` to ``last - 1``
+                    (the GIN index narrows to those groups' lexemes; oversize documents have none), or in any
+                    group below ``last`` if ``first`` is None."""
+                    dq, oldest = terms_query, LEAST_ID
+                    if first is not None:
+                        dq += " & (" + " | ".join(_quoted(recent_group(g * RECENT_GROUP))
+                                                  for g in range(first, last)) + ")"
+                        oldest = first * RECENT_GROUP
+                    bounds = {**params, "dq": dq, "counted": limit, "oldest": oldest, "below": last * RECENT_GROUP}
+                    return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(matches, bounds)]
 
-                # a query matching much of the archive has its newest matches among the newest documents: the
-                # newest few groups of ids first (the GIN index narrows to them), then as many older groups as
-                # the share found there says should hold the rest, then everything older if still too few
+                newest = conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
+                top = 0 if newest is None else int(newest) // RECENT_GROUP + 1  # the groups below this one
                 wanted = COUNTED_MATCHES + 1
-                if newest is None:
-                    found = run(None, 2**62 // RECENT_GROUP, wanted)
+                if newest is None:  # nothing is indexed
+                    found = []
+                elif not scope.all_dossiers_up_to:  # a few dossiers' documents: the scope narrows best
+                    found = run(None, top, wanted)
                 else:
-                    top = int(newest) // RECENT_GROUP + 1  # the groups below this one
-                    found = run(top - PROBE_GROUPS, top, wanted)
+                    # a query matching much of the archive has its newest matches among the newest documents:
+                    # the newest few groups of ids first (the GIN index narrows to them), then as many older
+                    # groups as the share found there says should hold the rest, then everything older
                     done = top - PROBE_GROUPS
+                    found = run(done, top, wanted)
                     if found and len(found) < wanted:
                         share = len(found) / (PROBE_GROUPS * RECENT_GROUP)
                         more = int(1.5 * (wanted - len(found)) / share / RECENT_GROUP) + 1
                         if more < done / 2:
                             found += run(done - more, done, wanted - len(found))
                             done -= more
-                    if len(found) < wanted and done > 0:
+                    if len(found) < wanted:  # customer-file entries have negative keys: there may be some below 0
                         found += run(None, done, wanted - len(found))
                 ranked = found[:min(RANKED_MATCHES, COUNTED_MATCHES)]
                 scores = self._scores(conn, terms, [i for i, _ in ranked]) if ranked else {}
@@ -408,7 +411,7 @@ class PgIndex:
         order = sorted(ranked, key=lambda r: (-scores.get(r[0], 0.0), r[0])) + found[len(ranked):]
         offset = (page - 1) * per_page
         hits = [Hit(i, dossier, scores.get(i, 0.0)) for i, dossier in order[offset:offset + per_page]]
-        return SearchResult(total=len(found), hits=hits, partial=False, total_exact=exact)
+        return SearchResult(total=len(found), hits=hits, partial=False, total_exact=exact, ranked=len(ranked))
 
     def _scores(self, conn: Connection, terms: Sequence[str], document_ids: Sequence[int]) -> dict[int, float]:
         """Each document's rank: the sum over its matching parts of ``ts_rank`` (the title weighs 1.0, content
@@ -433,7 +436,7 @@ class PgIndex:
         them), read again every IDF_REFRESH_S seconds. Without statistics every term weighs the same."""
         now = time.monotonic()
         if self._freqs is None or now - self._freqs_at > IDF_REFRESH_S:
-            rows = conn.execute(_LEXEME_FREQS, {"table": "search_chunks", "column": "tsv"}).all()
+            rows = conn.execute(_LEXEME_FREQS).all()
             known = {str(r.elem): float(r.freq) for r in rows if r.elem is not None}
             self._freqs = (known, min(known.values()) / 2 if known else 1.0)
             self._freqs_at = now

@@ -68,6 +68,9 @@ class SearchResult:
     hits: list[Hit]
     partial: bool
     total_exact: bool = True  # False: more than ``total`` documents match (an engine's ranking bound)
+    # with total_exact False: how many of the newest matches are ranked best first, the others following newest
+    # first (pg ranks 300 of 1,000); None: all of them
+    ranked: int | None = None
 
 
 def check_paging(page: int, per_page: int) -> None:

@@ -103,6 +103,7 @@ class SearchPage:
     partial: bool
     query: str
     total_exact: bool = True  # False: at least ``total`` documents match (the engine ranked that many)
+    ranked: int | None = None  # with total_exact False: the newest this many are ranked, the others follow newest first
 
 
 def _customer_hit(v: Vault, session: Session, actor: User, key: int, query: ParsedQuery, score: float,
@@ -183,7 +184,7 @@ def search(
                  results_exact=result.total_exact,
                  filters={k: str(val) for k, val in vars(filters).items() if val is not None},
                  partial=result.partial)
-    return SearchPage(total, items, page, per_page, result.partial, str(query), result.total_exact)
+    return SearchPage(total, items, page, per_page, result.partial, str(query), result.total_exact, result.ranked)
 
 
 def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], None] | None = None,

@@ -128,3 +128,13 @@ def test_a_common_word_is_looked_for_among_the_newest_first_and_elsewhere_when_t
     assert sorted(h.document_id for h in older.hits) == [3, 4, 5], "none among the newest: looked for everywhere"
     few = ix.search(parse_query("付款"), FULL, SearchFilters(date_from=date(2030, 1, 1)), 1, 10)
     assert (few.total, few.total_exact, few.hits) == (0, True, [])
+
+
+def test_the_customer_files_negative_keys_are_found_by_a_broad_and_a_narrow_scope(
+        ix: PgIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "RECENT_GROUP", 4)  # 1,024 in production: -41 lies far below the newest groups
+    ix.add([doc(i, "付款 条款") for i in (1, 2, 3)] + [doc(-41, "付款 客户卡片", dossier_id=7)])
+    total, ids = found(ix, "付款")
+    assert (total, sorted(ids)) == (4, [-41, 1, 2, 3]), "every dossier: the newest groups, then everything older"
+    own = Scope(None, frozenset({7}), frozenset())
+    assert [h.document_id for h in ix.search(parse_query("付款"), own, SearchFilters(), 1, 10).hits] == [-41]

@@ -6,19 +6,23 @@ Runs on the session's one PostgreSQL test server (a fresh database per test).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 
+from indexer import pg_index
 from indexer.search_index import SearchIndex
 from indexer.worker import run_pending
 from tests.conftest import Api, People
 from tests.corpus import SYNTHETIC, manifest
 from tests.integration.test_destruction import _approved_batch
+from tests.integration.test_pages import as_user
 from vault.core import Vault
 
-TEXT_FILES = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"] and e["path"].endswith(".pdf")][:2]
+TEXT_FILES = [e for e in manifest(SYNTHETIC)["files"] if not e["needs_ocr"] and e["path"].endswith(".pdf")][:3]
 
 
 @pytest.fixture
@@ -72,7 +76,7 @@ def test_a_destruction_deletes_the_documents_index_rows_in_its_own_transaction(
         api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
     d = api.new_dossier(people.archivist)
     gone, kept = (api.upload(people.archivist, d["id"], SYNTHETIC / e["path"], doc_type=e["doc_type"],
-                             doc_date="1990-01-01").get_json()["id"] for e in TEXT_FILES)
+                             doc_date="1990-01-01").get_json()["id"] for e in TEXT_FILES[:2])
     run_pending(vault, index)
     assert _rows(vault, gone) > 0 and _rows(vault, kept) > 0
     batch = _approved_batch(api, people, [gone])
@@ -83,3 +87,23 @@ def test_a_destruction_deletes_the_documents_index_rows_in_its_own_transaction(
     run_pending(vault, index)  # the purge job finds nothing left and says so in the audit trail
     assert _rows(vault, gone) == 0 and _rows(vault, kept) > 0
     assert kept in _found(api, people.legal, TEXT_FILES[1]["terms"][0])
+
+
+def test_past_the_counted_bound_the_page_says_at_least_and_how_many_are_ranked_in_both_languages(
+        api: Api, people: People, app: Flask, vault: Vault, index: SearchIndex,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_index, "COUNTED_MATCHES", 2)  # 1,000 in production: three uploads cross 2
+    monkeypatch.setattr(pg_index, "RANKED_MATCHES", 1)  # 300 in production
+    d = api.new_dossier(people.archivist)
+    ids = [api.upload(people.archivist, d["id"], SYNTHETIC / e["path"], doc_type=e["doc_type"]).get_json()["id"]
+           for e in TEXT_FILES]
+    run_pending(vault, index)
+    broad = api.get(people.legal, "/api/v1/search", query_string={"q": "有限公司"}).get_json()
+    assert (broad["total"], broad["total_exact"]) == (2, False)
+    assert [i["document_id"] for i in broad["items"]] == sorted(ids)[:0:-1], "the newest two, newest first"
+    page = as_user(app, people.legal).get("/search?q=有限公司&lang=en").get_data(as_text=True)
+    assert "at least 2 results; the best of the newest 1 come first, then the others, newest first" in page
+    page = as_user(app, people.legal).get("/search?q=有限公司&lang=zh").get_data(as_text=True)
+    assert "至少 2 条结果；最新 1 条中最相关的排在前面，其余按从新到旧排列" in page
+    narrow = as_user(app, people.legal).get(f'/search?q="{TEXT_FILES[0]["terms"][0]}"&lang=en').get_data(as_text=True)
+    assert re.search(r'id="result-count">[12] results<', narrow), "a narrow query's total is exact"

@@ -194,6 +194,8 @@ def start_postgres(*, startup_timeout_s: float = 60.0, attempts: int = 2, keep: 
                 f"-c unix_socket_directories={server.socket_dir}",
                 "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
                 "-c max_connections=300", "-c shared_buffers=64MB",
+                # two cores: starting parallel workers costs a search more than they save (bench/scale.py)
+                "-c max_parallel_workers_per_gather=0",
                 "-c log_min_messages=warning", "-c logging_collector=off",
             ])
             _run([str(bin_dir / "pg_ctl"), "start", "-D", str(server.data_dir), "-l", str(server.log_path),

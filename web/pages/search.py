@@ -49,4 +49,5 @@ def search_page() -> ResponseReturnValue:
     return render_template("pages/search.html", q=q, filters=filters, items=items, total=total, page=page,
                            pages=pages, errors=errors, searched=result is not None, unavailable=unavailable,
                            partial=bool(result and result.partial), doc_types=list(DocType),
-                           exact=result is None or result.total_exact)
+                           exact=result is None or result.total_exact,
+                           ranked=result.ranked if result is not None else None)
