@@ -3,6 +3,7 @@ destroyed document, the approval inbox, time left on a checkout, and an employee
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -54,6 +55,7 @@ def test_destruction_goes_from_proposal_to_certificate_through_the_pages(app: Fl
     assert f"/destructions/{batch_id}/certificate.pdf" in register
     cert = archivist.get(f"/destructions/{batch_id}/certificate.pdf")
     assert cert.status_code == 200 and cert.data[:4] == b"%PDF"
+    assert cert.headers["X-Certificate-SHA256"] == hashlib.sha256(cert.data).hexdigest(), "as the API gives it"
     assert re.search(rf'value="{other_id}"(?! disabled)', register), "the other due document stays proposable"
 
 

@@ -55,6 +55,12 @@ def execute_destruction(batch_id: int) -> Response:
 def destruction_certificate(batch_id: int) -> Response:
     with unit_of_work() as session:
         cert = destruction.certificate(session, actor(), batch_id)
+    return certificate_response(cert)
+
+
+def certificate_response(cert: destruction.Certificate) -> Response:
+    """The certificate as a download, with its SHA-256 (as the register records it) in a header: the API's
+    and the page's response alike."""
     resp = Response(cert.pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="destruction-certificate-{cert.batch_id}.pdf"'
     resp.headers["X-Certificate-SHA256"] = cert.sha256

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -12,6 +12,7 @@ from vault import policy
 from vault.errors import Conflict, Forbidden, Invalid
 from vault.services import destruction as svc
 from vault.services import retention
+from web.api.destructions import certificate_response
 from web.deps import actor, get_vault, unit_of_work
 from web.pages.common import field_message, page_args
 from web.serialize import documents_json
@@ -106,7 +107,4 @@ def execute(batch_id: int) -> ResponseReturnValue:
 def certificate(batch_id: int) -> ResponseReturnValue:
     with unit_of_work() as s:
         cert = svc.certificate(s, actor(), batch_id)
-    resp = Response(cert.pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'attachment; filename="destruction-certificate-{batch_id}.pdf"'
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return certificate_response(cert)
