@@ -188,10 +188,11 @@ def search(
 
 
 def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], None] | None = None,
-                batch: int = 200) -> int:
+                batch: int = 200, compacting: Callable[[], None] | None = None) -> int:
     """Rebuild the whole index from the database and the stored (encrypted) text; returns documents indexed.
 
-    A long operation: owns its (read) transactions, one per batch of documents."""
+    A long operation: owns its (read) transactions, one per batch of documents. An engine that can rebuild its
+    structures in one pass after the load (pg's GIN indexes) does so at the end, ``compacting`` called first."""
     index.clear()
     with v.session() as s:
         ids = s.scalars(select(Document.id).join(DocumentVersion, Document.current_version_id == DocumentVersion.id)
@@ -220,4 +221,9 @@ def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], Non
                 entries.extend(customer_entries.dossier_entries(v, s, dossier))
                 entries.extend(paper_entries.dossier_paper_entries(s, list(dossier.documents)))
         index.add(entries)
+    compact = getattr(index, "compact", None)
+    if compact is not None:
+        if compacting is not None:
+            compacting()
+        compact()
     return done

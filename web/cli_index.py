@@ -46,7 +46,9 @@ def reindex() -> None:
 
     runtime = open_runtime()
     with progress_bar("Reindexing") as progress:
-        count = reindex_all(runtime.vault, runtime.index, progress)
+        count = reindex_all(runtime.vault, runtime.index, progress, compacting=lambda: click.echo(
+            "\ncompacting the search index in one pass (searches go on meanwhile; minutes for 100,000 documents)",
+            err=True))
     click.echo(f"reindexed {count} documents")
 
 

@@ -138,3 +138,21 @@ def test_the_customer_files_negative_keys_are_found_by_a_broad_and_a_narrow_scop
     assert (total, sorted(ids)) == (4, [-41, 1, 2, 3]), "every dossier: the newest groups, then everything older"
     own = Scope(None, frozenset({7}), frozenset())
     assert [h.document_id for h in ix.search(parse_query("付款"), own, SearchFilters(), 1, 10).hits] == [-41]
+
+
+def test_compacting_rebuilds_the_gin_indexes_and_search_goes_on_finding(ix: PgIndex) -> None:
+    for start in range(1, 121, 20):  # as the worker and a reindex add them: batch by batch
+        ix.add([doc(i, f"付款 条款 编号{i}") for i in range(start, start + 20)])
+    files = "SELECT relname, pg_relation_filenode(oid) FROM pg_class WHERE relname LIKE 'ix_search_%grams' " \
+            "OR relname = 'ix_search_documents_terms'"
+    with ix.engine.connect() as conn:
+        before = dict(conn.execute(text(files)).all())
+    ix.compact()
+    with ix.engine.connect() as conn:
+        after = dict(conn.execute(text(files)).all())
+        assert conn.execute(pg_index._HALF_BUILT).all() == []
+        assert conn.execute(text("SELECT bool_and(indisvalid) FROM pg_index")).scalar() is True
+        assert conn.execute(text("SHOW maintenance_work_mem")).scalar() == "64MB", "the pooled connection reset"
+    assert set(after) == set(before) == set(pg_index._GIN_INDEXES)
+    assert all(after[name] != before[name] for name in before), "each one written anew"
+    assert found(ix, "编号77") == (1, [77]) and found(ix, "付款")[0] == 120
