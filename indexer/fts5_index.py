@@ -308,6 +308,9 @@ class Fts5Index:
             conn.execute("DELETE FROM levels")
         self._truncate_log()
 
+    def compact(self) -> None:
+        """Nothing: FTS5 merges its segments as it writes (its automerge)."""
+
     @contextmanager
     def _writing(self) -> Iterator[apsw.Connection]:
         """A write transaction; ``Unavailable`` when another process holds the write lock too long."""

@@ -327,12 +327,13 @@ class PgIndex:
                 conn.execute(text(f"SET maintenance_work_mem = '{COMPACT_MEMORY}'"))
                 for name in _GIN_INDEXES:
                     conn.execute(text(f"REINDEX INDEX CONCURRENTLY {name}"))
-            except DBAPIError as exc:
-                for (leftover,) in conn.execute(_HALF_BUILT).all():
-                    conn.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{leftover}"'))
-                raise Unavailable("the search index cannot be compacted: {exc}", params={"exc": exc.orig}) from exc
-            finally:
                 conn.execute(text("RESET maintenance_work_mem"))
+            except DBAPIError as exc:
+                conn.invalidate()  # its setting, or the connection itself, is not the pool's to hand on
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as clean:
+                    for (leftover,) in clean.execute(_HALF_BUILT).all():
+                        clean.execute(text(f'DROP INDEX CONCURRENTLY IF EXISTS "{leftover}"'))
+                raise Unavailable("the search index cannot be compacted: {exc}", params={"exc": exc.orig}) from exc
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -116,6 +116,11 @@ class SearchIndex(Protocol):
         """Remove every document (before a rebuild)."""
         ...
 
+    def compact(self) -> None:
+        """After a bulk load (a rebuild): make the structures a document-by-document load grew as compact as one
+        pass builds them (pg's GIN indexes); nothing for an engine whose writes already leave them so."""
+        ...
+
     def check(self) -> None:
         """Health probe: raises ``vault.errors.Unavailable`` when the index cannot be read."""
         ...

@@ -221,9 +221,7 @@ def reindex_all(v: Vault, index: SearchIndex, progress: Callable[[int, int], Non
                 entries.extend(customer_entries.dossier_entries(v, s, dossier))
                 entries.extend(paper_entries.dossier_paper_entries(s, list(dossier.documents)))
         index.add(entries)
-    compact = getattr(index, "compact", None)
-    if compact is not None:
-        if compacting is not None:
-            compacting()
-        compact()
+    if compacting is not None:
+        compacting()
+    index.compact()
     return done

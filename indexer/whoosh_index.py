@@ -116,6 +116,9 @@ class WhooshIndex:
         with self._writer() as writer:
             writer.commit(mergetype=CLEAR)
 
+    def compact(self) -> None:
+        """Nothing: every commit already merges segments as Whoosh's policy says."""
+
     @contextmanager
     def _writer(self) -> Iterator[IndexWriter]:
         with self._lock:
