@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from config import Settings, SettingsError, load_settings
+from indexer.search_index import SearchIndex
 from vault.core import Vault, ensure_home
 from vault.db import make_engine, migrate
 from vault.errors import VaultError
@@ -37,6 +38,16 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(done - bar.pos)
 
         yield progress
+
+
+def rebuild_index(v: Vault, index: SearchIndex, label: str = "Reindexing") -> int:
+    """``reindex_all`` with a progress bar, saying so when the engine compacts its index after the load."""
+    from indexer.service import reindex_all
+
+    with progress_bar(label) as progress:
+        return reindex_all(v, index, progress, compacting=lambda: click.echo(
+            "\ncompacting the search index in one pass (searches go on meanwhile; minutes for 100,000 documents)",
+            err=True))
 
 
 def _initialised_settings() -> Settings:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from vault.errors import VaultError
 from vault.models import User
-from web.cli import main, open_runtime, progress_bar
+from web.cli import main, open_runtime, rebuild_index
 
 
 def plain_snippet(snippet: str) -> str:
@@ -42,13 +42,11 @@ def worker() -> None:
 @main.command()
 def reindex() -> None:
     """Rebuild the search index from the database and the stored encrypted text (progress bar)."""
-    from indexer.service import reindex_all
-
     runtime = open_runtime()
-    with progress_bar("Reindexing") as progress:
-        count = reindex_all(runtime.vault, runtime.index, progress, compacting=lambda: click.echo(
-            "\ncompacting the search index in one pass (searches go on meanwhile; minutes for 100,000 documents)",
-            err=True))
+    try:
+        count = rebuild_index(runtime.vault, runtime.index)
+    finally:
+        runtime.close()
     click.echo(f"reindexed {count} documents")
 
 

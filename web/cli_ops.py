@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from indexer.service import reindex_all
 from vault.errors import VaultError
 from web.bootstrap import compose
-from web.cli import _settings, audit, main, open_vault, progress_bar, system_actor
+from web.cli import _settings, audit, main, open_vault, progress_bar, rebuild_index, system_actor
 
 
 def _passphrase(from_stdin: bool) -> str:
@@ -148,7 +147,7 @@ def restore(src: Path, passphrase_stdin: bool, register_path: Path | None) -> No
             replayed = register.replay_destructions(v, register.load_register(register_path), system_actor(v))
             click.echo(f"destruction register {register_path}: {len(replayed)} documents destroyed after the "
                        "backup were destroyed again")
-        count = reindex_all(v, compose(v).index)
+        count = rebuild_index(v, compose(v).index, "Rebuilding the search index")
         click.echo(f"search index rebuilt: {count} documents")
         fixity = verify_all(v, deep=True)
     except VaultError as exc:

@@ -107,3 +107,24 @@ def test_past_the_counted_bound_the_page_says_at_least_and_how_many_are_ranked_i
     assert "至少 2 条结果；最新 1 条中最相关的排在前面，其余按从新到旧排列" in page
     narrow = as_user(app, people.legal).get(f'/search?q="{TEXT_FILES[0]["terms"][0]}"&lang=en').get_data(as_text=True)
     assert re.search(r'id="result-count">[12] results<', narrow), "a narrow query's total is exact"
+
+
+def test_dossier_reindex_on_pg_shows_its_progress_says_it_compacts_and_search_finds_as_before(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    d = api.new_dossier(people.archivist)
+    entry = TEXT_FILES[0]
+    doc_id = api.upload(people.archivist, d["id"], SYNTHETIC / entry["path"], doc_type=entry["doc_type"],
+                        doc_date="1990-01-01").get_json()["id"]
+    run_pending(vault, index)
+    env = {"DOSSIER_HOME": str(vault.settings.home), "DOSSIER_DATABASE_URL": vault.settings.database_url,
+           "DOSSIER_SEARCH_ENGINE": "pg"}
+    result = CliRunner().invoke(main, ["reindex"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Reindexing" in result.output
+    assert "compacting the search index in one pass" in result.output
+    assert "reindexed 1 documents" in result.output
+    assert _found(api, people.legal, entry["terms"][0]) == [doc_id]
