@@ -1,7 +1,7 @@
 """Scale: 100k-1M documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
     .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000]
-                                    [--engine whoosh|fts5|pg] [--hold] [--quick]
+                                    [--engine whoosh|fts5|pg] [--gin-after] [--hold] [--quick]
 
 The documents are bench/search_engine.py's generator (about 2 KB of corpus vocabulary each), made and
 written batch by batch (a million do not fit in memory): per batch, the dossiers, documents and versions
@@ -18,6 +18,9 @@ archivist, and the same mix of GET /api/v1/search (`search_mix`: corpus queries,
 CJK words, several terms, filters) as legal (every dossier up to secret) and as bench-employee (clearance
 internal: the public and internal dossiers it owns, about 1/OWNERS of them), with p50/p95 per kind of
 query and the slowest. The machine is shared (2 cores): figures are noisy; the load average is printed.
+`--gin-after` (pg): the GIN indexes are dropped for the build and made in one pass before each measurement
+(their time reported apart), the shape `dossier reindex` leaves, whose compaction rebuilds them in one pass;
+without it they grow document by document, as under uploads, at two to three times the size.
 `--hold`: measure again for each line on standard input (gunicorn restarted: edited code is served).
 `--quick`: 140 documents, 6 requests per kind, one gunicorn process: a smoke run (errors still count).
 """
@@ -25,6 +28,7 @@ query and the slowest. The machine is shared (2 cores): figures are noisy; the l
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import itertools
 import json
@@ -308,7 +312,7 @@ def measure(shape: ProductionShape, docs: int, requests: int, build: Build) -> d
 
 def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2,
         engine: str = "whoosh", hold: bool = False, processes: int = 1,
-        measure_at: tuple[int, ...] = (), stop: Path | None = None) -> dict[str, Any]:
+        measure_at: tuple[int, ...] = (), stop: Path | None = None, gin_after: bool = False) -> dict[str, Any]:
     """Generate, insert, index, serve, measure; figures as a dict (latencies in ms).
 
     ``measure_at``: smaller sizes measured on the way (each figure printed as soon as measured), so a build
@@ -332,6 +336,11 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
             if stop is not None and stop.exists():
                 break
             figures = {"engine": engine, "load_start": _load()}
+            v = Vault.open(settings)
+            try:
+                gin = _drop_gin(v) if gin_after and engine == "pg" else []
+            finally:
+                v.close()
             t0 = time.perf_counter()
             part = _build(settings, owners, built + 1, size, batch, processes, stop)
             figures["build_s"] = time.perf_counter() - t0
@@ -343,6 +352,9 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
             figures["docs"] = size = built
             v = Vault.open(settings)
             try:
+                t0 = time.perf_counter()
+                _make_gin(v, gin)
+                figures["gin_s"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 with v.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does soon after a bulk load
@@ -367,12 +379,38 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
     return figures
 
 
+def _drop_gin(v: Vault) -> list[str]:
+    """Drop the search tables' GIN indexes; the statements that make them again."""
+    with v.engine.begin() as conn:
+        made = list(conn.execute(text(
+            "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_am a ON a.oid = c.relam "
+            "WHERE a.amname = 'gin' AND t.relname IN ('search_documents', 'search_chunks')")).all())
+        for name, _ in made:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+    return [statement for _, statement in made]
+
+
+def _make_gin(v: Vault, statements: list[str]) -> None:
+    """Make the dropped GIN indexes in one pass each, with room to sort in memory, each on its own connection
+    (a GIN build uses one core)."""
+    def make(statement: str) -> None:
+        with v.engine.begin() as conn:
+            conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+            conn.execute(text(statement))
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, len(statements))) as pool:
+        list(pool.map(make, statements))
+
+
 def build_report(f: dict[str, Any]) -> str:
     built, build_s = f["built_docs"], max(f["build_s"], 1e-9)
     return (f"scale: {f['docs']} documents ({-(-f['docs'] // PER_DOSSIER)} dossiers, {OWNERS} owners) on "
             f"PostgreSQL, indexed ({f['engine']}): {built} built in {build_s:.0f} s = {built / build_s:.0f} docs/s "
             f"(in all processes: rows + sealed text {f['rows_s']:.0f} s, engine add {f['index_s']:.0f} s = "
-            f"{built / max(f['index_s'], 1e-9):.0f} docs/s per process; then VACUUM ANALYZE {f['vacuum_s']:.0f} s); "
+            f"{built / max(f['index_s'], 1e-9):.0f} docs/s per process; then "
+            + (f"the GIN indexes in one pass {f['gin_s']:.0f} s, " if f.get("gin_s", 0) >= 0.5 else "")
+            + f"VACUUM ANALYZE {f['vacuum_s']:.0f} s); "
             f"index {f['index_docs']} docs, {f['index_mib']:.0f} MiB; load average {f['load_start']} at the start, "
             f"{f['load_built']} when built")
 
@@ -409,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure-at", type=int, nargs="*", default=[], help="smaller sizes measured on the way")
     parser.add_argument("--stop-file", type=Path,
                         help="when this file appears, stop building and measure the size reached")
+    parser.add_argument("--gin-after", action="store_true",
+                        help="pg: build without the GIN indexes, then make them in one pass (as after a reindex)")
     parser.add_argument("--hold", action="store_true",
                         help="afterwards, measure again (new gunicorn) for each line read from standard input")
     parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
@@ -416,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,
              "gunicorn_workers": args.gunicorn_workers}
     figures = run(**(QUICK if args.quick else sizes), engine=args.engine, hold=args.hold,
-                  processes=args.processes, measure_at=tuple(args.measure_at), stop=args.stop_file)
+                  processes=args.processes, measure_at=tuple(args.measure_at), stop=args.stop_file,
+                  gin_after=args.gin_after)
     return 0 if figures.get("errors", 0) == 0 else 1
 
 
