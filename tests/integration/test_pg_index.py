@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from indexer import pg_index
 from indexer.pg_index import MAX_POSITIONS, OVERLAP, WINDOW, PgIndex, chunks
@@ -156,3 +157,33 @@ def test_compacting_rebuilds_the_gin_indexes_and_search_goes_on_finding(ix: PgIn
     assert set(after) == set(before) == set(pg_index._GIN_INDEXES)
     assert all(after[name] != before[name] for name in before), "each one written anew"
     assert found(ix, "编号77") == (1, [77]) and found(ix, "付款")[0] == 120
+
+
+def test_the_newest_id_and_the_health_check_are_read_by_the_primary_key_not_the_whole_table(ix: PgIndex) -> None:
+    """Plans, as the search and the health check run them: both once read every row, which only an archive of
+    300,000 documents made visible (45 ms per search, 1.6 s per health check), not a test's handful of rows."""
+    with ix.engine.begin() as conn:  # enough rows for the planner to tell a key lookup from a scan
+        conn.execute(text("INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, doc_type, "
+                          "terms) SELECT i, i / 7, 1, 'public', 'contract', CAST('付款' AS tsvector) "
+                          "FROM generate_series(1, 20000) AS i"))
+        conn.execute(text("INSERT INTO search_chunks (document_id, part, tsv, grams) SELECT i, 0, "
+                          "CAST('付款' AS tsvector), CAST('付款' AS tsvector) FROM generate_series(1, 20000) AS i"))
+        conn.execute(text("ANALYZE search_documents, search_chunks"))
+    plans: dict[str, str] = {}
+
+    def explain(conn: object, cursor: Any, statement: str, parameters: Any, context: object, many: bool) -> None:
+        for name, start in (("newest", "SELECT max(document_id)"), ("check", "SELECT 1 FROM search_chunks")):
+            if statement.startswith(start):  # in the same transaction, under the settings in force then
+                cursor.execute("EXPLAIN " + statement, parameters)
+                plans[name] = "\n".join(row[0] for row in cursor.fetchall())
+
+    event.listen(ix.engine, "before_cursor_execute", explain)
+    try:
+        assert found(ix, "付款")[0] >= 1000  # a broad scope: the search that sets its planner settings
+        ix.check()
+    finally:
+        event.remove(ix.engine, "before_cursor_execute", explain)
+    assert set(plans) == {"newest", "check"}
+    for name, plan in plans.items():
+        assert "Index" in plan and "pkey" in plan, (name, plan)
+        assert "Seq Scan" not in plan and "Bitmap" not in plan, (name, plan)
