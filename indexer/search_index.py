@@ -68,8 +68,8 @@ class SearchResult:
     hits: list[Hit]
     partial: bool
     total_exact: bool = True  # False: more than ``total`` documents match (an engine's ranking bound)
-    # with total_exact False: how many of the newest matches are ranked best first, the others following newest
-    # first (pg ranks 300 of 1,000); None: all of them
+    # how many of the newest matches are ranked best first, the others following newest first (pg ranks up to 300
+    # of the 1,000 it counts, exact total or not; the search page says so only past the bound); None: all of them
     ranked: int | None = None
 
 

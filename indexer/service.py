@@ -103,7 +103,7 @@ class SearchPage:
     partial: bool
     query: str
     total_exact: bool = True  # False: at least ``total`` documents match (the engine ranked that many)
-    ranked: int | None = None  # with total_exact False: the newest this many are ranked, the others follow newest first
+    ranked: int | None = None  # the newest this many are ranked, the others follow newest first; None: all
 
 
 def _customer_hit(v: Vault, session: Session, actor: User, key: int, query: ParsedQuery, score: float,
