@@ -28,7 +28,6 @@ without it they grow document by document, as under uploads, at two to three tim
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import dataclasses
 import itertools
 import json
@@ -54,6 +53,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from indexer.analyzer import analyse  # noqa: E402
+from indexer.pg_index import _GIN_INDEXES  # noqa: E402
 from indexer.search_index import SearchIndex  # noqa: E402
 from indexer.service import open_index  # noqa: E402
 from vault.core import Vault  # noqa: E402
@@ -381,27 +381,21 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
 
 
 def _drop_gin(v: Vault) -> list[str]:
-    """Drop the search tables' GIN indexes; the statements that make them again."""
+    """Drop the pg engine's GIN indexes; the statements that make them again."""
     with v.engine.begin() as conn:
-        made = list(conn.execute(text(
-            "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_am a ON a.oid = c.relam "
-            "WHERE a.amname = 'gin' AND t.relname IN ('search_documents', 'search_chunks')")).all())
-        for name, _ in made:
-            conn.execute(text(f'DROP INDEX "{name}"'))
-    return [statement for _, statement in made]
+        made = [conn.execute(text("SELECT pg_get_indexdef(CAST(:name AS regclass))"), {"name": name}).scalar_one()
+                for name in _GIN_INDEXES]
+        for name in _GIN_INDEXES:
+            conn.execute(text(f"DROP INDEX {name}"))
+    return made
 
 
 def _make_gin(v: Vault, statements: list[str]) -> None:
-    """Make the dropped GIN indexes in one pass each, with room to sort in memory, each on its own connection
-    (a GIN build uses one core)."""
-    def make(statement: str) -> None:
-        with v.engine.begin() as conn:
-            conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+    """Make the dropped GIN indexes in one pass each, with room to sort in memory."""
+    with v.engine.begin() as conn:
+        conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+        for statement in statements:
             conn.execute(text(statement))
-
-    with concurrent.futures.ThreadPoolExecutor(max(1, len(statements))) as pool:
-        list(pool.map(make, statements))
 
 
 def build_report(f: dict[str, Any]) -> str:
