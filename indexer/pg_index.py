@@ -39,8 +39,12 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   id. The newest :data:`RANKED_MATCHES` matches are ranked (ranking reads their positions); the older
   ones follow them, newest first.
 * Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
-  so nothing outside the scope is matched or counted. An owner's dossiers are read by ``owner_id``
-  and level (one condition, however many they own).
+  so nothing outside the scope is matched or counted. A narrow scope (an employee: the dossiers they
+  own at the levels they may read, those granted, single documents checked out) is also lexemes of
+  ``terms`` (:func:`scope_lexemes`: the dossier, the owner at the document's level), ANDed with the
+  query's terms, so the GIN index finds the scope's matches without reading any document's terms
+  (23 KB of TOAST each on average); its SQL conditions only check what the index found, and single
+  documents are read by their ids. A change of owner or level re-adds the dossier's documents.
 * Writes: :meth:`PgIndex.add_in` writes in the caller's transaction (the worker's, which also marks
   the versions indexed); :meth:`PgIndex.add` in one of its own. ``search_documents`` rows are upserted
   in id order first, which locks them, so two workers adding the same document queue up instead of
@@ -196,6 +200,26 @@ def recent_group(document_id: int) -> str:
     return f" {document_id // RECENT_GROUP}"
 
 
+def scope_lexemes(doc: IndexDoc) -> list[str]:
+    """The lexemes of a document's place in the access rules: its dossier, and its owner at its secrecy level.
+    Each begins with a space, which no token or run does, so no query term matches them; an owner's search
+    ANDs them with its terms, so the GIN index alone narrows to the owner's documents."""
+    keys = [dossier_lexeme(doc.dossier_id)]
+    if doc.owner_id is not None:
+        keys.append(owner_lexeme(doc.owner_id, doc.secrecy))
+    return keys
+
+
+def dossier_lexeme(dossier_id: int) -> str:
+    """The lexeme every document of the dossier holds."""
+    return f" d{dossier_id}"
+
+
+def owner_lexeme(owner_id: int, secrecy: str) -> str:
+    """The lexeme every document holds that ``owner_id`` owns at the level ``secrecy``."""
+    return f" o{owner_id} {secrecy}"
+
+
 def _runs(term: str) -> tuple[str | None, str]:
     """(the tsquery text that answers ``term`` from kept runs alone, or None; the tsquery text of runs
     every occurrence of it holds, which narrows where its positions are checked)."""
@@ -222,6 +246,7 @@ def _rows_of(doc: IndexDoc) -> tuple[str | None, list[tuple[int, str, str]]]:
     run_lexemes(content, found)
     small = terms_bytes(found) <= TERMS_MAX_BYTES
     found[recent_group(doc.document_id)] = None
+    found.update(dict.fromkeys(scope_lexemes(doc)))
     parts = ([(0, title)] if title else []) + list(enumerate(chunks(content), 1))
     rows = []
     for part, tokens in parts:
@@ -350,7 +375,12 @@ class PgIndex:
         check_paging(page, per_page)
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
-        where, params = _conditions(scope, filters)
+        broad = bool(scope.all_dossiers_up_to)
+        # an owner's scope is also lexemes of terms (scope_lexemes): the GIN index finds the term and the scope at
+        # once, where reading each of their documents' TOASTed terms would take ~60 MB for a common word at 1M
+        # documents; its conditions then only check what the index found ("+ 0": no index scan of their own)
+        readable, where, params = _conditions(scope, filters, indexed=broad)
+        scope_query = None if broad else _scope_query(scope)
         terms = [t.text for t in query.terms]
         checks = []
         narrowing = []
@@ -365,15 +395,24 @@ class PgIndex:
                                 f"AND {term_match(t, n, params)})" for n, t in enumerate(terms))
         # the newest :counted matches with ids from :oldest to below :below: candidates by the GIN index of terms
         # (exact unless a term is a long phrase, whose positions are then checked newest first until enough are
-        # found; "+ 0": the bound filters what the index found, it is no index scan of its own), oversize
-        # documents by their chunks
+        # found; "+ 0": the bound filters what the index found, it is no index scan of its own), single documents
+        # a checkout grants by their ids, oversize documents by their chunks
+        found_by_terms = []
+        if broad or scope_query is not None:
+            found_by_terms.append(
+                "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
+                f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {readable} AND {where} "
+                "AND d.document_id + 0 >= :oldest AND d.document_id + 0 < :below")
+        if not broad and scope.document_ids:
+            found_by_terms.append(
+                "SELECT d.document_id, d.dossier_id, false FROM search_documents d "
+                "WHERE d.document_id = ANY(CAST(:documents AS bigint[])) AND d.terms @@ CAST(:tq AS tsquery) "
+                f"AND {where} AND d.document_id >= :oldest AND d.document_id < :below")
         matches = text(
             "WITH candidates AS ("
-            "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
-            f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {where} "
-            "AND d.document_id + 0 >= :oldest AND d.document_id + 0 < :below "
-            "UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
-            f"WHERE d.terms IS NULL AND {where} AND {oversize} "
+            + " UNION ".join(found_by_terms)  # a granted document of an owned dossier is found twice: once kept
+            + " UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
+            f"WHERE d.terms IS NULL AND {readable} AND {where} AND {oversize} "
             "AND d.document_id >= :oldest AND d.document_id < :below), "
             "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
             "SELECT m.document_id, m.dossier_id FROM newest m "
@@ -386,29 +425,31 @@ class PgIndex:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
                 # before the settings below, which would make it read every row instead of the primary key's end
                 newest = conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
-                if scope.all_dossiers_up_to:
-                    # a broad scope: a common term's documents come from the GIN index, never by reading each
-                    # document's TOASTed terms (the planner may cost both alike)
-                    conn.execute(text("SET LOCAL enable_seqscan = off"))
-                    conn.execute(text("SET LOCAL enable_indexscan = off"))
+                # a common term's documents come from the GIN index, never by reading each document's TOASTed
+                # terms (the planner may cost both alike)
+                conn.execute(text("SET LOCAL enable_seqscan = off"))
+                conn.execute(text("SET LOCAL enable_indexscan = off"))
 
                 def run(first: int | None, last: int, limit: int) -> list[tuple[int, int]]:
                     """Up to ``limit`` matches, newest first, with ids in the groups ``first`` to ``last - 1``
                     (the GIN index narrows to those groups' lexemes; oversize documents have none), or in any
                     group below ``last`` if ``first`` is None."""
                     dq, oldest = terms_query, LEAST_ID
+                    if scope_query is not None:
+                        dq += f" & ({scope_query})"
                     if first is not None:
                         dq += " & (" + " | ".join(_quoted(recent_group(g * RECENT_GROUP))
                                                   for g in range(first, last)) + ")"
                         oldest = first * RECENT_GROUP
-                    bounds = {**params, "dq": dq, "counted": limit, "oldest": oldest, "below": last * RECENT_GROUP}
+                    bounds = {**params, "dq": dq, "tq": terms_query, "counted": limit, "oldest": oldest,
+                              "below": last * RECENT_GROUP}
                     return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(matches, bounds)]
 
                 top = 0 if newest is None else int(newest) // RECENT_GROUP + 1  # the groups below this one
                 wanted = COUNTED_MATCHES + 1
                 if newest is None:  # nothing is indexed
                     found = []
-                elif not scope.all_dossiers_up_to:  # a few dossiers' documents: the scope narrows best
+                elif not broad:  # a few dossiers' documents: the scope narrows best
                     found = run(None, top, wanted)
                 else:
                     # a query matching much of the archive has its newest matches among the newest documents:
@@ -508,16 +549,27 @@ def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
     conn.execute(text("DELETE FROM search_documents WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
 
 
-def _conditions(scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, Any]]:
-    """The conditions on ``search_documents d`` of the scope and the filters, and their parameters."""
+def _scope_query(scope: Scope) -> str | None:
+    """The tsquery text of the lexemes (:func:`scope_lexemes`) of a narrow scope's owned and granted dossiers,
+    or None when it has none (single documents only)."""
+    keys = [owner_lexeme(scope.owner_id, level) for level in scope.owned_levels] if scope.owner_id is not None else []
+    dossier_ids = scope.granted_dossier_ids if scope.owner_id is not None else scope.dossier_ids
+    keys += [dossier_lexeme(i) for i in sorted(dossier_ids)]
+    return " | ".join(_quoted(k) for k in keys) or None
+
+
+def _conditions(scope: Scope, filters: SearchFilters, indexed: bool) -> tuple[str, str, dict[str, Any]]:
+    """(the condition on ``search_documents d`` of the scope, that of the filters, their parameters); the
+    scope's columns are compared ``+ 0`` (not by their indexes) unless ``indexed``."""
     params: dict[str, Any] = {}
-    where: list[str] = []
+    where: list[str] = ["true"]
+    plain = "" if indexed else " + 0"
     levels = list(scope.all_dossiers_up_to or ())
     readable: list[str] = []
     if scope.owner_id is not None and not levels:
         # an owner: their dossiers by owner and level, plus what was granted
         if scope.owned_levels:
-            readable.append("(d.owner_id = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")
+            readable.append(f"(d.owner_id{plain} = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")
             params.update(owner=scope.owner_id, owned=list(scope.owned_levels))
         dossier_ids = scope.granted_dossier_ids
     else:
@@ -526,12 +578,11 @@ def _conditions(scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, An
             readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
             params["levels"] = levels
     if dossier_ids:
-        readable.append("d.dossier_id = ANY(CAST(:dossiers AS bigint[]))")
+        readable.append(f"d.dossier_id{plain} = ANY(CAST(:dossiers AS bigint[]))")
         params["dossiers"] = sorted(dossier_ids)
     if scope.document_ids:
-        readable.append("d.document_id = ANY(CAST(:documents AS bigint[]))")
+        readable.append(f"d.document_id{plain} = ANY(CAST(:documents AS bigint[]))")
         params["documents"] = sorted(scope.document_ids)
-    where.append("(" + " OR ".join(readable) + ")" if readable else "false")
     if filters.doc_type is not None:
         where.append("d.doc_type = :doc_type")
         params["doc_type"] = filters.doc_type
@@ -544,4 +595,4 @@ def _conditions(scope: Scope, filters: SearchFilters) -> tuple[str, dict[str, An
     if filters.date_to is not None:
         where.append("d.doc_date <= :date_to")
         params["date_to"] = filters.date_to
-    return " AND ".join(where), params
+    return ("(" + " OR ".join(readable) + ")" if readable else "false"), " AND ".join(where), params

@@ -654,8 +654,7 @@ class SearchDocument(Base):
     """The `pg` search engine's row per indexed document: what scopes and filters look at (derived data)."""
 
     __tablename__ = "search_documents"
-    __table_args__ = (Index("ix_search_documents_owner", "owner_id", "secrecy"),
-                      Index("ix_search_documents_dossier", "dossier_id"),
+    __table_args__ = (Index("ix_search_documents_dossier", "dossier_id"),
                       Index("ix_search_documents_terms", "terms", postgresql_using="gin"),
                       Index("ix_search_documents_oversize", "document_id", postgresql_where=text("terms IS NULL")))
 
@@ -666,7 +665,8 @@ class SearchDocument(Base):
     doc_type: Mapped[str] = mapped_column(String(24))
     doc_date: Mapped[date | None] = mapped_column(Date)
     # every run of 1-3 consecutive tokens of the title and content, whole, without positions
-    # (indexer.pg_index.GRAM_TOKENS); NULL for a document too big for one tsvector: its chunks keep them
+    # (indexer.pg_index.GRAM_TOKENS), plus its group of ids, dossier and owner (each beginning with a space);
+    # NULL for a document too big for one tsvector: its chunks keep them
     terms: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
 
 

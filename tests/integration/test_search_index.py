@@ -223,6 +223,14 @@ def test_an_owners_dossiers_within_their_levels_plus_granted_ones_are_read_howev
     assert ids(search(ix, "共同条款", nothing_granted)) == {1}
     no_levels = Scope(None, frozenset({30}), frozenset(), 7, (), frozenset({30}))
     assert ids(search(ix, "共同条款", no_levels)) == {4}
+    also_granted_alone = Scope(None, many | {10, 30}, frozenset({1, 5}), 7, ("public", "internal"), frozenset({30}))
+    result = search(ix, "共同条款", also_granted_alone)
+    assert ids(result) == {1, 4, 5} and result.total == 3, "a checked-out document of an owned dossier, once"
+    ix.add([doc(1, "共同条款 handed over", dossier_id=10, secrecy="internal", owner_id=8)])  # a change of owner
+    handed_over = Scope(None, many | {30}, frozenset({5}), 7, ("public", "internal"), frozenset({30}))
+    assert ids(search(ix, "共同条款", handed_over)) == {4, 5}
+    new_owner = Scope(None, frozenset({10, 20, 30, 40}), frozenset(), 8, ("public", "internal"))
+    assert ids(search(ix, "共同条款", new_owner)) == {1, 3, 4, 5}
 
 
 def test_an_empty_scope_finds_nothing(dossiers: SearchIndex) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -158,5 +159,46 @@ def test_the_pg_search_rows_of_0019_are_converted_in_place_and_found_by_the_new_
                             ("签", [1]), ("词29999", [2]), ("仲裁 词00001", [2]), ("有限公司 仲裁", [])):
             result = ix.search(parse_query(q), everything, SearchFilters(), 1, 10)
             assert [h.document_id for h in result.hits] == expected, q
+    finally:
+        e.dispose()
+
+
+def test_0021_adds_each_documents_dossier_and_owner_to_its_terms_and_owners_find_what_was_indexed_before(
+        request: pytest.FixtureRequest) -> None:
+    """An owner's search finds the documents by lexemes of their dossier and owner: rows written before 0021
+    get them in place, so an employee finds their own documents right after the upgrade, without a reindex."""
+    e = make_engine(request.getfixturevalue("pg_empty_database")())
+    try:
+        migrate(e, "0020")
+        rows = [(1, 10, 7, "internal"), (2, 11, 7, "secret"), (3, 20, 8, "internal"), (4, 30, None, "public")]
+        with e.begin() as conn:
+            for doc_id, dossier_id, owner_id, secrecy in rows:  # as 0020's PgIndex wrote them
+                runs: dict[str, None] = {}
+                pg_index.run_lexemes(list(phrase_tokens("青岛有限公司 付款条款")), runs)
+                runs[pg_index.recent_group(doc_id)] = None
+                conn.execute(sa.text("INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, "
+                                     "doc_type, doc_date, terms) VALUES (:i, :d, :o, :s, 'contract', NULL, "
+                                     "CAST(:terms AS tsvector))"),
+                             {"i": doc_id, "d": dossier_id, "o": owner_id, "s": secrecy,
+                              "terms": pg_index.terms_literal(runs)})
+            before = dict(conn.execute(sa.text("SELECT document_id, CAST(terms AS text) FROM search_documents")).all())
+        migrate(e, "0021")
+        ix = pg_index.PgIndex(e)
+
+        def found(scope: Scope) -> set[int]:
+            return {h.document_id for h in ix.search(parse_query("有限公司"), scope, SearchFilters(), 1, 10).hits}
+
+        assert found(Scope(None, frozenset({10}), frozenset(), 7, ("public", "internal"))) == {1}
+        assert found(Scope(None, frozenset({10, 11}), frozenset(), 7, ("public", "internal", "secret"))) == {1, 2}
+        assert found(Scope(None, frozenset({20, 30}), frozenset(), 8, ("public", "internal"), frozenset({30}))) == {
+            3, 4}, "an owner's own, and a dossier granted (it has no owner)"
+        assert found(Scope(None, frozenset(), frozenset(), 9, ("public", "internal"))) == set()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["engine"] = e
+        command.downgrade(cfg, "0020")
+        with e.connect() as conn:
+            after = dict(conn.execute(sa.text("SELECT document_id, CAST(terms AS text) FROM search_documents")).all())
+        assert after == before, "the downgrade takes them out again"
     finally:
         e.dispose()
