@@ -46,7 +46,8 @@ def rebuild_index(v: Vault, index: SearchIndex, label: str = "Reindexing") -> in
 
     with progress_bar(label) as progress:
         return reindex_all(v, index, progress, compacting=lambda: click.echo(
-            "\ncompacting the search index in one pass (searches go on meanwhile; minutes for 100,000 documents)",
+            "\ncompacting the search index in one pass (searches go on meanwhile; "
+            "minutes for 100,000 documents, an hour for 1,000,000)",
             err=True))
 
 
