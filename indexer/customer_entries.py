@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.pg_index import PgIndex
-from indexer.search_index import IndexDoc, SearchIndex
+from indexer.search_index import CARD_LEVEL_PREFIX, IndexDoc, SearchIndex
 from vault import policy
 from vault.core import Vault
 from vault.customer_models import CustomerCard
@@ -41,7 +41,6 @@ from vault.services import sealed_fields
 Source = Literal["document", "card", "contact", "record"]
 _KIND_CODE: dict[str, int] = {"card": 1, "contact": 2, "record": 3}
 _KIND_OF = {code: kind for kind, code in _KIND_CODE.items()}
-CARD_LEVEL_PREFIX = "card."
 
 
 def entry_key(source: str, object_id: int) -> int:

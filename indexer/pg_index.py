@@ -40,8 +40,9 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   ones follow them, newest first.
 * Scope and filters are SQL conditions on ``search_documents`` in the same statement that matches,
   so nothing outside the scope is matched or counted. A narrow scope (an employee: the dossiers they
-  own at the levels they may read, those granted, single documents checked out) is also lexemes of
-  ``terms`` (:func:`scope_lexemes`: the dossier, the owner at the document's level), ANDed with the
+  own at the levels they may read, those granted, single documents checked out, and the customer cards
+  of every dossier within their clearance) is also lexemes of ``terms`` (:func:`scope_lexemes`: the
+  dossier, the owner at the document's level, a card's level), ANDed with the
   query's terms, so the GIN index finds the scope's matches without reading any document's terms
   (23 KB of TOAST each on average); its SQL conditions only check what the index found, and single
   documents are read by their ids. A change of owner or level re-adds the dossier's documents.
@@ -66,7 +67,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from indexer.analyzer import normalize, phrase_query, phrase_tokens
 from indexer.query import ParsedQuery
-from indexer.search_index import TITLE_BOOST, Hit, IndexDoc, SearchFilters, SearchResult, check_paging
+from indexer.search_index import (
+    CARD_LEVEL_PREFIX,
+    TITLE_BOOST,
+    Hit,
+    IndexDoc,
+    SearchFilters,
+    SearchResult,
+    check_paging,
+)
 from vault.errors import Unavailable
 from vault.policy import Scope
 
@@ -201,12 +210,15 @@ def recent_group(document_id: int) -> str:
 
 
 def scope_lexemes(doc: IndexDoc) -> list[str]:
-    """The lexemes of a document's place in the access rules: its dossier, and its owner at its secrecy level.
-    Each begins with a space, which no token or run does, so no query term matches them; an owner's search
-    ANDs them with its terms, so the GIN index alone narrows to the owner's documents."""
+    """The lexemes of a document's place in the access rules: its dossier, its owner at its secrecy level, and
+    for a customer card (readable by level in every dossier) its level. Each begins with a space, which no
+    token or run does, so no query term matches them; an owner's search ANDs them with its terms, so the GIN
+    index alone narrows to the owner's documents and the cards within their clearance."""
     keys = [dossier_lexeme(doc.dossier_id)]
     if doc.owner_id is not None:
         keys.append(owner_lexeme(doc.owner_id, doc.secrecy))
+    if doc.secrecy.startswith(CARD_LEVEL_PREFIX):
+        keys.append(level_lexeme(doc.secrecy))
     return keys
 
 
@@ -218,6 +230,17 @@ def dossier_lexeme(dossier_id: int) -> str:
 def owner_lexeme(owner_id: int, secrecy: str) -> str:
     """The lexeme every document holds that ``owner_id`` owns at the level ``secrecy``."""
     return f" o{owner_id} {secrecy}"
+
+
+def level_lexeme(secrecy: str) -> str:
+    """The lexeme every customer card at the level ``secrecy`` (``card.<level>``) holds."""
+    return f" l{secrecy}"
+
+
+def narrow_levels(levels: Sequence[str]) -> bool:
+    """Whether levels read in every dossier are only card levels: a scope of a few dossiers, which the GIN
+    index narrows to by lexemes (the cards are one entry per dossier), rather than most of the archive."""
+    return all(level.startswith(CARD_LEVEL_PREFIX) for level in levels)
 
 
 def _runs(term: str) -> tuple[str | None, str]:
@@ -375,7 +398,8 @@ class PgIndex:
         check_paging(page, per_page)
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
-        broad = bool(scope.all_dossiers_up_to)
+        # an employee reads the cards of every dossier within their clearance, but no other document by level
+        broad = not narrow_levels(scope.all_dossiers_up_to or ())
         # an owner's scope is also lexemes of terms (scope_lexemes): the GIN index finds the term and the scope at
         # once, where reading each of their documents' TOASTed terms would take ~60 MB for a common word at 1M
         # documents; its conditions then only check what the index found ("+ 0": no index scan of their own)
@@ -550,11 +574,12 @@ def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
 
 
 def _scope_query(scope: Scope) -> str | None:
-    """The tsquery text of the lexemes (:func:`scope_lexemes`) of a narrow scope's owned and granted dossiers,
-    or None when it has none (single documents only)."""
+    """The tsquery text of the lexemes (:func:`scope_lexemes`) of a narrow scope's owned and granted dossiers
+    and card levels, or None when it has none (single documents only)."""
     keys = [owner_lexeme(scope.owner_id, level) for level in scope.owned_levels] if scope.owner_id is not None else []
     dossier_ids = scope.granted_dossier_ids if scope.owner_id is not None else scope.dossier_ids
     keys += [dossier_lexeme(i) for i in sorted(dossier_ids)]
+    keys += [level_lexeme(level) for level in scope.all_dossiers_up_to or ()]  # card levels (narrow_levels)
     return " | ".join(_quoted(k) for k in keys) or None
 
 
@@ -566,7 +591,10 @@ def _conditions(scope: Scope, filters: SearchFilters, indexed: bool) -> tuple[st
     plain = "" if indexed else " + 0"
     levels = list(scope.all_dossiers_up_to or ())
     readable: list[str] = []
-    if scope.owner_id is not None and not levels:
+    if levels:  # every dossier's documents at these levels (an employee's: card levels only)
+        readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
+        params["levels"] = levels
+    if scope.owner_id is not None and narrow_levels(levels):
         # an owner: their dossiers by owner and level, plus what was granted
         if scope.owned_levels:
             readable.append(f"(d.owner_id{plain} = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")
@@ -574,9 +602,6 @@ def _conditions(scope: Scope, filters: SearchFilters, indexed: bool) -> tuple[st
         dossier_ids = scope.granted_dossier_ids
     else:
         dossier_ids = scope.dossier_ids
-        if levels:
-            readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
-            params["levels"] = levels
     if dossier_ids:
         readable.append(f"d.dossier_id{plain} = ANY(CAST(:dossiers AS bigint[]))")
         params["dossiers"] = sorted(dossier_ids)

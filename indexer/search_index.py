@@ -24,6 +24,9 @@ __all__ = [
 
 MAX_RESULT_DEPTH = 10_000  # page * per_page: deeper pages are not worth a heap this big
 TITLE_BOOST = 2.0  # a term in the title weighs as much as twice in the content
+# the secrecy of a customer card's entry is its dossier's level with this prefix: a card is readable by level in
+# every dossier (indexer.customer_entries.card_scope), the rest of the customer file as its dossier
+CARD_LEVEL_PREFIX = "card."
 
 
 @dataclass(frozen=True)

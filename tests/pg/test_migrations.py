@@ -170,7 +170,8 @@ def test_0021_adds_each_documents_dossier_and_owner_to_its_terms_and_owners_find
     e = make_engine(request.getfixturevalue("pg_empty_database")())
     try:
         migrate(e, "0020")
-        rows = [(1, 10, 7, "internal"), (2, 11, 7, "secret"), (3, 20, 8, "internal"), (4, 30, None, "public")]
+        rows = [(1, 10, 7, "internal"), (2, 11, 7, "secret"), (3, 20, 8, "internal"), (4, 30, None, "public"),
+                (-121, 30, None, "card.public"), (-45, 11, 7, "card.secret")]  # customer cards
         with e.begin() as conn:
             for doc_id, dossier_id, owner_id, secrecy in rows:  # as 0020's PgIndex wrote them
                 runs: dict[str, None] = {}
@@ -191,8 +192,13 @@ def test_0021_adds_each_documents_dossier_and_owner_to_its_terms_and_owners_find
         assert found(Scope(None, frozenset({10}), frozenset(), 7, ("public", "internal"))) == {1}
         assert found(Scope(None, frozenset({10, 11}), frozenset(), 7, ("public", "internal", "secret"))) == {1, 2}
         assert found(Scope(None, frozenset({20, 30}), frozenset(), 8, ("public", "internal"), frozenset({30}))) == {
-            3, 4}, "an owner's own, and a dossier granted (it has no owner)"
+            3, 4, -121}, "an owner's own, and a dossier granted (it has no owner) with its card"
         assert found(Scope(None, frozenset(), frozenset(), 9, ("public", "internal"))) == set()
+        # as the search service widens an employee's scope: the cards of every dossier within their clearance
+        cards = ("card.public", "card.internal")
+        assert found(Scope(cards, frozenset({10}), frozenset(), 7, ("public", "internal"))) == {1, -121}
+        assert found(Scope((*cards, "card.secret"), frozenset({10, 11}), frozenset(), 7,
+                           ("public", "internal", "secret"))) == {1, 2, -121, -45}
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["engine"] = e

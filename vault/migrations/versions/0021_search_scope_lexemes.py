@@ -8,7 +8,8 @@ An employee reads the documents of the dossiers they own (at the levels their cl
 those granted to them. Found by ``ix_search_documents_owner``, each of those documents' terms was read
 and matched row by row: 23 KB of TOAST per document, ~60 MB for a common word at 1,000,000 documents,
 which no longer stays in memory (p95 175-280 ms). Now each document's ``terms`` also holds ``' d<dossier
-id>'`` and ``' o<owner id> <secrecy>'`` (beginning with a space, which no token or run does, so no query
+id>'`` and ``' o<owner id> <secrecy>'``, and a customer card's (which an employee reads in every dossier
+within their clearance) ``' l<secrecy>'`` (beginning with a space, which no token or run does, so no query
 term matches them: :func:`indexer.pg_index.scope_lexemes`), and an owner's search ANDs them with its
 terms: the GIN index finds the matching documents of the scope without reading any document's terms.
 
@@ -29,8 +30,10 @@ down_revision = '0020'
 branch_labels = None
 depends_on = None
 
-# indexer.pg_index.dossier_lexeme and owner_lexeme when this was written (an owner's only if there is one)
-_LEXEMES = ("array_remove(ARRAY[' d' || dossier_id, ' o' || owner_id || ' ' || secrecy], NULL)")
+# indexer.pg_index.dossier_lexeme, owner_lexeme and level_lexeme when this was written (an owner's only if there
+# is one, a level's only for a card: indexer.search_index.CARD_LEVEL_PREFIX)
+_LEXEMES = ("array_remove(ARRAY[' d' || dossier_id, ' o' || owner_id || ' ' || secrecy, "
+            "CASE WHEN secrecy LIKE 'card.%' THEN ' l' || secrecy END], NULL)")
 
 
 def upgrade() -> None:
