@@ -10,8 +10,8 @@ Who finds what, inside each engine's query (nothing outside it is matched or cou
   documents, so the engines' ``Scope`` filter lets exactly the dossier's content readers find them
   (content roles within clearance, the owner, an active checkout of the whole dossier);
 * the card is dossier metadata, seen by everyone within clearance: its entry's secrecy is
-  ``card.<level>``, and `card_scope` adds the ``card.`` form of every level within the caller's clearance
-  to the levels they read everywhere.
+  ``card.<level>``, and `card_scope` gives the caller the ``card.`` form of every level within their
+  clearance (``Scope.card_levels``), read in every dossier.
 
 Only non-sensitive card fields are indexed (names, former names, legal representative, organisations'
 addresses, business scope, main products); a record's sealed details are, like documents' extracted text,
@@ -64,7 +64,7 @@ def card_scope(scope: Scope, actor: User) -> Scope:
     card_levels = tuple(CARD_LEVEL_PREFIX + level.value for level in policy.levels_within_clearance(actor))
     if not card_levels:
         return scope
-    return replace(scope, all_dossiers_up_to=(*(scope.all_dossiers_up_to or ()), *card_levels))
+    return replace(scope, card_levels=card_levels)
 
 
 def card_text(dossier: Dossier, card: CustomerCard | None) -> str:

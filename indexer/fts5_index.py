@@ -408,7 +408,7 @@ class Fts5Index:
 
 def _narrowed(conn: apsw.Connection, scope: Scope) -> Scope | None:
     """The scope to check, or None when it reads every secrecy level the index holds (everything)."""
-    levels = scope.all_dossiers_up_to or ()
+    levels = scope.levels_everywhere()
     if levels:
         indexed = {row[0] for row in conn.execute("SELECT secrecy FROM levels")}
         if indexed <= set(levels):
@@ -424,14 +424,15 @@ def _statement_parts(
     where: list[str] = []
     params: list[Any] = []
     if scope is not None:  # None: every document is readable
-        levels = scope.all_dossiers_up_to or ()
+        levels = scope.levels_everywhere()
         readable = [f"s{level}" for level in levels]
         readable += [f"d{i}" for i in sorted(scope.dossier_ids)]
         readable += [f"k{i}" for i in sorted(scope.document_ids)]
         # an owner's dossiers by the owner tag: one posting list, however many dossiers they own
-        granted = [f"d{i}" for i in sorted(scope.granted_dossier_ids)]
+        granted = [f"s{level}" for level in scope.card_levels]
+        granted += [f"d{i}" for i in sorted(scope.granted_dossier_ids)]
         granted += [f"k{i}" for i in sorted(scope.document_ids)]
-        if scope.owner_id is not None and not levels and len(granted) < MAX_SCOPE_TOKENS:
+        if scope.owner_id is not None and not scope.all_dossiers_up_to and len(granted) < MAX_SCOPE_TOKENS:
             branches = [_tags_expression(granted)] if granted else []
             if scope.owned_levels:
                 owner = _tags_expression([f"o{scope.owner_id}"])

@@ -237,12 +237,6 @@ def level_lexeme(secrecy: str) -> str:
     return f" l{secrecy}"
 
 
-def narrow_levels(levels: Sequence[str]) -> bool:
-    """Whether levels read in every dossier are only card levels: a scope of a few dossiers, which the GIN
-    index narrows to by lexemes (the cards are one entry per dossier), rather than most of the archive."""
-    return all(level.startswith(CARD_LEVEL_PREFIX) for level in levels)
-
-
 def _runs(term: str) -> tuple[str | None, str]:
     """(the tsquery text that answers ``term`` from kept runs alone, or None; the tsquery text of runs
     every occurrence of it holds, which narrows where its positions are checked)."""
@@ -398,8 +392,9 @@ class PgIndex:
         check_paging(page, per_page)
         if scope.is_empty():
             return SearchResult(total=0, hits=[], partial=False)
-        # an employee reads the cards of every dossier within their clearance, but no other document by level
-        broad = not narrow_levels(scope.all_dossiers_up_to or ())
+        # most of the archive, or a few dossiers (and the cards of every dossier within clearance: one entry per
+        # dossier), which the GIN index narrows to by lexemes
+        broad = bool(scope.all_dossiers_up_to)
         # an owner's scope is also lexemes of terms (scope_lexemes): the GIN index finds the term and the scope at
         # once, where reading each of their documents' TOASTed terms would take ~60 MB for a common word at 1M
         # documents; its conditions then only check what the index found ("+ 0": no index scan of their own)
@@ -579,7 +574,7 @@ def _scope_query(scope: Scope) -> str | None:
     keys = [owner_lexeme(scope.owner_id, level) for level in scope.owned_levels] if scope.owner_id is not None else []
     dossier_ids = scope.granted_dossier_ids if scope.owner_id is not None else scope.dossier_ids
     keys += [dossier_lexeme(i) for i in sorted(dossier_ids)]
-    keys += [level_lexeme(level) for level in scope.all_dossiers_up_to or ()]  # card levels (narrow_levels)
+    keys += [level_lexeme(level) for level in scope.card_levels]
     return " | ".join(_quoted(k) for k in keys) or None
 
 
@@ -589,12 +584,12 @@ def _conditions(scope: Scope, filters: SearchFilters, indexed: bool) -> tuple[st
     params: dict[str, Any] = {}
     where: list[str] = ["true"]
     plain = "" if indexed else " + 0"
-    levels = list(scope.all_dossiers_up_to or ())
+    levels = list(scope.levels_everywhere())
     readable: list[str] = []
-    if levels:  # every dossier's documents at these levels (an employee's: card levels only)
+    if levels:  # every dossier's documents (or only cards) at these levels
         readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
         params["levels"] = levels
-    if scope.owner_id is not None and narrow_levels(levels):
+    if scope.owner_id is not None and not scope.all_dossiers_up_to:
         # an owner: their dossiers by owner and level, plus what was granted
         if scope.owned_levels:
             readable.append(f"(d.owner_id{plain} = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")

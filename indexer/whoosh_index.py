@@ -188,7 +188,7 @@ class WhooshIndex:
 
 
 def _allowed(scope: Scope, filters: SearchFilters) -> Query:
-    readable: list[Query] = [Term("secrecy", level) for level in scope.all_dossiers_up_to or ()]
+    readable: list[Query] = [Term("secrecy", level) for level in scope.levels_everywhere()]
     readable += [Term("dossier_id", str(i)) for i in sorted(scope.dossier_ids)]
     readable += [Term("document_id", str(i)) for i in sorted(scope.document_ids)]
     parts: list[Query] = [Or(readable)]

@@ -186,10 +186,17 @@ class Scope:
     owner_id: int | None = None
     owned_levels: tuple[str, ...] = ()
     granted_dossier_ids: frozenset[int] = frozenset()
+    # the levels of the customer cards readable in every dossier ("card.<level>", indexer.customer_entries):
+    # apart from all_dossiers_up_to, so that a caller reading every card is not taken for one reading everything
+    card_levels: tuple[str, ...] = ()
 
     def is_empty(self) -> bool:
         """Whether the caller may read nothing at all."""
-        return not self.all_dossiers_up_to and not self.dossier_ids and not self.document_ids
+        return not self.levels_everywhere() and not self.dossier_ids and not self.document_ids
+
+    def levels_everywhere(self) -> tuple[str, ...]:
+        """The levels read in every dossier: all_dossiers_up_to, then card_levels."""
+        return (*(self.all_dossiers_up_to or ()), *self.card_levels)
 
 
 def read_scope(session: Session, actor: User, now: datetime) -> Scope:

@@ -274,3 +274,30 @@ def test_the_search_engine_setting_chooses_the_index_the_vault_opens(vault: Vaul
     index = compose(vault).index
     assert isinstance(index, Fts5Index)
     assert index.file == vault.settings.index_path / FILE_NAME
+
+
+def test_an_owner_of_many_dossiers_is_matched_by_the_owner_tag_with_the_cards_within_clearance(
+        ix: Fts5Index) -> None:
+    """The search service gives every employee the customer cards of every dossier within their clearance
+    (card_scope). Before Scope.card_levels those were levels read everywhere, which took the employee for a
+    reader of most of the archive: past MAX_SCOPE_TOKENS owned dossiers, every match in the archive was read
+    and checked against the dossier list (json_each) instead of the owner's tag."""
+    from indexer.customer_entries import card_scope, entry_key
+    from indexer.fts5_index import MAX_SCOPE_TOKENS, _statement_parts
+    from vault.models import Role, Secrecy, User
+
+    mine = range(1, MAX_SCOPE_TOKENS + 11)
+    others = range(MAX_SCOPE_TOKENS + 11, 2 * MAX_SCOPE_TOKENS + 21)
+    ix.add([doc(d, "共同条款", dossier_id=d, secrecy="internal", owner_id=7 if d in mine else 8)
+            for d in (*mine, *others)])
+    cards = {d: entry_key("card", d) for d in range(1, 2 * MAX_SCOPE_TOKENS + 21, 10)}
+    ix.add([doc(key, "共同条款 card", dossier_id=d, secrecy="card.secret" if d % 20 == 1 else "card.internal",
+                owner_id=7 if d in mine else 8, doc_type="card") for d, key in cards.items()])
+    scope = card_scope(Scope(None, frozenset(mine), frozenset(), 7, ("public", "internal")),
+                       User(username="u", role=Role.EMPLOYEE, clearance=Secrecy.INTERNAL, active=True))
+    match, where, _ = _statement_parts(parse_query("共同条款"), scope, NO_FILTERS)
+    assert "json_each" not in where and "o7" in match, (match, where)
+    result = ix.search(parse_query("共同条款"), scope, NO_FILTERS, page=1, per_page=10)
+    readable_cards = {key for d, key in cards.items() if d % 20 != 1}
+    assert (result.total, result.total_exact) == (len(mine) + len(readable_cards), True)
+    assert {h.document_id for h in result.hits} <= set(mine) | readable_cards

@@ -213,8 +213,8 @@ def test_an_owners_search_finds_their_documents_by_the_gin_index_without_reading
                           "CAST('付款' AS tsvector), '' FROM search_documents"))
         conn.execute(text("ANALYZE search_documents, search_chunks"))
     owned = frozenset(d for d in range(2858) if d % 100 == 0)
-    employee = Scope(("card.public", "card.internal") if cards else None, owned | {7, 8}, frozenset({19999}), 1,
-                     ("public", "internal"), frozenset({7, 8}))
+    employee = Scope(None, owned | {7, 8}, frozenset({19999}), 1, ("public", "internal"), frozenset({7, 8}),
+                     card_levels=("card.public", "card.internal") if cards else ())
     plans: list[str] = []
 
     def explain(conn: object, cursor: Any, statement: str, parameters: Any, context: object, many: bool) -> None:

@@ -196,9 +196,10 @@ def test_0021_adds_each_documents_dossier_and_owner_to_its_terms_and_owners_find
         assert found(Scope(None, frozenset(), frozenset(), 9, ("public", "internal"))) == set()
         # as the search service widens an employee's scope: the cards of every dossier within their clearance
         cards = ("card.public", "card.internal")
-        assert found(Scope(cards, frozenset({10}), frozenset(), 7, ("public", "internal"))) == {1, -121}
-        assert found(Scope((*cards, "card.secret"), frozenset({10, 11}), frozenset(), 7,
-                           ("public", "internal", "secret"))) == {1, 2, -121, -45}
+        assert found(Scope(None, frozenset({10}), frozenset(), 7, ("public", "internal"), card_levels=cards)) == {
+            1, -121}
+        assert found(Scope(None, frozenset({10, 11}), frozenset(), 7, ("public", "internal", "secret"),
+                           card_levels=(*cards, "card.secret"))) == {1, 2, -121, -45}
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["engine"] = e
