@@ -1,16 +1,20 @@
 """Scale: 100k-1M documents' metadata in PostgreSQL and in the index; dossier list and search p95 through the API.
 
     .venv/bin/python bench/scale.py [--docs 100000] [--requests 200] [--batch 2000]
-                                    [--engine whoosh|fts5|pg] [--gin-after] [--hold] [--quick]
+                                    [--engine whoosh|fts5|pg] [--gin-after] [--hold] [--no-cards] [--quick]
 
 The documents are bench/search_engine.py's generator (about 2 KB of corpus vocabulary each), made and
 written batch by batch (a million do not fit in memory): per batch, the dossiers, documents and versions
 rows are inserted directly (one dossier per 7 documents, its owner one of OWNERS employees, its secrecy
 drawn from LEVELS; one version per document, the extracted text sealed with the version's own data key,
 wrapped by the real keyring, so snippets decrypt as in production), then the batch goes through the
-engine's own `add` (the real analyzer and write path). The build rate is reported for both parts. No blobs
-are written: content reads are not what this measures. With ``--engine pg`` the index is the tables of
-the same PostgreSQL database, and its size is theirs (tables, GIN index and TOAST).
+engine's own `add` (the real analyzer and write path), with each dossier's customer card as the search
+service indexes it (`card_entry`: a company name of the corpus as the customer's name, a legal
+representative and an address; readable by everyone within clearance, so an employee's search meets
+every card at their levels; `--no-cards`: documents only, as before 2026-12-04). The build rate is
+reported for both parts. No blobs are written: content reads are not what this measures. With
+``--engine pg`` the index is the tables of the same PostgreSQL database, and its size is theirs
+(tables, GIN index and TOAST).
 
 Then gunicorn `web.wsgi:app` serves it (DOSSIER_SEARCH_ENGINE set to the engine) and one client times, one
 request at a time: GET /api/v1/dossiers (random page of 50; and filtered by a name fragment) as an
@@ -53,8 +57,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
 
 from config import load_settings  # noqa: E402
 from indexer.analyzer import analyse  # noqa: E402
+from indexer.customer_entries import entry_key  # noqa: E402
 from indexer.pg_index import _GIN_INDEXES  # noqa: E402
-from indexer.search_index import SearchIndex  # noqa: E402
+from indexer.search_index import CARD_LEVEL_PREFIX, IndexDoc, SearchIndex  # noqa: E402
 from indexer.service import open_index  # noqa: E402
 from vault.core import Vault  # noqa: E402
 from vault.crypto import new_data_key  # noqa: E402
@@ -93,6 +98,21 @@ class Build:
     numbers: list[str] = dataclasses.field(default_factory=list)  # contract numbers (rare terms)
 
 
+def customer_name(dossier_id: int, vocab: search_engine.Vocabulary) -> str:
+    """A dossier's customer: a company of the corpus, and a number that the name filter looks for."""
+    return f"{vocab.companies[dossier_id % len(vocab.companies)]}（规模客户{dossier_id:07d}）"
+
+
+def card_entry(dossier_id: int, secrecy: str, owner: int, vocab: search_engine.Vocabulary) -> IndexDoc:
+    """The dossier's customer card as indexer.customer_entries indexes it: its name, legal representative and
+    address, at the card form of the dossier's level."""
+    rng = random.Random(-dossier_id)
+    return IndexDoc(document_id=entry_key("card", dossier_id), dossier_id=dossier_id,
+                    archive_no=f"KH-S-{dossier_id:08d}", doc_type="card", doc_date=None,
+                    secrecy=CARD_LEVEL_PREFIX + secrecy, title=customer_name(dossier_id, vocab),
+                    content=f"{rng.choice(vocab.people)}\n{rng.choice(vocab.addresses)}", owner_id=owner)
+
+
 def dossier_of(dossier_id: int, owners: list[int]) -> tuple[str, int]:
     """A dossier's secrecy and owner: drawn from its id, so every building process agrees."""
     rng = random.Random(dossier_id)
@@ -108,12 +128,13 @@ class _Builder:
     owners: list[int]
     archivist: int
     vocab: search_engine.Vocabulary
+    cards: bool
 
     @classmethod
-    def start(cls, settings: Any, owners: list[int]) -> None:
+    def start(cls, settings: Any, owners: list[int], cards: bool) -> None:
         cls.v = Vault.open(settings)
         cls.index = open_index(settings.search_engine, settings.index_path, cls.v.engine)
-        cls.owners = owners
+        cls.owners, cls.cards = owners, cards
         with cls.v.session() as s:
             cls.archivist = s.scalars(select(User.id).where(User.username == "bench-arch")).one()
         cls.vocab = search_engine.vocabulary()
@@ -133,11 +154,13 @@ class _Builder:
                 if owner == cls.owners[0] and secrecy in ("public", "internal"):
                     out.employee_dossiers.append(d.dossier_id)
                 dossiers.append({"id": d.dossier_id, "archive_no": f"KH-S-{d.dossier_id:08d}",
-                                 "customer_name": f"规模客户{d.dossier_id:07d}", "credit_code": None,
+                                 "customer_name": customer_name(d.dossier_id, cls.vocab), "credit_code": None,
                                  "customer_type": ("supplier", "client", "partner")[d.dossier_id % 3],
                                  "grade": "ABCD"[d.dossier_id % 4], "industry": "", "region": "", "owner_id": owner,
                                  "secrecy": secrecy, "status": "active", "location": "", "created_at": now,
                                  "updated_at": now, "created_by_id": archivist})
+                if cls.cards:
+                    indexed.append(card_entry(d.dossier_id, secrecy, owner, cls.vocab))
             uid = uuid.uuid4()
             key_id, wrapped = v.keyring.wrap(new_data_key(), uid.bytes)
             version = DocumentVersion(uid=uid.hex, key_id=key_id, wrapped_key=wrapped)
@@ -167,7 +190,7 @@ class _Builder:
         return out
 
 
-def _build(settings: Any, owners: list[int], first: int, last: int, batch: int, processes: int,
+def _build(settings: Any, owners: list[int], cards: bool, first: int, last: int, batch: int, processes: int,
            stop: Path | None = None) -> Build:
     """Documents ``first`` to ``last`` in batches of whole dossiers, by ``processes`` processes at once; fewer
     when the file ``stop`` appears (the batches under way are finished)."""
@@ -189,14 +212,14 @@ def _build(settings: Any, owners: list[int], first: int, last: int, batch: int, 
 
     todo = iter(spans)
     if processes <= 1:
-        _Builder.start(settings, owners)
+        _Builder.start(settings, owners, cards)
         for span in todo:
             if stop is not None and stop.exists():
                 break
             add(_Builder.build(span))
         return total
     # at most `processes` batches in flight, so that a stop file ends the build within a batch
-    with multiprocessing.get_context("fork").Pool(processes, _Builder.start, (settings, owners)) as pool:
+    with multiprocessing.get_context("fork").Pool(processes, _Builder.start, (settings, owners, cards)) as pool:
         running = [pool.apply_async(_Builder.build, (span,)) for span in itertools.islice(todo, processes)]
         while running:
             running[0].wait()
@@ -312,7 +335,8 @@ def measure(shape: ProductionShape, docs: int, requests: int, build: Build) -> d
 
 def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_workers: int = 2,
         engine: str = "whoosh", hold: bool = False, processes: int = 1,
-        measure_at: tuple[int, ...] = (), stop: Path | None = None, gin_after: bool = False) -> dict[str, Any]:
+        measure_at: tuple[int, ...] = (), stop: Path | None = None, gin_after: bool = False,
+        cards: bool = True) -> dict[str, Any]:
     """Generate, insert, index, serve, measure; figures as a dict (latencies in ms).
 
     ``measure_at``: smaller sizes measured on the way (each figure printed as soon as measured), so a build
@@ -342,7 +366,7 @@ def run(docs: int = 100_000, requests: int = 200, batch: int = 2000, gunicorn_wo
             finally:
                 v.close()
             t0 = time.perf_counter()
-            part = _build(settings, owners, built + 1, size, batch, processes, stop)
+            part = _build(settings, owners, cards, built + 1, size, batch, processes, stop)
             figures["build_s"] = time.perf_counter() - t0
             figures["rows_s"], figures["index_s"] = part.rows_s, part.index_s
             figures["built_docs"] = part.docs
@@ -406,7 +430,8 @@ def build_report(f: dict[str, Any]) -> str:
             f"{built / max(f['index_s'], 1e-9):.0f} docs/s per process; then "
             + (f"the GIN indexes in one pass {f['gin_s']:.0f} s, " if "gin_s" in f else "")
             + f"VACUUM ANALYZE {f['vacuum_s']:.0f} s); "
-            f"index {f['index_docs']} docs, {f['index_mib']:.0f} MiB; load average {f['load_start']} at the start, "
+            f"index {f['index_docs']} entries (documents and cards), {f['index_mib']:.0f} MiB; "
+            f"load average {f['load_start']} at the start, "
             f"{f['load_built']} when built")
 
 
@@ -446,13 +471,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="pg: build without the GIN indexes, then make them in one pass (as after a reindex)")
     parser.add_argument("--hold", action="store_true",
                         help="afterwards, measure again (new gunicorn) for each line read from standard input")
+    parser.add_argument("--no-cards", action="store_true",
+                        help="documents only, no customer cards in the index (the shape measured before 2026-12-04)")
     parser.add_argument("--quick", action="store_true", help="140 documents, 6 requests per kind: a smoke run")
     args = parser.parse_args(argv)
     sizes = {"docs": args.docs, "requests": args.requests, "batch": args.batch,
              "gunicorn_workers": args.gunicorn_workers}
     figures = run(**(QUICK if args.quick else sizes), engine=args.engine, hold=args.hold,
                   processes=args.processes, measure_at=tuple(args.measure_at), stop=args.stop_file,
-                  gin_after=args.gin_after)
+                  gin_after=args.gin_after, cards=not args.no_cards)
     return 0 if figures.get("errors", 0) == 0 else 1
 
 
