@@ -46,7 +46,10 @@ migration 0005 and are derived data that ``dossier reindex`` rebuilds.
   dossier, the owner at the document's level, a card's level), ANDed with the
   query's terms, so the GIN index finds the scope's matches without reading any document's terms
   (23 KB of TOAST each on average); its SQL conditions only check what the index found, and single
-  documents are read by their ids. A change of owner or level re-adds the dossier's documents.
+  documents are read by their ids. A change of owner or level re-adds the dossier's documents. The
+  scope's documents are found first, then (if fewer than wanted) the customer-file entries and the cards,
+  which have negative keys, by groups below 0 as a broad search does: every card within clearance that
+  holds a common word would otherwise be found and sorted to keep the newest documents.
 * Writes: :meth:`PgIndex.add_in` writes in the caller's transaction (the worker's, which also marks
   the versions indexed); :meth:`PgIndex.add` in one of its own. ``search_documents`` rows are upserted
   in id order first, which locks them, so two workers adding the same document queue up instead of
@@ -63,7 +66,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from indexer.analyzer import normalize, phrase_query, phrase_tokens
@@ -404,6 +407,7 @@ class PgIndex:
         # documents; its conditions then only check what the index found ("+ 0": no index scan of their own)
         readable, where, params = _conditions(scope, filters, indexed=broad)
         scope_query = None if broad else _scope_query(scope)
+        documents_query = None if broad else _scope_query(scope, cards=False)  # what has positive keys
         terms = [t.text for t in query.terms]
         checks = []
         narrowing = []
@@ -420,77 +424,101 @@ class PgIndex:
         # (exact unless a term is a long phrase, whose positions are then checked newest first until enough are
         # found; "+ 0": the bound filters what the index found, it is no index scan of its own), single documents
         # a checkout grants by their ids, oversize documents by their chunks
-        found_by_terms = []
-        if broad or scope_query is not None:
-            found_by_terms.append(
-                "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
-                f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {readable} AND {where} "
-                "AND d.document_id + 0 >= :oldest AND d.document_id + 0 < :below")
-        if not broad and scope.document_ids:
-            found_by_terms.append(
-                "SELECT d.document_id, d.dossier_id, false FROM search_documents d "
-                "WHERE d.document_id = ANY(CAST(:documents AS bigint[])) AND d.terms @@ CAST(:tq AS tsquery) "
-                f"AND {where} AND d.document_id >= :oldest AND d.document_id < :below")
-        matches = text(
-            "WITH candidates AS ("
-            + " UNION ".join(found_by_terms)  # a granted document of an owned dossier is found twice: once kept
-            + " UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
-            f"WHERE d.terms IS NULL AND {readable} AND {where} AND {oversize} "
-            "AND d.document_id >= :oldest AND d.document_id < :below), "
-            "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
-            "SELECT m.document_id, m.dossier_id FROM newest m "
-            + (f"WHERE m.checked OR ({' AND '.join(checks)}) " if checks else "")
-            + "LIMIT :counted"
-        )
+
+        def statement(by_terms: bool, by_ids: bool) -> TextClause:
+            found_by_terms = []
+            if by_terms:
+                found_by_terms.append(
+                    "SELECT d.document_id, d.dossier_id, false AS checked FROM search_documents d "
+                    f"WHERE d.terms @@ CAST(:dq AS tsquery) AND {readable} AND {where} "
+                    "AND d.document_id + 0 >= :oldest AND d.document_id + 0 < :below")
+            if by_ids:
+                found_by_terms.append(
+                    "SELECT d.document_id, d.dossier_id, false FROM search_documents d "
+                    "WHERE d.document_id = ANY(CAST(:documents AS bigint[])) AND d.terms @@ CAST(:tq AS tsquery) "
+                    f"AND {where} AND d.document_id >= :oldest AND d.document_id < :below")
+            return text(
+                "WITH candidates AS ("
+                + " UNION ".join(found_by_terms)  # a granted document of an owned dossier is found twice: once kept
+                + " UNION ALL SELECT d.document_id, d.dossier_id, true FROM search_documents d "
+                f"WHERE d.terms IS NULL AND {readable} AND {where} AND {oversize} "
+                "AND d.document_id >= :oldest AND d.document_id < :below), "
+                "newest AS (SELECT * FROM candidates ORDER BY document_id DESC OFFSET 0) "  # OFFSET 0: sorted first
+                "SELECT m.document_id, m.dossier_id FROM newest m "
+                + (f"WHERE m.checked OR ({' AND '.join(checks)}) " if checks else "")
+                + "LIMIT :counted"
+            )
+
+        matches = statement(True, False)
+        # a narrow scope's documents first, without the customer cards of every dossier (thousands, with negative
+        # keys: they would all be found and sorted to keep the newest documents), unless it has none
+        documents = statement(documents_query is not None, bool(scope.document_ids)) \
+            if not broad and (documents_query is not None or scope.document_ids) else None
         terms_query = " & ".join(narrowing)
         try:
             with self.engine.begin() as conn:
                 conn.execute(text(f"SET LOCAL statement_timeout = {max(int(time_limit_s * 1000), 1)}"))
                 # before the settings below, which would make it read every row instead of the primary key's end
-                newest = conn.execute(text("SELECT max(document_id) FROM search_documents")).scalar()
+                newest, least = conn.execute(text(
+                    "SELECT max(document_id), min(document_id) FROM search_documents")).one()
                 # a common term's documents come from the GIN index, never by reading each document's TOASTed
                 # terms (the planner may cost both alike)
                 conn.execute(text("SET LOCAL enable_seqscan = off"))
                 conn.execute(text("SET LOCAL enable_indexscan = off"))
 
-                def run(first: int | None, last: int, limit: int) -> list[tuple[int, int]]:
+                def run(first: int | None, last: int, limit: int, grouped: bool = True) -> list[tuple[int, int]]:
                     """Up to ``limit`` matches, newest first, with ids in the groups ``first`` to ``last - 1``
-                    (the GIN index narrows to those groups' lexemes; oversize documents have none), or in any
-                    group below ``last`` if ``first`` is None."""
+                    (the GIN index narrows to those groups' lexemes unless not ``grouped``; oversize documents
+                    have none), or in any group below ``last`` if ``first`` is None. Ungrouped, a narrow scope's
+                    documents (``documents``) only."""
+                    lexemes = scope_query if grouped else documents_query
                     dq, oldest = terms_query, LEAST_ID
-                    if scope_query is not None:
-                        dq += f" & ({scope_query})"
+                    if lexemes is not None:
+                        dq += f" & ({lexemes})"
                     if first is not None:
-                        dq += " & (" + " | ".join(_quoted(recent_group(g * RECENT_GROUP))
-                                                  for g in range(first, last)) + ")"
+                        if grouped:
+                            dq += " & (" + " | ".join(_quoted(recent_group(g * RECENT_GROUP))
+                                                      for g in range(first, last)) + ")"
                         oldest = first * RECENT_GROUP
                     bounds = {**params, "dq": dq, "tq": terms_query, "counted": limit, "oldest": oldest,
                               "below": last * RECENT_GROUP}
-                    return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(matches, bounds)]
+                    chosen = matches if grouped or documents is None else documents
+                    return [(int(r.document_id), int(r.dossier_id)) for r in conn.execute(chosen, bounds)]
 
-                top = 0 if newest is None else int(newest) // RECENT_GROUP + 1  # the groups below this one
+                def probed(top: int, floor: int, limit: int) -> list[tuple[int, int]]:
+                    """Up to ``limit`` matches in the groups below ``top``, newest first. A query matching much of
+                    them has its newest matches among the newest: the newest few groups first (the GIN index
+                    narrows to them), then as many older groups as the share found there says should hold the
+                    rest (unless that is half of those down to ``floor``), then everything older."""
+                    done = top - PROBE_GROUPS
+                    found = run(done, top, limit)
+                    if found and len(found) < limit:
+                        share = len(found) / (PROBE_GROUPS * RECENT_GROUP)
+                        more = int(1.5 * (limit - len(found)) / share / RECENT_GROUP) + 1
+                        if more < (done - floor) / 2:
+                            stop = done - more
+                            while done > stop and len(found) < limit:
+                                step = min(STEP_GROUPS, done - stop)
+                                found += run(done - step, done, limit - len(found))
+                                done -= step
+                    if len(found) < limit:
+                        found += run(None, done, limit - len(found))
+                    return found
+
                 wanted = COUNTED_MATCHES + 1
                 if newest is None:  # nothing is indexed
                     found = []
-                elif not broad:  # a few dossiers' documents: the scope narrows best
-                    found = run(None, top, wanted)
+                elif not broad:
+                    # a few dossiers' documents: the scope narrows best; then their customer files' entries and
+                    # the cards within clearance (negative keys), by groups below 0 like a broad search
+                    top = max(int(newest), 0) // RECENT_GROUP + 1
+                    found = run(0, top, wanted, grouped=False) if documents is not None else []
+                    if len(found) < wanted and int(least) < 0 and scope_query is not None:
+                        found += probed(0, int(least) // RECENT_GROUP, wanted - len(found))
                 else:
-                    # a query matching much of the archive has its newest matches among the newest documents:
-                    # the newest few groups of ids first (the GIN index narrows to them), then as many older
-                    # groups as the share found there says should hold the rest, then everything older
-                    done = top - PROBE_GROUPS
-                    found = run(done, top, wanted)
-                    if found and len(found) < wanted:
-                        share = len(found) / (PROBE_GROUPS * RECENT_GROUP)
-                        more = int(1.5 * (wanted - len(found)) / share / RECENT_GROUP) + 1
-                        if more < done / 2:
-                            stop = done - more
-                            while done > stop and len(found) < wanted:
-                                step = min(STEP_GROUPS, done - stop)
-                                found += run(done - step, done, wanted - len(found))
-                                done -= step
-                    if len(found) < wanted:  # customer-file entries have negative keys: there may be some below 0
-                        found += run(None, done, wanted - len(found))
+                    # the groups of positive ids, then everything older: the customer files' entries have
+                    # negative keys
+                    found = probed(int(newest) // RECENT_GROUP + 1, 0, wanted)
                 ranked = found[:min(RANKED_MATCHES, COUNTED_MATCHES)]
                 scores = self._scores(conn, terms, [i for i, _ in ranked]) if ranked else {}
         except OperationalError as exc:
@@ -575,13 +603,13 @@ def delete_rows(conn: Connection, document_ids: Sequence[int]) -> None:
     conn.execute(text("DELETE FROM search_documents WHERE document_id = ANY(CAST(:ids AS bigint[]))"), {"ids": ids})
 
 
-def _scope_query(scope: Scope) -> str | None:
+def _scope_query(scope: Scope, cards: bool = True) -> str | None:
     """The tsquery text of the lexemes (:func:`scope_lexemes`) of a narrow scope's owned and granted dossiers
-    and card levels, or None when it has none (single documents only)."""
+    and (if ``cards``) card levels, or None when it has none (single documents only)."""
     keys = [owner_lexeme(scope.owner_id, level) for level in scope.owned_levels] if scope.owner_id is not None else []
     dossier_ids = scope.granted_dossier_ids if scope.owner_id is not None else scope.dossier_ids
     keys += [dossier_lexeme(i) for i in sorted(dossier_ids)]
-    keys += [level_lexeme(level) for level in scope.card_levels]
+    keys += [level_lexeme(level) for level in scope.card_levels] if cards else []
     return " | ".join(_quoted(k) for k in keys) or None
 
 

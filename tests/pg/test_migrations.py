@@ -209,3 +209,44 @@ def test_0021_adds_each_documents_dossier_and_owner_to_its_terms_and_owners_find
         assert after == before, "the downgrade takes them out again"
     finally:
         e.dispose()
+
+
+def test_0022_puts_the_customer_files_groups_of_ids_right_and_an_employee_finds_the_cards_indexed_before(
+        request: pytest.FixtureRequest) -> None:
+    """0020 wrote a row's group of ids with SQL's division, which truncates toward zero: the card of dossier 8
+    (key -33) got group ' 0', where the index writes ' -1'. An employee's search looks for the cards within
+    their clearance group by group below 0, after their own documents: without 0022 it misses that card."""
+    e = make_engine(request.getfixturevalue("pg_empty_database")())
+    try:
+        migrate(e, "0019")
+        # (key, dossier, owner, secrecy): a document, cards in group -1, at -2048 (a multiple of 1024: the same
+        # both ways) and in group -5
+        rows = [(5, 1, 7, "internal"), (-33, 8, 8, "card.internal"), (-2048, 512, 8, "card.public"),
+                (-4101, 1025, 9, "card.public"), (-45, 11, 9, "card.secret")]
+        with e.begin() as conn:
+            for key, dossier_id, owner_id, secrecy in rows:  # as 0019's PgIndex wrote them
+                conn.execute(sa.text("INSERT INTO search_documents (document_id, dossier_id, owner_id, secrecy, "
+                                     "doc_type, doc_date) VALUES (:i, :d, :o, :s, 'card', NULL)"),
+                             {"i": key, "d": dossier_id, "o": owner_id, "s": secrecy})
+                tokens, runs = list(phrase_tokens("青岛有限公司")), {}
+                pg_index.run_lexemes(tokens, runs)
+                conn.execute(sa.text("INSERT INTO search_chunks (document_id, part, tsv, grams) VALUES "
+                                     "(:i, 1, CAST(:tsv AS tsvector), CAST(:grams AS tsvector))"),
+                             {"i": key, "tsv": pg_index.tsvector_literal(tokens),
+                              "grams": pg_index.terms_literal({g: None for g in runs if " " in g})})
+        migrate(e, "0021")
+
+        def groups() -> dict[int, list[str]]:
+            with e.connect() as conn:
+                found = conn.execute(sa.text("SELECT document_id, tsvector_to_array(terms) FROM search_documents"))
+                return {int(key): [x for x in lexemes if x.lstrip(" -").isdigit()] for key, lexemes in found}
+
+        assert groups()[-33] == [" 0"], "as 0020 wrote it"
+        migrate(e, "0022")
+        employee = Scope(None, frozenset({1}), frozenset(), 7, ("public", "internal"),
+                         card_levels=("card.public", "card.internal"))
+        result = pg_index.PgIndex(e).search(parse_query("有限公司"), employee, SearchFilters(), 1, 10)
+        assert {h.document_id for h in result.hits} == {5, -33, -2048, -4101} and result.total == 4
+        assert groups() == {key: [pg_index.recent_group(key)] for key, *_ in rows}
+    finally:
+        e.dispose()
