@@ -9,7 +9,7 @@ rows are inserted directly (one dossier per 7 documents, its owner one of OWNERS
 drawn from LEVELS; one version per document, the extracted text sealed with the version's own data key,
 wrapped by the real keyring, so snippets decrypt as in production), then the batch goes through the
 engine's own `add` (the real analyzer and write path), with each dossier's customer card as the search
-service indexes it (`card_entry`: a company name of the corpus as the customer's name, a legal
+service indexes it (`card_entry`: a customer's name made from the corpus companies' places and trades, a legal
 representative and an address; readable by everyone within clearance, so an employee's search meets
 every card at their levels; `--no-cards`: documents only, as before 2026-12-04). The build rate is
 reported for both parts. No blobs are written: content reads are not what this measures. With
@@ -98,9 +98,22 @@ class Build:
     numbers: list[str] = dataclasses.field(default_factory=list)  # contract numbers (rare terms)
 
 
+# trade names (字号) for customers' names: the corpus has a dozen companies, an archive one name per customer
+BRANDS = "华信恒泰宏达鑫源丰盛瑞祥金嘉隆兴和安永昌德福佳美新正远通康宁博创益凯"
+
+
 def customer_name(dossier_id: int, vocab: search_engine.Vocabulary) -> str:
-    """A dossier's customer: a company of the corpus, and a number that the name filter looks for."""
-    return f"{vocab.companies[dossier_id % len(vocab.companies)]}（规模客户{dossier_id:07d}）"
+    """A dossier's customer: the place of one corpus company, a trade name of two characters, the trade of
+    another (about 100,000 names, as varied as an archive's), and a number that the name filter looks for."""
+    rng = random.Random(dossier_id * 7919)
+    chinese = [c for c in vocab.companies if c.endswith("公司") and "市" in c]
+    place, trade = rng.choice(chinese), rng.choice(chinese)
+
+    def cut(name: str) -> int:  # after the city (and district): where the trade name begins
+        return max(name.rfind("市", 0, 8), name.rfind("区", 0, 8)) + 1
+
+    brand = rng.choice(BRANDS) + rng.choice(BRANDS)
+    return f"{place[:cut(place)]}{brand}{trade[cut(trade) + 2:]}（规模客户{dossier_id:07d}）"
 
 
 def card_entry(dossier_id: int, secrecy: str, owner: int, vocab: search_engine.Vocabulary) -> IndexDoc:
