@@ -106,21 +106,53 @@ class SearchPage:
     ranked: int | None = None  # the newest this many are ranked, the others follow newest first; None: all
 
 
-def _customer_hit(v: Vault, session: Session, actor: User, key: int, query: ParsedQuery, score: float,
-                  now: datetime, grants: Grants | None) -> SearchItem | None:
+@dataclass
+class _CustomerRows:
+    """The rows of a page's customer-file hits, by id."""
+
+    dossiers: dict[int, Dossier]
+    cards: dict[int, CustomerCard]
+    contacts: dict[int, Contact]
+    records: dict[int, CustomerRecord]
+
+
+def _customer_rows(session: Session, keys: list[int]) -> _CustomerRows:
+    """The rows of a page's customer-file hits (the cards with their dossiers, the contacts and records with
+    theirs), a statement per kind rather than two per hit."""
+    ids: dict[str, list[int]] = {"card": [], "contact": [], "record": []}
+    for key in keys:
+        source, object_id = customer_entries.decode_key(key)
+        ids[source].append(object_id)
+    rows = _CustomerRows({}, {}, {}, {})
+    if ids["card"]:
+        rows.dossiers = {d.id: d for d in session.scalars(select(Dossier).where(Dossier.id.in_(ids["card"])))}
+        rows.cards = {c.dossier_id: c for c in session.scalars(
+            select(CustomerCard).where(CustomerCard.dossier_id.in_(ids["card"])))}
+    if ids["contact"]:
+        rows.contacts = {c.id: c for c in session.scalars(
+            select(Contact).where(Contact.id.in_(ids["contact"])).options(joinedload(Contact.dossier)))}
+    if ids["record"]:
+        rows.records = {r.id: r for r in session.scalars(
+            select(CustomerRecord).where(CustomerRecord.id.in_(ids["record"])).options(
+                joinedload(CustomerRecord.dossier)))}
+    return rows
+
+
+def _customer_hit(v: Vault, session: Session, actor: User, key: int, rows: _CustomerRows, query: ParsedQuery,
+                  score: float, now: datetime, grants: Grants | None) -> SearchItem | None:
     """The search item of a hit in a customer file, or None when the database says the caller may not
     find it (the card: whoever sees the dossier; contacts and records: its content readers)."""
     source, object_id = customer_entries.decode_key(key)
     title, text, record_id, contact_id, doc_date = "", "", None, None, None
     if source == "card":
-        dossier = session.get(Dossier, object_id)
+        dossier = rows.dossiers.get(object_id)
         if dossier is None or not policy.can_see(actor, dossier):
             return None
         title = dossier.customer_name
-        text = customer_entries.card_text(dossier, session.get(CustomerCard, dossier.id))
+        text = customer_entries.card_text(dossier, rows.cards.get(dossier.id))
     else:
-        row: Contact | CustomerRecord | None = session.get(Contact, object_id) if source == "contact" \
-            else session.get(CustomerRecord, object_id)
+        row: Contact | CustomerRecord | None = rows.contacts.get(object_id) if source == "contact" \
+            else rows.records.get(object_id)
         if row is None:
             return None
         dossier = row.dossier
@@ -159,9 +191,11 @@ def search(
         select(Document).where(Document.id.in_(document_ids))
         .options(joinedload(Document.dossier), joinedload(Document.current_version)))} if document_ids else {}
     grants = None if actor.role in policy.CONTENT_ROLES else active_grants(session, actor, now)
+    customer_rows = _customer_rows(session, [hit.document_id for hit in result.hits if hit.document_id < 0])
     for hit in result.hits:
         if hit.document_id < 0:
-            item = _customer_hit(v, session, actor, hit.document_id, query, round(hit.score, 4), now, grants)
+            item = _customer_hit(v, session, actor, hit.document_id, customer_rows, query, round(hit.score, 4), now,
+                                 grants)
             if item is not None:
                 items.append(item)
             continue

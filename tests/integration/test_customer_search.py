@@ -189,3 +189,27 @@ def test_a_new_customer_is_found_by_its_card_once_the_worker_ran_and_a_refused_o
     assert made.status_code == 302, made.get_data(as_text=True)
     run_pending(vault, index)
     assert [h["source"] for h in found(api, people.employee, "Quennet")["items"]] == ["card"]
+
+
+def test_a_page_of_card_hits_reads_their_dossiers_and_cards_at_once_not_two_statements_per_hit(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    from sqlalchemy import event
+
+    dossiers = [api.new_dossier(people.archivist, owner="employee") for _ in range(12)]
+    for d in dossiers:
+        edit_card(api, people.archivist, d["id"], business_scope="精密齿轮箱研发与销售")
+    run_pending(vault, index)
+    other = people.make("emp2", "employee", "internal")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(vault.engine, "before_cursor_execute", seen)
+    try:
+        body = found(api, other, "精密齿轮箱")
+    finally:
+        event.remove(vault.engine, "before_cursor_execute", seen)
+    assert body["total"] == 12 and {hit["source"] for hit in body["items"]} == {"card"}
+    rows = [s for s in statements if "FROM customer_cards" in s or "FROM dossiers" in s]
+    assert len(rows) <= 4, f"{len(rows)} statements read the hits' dossiers and cards"
