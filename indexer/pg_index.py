@@ -466,11 +466,13 @@ class PgIndex:
                 conn.execute(text("SET LOCAL enable_seqscan = off"))
                 conn.execute(text("SET LOCAL enable_indexscan = off"))
 
-                def run(first: int | None, last: int, limit: int, grouped: bool = True) -> list[tuple[int, int]]:
+                def run(first: int | None, last: int, limit: int,
+                        only_documents: bool = False) -> list[tuple[int, int]]:
                     """Up to ``limit`` matches, newest first, with ids in the groups ``first`` to ``last - 1``
-                    (the GIN index narrows to those groups' lexemes unless not ``grouped``; oversize documents
-                    have none), or in any group below ``last`` if ``first`` is None. Ungrouped, a narrow scope's
-                    documents (``documents``) only."""
+                    (the GIN index narrows to those groups' lexemes; oversize documents have none), or in any
+                    group below ``last`` if ``first`` is None. ``only_documents``: a narrow scope's documents
+                    (``documents``, without the card lexemes), bounded by ids alone: they are few."""
+                    grouped = not only_documents
                     lexemes = scope_query if grouped else documents_query
                     dq, oldest = terms_query, LEAST_ID
                     if lexemes is not None:
@@ -512,7 +514,7 @@ class PgIndex:
                     # a few dossiers' documents: the scope narrows best; then their customer files' entries and
                     # the cards within clearance (negative keys), by groups below 0 like a broad search
                     top = max(int(newest), 0) // RECENT_GROUP + 1
-                    found = run(0, top, wanted, grouped=False) if documents is not None else []
+                    found = run(0, top, wanted, only_documents=True) if documents is not None else []
                     if len(found) < wanted and int(least) < 0 and scope_query is not None:
                         found += probed(0, int(least) // RECENT_GROUP, wanted - len(found))
                 else:
