@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,10 @@ from vault.core import Vault
 from vault.customer_models import CustomerCard
 from vault.errors import Invalid
 from vault.grants import Grants, active_grants
-from vault.models import DocType, Document, DocumentStatus, DocumentVersion, Dossier, IndexStatus, User
+from vault.models import DocType, Document, DocumentStatus, DocumentVersion, Dossier, DossierKey, IndexStatus, User
 from vault.paging import paging
 from vault.relationship_models import Contact, CustomerRecord
-from vault.services import customer_access
+from vault.services import customer_access, sealed_fields
 from vault.services.texts import open_text
 
 QUERY_TIME_LIMIT_S = 2.0
@@ -114,6 +114,7 @@ class _CustomerRows:
     cards: dict[int, CustomerCard]
     contacts: dict[int, Contact]
     records: dict[int, CustomerRecord]
+    keys: list[DossierKey] = field(default_factory=list)  # the records' dossiers' keys, held while details open
 
 
 def _customer_rows(session: Session, keys: list[int]) -> _CustomerRows:
@@ -135,6 +136,7 @@ def _customer_rows(session: Session, keys: list[int]) -> _CustomerRows:
         rows.records = {r.id: r for r in session.scalars(
             select(CustomerRecord).where(CustomerRecord.id.in_(ids["record"])).options(
                 joinedload(CustomerRecord.dossier)))}
+        rows.keys = sealed_fields.read_keys(session, {r.dossier_id for r in rows.records.values()})
     return rows
 
 

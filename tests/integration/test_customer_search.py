@@ -213,3 +213,31 @@ def test_a_page_of_card_hits_reads_their_dossiers_and_cards_at_once_not_two_stat
     assert body["total"] == 12 and {hit["source"] for hit in body["items"]} == {"card"}
     rows = [s for s in statements if "FROM customer_cards" in s or "FROM dossiers" in s]
     assert len(rows) <= 4, f"{len(rows)} statements read the hits' dossiers and cards"
+
+
+def test_a_page_of_record_hits_opens_their_sealed_details_with_one_read_of_the_dossiers_keys(
+        api: Api, people: People, vault: Vault, index: SearchIndex) -> None:
+    from sqlalchemy import event
+
+    for n in range(8):
+        d = api.new_dossier(people.archivist, owner="employee")
+        r = api.post(people.employee, f"/api/v1/dossiers/{d['id']}/records", json={
+            "kind": "visit", "occurred_at": f"2025-11-{n + 4:02d}T10:00", "summary": f"第{n}次拜访",
+            "details": f"客户询问蜗轮减速机的交期，批次{n}"})
+        assert r.status_code == 201, r.get_json()
+    run_pending(vault, index)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(vault.engine, "before_cursor_execute", seen)
+    try:
+        body = found(api, people.legal, "蜗轮减速机")
+    finally:
+        event.remove(vault.engine, "before_cursor_execute", seen)
+    assert body["total"] == 8 and {hit["source"] for hit in body["items"]} == {"record"}
+    assert all("蜗轮减速机" in hit["snippet"].replace("<mark>", "").replace("</mark>", "") for hit in body["items"]), \
+        body["items"]  # each record's sealed details were opened for its snippet
+    keys = [s for s in statements if "FROM dossier_keys" in s]
+    assert len(keys) == 1, f"{len(keys)} statements read the hits' dossiers' keys"

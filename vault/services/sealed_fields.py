@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vault.core import Vault
@@ -93,6 +95,13 @@ def open_value(v: Vault, s: Session, dossier_id: int, purpose: str, sealed: byte
         return None
     data_key = _data_key(v, s, row)
     return b"".join(decrypt_iter([sealed], data_key, _value_uid(row.uid, purpose))).decode("utf-8")
+
+
+def read_keys(s: Session, dossier_ids: Iterable[int]) -> list[DossierKey]:
+    """The key rows of these dossiers in one statement (a page of search hits opens values of many dossiers).
+    While the caller holds the list, `open_value` finds them in the session and reads no row per dossier."""
+    ids = set(dossier_ids) - s.info.get(_NEW, set())
+    return list(s.scalars(select(DossierKey).where(DossierKey.dossier_id.in_(ids)))) if ids else []
 
 
 def erase_dossier_key(s: Session, dossier_id: int) -> bool:
