@@ -405,7 +405,7 @@ class PgIndex:
         # an owner's scope is also lexemes of terms (scope_lexemes): the GIN index finds the term and the scope at
         # once, where reading each of their documents' TOASTed terms would take ~60 MB for a common word at 1M
         # documents; its conditions then only check what the index found ("+ 0": no index scan of their own)
-        readable, where, params = _conditions(scope, filters, indexed=broad)
+        readable, where, params = _conditions(scope, filters, broad)
         scope_query = None if broad else _scope_query(scope)
         documents_query = None if broad else _scope_query(scope, cards=False)  # what has positive keys
         terms = [t.text for t in query.terms]
@@ -615,18 +615,20 @@ def _scope_query(scope: Scope, cards: bool = True) -> str | None:
     return " | ".join(_quoted(k) for k in keys) or None
 
 
-def _conditions(scope: Scope, filters: SearchFilters, indexed: bool) -> tuple[str, str, dict[str, Any]]:
-    """(the condition on ``search_documents d`` of the scope, that of the filters, their parameters); the
-    scope's columns are compared ``+ 0`` (not by their indexes) unless ``indexed``."""
+def _conditions(scope: Scope, filters: SearchFilters, broad: bool) -> tuple[str, str, dict[str, Any]]:
+    """(the condition on ``search_documents d`` of the scope, that of the filters, their parameters). A
+    ``broad`` scope (levels in every dossier, decided once by :meth:`PgIndex.search`) compares its columns by
+    their indexes; a narrow one ``+ 0``, as its lexemes already narrowed the rows, and reads an owner's dossiers
+    by owner and level."""
     params: dict[str, Any] = {}
     where: list[str] = ["true"]
-    plain = "" if indexed else " + 0"
+    plain = "" if broad else " + 0"
     levels = list(scope.levels_everywhere())
     readable: list[str] = []
     if levels:  # every dossier's documents (or only cards) at these levels
         readable.append("d.secrecy = ANY(CAST(:levels AS text[]))")
         params["levels"] = levels
-    if scope.owner_id is not None and not scope.all_dossiers_up_to:
+    if scope.owner_id is not None and not broad:
         # an owner: their dossiers by owner and level, plus what was granted
         if scope.owned_levels:
             readable.append(f"(d.owner_id{plain} = :owner AND d.secrecy = ANY(CAST(:owned AS text[])))")
