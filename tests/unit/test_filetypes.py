@@ -262,6 +262,23 @@ def test_a_dtd_in_a_utf16_part_is_found_too() -> None:
         check_docx_zip(io.BytesIO(docx_bytes(parts)))
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be"])
+def test_an_entity_declared_across_the_read_chunks_of_a_large_part_is_found_in_every_encoding(encoding: str) -> None:
+    # the declaration straddles the 256 KiB boundary where the part is read in two chunks
+    filler = "<w:p/>" * 50_000
+    unit = len("x".encode(encoding))
+    cut = (256 * 1024) // unit - 4
+    text = filler[:cut] + '<!ENTITY a "b">' + filler[cut:]
+    parts = dict(MINIMAL_DOCX)
+    parts["word/styles.xml"] = text.encode(encoding)
+    with pytest.raises(Invalid, match="DTD") as refused:
+        check_docx_zip(io.BytesIO(docx_bytes(parts)))
+    assert refused.value.code == "unsafe_docx"
+    words = "<w:t>ENTITY, DOCTYPE and <!-- a comment --></w:t>"
+    parts["word/styles.xml"] = (filler[:cut] + words + filler[cut:]).encode(encoding)
+    check_docx_zip(io.BytesIO(docx_bytes(parts)))  # the words alone are no declaration
+
+
 def test_too_many_parts_make_the_docx_unsafe() -> None:
     parts = dict(MINIMAL_DOCX) | {f"word/media/p{i}.xml": b"<a/>" for i in range(30)}
     with pytest.raises(Invalid) as refused:
