@@ -21,7 +21,7 @@ idle), then:
 Prints docs/s of both and the ratio ingest / bare (target >= 0.5), and for the two-worker setup the
 ratio to the one-worker setup of the same run. The machine is shared (2 cores): the load average is
 printed with each figure, and beside the wall-clock rates the CPU time per document of each side
-(read from /proc for the process trees: gunicorn, the workers with their sandboxes, PostgreSQL; the
+(read from /proc for the process trees: gunicorn, the workers, their sandboxes, PostgreSQL; the
 bare pipeline's own, plus PostgreSQL's for ``pg``), which other processes on the machine disturb far
 less: on a busy machine the CPU ratio says more than the wall-clock one. ``--profile DIR`` runs each
 worker under cProfile (written to DIR when it stops). ``--quick``: 10 documents, sqlite-whoosh only: a smoke run.
@@ -93,7 +93,7 @@ class Figures:
     ingest_load: str
     found: bool
     bare_cpu_s: float  # this process's, plus PostgreSQL's for pg
-    ingest_cpu_s: dict[str, float]  # per side: web, worker, db
+    ingest_cpu_s: dict[str, float]  # per side: web, worker, sandbox, db
     retried: int  # uploads answered 503 (database busy) and sent again
 
     @property
@@ -114,8 +114,9 @@ class Figures:
         return self.ingest_rate / self.bare_rate
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of a process, its live descendants and the children they have reaped (Linux /proc)."""
+def tree_cpu(pid: int, apart: set[int] | None = None) -> float:
+    """CPU seconds of a process, its live descendants and the children they have reaped (Linux /proc); the
+    trees of the processes in ``apart`` are left out."""
     total, stack = 0, [pid]
     while stack:
         proc = Path(f"/proc/{stack.pop()}")
@@ -123,16 +124,34 @@ def tree_cpu(pid: int) -> float:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
             for task in (proc / "task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
+                stack.extend(c for c in map(int, (task / "children").read_text().split()) if c not in (apart or ()))
         except OSError:  # it ended meanwhile
             continue
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def sandbox_zygotes(pid: int) -> set[int]:
+    """The extraction zygotes a worker started (`python -m indexer.sandbox`, indexer/sandbox.py): the forked
+    child of every extraction is theirs."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            try:
+                if b"indexer.sandbox" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.add(child)
+            except OSError:
+                continue
+    return found
+
+
 def cpu_by_side(shape: ProductionShape) -> dict[str, float]:
-    """CPU seconds so far of the web processes, the workers (with their sandboxes) and PostgreSQL."""
+    """CPU seconds so far of the web processes, the workers, their extraction sandboxes (zygotes and the
+    child forked for each document) and PostgreSQL."""
+    workers = [p.pid for name, p in shape.procs.items() if name.startswith("worker")]
+    zygotes = {z for w in workers for z in sandbox_zygotes(w)}
     out = {"web": tree_cpu(shape.procs["gunicorn"].pid),
-           "worker": sum(tree_cpu(p.pid) for name, p in shape.procs.items() if name.startswith("worker"))}
+           "worker": sum(tree_cpu(w, zygotes) for w in workers),
+           "sandbox": sum(tree_cpu(z) for z in zygotes)}
     if shape.pg is not None:
         out["db"] = tree_cpu(int((shape.pg.data_dir / "postmaster.pid").read_text().split()[0]))
     return out
