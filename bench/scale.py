@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import json
 import multiprocessing
@@ -102,18 +103,25 @@ class Build:
 BRANDS = "华信恒泰宏达鑫源丰盛瑞祥金嘉隆兴和安永昌德福佳美新正远通康宁博创益凯"
 
 
+@functools.cache
+def _chinese_companies(companies: tuple[str, ...]) -> tuple[str, ...]:
+    """The corpus's Chinese company names with a city: chosen once, not for each of a million dossiers."""
+    return tuple(c for c in companies if c.endswith("公司") and "市" in c)
+
+
+def _trade_at(name: str) -> int:
+    """Where a company's trade name begins: after the city (and district)."""
+    return max(name.rfind("市", 0, 8), name.rfind("区", 0, 8)) + 1
+
+
 def customer_name(dossier_id: int, vocab: search_engine.Vocabulary) -> str:
     """A dossier's customer: the place of one corpus company, a trade name of two characters, the trade of
     another (about 100,000 names, as varied as an archive's), and a number that the name filter looks for."""
     rng = random.Random(dossier_id * 7919)
-    chinese = [c for c in vocab.companies if c.endswith("公司") and "市" in c]
+    chinese = _chinese_companies(vocab.companies)
     place, trade = rng.choice(chinese), rng.choice(chinese)
-
-    def cut(name: str) -> int:  # after the city (and district): where the trade name begins
-        return max(name.rfind("市", 0, 8), name.rfind("区", 0, 8)) + 1
-
     brand = rng.choice(BRANDS) + rng.choice(BRANDS)
-    return f"{place[:cut(place)]}{brand}{trade[cut(trade) + 2:]}（规模客户{dossier_id:07d}）"
+    return f"{place[:_trade_at(place)]}{brand}{trade[_trade_at(trade) + 2:]}（规模客户{dossier_id:07d}）"
 
 
 def card_entry(dossier_id: int, secrecy: str, owner: int, vocab: search_engine.Vocabulary) -> IndexDoc:
