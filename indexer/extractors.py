@@ -14,15 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import docx
 import pypdf
 import pypdfium2
-from docx.table import Table
-from docx.text.paragraph import Paragraph
 from PIL import Image
 from pypdfium2.raw import FPDF_PAGEOBJ_IMAGE
 
 from indexer import ocr
+from indexer.docx_text import docx_text
 from indexer.extraction import Extraction, ExtractionFailed, memory_reason, time_reason
 from vault import filetypes
 from vault.errors import Invalid, phrase
@@ -297,66 +295,14 @@ def _extract_docx(path: Path) -> Extraction:
     except Invalid as exc:
         raise ExtractionFailed(exc.message) from None
     try:
-        document = docx.Document(str(path))
+        text = docx_text(path)
     except (RecursionError, MemoryError):
         raise
     except Exception as exc:
         raise ExtractionFailed(
             str(phrase("DOCX is damaged and cannot be read ({error})", error=f"{type(exc).__name__}: {exc}"))[:300]
         ) from None
-    parts: list[str] = []
-    seen_headers: set[int] = set()
-    for section in document.sections:
-        for part in (section.first_page_header, section.header, section.even_page_header):
-            if not part.is_linked_to_previous and id(part._element) not in seen_headers:
-                seen_headers.add(id(part._element))
-                parts.extend(_blocks(part.iter_inner_content()))
-    parts.extend(_blocks(document.iter_inner_content()))
-    parts.extend(_text_boxes(document))
-    for section in document.sections:
-        for foot in (section.first_page_footer, section.footer, section.even_page_footer):
-            if not foot.is_linked_to_previous and id(foot._element) not in seen_headers:
-                seen_headers.add(id(foot._element))
-                parts.extend(_blocks(foot.iter_inner_content()))
-    text = "\n".join(p for p in parts if p.strip())
     return Extraction(text, None, "text", 0, ())
-
-
-def _blocks(items: Iterator[Paragraph | Table]) -> Iterator[str]:
-    """Paragraph texts and table rows in document order (nested tables included)."""
-    for item in items:
-        if isinstance(item, Paragraph):
-            yield item.text
-        else:
-            yield from _table(item)
-
-
-def _table(table: Table) -> Iterator[str]:
-    for row in table.rows:
-        cells: list[str] = []
-        seen: set[int] = set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:  # a merged cell appears once per grid column it spans
-                continue
-            seen.add(id(cell._tc))
-            cells.append("\n".join(_blocks(cell.iter_inner_content())).strip())
-        yield "\t".join(c for c in cells if c)
-
-
-_TXBX = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}txbxContent"
-_W_P = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p"
-_W_T = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}t"
-
-
-def _text_boxes(document: Any) -> Iterator[str]:
-    """Text in text boxes (not part of paragraph text in python-docx); each box once."""
-    seen: set[str] = set()
-    for box in document.element.body.iter(_TXBX):
-        for para in box.iter(_W_P):
-            text = "".join(t.text or "" for t in para.iter(_W_T)).strip()
-            if text and text not in seen:
-                seen.add(text)
-                yield text
 
 
 # -- images -------------------------------------------------------------------------------------
