@@ -6,7 +6,8 @@ style XML for a letter of 2 KB, so opening a document cost 9 ms where its text t
 the package's relationships are followed as python-docx follows them, only the parts that hold text
 are inflated, and each is parsed by python-docx's own parser (its element classes, its
 `resolve_entities=False`), so paragraphs, tables, merged cells and hyperlinks read exactly as
-python-docx reads them. The package has passed `check_docx_zip` before it gets here.
+python-docx reads them. The package is opened by `open_docx_zip` (its central directory checked) and
+each part it reads comes through `read_xml_part`, which refuses DTDs and entity declarations.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from docx.oxml.parser import parse_xml
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 from lxml import etree
+
+from vault.filetypes.docx import open_docx_zip, read_xml_part
 
 if TYPE_CHECKING:
     from docx.types import ProvidesStoryPart
@@ -55,8 +58,9 @@ class NotAWordDocument(ValueError):
 
 
 def docx_text(path: Path) -> str:
-    """The text of a DOCX: headers, body paragraphs and table rows, text boxes, footers; one block per line."""
-    with zipfile.ZipFile(path) as zf:
+    """The text of a DOCX: headers, body paragraphs and table rows, text boxes, footers; one block per line.
+    Raises Invalid for a package the checks refuse, NotAWordDocument, KeyError for a missing part."""
+    with open_docx_zip(path) as zf:
         package = _Package(zf)
         document = package.main_document()
         body = document.find(qn("w:body"))
@@ -129,10 +133,11 @@ class _Package:
 
     def main_document(self) -> Any:
         """The main document part's root element (python-docx's CT_Document), as `docx.Document()` finds it."""
+        types = etree.fromstring(read_xml_part(self.zf, "[Content_Types].xml"), _PLAIN)
         main = self._relationships("/").get_type(RT.OFFICE_DOCUMENT)
         if main is None:
             raise KeyError("no relationship of type 'officeDocument' in the package")
-        content_type = self._content_type(main)
+        content_type = _content_type(types, main)
         if content_type != CT.WML_DOCUMENT_MAIN:
             raise NotAWordDocument(f"file is not a Word file, content type is '{content_type}'")
         self.document_rels = self._relationships(main).by_id
@@ -154,28 +159,28 @@ class _Package:
 
     def _parse(self, partname: str) -> Any:
         if partname not in self.parsed:
-            self.parsed[partname] = parse_xml(self.zf.read(partname[1:]))
+            self.parsed[partname] = parse_xml(read_xml_part(self.zf, partname[1:]))
         return self.parsed[partname]
 
     def _relationships(self, source: str) -> _Relationships:
         directory, name = posixpath.split(source)
         rels_name = posixpath.join(directory, "_rels", f"{name}.rels")[1:]
         try:
-            blob = self.zf.read(rels_name)
+            blob = read_xml_part(self.zf, rels_name)
         except KeyError:  # a part without relationships
             return _Relationships(directory, None)
         return _Relationships(directory, etree.fromstring(blob, _PLAIN))
 
-    def _content_type(self, partname: str) -> str | None:
-        types = etree.fromstring(self.zf.read("[Content_Types].xml"), _PLAIN)
-        for override in types.iter(_OVERRIDE):
-            if (override.get("PartName") or "").lower() == partname.lower():
-                return override.get("ContentType")
-        extension = posixpath.splitext(partname)[1][1:].lower()
-        for default in types.iter(_DEFAULT):
-            if (default.get("Extension") or "").lower() == extension:
-                return default.get("ContentType")
-        return None
+def _content_type(types: Any, partname: str) -> str | None:
+    """A part's content type in [Content_Types].xml: its override, else its extension's default."""
+    for override in types.iter(_OVERRIDE):
+        if (override.get("PartName") or "").lower() == partname.lower():
+            return override.get("ContentType")
+    extension = posixpath.splitext(partname)[1][1:].lower()
+    for default in types.iter(_DEFAULT):
+        if (default.get("Extension") or "").lower() == extension:
+            return default.get("ContentType")
+    return None
 
 
 class _Relationships:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,14 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
+from indexer import extractors
 from indexer.docx_text import NotAWordDocument, _text_boxes, docx_text
+from indexer.extraction import ExtractionFailed
 from tests.corpus import REALWORLD, SYNTHETIC
+from vault import filetypes
+from vault.errors import Invalid
+from vault.filetypes import DOCX
+from vault.filetypes.docx import check_docx_zip
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -175,3 +182,34 @@ def test_a_header_the_document_names_but_the_package_lacks_is_an_error_not_silen
         docx_text(broken)
     with pytest.raises(KeyError):
         whole_package_text(broken)
+
+
+DTD = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>'
+
+
+def test_a_dtd_in_any_part_the_text_is_read_from_is_refused_as_unsafe(tmp_path: Path) -> None:
+    letter = a_letter_with_everything(tmp_path / "letter.docx")
+    with zipfile.ZipFile(letter) as zf:
+        header = next(n for n in zf.namelist() if n.startswith("word/header"))
+        rels = zf.read("word/_rels/document.xml.rels")
+    for part, data in ((header, DTD), ("word/_rels/document.xml.rels", rels.replace(b"?>", b"?><!DOCTYPE r>", 1))):
+        hostile = _rewrite(letter, tmp_path / "hostile.docx", {part: data})
+        with pytest.raises(Invalid, match="declares a DTD or entities") as refused:
+            docx_text(hostile)
+        assert refused.value.code == "unsafe_docx" and part in str(refused.value.message)
+
+
+def test_a_docx_the_upload_saw_only_the_directory_of_is_checked_whole_by_the_extractor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DTD in a part that holds no text (styles.xml) is the upload's to refuse, and it does for a DOCX
+    up to 64 MiB; above that the upload checks the ZIP directory alone, so the extractor checks every part."""
+    letter = a_letter_with_everything(tmp_path / "letter.docx")
+    styled = _rewrite(letter, tmp_path / "styled.docx", {"word/styles.xml": DTD})
+    with pytest.raises(Invalid, match="word/styles.xml"):
+        check_docx_zip(io.BytesIO(styled.read_bytes()))  # what the upload says
+    job = {"path": str(styled), "mime": DOCX, "timeout_s": 30}
+    assert "正文 BODYONE A\tB" in extractors.extract_here(dict(job))["text"]
+    monkeypatch.setattr(filetypes, "WHOLE_DOCX_BYTES", styled.stat().st_size - 1)
+    with pytest.raises(ExtractionFailed, match="word/styles.xml"):
+        extractors.extract_here(dict(job))

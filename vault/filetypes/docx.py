@@ -1,7 +1,9 @@
 """The checks of a DOCX as a ZIP package: a Word document, and safe to open (no bomb, macros or DTDs).
 
-Run at upload by the inspector (the whole file up to 64 MiB, else its central directory alone) and
-again by the extractor before it opens a package.
+Run at upload by the inspector (the whole file up to 64 MiB, else its central directory alone). The
+extractor opens a package with `open_docx_zip` (the central directory's checks) and reads each part it
+parses through `read_xml_part` (a DTD refused there as here); a package over 64 MiB, of which the upload
+saw the directory alone, it checks whole first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 from typing import BinaryIO
 
 from vault.errors import Invalid, Phrase, phrase
@@ -25,6 +28,15 @@ _XML_TYPE = re.compile(
     rb"""(Extension|PartName)\s*=\s*["']([^"']*)["'][^>]*?ContentType\s*=\s*["']([^"']*)"""
 )
 _RATIO_FLOOR = 1 * MiB  # tiny parts compress absurdly well; ratios matter only above this size
+MAX_UNCOMPRESSED = 256 * MiB
+MAX_ENTRIES = 2000
+MAX_RATIO = 200
+_ZIP_OPEN_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError,
+                    struct.error)
+_PART_READ_ERRORS = (
+    zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
+    zlib.error, lzma.LZMAError,  # a corrupt deflated / LZMA part (bzip2 raises OSError)
+)
 
 
 def _unsafe(message: Phrase, **details: object) -> Invalid:
@@ -110,9 +122,9 @@ def _xml_parts(zf: zipfile.ZipFile) -> tuple[set[str], set[str]]:
 def check_docx_zip(
     fileobj: BinaryIO,
     *,
-    max_total_uncompressed: int = 256 * MiB,
-    max_entries: int = 2000,
-    max_ratio: int = 200,
+    max_total_uncompressed: int = MAX_UNCOMPRESSED,
+    max_entries: int = MAX_ENTRIES,
+    max_ratio: int = MAX_RATIO,
 ) -> None:
     """Refuse a DOCX that is not a Word package or that would be dangerous to open.
 
@@ -120,11 +132,7 @@ def check_docx_zip(
     make it inflate more than `max_total_uncompressed` bytes; refuses DTDs/entities in XML parts.
     Raises Invalid with code `not_a_docx` or `unsafe_docx`.
     """
-    try:
-        zf = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error):
-        raise _not_docx(phrase("it is not a readable ZIP archive")) from None
-    with zf:
+    with _open(fileobj) as zf:
         infos = zf.infolist()
         _check_directory(
             infos, max_total_uncompressed=max_total_uncompressed, max_entries=max_entries, max_ratio=max_ratio
@@ -138,11 +146,41 @@ def check_docx_zip(
                 ext = info.filename.rsplit(".", 1)[-1].lower() if "." in info.filename else ""
                 scan_dtd = ext in extensions or info.filename in xml_parts
                 total += _read_part(zf, info, max_total_uncompressed - total, max_ratio, scan_dtd)
-        except (
-            zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
-            zlib.error, lzma.LZMAError,  # a corrupt deflated / LZMA part (bzip2 raises OSError)
-        ) as exc:
+        except _PART_READ_ERRORS as exc:
             raise _not_docx(phrase("a part cannot be read ({exc})", exc=exc)) from None
+
+
+def _open(file: BinaryIO | Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(file)
+    except _ZIP_OPEN_ERRORS:
+        raise _not_docx(phrase("it is not a readable ZIP archive")) from None
+
+
+def open_docx_zip(file: BinaryIO | Path) -> zipfile.ZipFile:
+    """The package, open, once its central directory passed the checks that need no part inflated
+    (parts present, entry count, macros, encryption, declared sizes and ratios). Its XML parts are read
+    with `read_xml_part`, which inflates no more than a part's declared size."""
+    zf = _open(file)
+    try:
+        _check_directory(zf.infolist(), max_total_uncompressed=MAX_UNCOMPRESSED, max_entries=MAX_ENTRIES,
+                         max_ratio=MAX_RATIO)
+    except Invalid:
+        zf.close()
+        raise
+    return zf
+
+
+def read_xml_part(zf: zipfile.ZipFile, name: str) -> bytes:
+    """One XML part of a package from `open_docx_zip`, refused if it declares a DTD or entities. A part the
+    package lacks is a KeyError, as in `ZipFile.read`."""
+    try:
+        data = zf.read(name)  # zipfile stops at the declared size and checks the CRC
+    except _PART_READ_ERRORS as exc:
+        raise _not_docx(phrase("a part cannot be read ({exc})", exc=exc)) from None
+    if _declares_dtd(data):
+        raise _unsafe(phrase("the XML part {filename!r} declares a DTD or entities", filename=name))
+    return data
 
 
 def _read_part(
@@ -210,6 +248,6 @@ def check_large_docx_directory(tail: bytes, size: int) -> None:
             infos = zf.infolist()
     except OSError:
         raise _unsafe(phrase("its ZIP directory is larger than 1 MiB (far too many parts)")) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, struct.error):
+    except _ZIP_OPEN_ERRORS:
         raise _not_docx(phrase("it is not a readable ZIP archive")) from None
-    _check_directory(infos, max_total_uncompressed=256 * MiB, max_entries=2000, max_ratio=200)
+    _check_directory(infos, max_total_uncompressed=MAX_UNCOMPRESSED, max_entries=MAX_ENTRIES, max_ratio=MAX_RATIO)
