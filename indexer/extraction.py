@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from vault.errors import Phrase, phrase
 
+PAGE_BREAK = "\f"  # between the pages of a PDF or a multi-page scan: whitespace to the analyzer and snippets
+
 
 @dataclass(frozen=True)
 class Extraction:

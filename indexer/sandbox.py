@@ -2,8 +2,11 @@
 
 Starting a Python interpreter and importing pypdf, python-docx, PIL and pdfium costs about 0.35 s,
 more than extracting a typical text PDF. So each extracting process keeps a *zygote*: one child,
-`python -m indexer.sandbox`, started once in its own session with those libraries imported. For every
-job the zygote forks a fresh child, which
+`python -m indexer.sandbox`, started once in its own session with those libraries imported. There are
+two kinds: one for DOCX files, which imports python-docx alone (14 MB of the zygote's private memory
+where the other holds 39: a fork and an exit cost 1.3 ms against 3.2, for every document), and one for
+everything else (PDF, scans, the scanning intake). For every job a zygote of its kind forks a fresh
+child, which
 
 * starts its own session (so a kill reaches the Tesseract processes it starts),
 * points its stdout and stderr at a private file (whatever the libraries print is kept for the reason),
@@ -48,6 +51,7 @@ from typing import IO, Any
 
 from indexer.extraction import memory_reason, time_reason
 from vault.errors import Phrase, phrase
+from vault.filetypes import DOCX
 
 _ROOT = Path(__file__).resolve().parents[1]  # so `-m indexer.sandbox` imports this same tree
 _STARTUP_SLACK_S = 5  # fork and clean-up, not counted against the extraction
@@ -122,16 +126,25 @@ def _receive(stream: IO[bytes]) -> dict[str, Any] | None:
     return answer
 
 
-class _Zygote:
-    """One zygote process and the pipe to it; used by one thread at a time."""
+DOCX_ZYGOTE = "docx"  # extracts DOCX files: python-docx alone is imported
+FULL_ZYGOTE = "all"  # extracts PDF files and scans, and splits scanned stacks: every library imported
+_KINDS = (DOCX_ZYGOTE, FULL_ZYGOTE)
 
-    def __init__(self) -> None:
+
+def _kind_for(job: dict[str, Any]) -> str:
+    return DOCX_ZYGOTE if job.get("kind") is None and job.get("mime") == DOCX else FULL_ZYGOTE
+
+
+class _Zygote:
+    """One zygote process of a kind and the pipe to it; used by one thread at a time."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
         self.proc = _spawner.submit(self._start).result()
 
-    @staticmethod
-    def _start() -> subprocess.Popen[bytes]:
+    def _start(self) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "indexer.sandbox"],
+            [sys.executable, "-m", "indexer.sandbox", self.kind],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=_ROOT,
@@ -170,14 +183,14 @@ _idle: list[_Zygote] = []
 _idle_lock = threading.Lock()
 
 
-def _take() -> _Zygote:
+def _take(kind: str) -> _Zygote:
     with _idle_lock:
-        while _idle:
-            zygote = _idle.pop()
+        for zygote in [z for z in reversed(_idle) if z.kind == kind]:
+            _idle.remove(zygote)
             if zygote.alive():
                 return zygote
             zygote.close()
-    return _Zygote()
+    return _Zygote(kind)
 
 
 def _give_back(zygote: _Zygote) -> None:
@@ -186,8 +199,9 @@ def _give_back(zygote: _Zygote) -> None:
 
 
 def prewarm(count: int) -> None:
-    """Start ``count`` zygotes now: they load the libraries while the worker waits for its first jobs."""
-    for zygote in [_Zygote() for _ in range(count)]:
+    """Start ``count`` zygotes of each kind now: they load the libraries while the worker waits for its first
+    jobs."""
+    for zygote in [_Zygote(kind) for kind in _KINDS for _ in range(count)]:
         _give_back(zygote)
 
 
@@ -206,7 +220,7 @@ def run_extraction(job: dict[str, Any], *, timeout_s: float, memory_mb: int) -> 
     try:
         request = {**job, "timeout_s": timeout_s, "memory_mb": memory_mb,
                    "answer_path": str(workdir / "answer.json"), "log_path": str(workdir / "log.txt")}
-        zygote = _take()
+        zygote = _take(_kind_for(job))
         try:
             ended = zygote.run(request, timeout_s + 2 * _STARTUP_SLACK_S)
         except BaseException:
@@ -263,15 +277,21 @@ def _explain_exit(code: int, err_tail: str, timeout_s: float, memory_mb: int) ->
 # -- the zygote ---------------------------------------------------------------------------------
 
 
-def _zygote_main() -> int:
+def _zygote_main(kind: str) -> int:
     import logging
     import warnings
 
     warnings.simplefilter("ignore")
-    from indexer import (
-        extractors,  # imports pypdf, docx, PIL, pypdfium2 once, for every child forked below
-        intake_child,  # a scanned stack's codes and parts (scanning intake)
-    )
+    from indexer import extractors  # python-docx, once for every child forked below
+
+    intake_child: Any = None  # the DOCX zygote never gets a scanned stack to split
+    if kind == FULL_ZYGOTE:
+        from indexer import (
+            intake_child,  # a scanned stack's codes and parts (scanning intake)
+            page_extractors,  # noqa: F401 - pypdf, pdfium, PIL, OpenCV
+        )
+    # what the libraries log goes to this handler; set up once here, each child inherits it (emptied)
+    notes = extractors.collect_library_warnings(logging.getLogger())
 
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(1), "wb")
@@ -298,7 +318,7 @@ def _zygote_main() -> int:
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 die_with_parent(signal.SIGKILL, zygote)
-                code = _child_main(job, started, extractors, intake_child, logging)
+                code = _child_main(job, started, extractors, intake_child, notes)
             finally:
                 os._exit(code)
         running[:] = [pid]
@@ -344,7 +364,7 @@ def _limit_self(timeout_s: float, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _child_main(job: dict[str, Any], started: float, extractors: Any, intake_child: Any, logging: Any) -> int:
+def _child_main(job: dict[str, Any], started: float, extractors: Any, intake_child: Any, notes: Any) -> int:
     os.setsid()
     log = os.open(job["log_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.dup2(log, 1)
@@ -352,7 +372,7 @@ def _child_main(job: dict[str, Any], started: float, extractors: Any, intake_chi
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.closerange(3, 1 << 16)  # the zygote's pipes among them: only the zygote talks to the parent
     job["deadline"] = started + float(job["timeout_s"])
-    notes = extractors.collect_library_warnings(logging.getLogger())
+    notes.messages.clear()  # whatever the zygote itself logged is not this file's
     _limit_self(float(job["timeout_s"]), int(job["memory_mb"]))
     try:
         if job.get("kind") == "intake_split":
@@ -375,4 +395,4 @@ def _child_main(job: dict[str, Any], started: float, extractors: Any, intake_chi
 
 
 if __name__ == "__main__":
-    sys.exit(_zygote_main())
+    sys.exit(_zygote_main(sys.argv[1] if len(sys.argv) > 1 else FULL_ZYGOTE))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from indexer.extract import Extraction, ExtractionFailed, extract
+from indexer import sandbox
 from indexer.sandbox import SandboxUnavailable
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from vault.errors import VaultError
@@ -269,6 +270,26 @@ def test_a_child_that_stops_answering_is_killed_by_the_parent_at_the_time_limit(
     assert "longer than 2 s" in result.reason
     assert time.monotonic() - started < 15
     assert sandbox_children() == []
+
+
+def test_a_docx_is_read_by_a_zygote_that_never_loaded_the_pdf_and_image_libraries() -> None:
+    """The DOCX zygote is small, so forking it for each document is cheaper; a PDF goes to the other kind."""
+    docx_text = extract(REALWORLD / "pydocx-test.docx", DOCX)
+    pdf_text = extract(BAD / "benign-content.pdf", "application/pdf")
+    assert isinstance(docx_text, Extraction) and isinstance(pdf_text, Extraction)
+    zygotes = {z.kind: z.proc.pid for z in sandbox._idle if z.alive()}
+    libraries = {kind: Path(f"/proc/{pid}/maps").read_text() for kind, pid in zygotes.items()}
+    for library in ("pdfium", "cv2", "_imaging"):  # pypdfium2, OpenCV, PIL
+        assert library not in libraries[sandbox.DOCX_ZYGOTE]
+        assert library in libraries[sandbox.FULL_ZYGOTE]
+
+
+def test_what_the_libraries_log_is_kept_with_the_file_that_made_them_log_it_and_no_other() -> None:
+    damaged = extract(REALWORLD / "paperless-invalid_pdf.pdf", "application/pdf")
+    clean = extract(BAD / "benign-content.pdf", "application/pdf")
+    assert isinstance(damaged, Extraction) and isinstance(clean, Extraction)
+    assert any(w.startswith("pypdf._reader: invalid pdf header") for w in damaged.warnings)
+    assert not any(w.startswith("pypdf") for w in clean.warnings)
 
 
 def test_an_unknown_type_is_not_extracted() -> None:

@@ -35,7 +35,7 @@ def open_text(v: Vault, version: DocumentVersion) -> str | None:
     return b"".join(decrypt_iter([version.text_ciphertext], data_key, _text_uid(version.uid))).decode("utf-8")
 
 
-PAGE_BREAK = "\f"  # the extractor puts it between the pages of a PDF or multi-page scan (indexer.extractors)
+PAGE_BREAK = "\f"  # the extractor puts it between the pages of a PDF or multi-page scan (indexer.extraction)
 
 
 def split_pages(text: str, pages: int | None) -> list[str] | None:
