@@ -189,6 +189,7 @@ def main(argv: list[str]) -> None:
     with atheris.instrument_imports(include=["vault", "indexer", "zipfile"]):
         import indexer.extract  # noqa: F401
         import indexer.extractors  # noqa: F401
+        import indexer.page_extractors  # noqa: F401
         import vault.filetypes.inspector  # noqa: F401
     # libFuzzer ends the process with exit(): files the extractor writes go under $TMPDIR, which
     # the caller (tests/ops/test_fuzz.py, bench/fuzz.py) points at a folder it removes itself
