@@ -54,7 +54,7 @@ _NO_PART = cast("ProvidesStoryPart", None)
 
 
 class NotAWordDocument(ValueError):
-    """The package's main part is missing or is not a Word document."""
+    """The package's main part is not a Word document (a template or a macro-enabled file, say)."""
 
 
 def docx_text(path: Path) -> str:
