@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from indexer.extract import Extraction, ExtractionFailed, extract
 from indexer import sandbox
+from indexer.extract import Extraction, ExtractionFailed, extract
 from indexer.sandbox import SandboxUnavailable
 from tests.corpus import BAD, REALWORLD, SYNTHETIC, manifest
 from vault.errors import VaultError
