@@ -12,7 +12,6 @@ each part it reads comes through `read_xml_part`, which refuses DTDs and entity 
 
 from __future__ import annotations
 
-import posixpath
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from docx.blkcntnr import BlockItemContainer
 from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.constants import RELATIONSHIP_TARGET_MODE as RTM
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.opc.packuri import PACKAGE_URI, PackURI
 from docx.oxml.ns import qn
 from docx.oxml.parser import parse_xml
 from docx.table import Table
@@ -70,14 +70,14 @@ def docx_text(path: Path) -> str:
         for section in sections:
             parts.extend(package.header_footer_blocks(section, "w:headerReference", seen))
         if body is not None:
-            parts.extend(blocks(BlockItemContainer(body, _NO_PART).iter_inner_content()))
+            parts.extend(_blocks(BlockItemContainer(body, _NO_PART).iter_inner_content()))
             parts.extend(_text_boxes(body))
         for section in sections:
             parts.extend(package.header_footer_blocks(section, "w:footerReference", seen))
     return "\n".join(p for p in parts if p.strip())
 
 
-def blocks(items: Iterator[Paragraph | Table]) -> Iterator[str]:
+def _blocks(items: Iterator[Paragraph | Table]) -> Iterator[str]:
     """Paragraph texts and table rows in document order (nested tables included)."""
     for item in items:
         if isinstance(item, Paragraph):
@@ -108,7 +108,7 @@ def _table(table: Table) -> Iterator[str]:
             if id(cell._tc) in seen:  # a merged cell appears once per grid column it spans
                 continue
             seen.add(id(cell._tc))
-            cells.append("\n".join(blocks(cell.iter_inner_content())).strip())
+            cells.append("\n".join(_blocks(cell.iter_inner_content())).strip())
         yield "\t".join(c for c in cells if c)
 
 
@@ -124,23 +124,24 @@ def _text_boxes(body: Any) -> Iterator[str]:
 
 
 class _Package:
-    """The few parts of one open package that hold text, found through its relationships."""
+    """The few parts of one open package that hold text, found through its relationships (partnames resolved
+    by python-docx's `PackURI`, as `docx.Document()` resolves them)."""
 
     def __init__(self, zf: zipfile.ZipFile) -> None:
         self.zf = zf
         self.parsed: dict[str, Any] = {}
-        self.document_rels: dict[str, str] = {}
+        self.document_rels: dict[str, PackURI] = {}
 
     def main_document(self) -> Any:
         """The main document part's root element (python-docx's CT_Document), as `docx.Document()` finds it."""
         types = etree.fromstring(read_xml_part(self.zf, "[Content_Types].xml"), _PLAIN)
-        main = self._relationships("/").get_type(RT.OFFICE_DOCUMENT)
+        main = self._relationships(PACKAGE_URI)[1].get(RT.OFFICE_DOCUMENT)
         if main is None:
             raise KeyError("no relationship of type 'officeDocument' in the package")
         content_type = _content_type(types, main)
         if content_type != CT.WML_DOCUMENT_MAIN:
             raise NotAWordDocument(f"file is not a Word file, content type is '{content_type}'")
-        self.document_rels = self._relationships(main).by_id
+        self.document_rels = self._relationships(main)[0]
         return self._parse(main)
 
     def header_footer_blocks(self, section: Any, reference: str, seen: set[int]) -> Iterator[str]:
@@ -155,46 +156,35 @@ class _Package:
             element = self._parse(self.document_rels[ref.get(_R_ID)])
             if id(element) not in seen:
                 seen.add(id(element))
-                yield from blocks(BlockItemContainer(element, _NO_PART).iter_inner_content())
+                yield from _blocks(BlockItemContainer(element, _NO_PART).iter_inner_content())
 
-    def _parse(self, partname: str) -> Any:
+    def _parse(self, partname: PackURI) -> Any:
         if partname not in self.parsed:
-            self.parsed[partname] = parse_xml(read_xml_part(self.zf, partname[1:]))
+            self.parsed[partname] = parse_xml(read_xml_part(self.zf, partname.membername))
         return self.parsed[partname]
 
-    def _relationships(self, source: str) -> _Relationships:
-        directory, name = posixpath.split(source)
-        rels_name = posixpath.join(directory, "_rels", f"{name}.rels")[1:]
+    def _relationships(self, source: PackURI) -> tuple[dict[str, PackURI], dict[str, PackURI]]:
+        """A part's internal relationships: target partnames by id, and the first of each type."""
+        by_id: dict[str, PackURI] = {}
+        by_type: dict[str, PackURI] = {}
         try:
-            blob = read_xml_part(self.zf, rels_name)
+            root = etree.fromstring(read_xml_part(self.zf, source.rels_uri.membername), _PLAIN)
         except KeyError:  # a part without relationships
-            return _Relationships(directory, None)
-        return _Relationships(directory, etree.fromstring(blob, _PLAIN))
+            return by_id, by_type
+        for rel in root.iter(_RELATIONSHIP):
+            if rel.get("TargetMode") != RTM.EXTERNAL:
+                target = PackURI.from_rel_ref(source.baseURI, rel.get("Target") or "")
+                by_id[rel.get("Id") or ""] = target
+                by_type.setdefault(rel.get("Type") or "", target)
+        return by_id, by_type
 
-def _content_type(types: Any, partname: str) -> str | None:
+
+def _content_type(types: Any, partname: PackURI) -> str | None:
     """A part's content type in [Content_Types].xml: its override, else its extension's default."""
     for override in types.iter(_OVERRIDE):
         if (override.get("PartName") or "").lower() == partname.lower():
             return override.get("ContentType")
-    extension = posixpath.splitext(partname)[1][1:].lower()
     for default in types.iter(_DEFAULT):
-        if (default.get("Extension") or "").lower() == extension:
+        if (default.get("Extension") or "").lower() == partname.ext.lower():
             return default.get("ContentType")
     return None
-
-
-class _Relationships:
-    """A part's internal relationships: target partnames by id, and the first by type."""
-
-    def __init__(self, base: str, root: Any) -> None:
-        self.by_id: dict[str, str] = {}
-        self.by_type: dict[str, str] = {}
-        for rel in (root.iter(_RELATIONSHIP) if root is not None else ()):
-            if rel.get("TargetMode") == RTM.EXTERNAL:
-                continue
-            target = posixpath.normpath(posixpath.join(base or "/", rel.get("Target") or ""))
-            self.by_id[rel.get("Id") or ""] = target
-            self.by_type.setdefault(rel.get("Type") or "", target)
-
-    def get_type(self, rel_type: str) -> str | None:
-        return self.by_type.get(rel_type)

@@ -98,6 +98,10 @@ def _declares_dtd(data: bytes) -> bool:
     return any(p in data for p in (_DTD_PATTERNS if b"\0" in data else _ASCII_DTD_PATTERNS))
 
 
+def _declares_dtd_refusal(filename: str) -> Invalid:
+    return _unsafe(phrase("the XML part {filename!r} declares a DTD or entities", filename=filename))
+
+
 def _xml_parts(zf: zipfile.ZipFile) -> tuple[set[str], set[str]]:
     """Extensions and part names that [Content_Types].xml declares as XML (read with a small cap)."""
     with zf.open("[Content_Types].xml") as fh:
@@ -179,7 +183,7 @@ def read_xml_part(zf: zipfile.ZipFile, name: str) -> bytes:
     except _PART_READ_ERRORS as exc:
         raise _not_docx(phrase("a part cannot be read ({exc})", exc=exc)) from None
     if _declares_dtd(data):
-        raise _unsafe(phrase("the XML part {filename!r} declares a DTD or entities", filename=name))
+        raise _declares_dtd_refusal(name)
     return data
 
 
@@ -201,8 +205,7 @@ def _read_part(
             if scan_dtd:
                 window = carry + chunk
                 if _declares_dtd(window):
-                    raise _unsafe(phrase("the XML part {filename!r} declares a DTD or entities",
-                                                filename=info.filename))
+                    raise _declares_dtd_refusal(info.filename)
                 carry = window[-32:]
     return size
 
