@@ -204,13 +204,15 @@ def commit_upload(
     session.add(document)
     version = _new_version(v, actor, document, staged, 1)
     session.add(version)
-    document.current_version = version  # post_update: one flush writes both rows and links them
-    session.flush()
+    session.flush()  # both rows: the version's id is known now
     _queue_index_job(v, session, version)
     _settle(session, staged)
     # last, with the audit event: the dossier's counter row stays locked until the commit, and uploads into
     # one dossier wait for each other on it
     assign_item_no(session, document)
+    # the link as a plain column, written with the item number in one UPDATE (the relationship's post_update
+    # would be an UPDATE of its own); `document.current_version` loads the version from the session on access
+    document.current_version_id = version.id
     audit.record(session, actor, "document.uploaded", document, now=now, version=1, filename=staged.filename,
                  mime=staged.inspection.mime, size=staged.plaintext_size,
                  ciphertext_sha256=staged.ciphertext_sha256, doc_type=dtype.value, title=clean_title)
