@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.orm import Session
 
 from vault import audit, policy
@@ -141,12 +141,16 @@ def _parse_doc_type(raw: Any) -> DocType:
                       params={"allowed": DOC_TYPES_TEXT, "raw": raw}) from None
 
 
-def _find_duplicate(session: Session, dossier_id: int, fingerprint: str) -> Document | None:
-    return session.scalar(
-        select(Document).join(DocumentVersion, DocumentVersion.document_id == Document.id)
+def _find_duplicate(session: Session, dossier_id: int, fingerprint: str) -> Row[int, str] | None:
+    """The id and title of an active document of the dossier with a version of this content, if any (a Core
+    read on the session's connection: every upload asks, and almost always finds none; flushed first, so that
+    what this session added counts, as with an ORM query)."""
+    session.flush()
+    return session.connection().execute(
+        select(Document.id, Document.title).join(DocumentVersion, DocumentVersion.document_id == Document.id)
         .where(Document.dossier_id == dossier_id, DocumentVersion.fingerprint == fingerprint,
                Document.status == DocumentStatus.ACTIVE).limit(1)
-    )
+    ).first()
 
 
 def _new_version(v: Vault, actor: User, document: Document, staged: StagedBlob, version_no: int) -> DocumentVersion:
