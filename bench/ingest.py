@@ -19,12 +19,18 @@ idle), then:
   A search through the API then checks that the last document is found by its unique phrase.
 
 Prints docs/s of both and the ratio ingest / bare (target >= 0.5), and for the two-worker setup the
-ratio to the one-worker setup of the same run. The machine is shared (2 cores): the load average is
-printed with each figure, and beside the wall-clock rates the CPU time per document of each side
-(read from /proc for the process trees: gunicorn, the workers, their sandboxes, PostgreSQL; the
-bare pipeline's own, plus PostgreSQL's for ``pg``), which other processes on the machine disturb far
-less: on a busy machine the CPU ratio says more than the wall-clock one. ``--profile DIR`` runs each
-worker under cProfile (written to DIR when it stops). ``--quick``: 10 documents, sqlite-whoosh only: a smoke run.
+ratio to the one-worker setup of the same run. With the web and PostgreSQL on the same two cores, one
+worker's pipeline fills them already, so for ``pg`` a second figure shows what workers add where the cores
+allow it: the documents are uploaded again into a second dossier while the workers are paused, each worker
+pinned to a core of its own (`taskset`, its sandboxes with it, the case of one core per worker host), and
+the queue's drain is timed, with its CPU per document and how many cores were busy.
+
+The machine is shared (2 cores): the load average is printed with each figure, and beside the wall-clock
+rates the CPU time per document of each side (read from /proc for the process trees: gunicorn, the workers,
+their sandboxes, PostgreSQL; the bare pipeline's own, plus PostgreSQL's for ``pg``), which other processes
+on the machine disturb far less: on a busy machine the CPU ratio says more than the wall-clock one.
+``--profile DIR`` runs each worker under cProfile (written to DIR when it stops). ``--quick``: 10 documents,
+sqlite-whoosh only: a smoke run.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import http.client
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -95,6 +102,8 @@ class Figures:
     bare_cpu_s: float  # this process's, plus PostgreSQL's for pg
     ingest_cpu_s: dict[str, float]  # per side: web, worker, sandbox, db
     retried: int  # uploads answered 503 (database busy) and sent again
+    drain_s: float | None = None  # pg: a queue of `docs` jobs drained by the workers, each pinned to a core of its own
+    drain_cpu_s: float = 0.0  # CPU of that: the workers, their sandboxes and PostgreSQL
 
     @property
     def cpu_ratio(self) -> float:
@@ -262,7 +271,7 @@ def wait_indexed(shape: ProductionShape, n: int, timeout_s: float = 1800) -> Non
         if failed:
             raise RuntimeError(f"{failed} versions failed to index: " + shape.log("worker")[-2000:])
         for name, proc in shape.procs.items():
-            if name.startswith("worker") and proc.poll() is not None:
+            if name != "gunicorn" and proc.poll() is not None:
                 raise RuntimeError(f"{name} exited: " + shape.log(name)[-2000:])
         if time.monotonic() > deadline:
             raise RuntimeError(f"not indexed after {timeout_s:.0f} s")
@@ -297,8 +306,42 @@ def run_setup(setup: Setup, docs: Sequence[tuple[IndexDoc, bytes]], clients: int
         status, body = shape.request("GET", "/api/v1/search?" + urlencode({"q": f"ingestmark{last.document_id:06d}"}),
                                      token=shape.token("bench-legal"))
         found = status == 200 and json.loads(body)["total"] == 1
+        drain_s, drain_cpu_s = drain(shape, setup, token, docs, clients) if setup.engine == "pg" else (None, 0.0)
     return Figures(setup, len(docs), bare_s, bare_load, upload_s, ingest_s, ingest_load, found, bare_cpu_s,
-                   ingest_cpu_s, retried)
+                   ingest_cpu_s, retried, drain_s, drain_cpu_s)
+
+
+def drain(shape: ProductionShape, setup: Setup, token: str, docs: Sequence[tuple[IndexDoc, bytes]],
+          clients: int) -> tuple[float, float]:
+    """Seconds the workers take to index a queue of the documents uploaded again (into a second dossier), each
+    worker and its sandboxes pinned to a core of their own (`taskset`): the case of one core per worker host,
+    so that two workers can show what they add where the cores allow it. The workers start, warm up, are
+    paused (SIGSTOP) while the queue fills, and the clock runs from SIGCONT until every version is indexed.
+    Seconds, and the CPU seconds of the workers' trees and PostgreSQL meanwhile."""
+    for name in [name for name in shape.procs if name.startswith("worker")]:
+        shape.stop(name)
+    cores = sorted(os.sched_getaffinity(0))
+    names = []
+    for w in range(setup.workers):
+        names.append(f"drain{w + 1}")
+        shape.start_worker(names[-1], "taskset", "-c", str(cores[w % len(cores)]))
+    time.sleep(3)  # imports done, sandboxes warm, idle
+    for name in names:
+        shape.procs[name].send_signal(signal.SIGSTOP)
+    dossier_id = shape.json("POST", "/api/v1/dossiers", {"customer_name": f"Drain {uuid.uuid4().hex[:8]}",
+                                                         "customer_type": "client"}, token=token)["id"]
+    upload_all(shape, token, dossier_id, docs, clients)
+    assert shape.pg is not None
+    postmaster = int((shape.pg.data_dir / "postmaster.pid").read_text().split()[0])
+
+    def cpu() -> float:
+        return sum(tree_cpu(shape.procs[name].pid) for name in names) + tree_cpu(postmaster)
+
+    before, start = cpu(), time.perf_counter()
+    for name in names:
+        shape.procs[name].send_signal(signal.SIGCONT)
+    wait_indexed(shape, 2 * len(docs))
+    return time.perf_counter() - start, cpu() - before
 
 
 def report(all_figures: Sequence[Figures]) -> str:
@@ -317,6 +360,13 @@ def report(all_figures: Sequence[Figures]) -> str:
         single = one_worker.get((f.setup.database, f.setup.engine))
         if f.setup.workers > 1 and single is not None:
             lines.append(f"  {'':14s} {f.setup.workers} workers / 1 worker: {f.ingest_rate / single.ingest_rate:.2f}x")
+        if f.drain_s is not None:
+            line = (f"  {'':14s} queue drained, a core per worker: {f.docs / f.drain_s:6.1f} docs/s "
+                    f"({f.drain_s:5.1f} s; CPU {f.drain_cpu_s / f.docs * 1000:.0f} ms/doc, "
+                    f"{f.drain_cpu_s / f.drain_s:.2f} of {len(os.sched_getaffinity(0))} cores busy)")
+            if f.setup.workers > 1 and single is not None and single.drain_s is not None:
+                line += f"   {f.setup.workers} workers / 1 worker: {single.drain_s / f.drain_s:.2f}x"
+            lines.append(line)
     return "\n".join(lines)
 
 
