@@ -30,7 +30,7 @@ rates the CPU time per document of each side (read from /proc for the process tr
 their sandboxes, PostgreSQL; the bare pipeline's own, plus PostgreSQL's for ``pg``), which other processes
 on the machine disturb far less: on a busy machine the CPU ratio says more than the wall-clock one.
 ``--profile DIR`` runs each worker under cProfile (written to DIR when it stops). ``--quick``: 10 documents,
-sqlite-whoosh only: a smoke run.
+sqlite-whoosh unless ``--setup`` names others: a smoke run.
 """
 
 from __future__ import annotations
@@ -373,14 +373,17 @@ def report(all_figures: Sequence[Figures]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--docs", type=int, default=300)
-    parser.add_argument("--setup", default=",".join(DEFAULT_SETUPS),
-                        help="comma-separated <database>-<engine>[-<workers>], e.g. sqlite-whoosh,pg-pg,pg-pg-2")
+    parser.add_argument("--setup", default=None,
+                        help="comma-separated <database>-<engine>[-<workers>] (default: "
+                             f"{','.join(DEFAULT_SETUPS)}; with --quick: {','.join(QUICK['setups'])})")
     parser.add_argument("--clients", type=int, default=4, help="uploading threads")
     parser.add_argument("--profile", type=Path, default=None, help="write each worker's cProfile data here")
-    parser.add_argument("--quick", action="store_true", help="10 documents, sqlite-whoosh: a smoke run")
+    parser.add_argument("--quick", action="store_true",
+                        help="10 documents, sqlite-whoosh unless --setup says otherwise: a smoke run")
     args = parser.parse_args(argv)
     n = QUICK["docs"] if args.quick else args.docs
-    setups = [Setup.parse(s) for s in (QUICK["setups"] if args.quick else args.setup.split(","))]
+    names = args.setup.split(",") if args.setup else QUICK["setups"] if args.quick else DEFAULT_SETUPS
+    setups = [Setup.parse(s) for s in names]
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     docs = documents(n)
