@@ -153,6 +153,12 @@ def sandbox_zygotes(pid: int) -> set[int]:
     return found
 
 
+def database_cpu(shape: ProductionShape) -> float:
+    """CPU seconds so far of PostgreSQL: the postmaster and the backends it forked."""
+    assert shape.pg is not None
+    return tree_cpu(int((shape.pg.data_dir / "postmaster.pid").read_text().split()[0]))
+
+
 def cpu_by_side(shape: ProductionShape) -> dict[str, float]:
     """CPU seconds so far of the web processes, the workers, their extraction sandboxes (zygotes and the
     child forked for each document) and PostgreSQL."""
@@ -162,7 +168,7 @@ def cpu_by_side(shape: ProductionShape) -> dict[str, float]:
            "worker": sum(tree_cpu(w, zygotes) for w in workers),
            "sandbox": sum(tree_cpu(z) for z in zygotes)}
     if shape.pg is not None:
-        out["db"] = tree_cpu(int((shape.pg.data_dir / "postmaster.pid").read_text().split()[0]))
+        out["db"] = database_cpu(shape)
     return out
 
 
@@ -331,11 +337,9 @@ def drain(shape: ProductionShape, setup: Setup, token: str, docs: Sequence[tuple
     dossier_id = shape.json("POST", "/api/v1/dossiers", {"customer_name": f"Drain {uuid.uuid4().hex[:8]}",
                                                          "customer_type": "client"}, token=token)["id"]
     upload_all(shape, token, dossier_id, docs, clients)
-    assert shape.pg is not None
-    postmaster = int((shape.pg.data_dir / "postmaster.pid").read_text().split()[0])
 
     def cpu() -> float:
-        return sum(tree_cpu(shape.procs[name].pid) for name in names) + tree_cpu(postmaster)
+        return sum(tree_cpu(shape.procs[name].pid) for name in names) + database_cpu(shape)
 
     before, start = cpu(), time.perf_counter()
     for name in names:
